@@ -1,0 +1,1 @@
+"""Catalogue Desk: a desktop catalogue manager for open-data and archival catalogues."""

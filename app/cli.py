@@ -1,0 +1,63 @@
+"""Command line: the GUI by default, sub-commands for headless work. A client of the services."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from app.models.database import Database
+from app.services.errors import CatalogueError
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="PATH_OR_URL",
+        help="catalogue to open: a SQLite file path or a SQLAlchemy URL "
+        "(default: catalogue.sqlite in the user data folder)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="catalogue-desk", description="Catalogue Desk: curate open-data catalogues offline."
+    )
+    _add_db(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = commands.add_parser("gui", help="open the desktop application (the default)")
+    _add_db(gui)
+
+    generate = commands.add_parser("generate", help="build a synthetic catalogue of any size")
+    _add_db(generate)
+    generate.add_argument("--datasets", type=int, required=True, metavar="N")
+    generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command in (None, "gui"):
+            from app.views.application import run_gui
+
+            return run_gui(args.db)
+        if args.command == "generate":
+            return _generate(args.db, args.datasets, args.seed)
+    except CatalogueError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 2
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _generate(db: str | None, count: int, seed: int) -> int:
+    from app.services.synthetic import generate
+
+    database = Database.open(db)
+    try:
+        generate(database, count, seed=seed, progress_stream=sys.stderr)
+    finally:
+        database.dispose()
+    print(f"generated {count} datasets in {database.url}")
+    return 0

@@ -1,0 +1,41 @@
+"""SQLAlchemy schema and the engine/session of a catalogue. No Qt, no HTTP, no business rules."""
+
+from app.models.access import (
+    ApiKey,
+    Group,
+    GroupRuleset,
+    Team,
+    User,
+    UserRuleset,
+    dataset_collaborators,
+    dataset_read_teams,
+    dataset_read_users,
+    group_members,
+    team_members,
+)
+from app.models.base import Base
+from app.models.dataset import Dataset, Link, Resource
+from app.models.history import DatasetVersion
+from app.models.managed_lists import Licence, Masthead, Topic
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Dataset",
+    "DatasetVersion",
+    "Group",
+    "GroupRuleset",
+    "Licence",
+    "Link",
+    "Masthead",
+    "Resource",
+    "Team",
+    "Topic",
+    "User",
+    "UserRuleset",
+    "dataset_collaborators",
+    "dataset_read_teams",
+    "dataset_read_users",
+    "group_members",
+    "team_members",
+]

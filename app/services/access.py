@@ -1,0 +1,178 @@
+"""Users, groups, teams and the per-dataset rulesets of seed 004."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Group, GroupRuleset, Team, User, UserRuleset
+from app.services.datasets import get_dataset
+from app.services.errors import NotFound, ValidationFailed
+from app.services.permissions import from_names, to_names
+from app.services.validation import EMAIL
+
+
+@dataclass(frozen=True)
+class RulesetInfo:
+    """One ruleset as shown in the permissions view: for a user or for a group."""
+
+    kind: str  # "user" or "group"
+    target_id: int
+    target_name: str
+    permissions: list[str]
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def list_groups(session: Session) -> list[Group]:
+    return list(session.scalars(select(Group).order_by(Group.title)))
+
+
+def list_teams(session: Session) -> list[Team]:
+    return list(session.scalars(select(Team).order_by(Team.title)))
+
+
+def create_user(
+    session: Session, username: str, *, display_name: str = "", email: str | None = None
+) -> User:
+    username = username.strip()
+    errors: dict[str, str] = {}
+    if not username:
+        errors["username"] = "a user name is required"
+    elif session.scalar(select(User.id).where(User.username == username)) is not None:
+        errors["username"] = f"{username} is taken"
+    if email and not EMAIL.match(email):
+        errors["email"] = "is not an email address"
+    if errors:
+        raise ValidationFailed(errors)
+    user = User(username=username, display_name=display_name or username, email=email or None)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def create_group(session: Session, title: str, *, description: str = "") -> Group:
+    title = title.strip()
+    if not title:
+        raise ValidationFailed({"title": "a group title is required"})
+    if session.scalar(select(Group.id).where(Group.title == title)) is not None:
+        raise ValidationFailed({"title": f"a group called {title} exists"})
+    group = Group(title=title, description=description)
+    session.add(group)
+    session.flush()
+    return group
+
+
+def create_team(session: Session, team_id: str, title: str) -> Team:
+    if len(team_id) != 5 or not team_id.isalnum() or team_id != team_id.lower():
+        raise ValidationFailed({"id": "must be 5 lower-case letters or digits"})
+    if not title.strip():
+        raise ValidationFailed({"title": "a team title is required"})
+    if session.get(Team, team_id) is not None:
+        raise ValidationFailed({"id": f"team {team_id} exists"})
+    team = Team(id=team_id, title=title.strip())
+    session.add(team)
+    session.flush()
+    return team
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist")
+    return user
+
+
+def get_group(session: Session, group_id: int) -> Group:
+    group = session.get(Group, group_id)
+    if group is None:
+        raise NotFound(f"Group {group_id} does not exist")
+    return group
+
+
+def get_team(session: Session, team_id: str) -> Team:
+    team = session.get(Team, team_id)
+    if team is None:
+        raise NotFound(f"Team {team_id} does not exist")
+    return team
+
+
+def add_to_group(session: Session, group_id: int, user_id: int) -> None:
+    group, user = get_group(session, group_id), get_user(session, user_id)
+    if user not in group.members:
+        group.members.append(user)
+
+
+def add_to_team(session: Session, team_id: str, user_id: int) -> None:
+    team, user = get_team(session, team_id), get_user(session, user_id)
+    if user not in team.members:
+        team.members.append(user)
+
+
+def set_user_ruleset(
+    session: Session, dataset_id: str, user_id: int, permissions: list[str]
+) -> None:
+    """Create or replace a user's ruleset on a dataset; no permissions removes it."""
+    dataset = get_dataset(session, dataset_id)
+    get_user(session, user_id)
+    bits = _bits(permissions)
+    ruleset = session.scalar(
+        select(UserRuleset).where(
+            UserRuleset.dataset_pk == dataset.pk, UserRuleset.user_id == user_id
+        )
+    )
+    if not bits:
+        if ruleset is not None:
+            session.delete(ruleset)
+        return
+    if ruleset is None:
+        session.add(UserRuleset(dataset_pk=dataset.pk, user_id=user_id, perms=bits))
+    else:
+        ruleset.perms = bits
+
+
+def set_group_ruleset(
+    session: Session, dataset_id: str, group_id: int, permissions: list[str]
+) -> None:
+    """Create or replace a group's ruleset on a dataset; no permissions removes it."""
+    dataset = get_dataset(session, dataset_id)
+    get_group(session, group_id)
+    bits = _bits(permissions)
+    ruleset = session.scalar(
+        select(GroupRuleset).where(
+            GroupRuleset.dataset_pk == dataset.pk, GroupRuleset.group_id == group_id
+        )
+    )
+    if not bits:
+        if ruleset is not None:
+            session.delete(ruleset)
+        return
+    if ruleset is None:
+        session.add(GroupRuleset(dataset_pk=dataset.pk, group_id=group_id, perms=bits))
+    else:
+        ruleset.perms = bits
+
+
+def list_rulesets(session: Session, dataset_id: str) -> list[RulesetInfo]:
+    dataset = get_dataset(session, dataset_id)
+    result: list[RulesetInfo] = []
+    for ur in session.scalars(
+        select(UserRuleset).where(UserRuleset.dataset_pk == dataset.pk).order_by(UserRuleset.pk)
+    ):
+        result.append(RulesetInfo("user", ur.user_id, ur.user.username, to_names(ur.perms)))
+    for gr in session.scalars(
+        select(GroupRuleset).where(GroupRuleset.dataset_pk == dataset.pk).order_by(GroupRuleset.pk)
+    ):
+        result.append(RulesetInfo("group", gr.group_id, gr.group.title, to_names(gr.perms)))
+    return result
+
+
+def _bits(permissions: list[str]) -> int:
+    try:
+        return from_names(permissions)
+    except ValueError as error:
+        raise ValidationFailed({"permissions": str(error)}) from error

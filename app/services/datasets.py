@@ -1,0 +1,194 @@
+"""Create, read, update, delete and restore datasets: validated, versioned, one transaction each.
+
+Callers pass a Session opened with `Database.transaction()`; these functions never commit, so
+an edit and its history entry land together or not at all.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import string
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.models import Dataset
+from app.services import history
+from app.services.clock import now_iso
+from app.services.errors import NotFound, StaleEdit, ValidationFailed
+from app.services.records import (
+    IMMUTABLE_KEYS,
+    Record,
+    apply_record,
+    changed_keys,
+    dataset_to_record,
+    empty_record,
+)
+from app.services.validation import validate_record
+
+ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def random_id(length: int) -> str:
+    return "".join(secrets.choice(ID_ALPHABET) for _ in range(length))
+
+
+def new_dataset_id(session: Session) -> str:
+    while True:
+        candidate = random_id(5)
+        if session.scalar(select(Dataset.pk).where(Dataset.id == candidate)) is None:
+            return candidate
+
+
+def new_child_id(taken: set[str]) -> str:
+    """A fresh 3-character resource or link id, unique within its dataset."""
+    while True:
+        candidate = random_id(3)
+        if candidate not in taken:
+            return candidate
+
+
+def new_record(session: Session) -> Record:
+    """A blank record with a fresh id, for the form's New dataset."""
+    return empty_record(new_dataset_id(session), now_iso())
+
+
+def get_dataset(session: Session, dataset_id: str) -> Dataset:
+    dataset = session.scalar(
+        select(Dataset)
+        .where(Dataset.id == dataset_id)
+        .options(
+            selectinload(Dataset.resources),
+            selectinload(Dataset.links),
+            selectinload(Dataset.collaborators),
+            selectinload(Dataset.read_users),
+            selectinload(Dataset.read_teams),
+        )
+    )
+    if dataset is None:
+        raise NotFound(f"Dataset {dataset_id!r} does not exist")
+    return dataset
+
+
+def get_record(session: Session, dataset_id: str) -> Record:
+    return dataset_to_record(get_dataset(session, dataset_id))
+
+
+def create_dataset(
+    session: Session, record: Record, *, author: str, action: str = "create"
+) -> Record:
+    """Insert a dataset from a full record; the id must be new."""
+    record = copy.deepcopy(record)
+    if not record.get("id"):
+        record["id"] = new_dataset_id(session)
+    now = now_iso()
+    record["createdAt"] = record.get("createdAt") or now
+    record["updatedAt"] = record.get("updatedAt") or now
+    record.setdefault("state", "draft")
+    record.setdefault("sharing", "public")
+    validate_record(record)
+    if session.scalar(select(Dataset.pk).where(Dataset.id == record["id"])) is not None:
+        raise ValidationFailed({"id": f"a dataset with id {record['id']} already exists"})
+    dataset = Dataset(
+        id=record["id"],
+        created_at=record["createdAt"],
+        updated_at=record["updatedAt"],
+        site=record.get("site") or "",
+        version=1,
+        resources=[],
+        links=[],
+        collaborators=[],
+        read_users=[],
+        read_teams=[],
+    )
+    apply_record(session, dataset, record)
+    session.add(dataset)
+    session.flush()
+    after = dataset_to_record(dataset)
+    history.record_version(
+        session,
+        dataset_pk=dataset.pk,
+        dataset_id=dataset.id,
+        action=action,
+        author=author,
+        changes=sorted(after),
+        snapshot=after,
+    )
+    return after
+
+
+def update_dataset(
+    session: Session,
+    dataset_id: str,
+    record: Record,
+    *,
+    author: str,
+    expected_version: int | None = None,
+    action: str = "update",
+    touch: bool = True,
+) -> Record:
+    """Replace a dataset's content with `record`. Returns the stored record.
+
+    expected_version: the version the caller started from; if the dataset moved on since, the
+    edit is refused (StaleEdit) rather than silently overwriting someone else's change.
+    touch: set updatedAt to now (a sync that carries the remote's updatedAt passes False).
+    """
+    dataset = get_dataset(session, dataset_id)
+    if expected_version is not None and dataset.version != expected_version:
+        raise StaleEdit(
+            f"Dataset {dataset_id} changed since it was opened "
+            f"(version {dataset.version}, expected {expected_version})"
+        )
+    before = dataset_to_record(dataset)
+    record = copy.deepcopy(record)
+    immutable = {
+        k: "cannot be changed" for k in IMMUTABLE_KEYS if k in record and record[k] != before[k]
+    }
+    if immutable:
+        raise ValidationFailed(immutable)
+    merged = {**before, **record}
+    validate_record(merged)
+    changes = changed_keys(before, merged)
+    if not changes:
+        return before
+    apply_record(session, dataset, merged)
+    dataset.updated_at = now_iso() if touch else (merged.get("updatedAt") or now_iso())
+    dataset.version += 1
+    session.flush()
+    after = dataset_to_record(dataset)
+    history.record_version(
+        session,
+        dataset_pk=dataset.pk,
+        dataset_id=dataset.id,
+        action=action,
+        author=author,
+        changes=changes,
+        snapshot=after,
+    )
+    return after
+
+
+def delete_dataset(session: Session, dataset_id: str, *, author: str) -> None:
+    dataset = get_dataset(session, dataset_id)
+    history.record_version(
+        session,
+        dataset_pk=dataset.pk,
+        dataset_id=dataset.id,
+        action="delete",
+        author=author,
+        changes=[],
+        snapshot=None,
+    )
+    session.delete(dataset)
+    session.flush()
+
+
+def restore_version(session: Session, version_pk: int, *, author: str) -> Record:
+    """Bring a dataset back to an earlier version; recreate it if it was deleted since."""
+    version, snapshot = history.version_snapshot(session, version_pk)
+    snapshot.pop("updatedAt", None)
+    exists = session.scalar(select(Dataset.pk).where(Dataset.id == version.dataset_id))
+    if exists is None:
+        return create_dataset(session, snapshot, author=author, action="restore")
+    return update_dataset(session, version.dataset_id, snapshot, author=author, action="restore")

@@ -1,0 +1,218 @@
+"""The canonical dataset record: the DataPress dataset JSON of seed 002, plus publication state.
+
+Everything that reads or writes a whole dataset goes through these two functions: the form, the
+history snapshots, JSON Patch, import and sync. Extra keys beyond seed 002: ``state`` (draft or
+published) and ``embargoUntil`` (ISO date or null).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Dataset, Link, Resource, Team, User
+from app.services.errors import ValidationFailed
+from app.services.text import html_to_text, slugify
+
+Record = dict[str, Any]
+
+# Keys set by the catalogue, never by an edit.
+IMMUTABLE_KEYS = frozenset({"id", "createdAt", "site"})
+DERIVED_KEYS = frozenset({"descriptionText", "updatedAt"})
+
+
+def resource_to_dict(resource: Resource) -> Record:
+    return {
+        "url": resource.url,
+        "order": resource.position,
+        "title": resource.title,
+        "description": resource.description,
+        "filename": resource.filename,
+        "timeFrame": _drop_none({"gte": resource.time_from, "lte": resource.time_to}),
+        "format": resource.format,
+        "hash": resource.hash,
+        "size": resource.size,
+        "timestamp": resource.timestamp,
+        "origin": resource.origin,
+    }
+
+
+def link_to_dict(link: Link) -> Record:
+    return {
+        "url": link.url,
+        "order": link.position,
+        "title": link.title,
+        "description": link.description,
+        "qa": {
+            "timestamp": link.qa_timestamp,
+            "hash": link.qa_hash,
+            "size": link.qa_size,
+            "mimetype": link.qa_mimetype,
+            "httpStatus": link.qa_http_status,
+        },
+    }
+
+
+def dataset_to_record(dataset: Dataset) -> Record:
+    """The full seed-002 JSON of one dataset."""
+    return {
+        "id": dataset.id,
+        "title": dataset.title,
+        "description": dataset.description,
+        "descriptionText": dataset.description_text,
+        "descriptionIframe": dataset.description_iframe,
+        "masthead": dataset.masthead,
+        "tags": list(dataset.tags or []),
+        "topics": list(dataset.topics or []),
+        "nextReviewDate": dataset.next_review_date,
+        "licence": {"url": dataset.licence_url, "title": dataset.licence_title},
+        "contact": {"email": dataset.contact_email, "title": dataset.contact_title},
+        "custom": dict(dataset.custom or {}),
+        "resources": {r.rid: resource_to_dict(r) for r in dataset.resources},
+        "links": {link.lid: link_to_dict(link) for link in dataset.links},
+        "team": dataset.team,
+        "sharing": dataset.sharing,
+        "collaborators": [u.id for u in dataset.collaborators],
+        "readusers": [u.id for u in dataset.read_users],
+        "readteams": [t.id for t in dataset.read_teams],
+        "createdAt": dataset.created_at,
+        "updatedAt": dataset.updated_at,
+        "site": dataset.site,
+        "state": dataset.state,
+        "embargoUntil": dataset.embargo_until,
+    }
+
+
+def empty_record(dataset_id: str, created_at: str) -> Record:
+    """A new dataset's record before the person fills it in."""
+    return {
+        "id": dataset_id,
+        "title": "",
+        "description": "",
+        "descriptionIframe": None,
+        "masthead": None,
+        "tags": [],
+        "topics": [],
+        "nextReviewDate": None,
+        "licence": {"url": None, "title": None},
+        "contact": {"email": None, "title": None},
+        "custom": {},
+        "resources": {},
+        "links": {},
+        "team": None,
+        "sharing": "public",
+        "collaborators": [],
+        "readusers": [],
+        "readteams": [],
+        "createdAt": created_at,
+        "updatedAt": created_at,
+        "site": "",
+        "state": "draft",
+        "embargoUntil": None,
+    }
+
+
+def apply_record(session: Session, dataset: Dataset, record: Record) -> None:
+    """Write a validated record onto a dataset row (resources and links included)."""
+    dataset.title = record["title"].strip()
+    dataset.slug = slugify(dataset.title)
+    dataset.description = record.get("description") or ""
+    dataset.description_text = html_to_text(dataset.description)
+    dataset.description_iframe = record.get("descriptionIframe") or None
+    dataset.masthead = record.get("masthead") or None
+    dataset.tags = list(record.get("tags") or [])
+    dataset.topics = list(record.get("topics") or [])
+    dataset.next_review_date = record.get("nextReviewDate") or None
+    licence = record.get("licence") or {}
+    dataset.licence_url = licence.get("url") or None
+    dataset.licence_title = licence.get("title") or None
+    contact = record.get("contact") or {}
+    dataset.contact_email = contact.get("email") or None
+    dataset.contact_title = contact.get("title") or None
+    dataset.custom = dict(record.get("custom") or {})
+    dataset.sharing = record.get("sharing") or "public"
+    dataset.team = record.get("team") or None
+    dataset.state = record.get("state") or "draft"
+    dataset.embargo_until = record.get("embargoUntil") or None
+    if record.get("site") is not None and not dataset.site:
+        dataset.site = record["site"]
+    _apply_access_lists(session, dataset, record)
+    _apply_resources(dataset, record.get("resources") or {})
+    _apply_links(dataset, record.get("links") or {})
+
+
+def _apply_access_lists(session: Session, dataset: Dataset, record: Record) -> None:
+    errors: dict[str, str] = {}
+    wanted_users = set(record.get("collaborators") or []) | set(record.get("readusers") or [])
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted_users)))}
+    for key in ("collaborators", "readusers"):
+        missing = [uid for uid in record.get(key) or [] if uid not in users]
+        if missing:
+            errors[key] = f"unknown user id(s): {', '.join(map(str, missing))}"
+    wanted_teams = set(record.get("readteams") or [])
+    if record.get("team"):
+        wanted_teams.add(record["team"])
+    teams = {t.id: t for t in session.scalars(select(Team).where(Team.id.in_(wanted_teams)))}
+    missing_teams = [tid for tid in record.get("readteams") or [] if tid not in teams]
+    if missing_teams:
+        errors["readteams"] = f"unknown team id(s): {', '.join(missing_teams)}"
+    if record.get("team") and record["team"] not in teams:
+        errors["team"] = f"unknown team id: {record['team']}"
+    if errors:
+        raise ValidationFailed(errors)
+    dataset.collaborators = [users[uid] for uid in record.get("collaborators") or []]
+    dataset.read_users = [users[uid] for uid in record.get("readusers") or []]
+    dataset.read_teams = [teams[tid] for tid in record.get("readteams") or []]
+
+
+def _apply_resources(dataset: Dataset, resources: dict[str, Record]) -> None:
+    existing = {r.rid: r for r in dataset.resources}
+    kept: list[Resource] = []
+    for rid, data in resources.items():
+        resource = existing.get(rid) or Resource(rid=rid)
+        time_frame = data.get("timeFrame") or {}
+        resource.position = int(data.get("order") or 0)
+        resource.title = data.get("title") or ""
+        resource.description = data.get("description") or ""
+        resource.url = data.get("url") or ""
+        resource.filename = data.get("filename") or None
+        resource.time_from = time_frame.get("gte") or None
+        resource.time_to = time_frame.get("lte") or None
+        resource.format = data.get("format") or None
+        resource.hash = data.get("hash") or None
+        resource.size = data.get("size")
+        resource.timestamp = data.get("timestamp") or None
+        resource.origin = data.get("origin") or None
+        kept.append(resource)
+    dataset.resources = sorted(kept, key=lambda r: r.position)
+
+
+def _apply_links(dataset: Dataset, links: dict[str, Record]) -> None:
+    existing = {link.lid: link for link in dataset.links}
+    kept: list[Link] = []
+    for lid, data in links.items():
+        link = existing.get(lid) or Link(lid=lid)
+        qa = data.get("qa") or {}
+        link.position = int(data.get("order") or 0)
+        link.title = data.get("title") or ""
+        link.url = data.get("url") or ""
+        link.description = data.get("description") or ""
+        link.qa_timestamp = qa.get("timestamp")
+        link.qa_hash = qa.get("hash")
+        link.qa_size = qa.get("size")
+        link.qa_mimetype = qa.get("mimetype")
+        link.qa_http_status = qa.get("httpStatus")
+        kept.append(link)
+    dataset.links = sorted(kept, key=lambda link: link.position)
+
+
+def changed_keys(before: Record, after: Record) -> list[str]:
+    """Top-level keys whose values differ, the bookkeeping ones left out."""
+    keys = (set(before) | set(after)) - {"updatedAt", "descriptionText"}
+    return sorted(k for k in keys if before.get(k) != after.get(k))
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
