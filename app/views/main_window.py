@@ -1,0 +1,385 @@
+"""The main window: the dataset table on the left; form, history and permissions on the right."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+from app.models.database import Database
+from app.services import datasets, publication
+from app.services.errors import CatalogueError, NotFound, ValidationFailed
+from app.services.records import Record
+from app.views.dataset_form import DatasetForm
+from app.views.dataset_table_model import DatasetTableModel
+from app.views.history_panel import HistoryPanel
+from app.views.permissions_view import PermissionsView
+from app.views.qt import QtCore, QtGui, QtWidgets
+from app.views.tasks import TaskRunner
+from app.views.undo import SaveDatasetCommand
+
+STATE_FILTERS = [("All states", None), ("Draft", "draft"), ("Published", "published"),
+                 ("Private", "private"), ("Embargoed", "embargoed")]  # fmt: skip
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    def __init__(self, database: Database, author: str | None = None) -> None:
+        super().__init__()
+        self.database = database
+        self.author = author or getpass.getuser()
+        self.tasks = TaskRunner(self)
+        self.tasks.error.connect(self._show_error)
+        self.undo_stack = QtGui.QUndoStack(self)
+        # The record in the form as last loaded from (or saved to) the catalogue; None = nothing.
+        self._current: Record | None = None
+        self._current_version: int | None = None
+        self._current_is_new = False
+        # Asks "Save, Discard or Cancel?"; replaced in tests.
+        self.ask_unsaved = self._ask_unsaved
+
+        self.setWindowTitle(f"Catalogue Desk — {database.url}")
+        self.resize(1400, 860)
+        self._build_table()
+        self._build_side()
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        splitter.addWidget(self._table_panel)
+        splitter.addWidget(self.side_tabs)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        self.setCentralWidget(splitter)
+        self._build_actions()
+        self._build_menus_and_toolbar()
+        self.count_label = QtWidgets.QLabel()
+        self.statusBar().addPermanentWidget(self.count_label)
+        self._update_actions()
+
+    # -- building -----------------------------------------------------------------------------
+
+    def _build_table(self) -> None:
+        self.model = DatasetTableModel(self.database, self.tasks, self)
+        self.model.countChanged.connect(self._on_count_changed)
+        self.search_box = QtWidgets.QLineEdit()
+        self.search_box.setPlaceholderText("Search title, description and tags…  (Ctrl+F)")
+        self.search_box.setClearButtonEnabled(True)
+        # Filter as the person types, but query once they pause rather than per keystroke.
+        self._search_timer = QtCore.QTimer(self, singleShot=True, interval=150)
+        self._search_timer.timeout.connect(lambda: self.model.set_search(self.search_box.text()))
+        self.search_box.textChanged.connect(lambda _text: self._search_timer.start())
+        self.state_filter = QtWidgets.QComboBox()
+        for label, value in STATE_FILTERS:
+            self.state_filter.addItem(label, value)
+        self.state_filter.currentIndexChanged.connect(
+            lambda _i: self.model.set_state_filter(self.state_filter.currentData())
+        )
+        self.table = QtWidgets.QTableView()
+        self.table.setModel(self.model)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setSectionsMovable(True)
+        header.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._show_column_menu)
+        self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.search_box, 1)
+        top.addWidget(self.state_filter)
+        layout = QtWidgets.QVBoxLayout()
+        layout.setContentsMargins(6, 6, 0, 6)
+        layout.addLayout(top)
+        layout.addWidget(self.table)
+        self._table_panel = QtWidgets.QWidget()
+        self._table_panel.setLayout(layout)
+
+    def _build_side(self) -> None:
+        self.form = DatasetForm(self.database, self.tasks, self)
+        self.form.saveRequested.connect(self.save_record)
+        self.form.revertRequested.connect(self._revert)
+        self.form.dirtyChanged.connect(lambda _dirty: self._update_actions())
+        self.history = HistoryPanel(self.database, self)
+        self.history.restored.connect(self._after_external_change)
+        self.permissions = PermissionsView(self.database, self)
+        self.side_tabs = QtWidgets.QTabWidget()
+        self.side_tabs.addTab(self.form, "Dataset")
+        self.side_tabs.addTab(self.history, "History")
+        self.side_tabs.addTab(self.permissions, "Permissions")
+        self.form.setEnabled(False)
+
+    def _action(self, text: str, slot: Any, shortcut: Any = None, tip: str = "") -> QtGui.QAction:
+        action = QtGui.QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QtGui.QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    def _build_actions(self) -> None:
+        keys = QtGui.QKeySequence.StandardKey
+        self.new_action = self._action("&New dataset", self.new_dataset, keys.New)
+        self.save_action = self._action("&Save", self.save_current, keys.Save)
+        self.delete_action = self._action("&Delete dataset", self.delete_current, keys.Delete)
+        self.publish_action = self._action("&Publish", self.publish_current, "Ctrl+P")
+        self.unpublish_action = self._action("&Unpublish", self.unpublish_current, "Ctrl+Shift+P")
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QtGui.QKeySequence(keys.Undo))
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcut(QtGui.QKeySequence(keys.Redo))
+        self.find_action = self._action("&Find", self._focus_search, keys.Find)
+        self.refresh_action = self._action("&Refresh", self.model.refresh, keys.Refresh)
+        self.quit_action = self._action("&Quit", self.close, keys.Quit)
+        for action in (self.undo_action, self.redo_action):
+            # Undo of saved edits must not fire while the person is typing in a field.
+            action.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.table.addAction(action)
+        self.delete_action.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetShortcut)
+        self.table.addAction(self.delete_action)
+
+    def _build_menus_and_toolbar(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addActions([self.new_action, self.save_action])
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = menu.addMenu("&Edit")
+        edit_menu.addActions([self.undo_action, self.redo_action])
+        edit_menu.addSeparator()
+        edit_menu.addActions([self.find_action, self.delete_action])
+        self.view_menu = menu.addMenu("&View")
+        self.view_menu.addAction(self.refresh_action)
+        self.columns_menu = self.view_menu.addMenu("&Columns")
+        self.columns_menu.aboutToShow.connect(lambda: self._fill_column_menu(self.columns_menu))
+        dataset_menu = menu.addMenu("&Dataset")
+        dataset_menu.addActions([self.publish_action, self.unpublish_action])
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setMovable(False)
+        toolbar.addActions([self.new_action, self.save_action, self.delete_action])
+        toolbar.addSeparator()
+        toolbar.addActions([self.undo_action, self.redo_action])
+        toolbar.addSeparator()
+        toolbar.addActions([self.publish_action, self.unpublish_action])
+
+    # -- column chooser -----------------------------------------------------------------------
+
+    def _fill_column_menu(self, menu: QtWidgets.QMenu) -> None:
+        menu.clear()
+        header = self.table.horizontalHeader()
+        for column in range(self.model.columnCount()):
+            name = self.model.headerData(column, QtCore.Qt.Orientation.Horizontal)
+            action = menu.addAction(str(name))
+            action.setCheckable(True)
+            action.setChecked(not header.isSectionHidden(column))
+            action.toggled.connect(
+                lambda checked, c=column: self.set_column_visible(c, bool(checked))
+            )
+
+    def _show_column_menu(self, pos: QtCore.QPoint) -> None:
+        menu = QtWidgets.QMenu(self)
+        self._fill_column_menu(menu)
+        menu.exec(self.table.horizontalHeader().mapToGlobal(pos))
+
+    def set_column_visible(self, column: int, visible: bool) -> None:
+        header = self.table.horizontalHeader()
+        hidden = [c for c in range(self.model.columnCount()) if header.isSectionHidden(c)]
+        if not visible and len(hidden) + 1 >= self.model.columnCount():
+            return  # keep at least one column
+        header.setSectionHidden(column, not visible)
+
+    # -- selection and loading ----------------------------------------------------------------
+
+    def _on_row_changed(self, current: QtCore.QModelIndex, previous: QtCore.QModelIndex) -> None:
+        dataset_id = self.model.dataset_id_at(current.row()) if current.isValid() else None
+        if self._current is not None and dataset_id == self._current["id"]:
+            return
+        if not self.confirm_discard():
+            # Put the selection back where the unsaved edit is, without re-entering here.
+            blocker = QtCore.QSignalBlocker(self.table.selectionModel())
+            self.table.selectionModel().setCurrentIndex(
+                previous,
+                QtCore.QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QtCore.QItemSelectionModel.SelectionFlag.Rows,
+            )
+            del blocker
+            return
+        self.open_dataset(dataset_id)
+
+    def open_dataset(self, dataset_id: str | None) -> None:
+        """Show a dataset in the form, history and permissions; None clears them."""
+        record: Record | None = None
+        if dataset_id is not None:
+            try:
+                with self.database.read() as session:
+                    dataset = datasets.get_dataset(session, dataset_id)
+                    self._current_version = dataset.version
+                    record = datasets.get_record(session, dataset_id)
+            except NotFound:
+                record = None
+        self._current = record
+        self._current_is_new = False
+        if record is None:
+            self.form.setEnabled(False)
+            self._current_version = None
+        else:
+            self.form.setEnabled(True)
+            self.form.load(record)
+        self.history.set_dataset(record["id"] if record else None)
+        self.permissions.set_dataset(record["id"] if record else None)
+        self._update_actions()
+
+    def confirm_discard(self) -> bool:
+        """True when it is fine to drop the form's content (saved, discarded, or nothing)."""
+        if self._current is None or not self.form.is_dirty():
+            return True
+        answer = self.ask_unsaved()
+        if answer == QtWidgets.QMessageBox.StandardButton.Save:
+            return self.save_record(self.form.record())
+        return answer == QtWidgets.QMessageBox.StandardButton.Discard
+
+    def _ask_unsaved(self) -> QtWidgets.QMessageBox.StandardButton:
+        buttons = QtWidgets.QMessageBox.StandardButton
+        return QtWidgets.QMessageBox.question(
+            self,
+            "Unsaved changes",
+            f"“{self.form.record().get('title') or 'This dataset'}” has unsaved changes.",
+            buttons.Save | buttons.Discard | buttons.Cancel,
+            buttons.Save,
+        )
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def new_dataset(self) -> None:
+        if not self.confirm_discard():
+            return
+        with self.database.read() as session:
+            record = datasets.new_record(session)
+        self.table.clearSelection()
+        self._current = record
+        self._current_is_new = True
+        self._current_version = None
+        self.form.setEnabled(True)
+        self.form.load(record)
+        self.history.set_dataset(None)
+        self.permissions.set_dataset(None)
+        self.side_tabs.setCurrentWidget(self.form)
+        self.form.setFocus()
+        self._update_actions()
+
+    def save_current(self) -> None:
+        if self._current is not None:
+            self.save_record(self.form.record())
+
+    def save_record(self, record: Record) -> bool:
+        """Write the form's record in one transaction; on bad input show it next to the field."""
+        before = None if self._current_is_new else self._current
+        try:
+            with self.database.transaction() as session:
+                if before is None:
+                    saved = datasets.create_dataset(session, record, author=self.author)
+                else:
+                    saved = datasets.update_dataset(
+                        session,
+                        record["id"],
+                        record,
+                        author=self.author,
+                        expected_version=self._current_version,
+                    )
+        except ValidationFailed as failure:
+            self.form.show_errors(failure.errors)
+            self.statusBar().showMessage("Not saved: " + failure.message, 8000)
+            return False
+        except CatalogueError as error:
+            self._show_error(error)
+            return False
+        self.form.clear_errors()
+        if before is None or saved != before:
+            self.undo_stack.push(
+                SaveDatasetCommand(self.database, self.author, before, saved, self._after_undo)
+            )
+        self.statusBar().showMessage(f"Saved “{saved['title']}”", 4000)
+        self._after_external_change(saved["id"])
+        return True
+
+    def delete_current(self) -> None:
+        if self._current is None or self._current_is_new:
+            return
+        title = self._current["title"]
+        answer = QtWidgets.QMessageBox.question(
+            self,
+            "Delete dataset",
+            f"Delete “{title}”? It stays in the history and can be restored.",
+        )
+        if answer != QtWidgets.QMessageBox.StandardButton.Yes:
+            return
+        with self.database.transaction() as session:
+            datasets.delete_dataset(session, self._current["id"], author=self.author)
+        self._current = None
+        self.model.refresh()
+        self.open_dataset(None)
+
+    def publish_current(self) -> None:
+        self._transition(publication.publish)
+
+    def unpublish_current(self) -> None:
+        self._transition(publication.unpublish)
+
+    def _transition(self, change: Any) -> None:
+        if self._current is None or self._current_is_new or not self.confirm_discard():
+            return
+        try:
+            with self.database.transaction() as session:
+                change(session, self._current["id"], author=self.author)
+        except CatalogueError as error:
+            self._show_error(error)
+            return
+        self._after_external_change(self._current["id"])
+
+    def _revert(self) -> None:
+        if self._current is not None:
+            self.form.load(self._current)
+
+    def _after_undo(self, dataset_id: str) -> None:
+        self._after_external_change(dataset_id)
+
+    def _after_external_change(self, dataset_id: str) -> None:
+        """The catalogue changed under the form (save, undo, restore): re-read and re-query."""
+        self.model.refresh()
+        self.open_dataset(dataset_id)
+        self.select_dataset(dataset_id)
+
+    def select_dataset(self, dataset_id: str) -> None:
+        row = self.model.row_of(dataset_id)
+        if row is None:
+            return
+        blocker = QtCore.QSignalBlocker(self.table.selectionModel())
+        self.table.selectRow(row)
+        del blocker
+
+    def _focus_search(self) -> None:
+        self.search_box.setFocus()
+        self.search_box.selectAll()
+
+    def _on_count_changed(self, count: int) -> None:
+        self.count_label.setText(f"{count:,} datasets")
+
+    def _update_actions(self) -> None:
+        has = self._current is not None
+        saved = has and not self._current_is_new
+        state = self._current.get("state") if self._current else None
+        self.save_action.setEnabled(has)
+        self.delete_action.setEnabled(saved)
+        self.publish_action.setEnabled(saved and state == "draft")
+        self.unpublish_action.setEnabled(saved and state == "published")
+
+    def _show_error(self, error: object) -> None:
+        message = error.message if isinstance(error, CatalogueError) else str(error)
+        QtWidgets.QMessageBox.warning(self, "Catalogue Desk", message)
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        if self.confirm_discard():
+            event.accept()
+        else:
+            event.ignore()

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from app.models import Resource
+from app.models.database import MIGRATIONS_DIR, Database, database_url
+
+
+def test_open_migrates_to_head_with_wal_and_foreign_keys(tmp_path: Path) -> None:
+    database = Database.open(tmp_path / "c.sqlite")
+    with database.read() as session:
+        connection = session.connection()
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        revision = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert revision == ScriptDirectory.from_config(config).get_current_head()
+    tables = set(inspect(database.engine).get_table_names())
+    assert {"datasets", "resources", "links", "dataset_versions", "datasets_fts"} <= tables
+    database.dispose()
+    # Opening again is a no-op migration, not an error.
+    Database.open(tmp_path / "c.sqlite").dispose()
+
+
+def test_foreign_keys_are_enforced(database: Database) -> None:
+    with pytest.raises(IntegrityError), database.transaction() as session:
+        session.add(Resource(dataset_pk=12345, rid="abc", title="orphan"))
+
+
+def test_db_argument_takes_a_path_or_a_url(tmp_path: Path) -> None:
+    assert database_url(tmp_path / "x.sqlite") == f"sqlite:///{tmp_path / 'x.sqlite'}"
+    assert database_url("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_two_writers_serialise_instead_of_failing(database: Database) -> None:
+    """BEGIN IMMEDIATE: concurrent write transactions wait for each other, none gets 'locked'."""
+    with database.transaction() as session:
+        session.execute(text("CREATE TABLE counter (n INTEGER)"))
+        session.execute(text("INSERT INTO counter VALUES (0)"))
+    errors: list[BaseException] = []
+
+    def bump() -> None:
+        try:
+            for _ in range(25):
+                with database.transaction() as session:
+                    n = session.execute(text("SELECT n FROM counter")).scalar_one()
+                    session.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with database.read() as session:
+        assert session.execute(text("SELECT n FROM counter")).scalar_one() == 100
