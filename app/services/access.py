@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.models import Group, GroupRuleset, Team, User, UserRuleset
 from app.services.datasets import get_dataset
@@ -22,6 +22,34 @@ class RulesetInfo:
     target_id: int
     target_name: str
     permissions: list[str]
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    """A user with the ids of their teams and groups, detached from any session."""
+
+    id: int
+    username: str
+    display_name: str
+    email: str | None
+    is_active: bool
+    team_ids: tuple[str, ...]
+    group_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    id: int
+    title: str
+    description: str
+    member_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TeamSummary:
+    id: str
+    title: str
+    member_ids: tuple[int, ...]
 
 
 def list_users(session: Session) -> list[User]:
@@ -176,3 +204,51 @@ def _bits(permissions: list[str]) -> int:
         return from_names(permissions)
     except ValueError as error:
         raise ValidationFailed({"permissions": str(error)}) from error
+
+
+def user_summaries(session: Session) -> list[UserSummary]:
+    """Every user with their memberships, by user name, in three queries."""
+    users = session.scalars(
+        select(User)
+        .options(selectinload(User.teams), selectinload(User.groups))
+        .order_by(User.username)
+    )
+    return [
+        UserSummary(
+            id=u.id,
+            username=u.username,
+            display_name=u.display_name,
+            email=u.email,
+            is_active=u.is_active,
+            team_ids=tuple(sorted(t.id for t in u.teams)),
+            group_ids=tuple(sorted(g.id for g in u.groups)),
+        )
+        for u in users
+    ]
+
+
+def group_summaries(session: Session) -> list[GroupSummary]:
+    groups = session.scalars(
+        select(Group).options(selectinload(Group.members)).order_by(Group.title)
+    )
+    return [
+        GroupSummary(g.id, g.title, g.description, tuple(sorted(u.id for u in g.members)))
+        for g in groups
+    ]
+
+
+def team_summaries(session: Session) -> list[TeamSummary]:
+    teams = session.scalars(select(Team).options(selectinload(Team.members)).order_by(Team.title))
+    return [TeamSummary(t.id, t.title, tuple(sorted(u.id for u in t.members))) for t in teams]
+
+
+def remove_from_group(session: Session, group_id: int, user_id: int) -> None:
+    group, user = get_group(session, group_id), get_user(session, user_id)
+    if user in group.members:
+        group.members.remove(user)
+
+
+def remove_from_team(session: Session, team_id: str, user_id: int) -> None:
+    team, user = get_team(session, team_id), get_user(session, user_id)
+    if user in team.members:
+        team.members.remove(user)

@@ -53,10 +53,31 @@ def create_api_key(session: Session, user_id: int, label: str = "") -> IssuedKey
     return IssuedKey(uid=uid, label=label.strip(), key=key)
 
 
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    """What may be shown about an issued key: never the key, only its first characters."""
+
+    uid: str
+    label: str
+    user_id: int
+    username: str
+    prefix: str
+    created_at: str
+    revoked_at: str | None
+
+
 def list_api_keys(session: Session) -> list[ApiKey]:
     return list(
         session.scalars(select(ApiKey).options(selectinload(ApiKey.user)).order_by(ApiKey.pk))
     )
+
+
+def api_key_summaries(session: Session) -> list[ApiKeyInfo]:
+    """Every issued key, oldest first, detached from the session."""
+    return [
+        ApiKeyInfo(k.uid, k.label, k.user_id, k.user.username, k.prefix, k.created_at, k.revoked_at)
+        for k in list_api_keys(session)
+    ]
 
 
 def revoke_api_key(session: Session, uid: str) -> None:

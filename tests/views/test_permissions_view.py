@@ -1,0 +1,378 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from app.models.database import Database
+from app.services import access, api_keys
+from app.services.errors import Unauthorized
+from app.services.permissions import Permission
+from app.services.records import Record
+from app.views.api_key_dialog import ONCE_NOTE, ApiKeyDialog
+from app.views.permissions_view import NO_DATASET, PermissionsView
+from app.views.qt import QtCore, QtGui, QtWidgets
+
+Qt = QtCore.Qt
+
+# The offscreen platform plugin complains when a window is shown; that is no fault of ours.
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
+
+
+@pytest.fixture
+def view(qtbot: QtBot, database: Database) -> PermissionsView:
+    widget = PermissionsView(database)
+    qtbot.addWidget(widget)
+    widget.resize(900, 600)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+@pytest.fixture
+def people(database: Database) -> dict[str, int]:
+    with database.transaction() as session:
+        ann = access.create_user(session, "ann", display_name="Ann Example").id
+        bob = access.create_user(session, "bob").id
+        analysts = access.create_group(session, "Analysts").id
+    return {"ann": ann, "bob": bob, "Analysts": analysts}
+
+
+# pytest-qt's QtBot is untyped: every call into it goes through these few typed helpers.
+
+
+def click(qtbot: QtBot, button: QtWidgets.QAbstractButton) -> None:
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+
+
+def type_text(qtbot: QtBot, widget: QtWidgets.QWidget, text: str) -> None:
+    qtbot.keyClicks(widget, text)  # type: ignore[no-untyped-call]
+
+
+def press(qtbot: QtBot, widget: QtWidgets.QWidget, key: QtCore.Qt.Key) -> None:
+    qtbot.keyClick(widget, key)  # type: ignore[no-untyped-call]
+
+
+def tick(qtbot: QtBot, check: QtWidgets.QCheckBox) -> None:
+    """Toggle a check box the way a keyboard user does (independent of the style's geometry)."""
+    check.setFocus()
+    press(qtbot, check, Qt.Key.Key_Space)
+
+
+def press_space_on(qtbot: QtBot, view: QtWidgets.QAbstractItemView, row: int, col: int) -> None:
+    """Toggle the check box of an item view's cell with the keyboard, as a person would."""
+    index = view.model().index(row, col)
+    view.setCurrentIndex(index)
+    view.setFocus()
+    press(qtbot, view, Qt.Key.Key_Space)
+
+
+def cell(table: QtWidgets.QTableWidget, row: int, column: int) -> QtWidgets.QTableWidgetItem:
+    item = table.item(row, column)
+    assert item is not None, (row, column)
+    return item
+
+
+def select_row(qtbot: QtBot, table: QtWidgets.QTableWidget, row: int) -> None:
+    table.scrollToItem(cell(table, row, 0))
+    rect = table.visualItemRect(cell(table, row, 0))
+    qtbot.mouseClick(  # type: ignore[no-untyped-call]
+        table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center()
+    )
+
+
+def cells(table: QtWidgets.QTableWidget, row: int) -> list[str]:
+    return [cell(table, row, column).text() for column in range(table.columnCount())]
+
+
+def row_of(table: QtWidgets.QTableWidget, text: str) -> int:
+    rows = [r for r in range(table.rowCount()) if text in cells(table, r)]
+    assert len(rows) == 1, (text, rows)
+    return rows[0]
+
+
+def checked(item: QtWidgets.QTableWidgetItem | QtWidgets.QListWidgetItem | None) -> bool:
+    assert item is not None
+    return item.checkState() == Qt.CheckState.Checked
+
+
+def recording(answer: bool, asked: list[str]) -> Callable[[str, str], bool]:
+    """A confirmation that answers `answer` and remembers each question."""
+
+    def confirm(_title: str, text: str) -> bool:
+        asked.append(text)
+        return answer
+
+    return confirm
+
+
+# ----------------------------------------------------------------------------- users, groups, teams
+
+
+def test_add_user_then_join_a_team_and_a_group(
+    qtbot: QtBot, view: PermissionsView, database: Database
+) -> None:
+    type_text(qtbot, view.team_id_edit, "fin01")
+    type_text(qtbot, view.team_title_edit, "Finance")
+    with qtbot.waitSignal(view.changed):
+        click(qtbot, view.add_team_button)
+    type_text(qtbot, view.group_title_edit, "Analysts")
+    with qtbot.waitSignal(view.changed):
+        click(qtbot, view.add_group_button)
+
+    type_text(qtbot, view.username_edit, "ann")
+    type_text(qtbot, view.display_name_edit, "Ann Example")
+    type_text(qtbot, view.email_edit, "ann@example.org")
+    with qtbot.waitSignal(view.changed):
+        click(qtbot, view.add_user_button)
+    assert view.username_edit.text() == ""
+    assert cells(view.users_table, 0) == ["ann", "Ann Example", "ann@example.org", "", ""]
+    # The new user is selected, so their memberships can be set straight away.
+    assert view.user_membership_box.isEnabled()
+    assert view.user_membership_box.title() == "Memberships of ann"
+
+    assert view.user_teams_list.item(0).text() == "Finance (fin01)"
+    with qtbot.waitSignal(view.changed):
+        press_space_on(qtbot, view.user_teams_list, 0, 0)
+    with qtbot.waitSignal(view.changed):
+        press_space_on(qtbot, view.user_groups_list, 0, 0)
+    assert cells(view.users_table, 0)[3:] == ["Finance", "Analysts"]
+    assert checked(view.user_teams_list.item(0)) and checked(view.user_groups_list.item(0))
+    with database.read() as session:
+        [ann] = access.user_summaries(session)
+        [team] = access.team_summaries(session)
+        [group] = access.group_summaries(session)
+    assert (ann.username, ann.email, ann.team_ids, ann.group_ids) == (
+        "ann",
+        "ann@example.org",
+        ("fin01",),
+        (group.id,),
+    )
+    assert team.member_ids == group.member_ids == (ann.id,)
+    assert cells(view.teams_table, 0) == ["fin01", "Finance", "1"]
+
+    # Leave the group from the Groups tab: the Users tab follows.
+    view.tabs.setCurrentIndex(1)
+    select_row(qtbot, view.groups_table, 0)
+    assert view.group_members_box.title() == "Members of Analysts"
+    assert checked(view.group_members_list.item(0))
+    with qtbot.waitSignal(view.changed):
+        press_space_on(qtbot, view.group_members_list, 0, 0)
+    assert cells(view.groups_table, 0) == ["Analysts", "", "0"]
+    assert cells(view.users_table, 0)[4] == ""
+    with database.read() as session:
+        assert access.group_summaries(session)[0].member_ids == ()
+
+
+def test_refused_input_is_shown_next_to_its_field(
+    qtbot: QtBot, view: PermissionsView, database: Database, people: dict[str, int]
+) -> None:
+    view.refresh()
+    type_text(qtbot, view.username_edit, "ann")
+    type_text(qtbot, view.email_edit, "not an email")
+    with qtbot.assertNotEmitted(view.changed):
+        click(qtbot, view.add_user_button)
+    assert view.username_error.isVisible() and view.username_error.text() == "ann is taken"
+    assert view.email_error.isVisible()
+    assert view.email_error.text() == "is not an email address"
+    assert view.username_edit.text() == "ann"  # nothing typed is lost
+
+    view.username_edit.clear()
+    type_text(qtbot, view.username_edit, "cat")
+    view.email_edit.clear()
+    with qtbot.waitSignal(view.changed):
+        click(qtbot, view.add_user_button)
+    assert not view.username_error.isVisible() and not view.email_error.isVisible()
+
+    view.tabs.setCurrentIndex(2)
+    type_text(qtbot, view.team_id_edit, "AB")
+    with qtbot.assertNotEmitted(view.changed):
+        click(qtbot, view.add_team_button)
+    assert view.team_id_error.isVisible()
+    assert view.team_id_error.text() == "must be 5 lower-case letters or digits"
+    with database.read() as session:
+        assert access.team_summaries(session) == []
+        assert [u.username for u in access.user_summaries(session)] == ["ann", "bob", "cat"]
+
+
+# ----------------------------------------------------------------------------- rulesets
+
+
+def test_grant_a_group_a_ruleset_then_edit_and_remove_it(
+    qtbot: QtBot,
+    view: PermissionsView,
+    database: Database,
+    new_dataset: Record,
+    people: dict[str, int],
+) -> None:
+    dataset_id = new_dataset["id"]
+    view.refresh()
+    view.set_dataset(dataset_id)
+    view.tabs.setCurrentIndex(3)
+    assert dataset_id in view.dataset_label.text()
+    assert view.rulesets_table.rowCount() == 0
+
+    view.ruleset_kind_combo.setCurrentIndex(view.ruleset_kind_combo.findText("Group"))
+    assert view.ruleset_target_combo.currentText() == "Analysts"
+    explore = view.ruleset_checks[Permission.EXPLORE_RESTRICTED_DATASET]
+    tick(qtbot, explore)
+    with qtbot.waitSignal(view.changed):
+        click(qtbot, view.add_ruleset_button)
+
+    table = view.rulesets_table
+    assert table.rowCount() == 1
+    assert [cell(table, 0, c).text() for c in (0, 1)] == ["Group", "Analysts"]
+    assert [checked(cell(table, 0, c)) for c in range(2, 6)] == [True, False, False, False]
+    assert not explore.isChecked()  # the form is ready for the next ruleset
+    with database.read() as session:
+        assert access.list_rulesets(session, dataset_id) == [
+            access.RulesetInfo(
+                "group", people["Analysts"], "Analysts", ["explore_restricted_dataset"]
+            )
+        ]
+
+    # Tick "Edit" in the table.
+    with qtbot.waitSignal(view.changed):
+        press_space_on(qtbot, table, 0, 3)
+    with database.read() as session:
+        [ruleset] = access.list_rulesets(session, dataset_id)
+    assert ruleset.permissions == ["explore_restricted_dataset", "edit_dataset"]
+
+    # A second ruleset for the same group is refused, with the reason beside the target.
+    tick(qtbot, view.ruleset_checks[Permission.MANAGE_DATASET])
+    with qtbot.assertNotEmitted(view.changed):
+        click(qtbot, view.add_ruleset_button)
+    assert view.ruleset_target_error.isVisible()
+    assert "has a ruleset already" in view.ruleset_target_error.text()
+
+    # Remove it, after confirming.
+    asked: list[str] = []
+    view.confirm = recording(True, asked)
+    select_row(qtbot, table, 0)
+    assert view.remove_ruleset_button.isEnabled()
+    with qtbot.waitSignal(view.changed):
+        click(qtbot, view.remove_ruleset_button)
+    assert len(asked) == 1 and "Analysts" in asked[0]
+    assert table.rowCount() == 0
+    with database.read() as session:
+        assert access.list_rulesets(session, dataset_id) == []
+
+
+def test_unticking_the_last_permission_removes_the_ruleset(
+    qtbot: QtBot,
+    view: PermissionsView,
+    database: Database,
+    new_dataset: Record,
+    people: dict[str, int],
+) -> None:
+    dataset_id = new_dataset["id"]
+    with database.transaction() as session:
+        access.set_user_ruleset(session, dataset_id, people["bob"], ["publish_dataset"])
+    view.set_dataset(dataset_id)
+    view.tabs.setCurrentIndex(3)
+    table = view.rulesets_table
+    assert [cell(table, 0, c).text() for c in (0, 1)] == ["User", "bob"]
+    assert [checked(cell(table, 0, c)) for c in range(2, 6)] == [False, False, True, False]
+    with qtbot.waitSignal(view.changed):
+        press_space_on(qtbot, table, 0, 4)
+    qtbot.waitUntil(lambda: table.rowCount() == 0)
+    with database.read() as session:
+        assert access.list_rulesets(session, dataset_id) == []
+
+
+def test_without_a_dataset_rulesets_cannot_be_edited(
+    qtbot: QtBot, view: PermissionsView, new_dataset: Record, people: dict[str, int]
+) -> None:
+    view.tabs.setCurrentIndex(3)
+    assert view.dataset_label.text() == NO_DATASET
+    assert not view.add_ruleset_box.isEnabled()
+    view.set_dataset(new_dataset["id"])
+    assert view.add_ruleset_box.isEnabled()
+    view.set_dataset("zzzzz")
+    assert "does not exist" in view.dataset_label.text()
+    assert not view.add_ruleset_box.isEnabled()
+    view.set_dataset(None)
+    assert view.dataset_label.text() == NO_DATASET
+    assert view.rulesets_table.rowCount() == 0
+
+
+# ----------------------------------------------------------------------------- API keys
+
+
+def test_create_an_api_key_see_it_once_then_revoke_it(
+    qtbot: QtBot, view: PermissionsView, database: Database, people: dict[str, int]
+) -> None:
+    view.refresh()
+    view.tabs.setCurrentIndex(4)
+    assert view.keys_table.rowCount() == 0
+    click(qtbot, view.new_key_button)
+    dialog = view.key_dialog
+    assert dialog is not None
+    qtbot.waitExposed(dialog)
+    dialog.user_combo.setCurrentIndex(dialog.user_combo.findData(people["ann"]))
+    assert dialog.user_combo.currentText() == "ann (Ann Example)"
+    type_text(qtbot, dialog.label_edit, "harvester")
+    with qtbot.waitSignals([dialog.created, view.changed]):
+        click(qtbot, dialog.create_button)
+
+    key = dialog.key_field.text()
+    assert key.startswith(api_keys.KEY_PREFIX)
+    assert dialog.key_field.isReadOnly() and dialog.key_field.isVisible()
+    assert dialog.once_note.isVisible() and dialog.once_note.text() == ONCE_NOTE
+    assert "You will not see it again" in ONCE_NOTE
+    with database.read() as session:
+        principal = api_keys.authenticate(session, key)
+        [info] = api_keys.api_key_summaries(session)
+    assert (principal.name, principal.user_id) == ("ann", people["ann"])
+
+    click(qtbot, dialog.copy_button)
+    assert QtGui.QGuiApplication.clipboard().text() == key
+    assert dialog.copied_label.text() == "Copied to the clipboard."
+
+    # The list shows the key's uid and prefix, never the key.
+    row = cells(view.keys_table, 0)
+    assert row[:4] == [info.uid, "harvester", "ann", info.prefix + "…"]
+    assert row[5] == ""
+    assert key not in " ".join(row)
+
+    left_on_close: list[str] = []
+    dialog.finished.connect(lambda _result: left_on_close.append(dialog.key))
+    click(qtbot, dialog.done_buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Close))
+    assert left_on_close == [""]  # the plain key does not outlive the dialog
+    qtbot.waitUntil(lambda: view.key_dialog is None)  # deleted on close
+
+    view.confirm = lambda title, text: True
+    select_row(qtbot, view.keys_table, 0)
+    assert view.revoke_key_button.isEnabled()
+    with qtbot.waitSignal(view.changed):
+        click(qtbot, view.revoke_key_button)
+    assert cells(view.keys_table, 0)[5] != ""
+    assert not view.revoke_key_button.isEnabled()
+    with pytest.raises(Unauthorized), database.read() as session:
+        api_keys.authenticate(session, key)
+
+
+def test_declining_to_revoke_keeps_the_key(
+    qtbot: QtBot, view: PermissionsView, database: Database, people: dict[str, int]
+) -> None:
+    with database.transaction() as session:
+        issued = api_keys.create_api_key(session, people["bob"], "ci")
+    view.refresh()
+    view.tabs.setCurrentIndex(4)
+    view.confirm = lambda title, text: False
+    select_row(qtbot, view.keys_table, row_of(view.keys_table, "ci"))
+    with qtbot.assertNotEmitted(view.changed):
+        click(qtbot, view.revoke_key_button)
+    with database.read() as session:
+        assert api_keys.authenticate(session, issued.key).name == "bob"
+
+
+def test_new_key_needs_a_user(qtbot: QtBot, view: PermissionsView, database: Database) -> None:
+    assert not view.new_key_button.isEnabled()
+    dialog = ApiKeyDialog(database)
+    qtbot.addWidget(dialog)
+    assert not dialog.create_button.isEnabled()
+    assert dialog.error_label.text() == "There are no active users. Add a user first."
+    with database.read() as session:
+        assert api_keys.api_key_summaries(session) == []
