@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from app.models.database import Database
 from app.services.errors import CatalogueError
+from app.services.server.cli_serve import add_serve_parser, run_serve
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(generate)
     generate.add_argument("--datasets", type=int, required=True, metavar="N")
     generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+    add_serve_parser(commands)
     return parser
 
 
@@ -45,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_gui(args.db)
         if args.command == "generate":
             return _generate(args.db, args.datasets, args.seed)
+        if args.command == "serve":
+            return run_serve(args)
     except CatalogueError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from app.models.base import Base
 from app.models.dataset import Dataset, Link, Resource
 from app.models.history import DatasetVersion
 from app.models.managed_lists import Licence, Masthead, Topic
+from app.models.settings import ServerSetting
 
 __all__ = [
     "ApiKey",
@@ -29,6 +30,7 @@ __all__ = [
     "Link",
     "Masthead",
     "Resource",
+    "ServerSetting",
     "Team",
     "Topic",
     "User",

@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -68,10 +66,18 @@ def create_catalogue_engine(url: str) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the catalogue to the current schema (Alembic `upgrade head`)."""
+    """Bring the catalogue to the current schema (Alembic `upgrade head`).
+
+    BEGIN IMMEDIATE: processes opening the same new file at once queue for the lock instead of
+    failing with "database is locked". Alembic is imported here, not at the top: it costs
+    ~100 ms and only opening a catalogue needs it.
+    """
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
+    with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -23,4 +23,5 @@ class DatasetVersion(Base):
     author: Mapped[str] = mapped_column(Text, default="")
     action: Mapped[str] = mapped_column(String(20))
     changes: Mapped[list[str]] = mapped_column(JSON, default=list)
-    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # none_as_null: a deletion's missing snapshot is SQL NULL, not the JSON value null.
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))

@@ -106,7 +106,8 @@ def create_dataset(
     session.add(dataset)
     session.flush()
     after = dataset_to_record(dataset)
-    history.record_version(
+    # One counter: the dataset's version is its history number, which survives delete+restore.
+    dataset.version = history.record_version(
         session,
         dataset_pk=dataset.pk,
         dataset_id=dataset.id,
@@ -114,7 +115,7 @@ def create_dataset(
         author=author,
         changes=sorted(after),
         snapshot=after,
-    )
+    ).number
     return after
 
 
@@ -154,10 +155,9 @@ def update_dataset(
         return before
     apply_record(session, dataset, merged)
     dataset.updated_at = now_iso() if touch else (merged.get("updatedAt") or now_iso())
-    dataset.version += 1
     session.flush()
     after = dataset_to_record(dataset)
-    history.record_version(
+    dataset.version = history.record_version(
         session,
         dataset_pk=dataset.pk,
         dataset_id=dataset.id,
@@ -165,7 +165,7 @@ def update_dataset(
         author=author,
         changes=changes,
         snapshot=after,
-    )
+    ).number
     return after
 
 

@@ -1,0 +1,420 @@
+"""The rows every export and endpoint serializes: the one query helper behind all formats.
+
+Datasets come through `visibility.visible_clause` only, in keyset batches on the immutable pk,
+each batch with its resources, links and managed-list titles loaded by one IN query apiece. The
+rows are frozen snapshots, detached from any session, so a serializer never touches the database
+and a batch can cross threads. `iter_datasets` opens one short read session per batch: memory
+stays flat for any catalogue size, and no session outlives a batch or is shared between the
+threads a streaming response may hop across.
+
+A walk in batches is not one snapshot: like the JSON-LD cursor (services.cursor), it sees every
+dataset that stayed visible during the walk exactly once; one added or edited meanwhile appears
+in its current state if its pk is still ahead of the walk.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, and_, column, func, or_, select, table, text
+from sqlalchemy.orm import Session
+
+from app.models import Dataset, Link, Masthead, Resource, Team, Topic
+from app.models.database import Database
+from app.services.clock import today_iso
+from app.services.datasets import get_dataset
+from app.services.errors import CatalogueError, PermissionDenied
+from app.services.records import Record, dataset_to_record
+from app.services.visibility import READ, Principal, permissions_for, visible_clause
+
+BATCH_SIZE = 500
+
+
+class InvalidQuery(CatalogueError):
+    """A query parameter (sort, start, rows, limit...) that cannot be served."""
+
+    code = "invalid_query"
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """A managed-list entry (topic, masthead, team) as exports show it: its id and its title."""
+
+    id: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRow:
+    rid: str
+    position: int
+    title: str
+    description: str
+    url: str
+    filename: str | None
+    time_from: str | None
+    time_to: str | None
+    format: str | None
+    hash: str | None
+    size: int | None
+    timestamp: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    lid: str
+    position: int
+    title: str
+    url: str
+    description: str
+    qa_timestamp: str | None
+    qa_hash: str | None
+    qa_size: int | None
+    qa_mimetype: str | None
+    qa_http_status: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRow:
+    pk: int
+    id: str
+    title: str
+    description: str
+    description_text: str
+    description_iframe: str | None
+    masthead: Named | None
+    tags: tuple[str, ...]
+    topics: tuple[Named, ...]
+    next_review_date: str | None
+    licence_url: str | None
+    licence_title: str | None
+    contact_email: str | None
+    contact_title: str | None
+    custom: Mapping[str, str | list[str]]
+    sharing: str
+    team: Named | None
+    state: str
+    embargo_until: str | None
+    created_at: str
+    updated_at: str
+    site: str
+    resources: tuple[ResourceRow, ...]
+    links: tuple[LinkRow, ...]
+
+
+_DATASET_COLUMNS = (
+    Dataset.pk,
+    Dataset.id,
+    Dataset.title,
+    Dataset.description,
+    Dataset.description_text,
+    Dataset.description_iframe,
+    Dataset.masthead,
+    Dataset.tags,
+    Dataset.topics,
+    Dataset.next_review_date,
+    Dataset.licence_url,
+    Dataset.licence_title,
+    Dataset.contact_email,
+    Dataset.contact_title,
+    Dataset.custom,
+    Dataset.sharing,
+    Dataset.team,
+    Dataset.state,
+    Dataset.embargo_until,
+    Dataset.created_at,
+    Dataset.updated_at,
+    Dataset.site,
+)
+
+_RESOURCE_COLUMNS = (
+    Resource.dataset_pk,
+    Resource.rid,
+    Resource.position,
+    Resource.title,
+    Resource.description,
+    Resource.url,
+    Resource.filename,
+    Resource.time_from,
+    Resource.time_to,
+    Resource.format,
+    Resource.hash,
+    Resource.size,
+    Resource.timestamp,
+)
+
+_LINK_COLUMNS = (
+    Link.dataset_pk,
+    Link.lid,
+    Link.position,
+    Link.title,
+    Link.url,
+    Link.description,
+    Link.qa_timestamp,
+    Link.qa_hash,
+    Link.qa_size,
+    Link.qa_mimetype,
+    Link.qa_http_status,
+)
+
+
+def fetch_batch(
+    session: Session,
+    principal: Principal,
+    *,
+    after_pk: int = 0,
+    limit: int = BATCH_SIZE,
+    published_only: bool = False,
+    today: str | None = None,
+) -> list[DatasetRow]:
+    """Up to `limit` datasets visible to `principal` with a pk above `after_pk`, by pk."""
+    statement = (
+        select(*_DATASET_COLUMNS)
+        .where(visible_clause(principal, today, published_only=published_only))
+        .where(Dataset.pk > after_pk)
+        .order_by(Dataset.pk)
+        .limit(limit)
+    )
+    return build_rows(session, session.execute(statement).all())
+
+
+def iter_datasets(
+    database: Database,
+    principal: Principal,
+    *,
+    published_only: bool = False,
+    after_pk: int = 0,
+    batch_size: int = BATCH_SIZE,
+) -> Iterator[DatasetRow]:
+    """Every dataset visible to `principal`, by pk, one short read session per batch."""
+    today = today_iso()
+    while True:
+        with database.read() as session:
+            batch = fetch_batch(
+                session,
+                principal,
+                after_pk=after_pk,
+                limit=batch_size,
+                published_only=published_only,
+                today=today,
+            )
+        yield from batch
+        if len(batch) < batch_size:
+            return
+        after_pk = batch[-1].pk
+
+
+def build_rows(session: Session, rows: Sequence[Row[Any]]) -> list[DatasetRow]:
+    """Snapshots of dataset rows (selected with `_DATASET_COLUMNS`), children and titles loaded
+    in one query each."""
+    if not rows:
+        return []
+    pks = [row.pk for row in rows]
+    resources: dict[int, list[ResourceRow]] = defaultdict(list)
+    for r in session.execute(
+        select(*_RESOURCE_COLUMNS)
+        .where(Resource.dataset_pk.in_(pks))
+        .order_by(Resource.dataset_pk, Resource.position, Resource.pk)
+    ):
+        resources[r.dataset_pk].append(
+            ResourceRow(
+                r.rid,
+                r.position,
+                r.title,
+                r.description,
+                r.url,
+                r.filename,
+                r.time_from,
+                r.time_to,
+                r.format,
+                r.hash,
+                r.size,
+                r.timestamp,
+            )
+        )
+    links: dict[int, list[LinkRow]] = defaultdict(list)
+    for li in session.execute(
+        select(*_LINK_COLUMNS)
+        .where(Link.dataset_pk.in_(pks))
+        .order_by(Link.dataset_pk, Link.position, Link.pk)
+    ):
+        links[li.dataset_pk].append(
+            LinkRow(
+                li.lid,
+                li.position,
+                li.title,
+                li.url,
+                li.description,
+                li.qa_timestamp,
+                li.qa_hash,
+                li.qa_size,
+                li.qa_mimetype,
+                li.qa_http_status,
+            )
+        )
+    topic_ids = {t for row in rows for t in row.topics or []}
+    masthead_ids = {row.masthead for row in rows if row.masthead}
+    team_ids = {row.team for row in rows if row.team}
+    topics = _titles(session, Topic.id, Topic.title, topic_ids)
+    mastheads = _titles(session, Masthead.id, Masthead.title, masthead_ids)
+    teams = _titles(session, Team.id, Team.title, team_ids)
+    return [
+        DatasetRow(
+            pk=row.pk,
+            id=row.id,
+            title=row.title,
+            description=row.description,
+            description_text=row.description_text,
+            description_iframe=row.description_iframe,
+            masthead=Named(row.masthead, mastheads.get(row.masthead, row.masthead))
+            if row.masthead
+            else None,
+            tags=tuple(row.tags or ()),
+            topics=tuple(Named(t, topics.get(t, t)) for t in row.topics or ()),
+            next_review_date=row.next_review_date,
+            licence_url=row.licence_url,
+            licence_title=row.licence_title,
+            contact_email=row.contact_email,
+            contact_title=row.contact_title,
+            custom=dict(row.custom or {}),
+            sharing=row.sharing,
+            team=Named(row.team, teams.get(row.team, row.team)) if row.team else None,
+            state=row.state,
+            embargo_until=row.embargo_until,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            site=row.site,
+            resources=tuple(resources.get(row.pk, ())),
+            links=tuple(links.get(row.pk, ())),
+        )
+        for row in rows
+    ]
+
+
+def _titles(session: Session, id_column: Any, title_column: Any, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    return {
+        key: title
+        for key, title in session.execute(
+            select(id_column, title_column).where(id_column.in_(sorted(ids)))
+        )
+    }
+
+
+# -- one record (seed 002) -------------------------------------------------------------------
+
+
+def readable_record(session: Session, principal: Principal, dataset_id: str) -> Record:
+    """The full seed-002 record of one dataset: NotFound if it does not exist, PermissionDenied
+    if `principal` may not read it (visibility.permissions_for decides)."""
+    dataset = get_dataset(session, dataset_id)
+    if not permissions_for(session, principal, dataset) & READ:
+        raise PermissionDenied(f"You may not read dataset {dataset_id}")
+    return dataset_to_record(dataset)
+
+
+# -- search (CKAN package_search) --------------------------------------------------------------
+
+_FTS = table("datasets_fts", column("rowid"), column("rank"))
+_WORD = re.compile(r"\w+", re.UNICODE)
+SORT_FIELDS: dict[str, Any] = {
+    "metadata_modified": Dataset.updated_at,
+    "metadata_created": Dataset.created_at,
+    "title_string": Dataset.title,
+    "title": Dataset.title,
+    "name": Dataset.id,
+    "id": Dataset.id,
+}
+DEFAULT_SORT = "score desc, metadata_modified desc"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    count: int
+    sort: str
+    rows: list[DatasetRow]
+
+
+def search_terms(q: str) -> list[str]:
+    """The words of a CKAN/Solr `q`; `*:*` and blank mean everything."""
+    q = q.strip()
+    if not q or q == "*:*":
+        return []
+    return _WORD.findall(q)
+
+
+def search(
+    session: Session,
+    principal: Principal,
+    *,
+    q: str = "",
+    sort: str = DEFAULT_SORT,
+    start: int = 0,
+    rows: int = 10,
+) -> SearchPage:
+    """One page of the datasets visible to `principal` matching every word of `q`.
+
+    Words match title, description text and tags through the FTS5 index (prefix-free, as Solr's
+    default field does); `sort` is CKAN's "field dir, field dir" over score, metadata_modified,
+    metadata_created, title_string and name.
+    """
+    if start < 0 or rows < 0:
+        raise InvalidQuery("start and rows must not be negative")
+    words = search_terms(q)
+    conditions: list[ColumnElement[bool]] = [visible_clause(principal)]
+    use_fts = bool(words) and session.get_bind().dialect.name == "sqlite"
+    if words and not use_fts:
+        conditions.append(and_(*(_word_like(word) for word in words)))
+    order = _order_by(sort, use_fts)
+
+    def restricted(statement: Any) -> Any:
+        if use_fts:
+            statement = statement.join(_FTS, _FTS.c.rowid == Dataset.pk).where(
+                text("datasets_fts MATCH :match").bindparams(match=_fts_query(words))
+            )
+        return statement.where(*conditions)
+
+    count = session.scalar(restricted(select(func.count()).select_from(Dataset))) or 0
+    statement = restricted(select(*_DATASET_COLUMNS)).order_by(*order).offset(start).limit(rows)
+    return SearchPage(
+        count=count, sort=sort, rows=build_rows(session, session.execute(statement).all())
+    )
+
+
+def _fts_query(words: list[str]) -> str:
+    # Each word as an FTS5 string: no user text is ever read as FTS5 syntax.
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+def _word_like(word: str) -> ColumnElement[bool]:
+    pattern = f"%{word}%"
+    return or_(Dataset.title.ilike(pattern), Dataset.description_text.ilike(pattern))
+
+
+def _order_by(sort: str, use_fts: bool) -> list[Any]:
+    order: list[Any] = []
+    for part in sort.split(","):
+        words = part.split()
+        if not words:
+            continue
+        field = words[0]
+        direction = words[1].lower() if len(words) > 1 else "asc"
+        if len(words) > 2 or direction not in ("asc", "desc"):
+            raise InvalidQuery(f"Cannot sort by {part.strip()!r}: use 'field asc' or 'field desc'")
+        if field == "score":
+            if use_fts:
+                # FTS5 rank: more negative is a better match.
+                order.append(_FTS.c.rank.asc() if direction == "desc" else _FTS.c.rank.desc())
+            continue
+        if field not in SORT_FIELDS:
+            known = ", ".join(["score", *SORT_FIELDS])
+            raise InvalidQuery(f"Unknown sort field {field!r}: use one of {known}")
+        column_ = SORT_FIELDS[field]
+        order.append(column_.desc() if direction == "desc" else column_.asc())
+    order.append(Dataset.pk.asc())
+    return order

@@ -1,0 +1,30 @@
+"""One streaming serializer per format (DESIGN.md mechanism 2).
+
+Every serializer is a generator of `bytes` chunks over `export_query.DatasetRow`s, so one writer
+serves every sink: `write_to` copies it into a binary file (the GUI's Save As, the CLI's stdout),
+and the HTTP server hands the same generator to a streaming response. Chunks are flushed every
+`FLUSH_BYTES` or so: memory stays flat however large the catalogue is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+from urllib.parse import quote
+
+Chunks = Iterator[bytes]
+FLUSH_BYTES = 64 * 1024
+
+
+def write_to(sink: BinaryIO, chunks: Iterable[bytes]) -> int:
+    """Copy a serializer's output into a binary file object; the number of bytes written."""
+    total = 0
+    for chunk in chunks:
+        sink.write(chunk)
+        total += len(chunk)
+    return total
+
+
+def dataset_webpage(base_url: str, dataset_id: str) -> str:
+    """The public URL of a dataset (seed 001 `webpage`); the server redirects it to the JSON."""
+    return f"{base_url.rstrip('/')}/dataset/{quote(dataset_id, safe='')}"

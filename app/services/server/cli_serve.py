@@ -1,0 +1,81 @@
+"""`python main.py serve`: publish the catalogue over HTTP from a workstation with no screen."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import uvicorn
+
+from app.models.database import Database
+from app.services.server.app import RequestLogEntry, create_app
+from app.services.server.runner import DEFAULT_HOST, bind_socket, is_loopback, url_for
+
+
+def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the `serve` sub-command to the CLI's sub-parsers."""
+    serve: argparse.ArgumentParser = subparsers.add_parser(
+        "serve", help="serve the catalogue's bulk exports and APIs over HTTP"
+    )
+    serve.add_argument(
+        "--db",
+        metavar="PATH_OR_URL",
+        help="catalogue to serve: a SQLite file path or a SQLAlchemy URL "
+        "(default: catalogue.sqlite in the user data folder)",
+    )
+    serve.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default {DEFAULT_HOST}: this machine only)",
+    )
+    serve.add_argument(
+        "--port", type=int, default=8080, help="port to listen on, 0 for any (default 8080)"
+    )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="base of the absolute URLs in the output, when clients reach the server "
+        "through another name (default: the URL each request came in on)",
+    )
+    serve.add_argument("--quiet", action="store_true", help="do not log each request")
+    return serve
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve until interrupted (Ctrl-C). Raises CatalogueError (e.g. port in use) to the CLI."""
+    database = Database.open(args.db)
+    try:
+        sock = bind_socket(args.host, args.port)
+        url = url_for(sock)
+        hook = None if args.quiet else _print_entry
+        app = create_app(database, public_url=args.public_url, on_request=hook)
+        if not is_loopback(args.host):
+            print(
+                f"warning: listening on {args.host}: other machines can reach this catalogue",
+                file=sys.stderr,
+            )
+        print(f"serving {database.url} at {url} (Ctrl-C to stop)", file=sys.stderr)
+        config = uvicorn.Config(
+            app, log_config=None, access_log=False, lifespan="off", ws="none", log_level="warning"
+        )
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        except KeyboardInterrupt:
+            # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal it captured.
+            pass
+        finally:
+            sock.close()
+        print("stopped", file=sys.stderr)
+    finally:
+        database.dispose()
+    return 0
+
+
+def _print_entry(entry: RequestLogEntry) -> None:
+    print(
+        f"{entry.at} {entry.client} {entry.method} {entry.path} {entry.status} "
+        f"{entry.bytes_sent}B {entry.duration_ms:.1f}ms",
+        file=sys.stderr,
+        flush=True,
+    )

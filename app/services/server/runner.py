@@ -1,0 +1,149 @@
+"""Run the ASGI app under uvicorn in its own thread, for the GUI's server panel and the tests.
+
+The socket is bound here, before uvicorn starts, so a port in use (or an address that cannot be
+bound) is an ordinary ServerStartFailed raised by `start()` rather than a log line in another
+thread. 127.0.0.1 and port 0 (any free port) are the defaults: nothing listens on the network
+unless the person asks for it. `stop()` asks uvicorn to exit and joins its thread.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from app.services.errors import CatalogueError
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+class ServerStartFailed(CatalogueError):
+    code = "server_start_failed"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine (else the GUI warns)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind_socket(host: str = DEFAULT_HOST, port: int = 0) -> socket.socket:
+    """A bound TCP socket for uvicorn; ServerStartFailed if the address cannot be bound."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise ServerStartFailed(f"Cannot listen on {host}: {error.strerror}") from error
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # Lets a restarted server rebind a port still in TIME_WAIT; a port that another
+        # process is listening on still fails with EADDRINUSE.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        reason = error.strerror or str(error)
+        raise ServerStartFailed(f"Cannot listen on {host} port {port}: {reason}") from error
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_for(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+class ServerThread:
+    """uvicorn serving `app` on a thread of its own.
+
+    `start()` returns once the server accepts connections (or raises ServerStartFailed);
+    `url` is then where it listens. Not restartable: make a new one to serve again.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        *,
+        log_level: str = "warning",
+        start_timeout: float = 10.0,
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.start_timeout = start_timeout
+        self._config = uvicorn.Config(
+            app,
+            log_level=log_level,
+            log_config=None,  # leave the application's logging configuration alone
+            access_log=False,  # the app's request-log hook reports requests instead
+            lifespan="off",
+            ws="none",
+            timeout_graceful_shutdown=5,
+        )
+        self._server = uvicorn.Server(self._config)
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self.url = ""
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and self._server.started
+
+    def start(self) -> str:
+        """Bind, start serving, wait until ready; the server's URL."""
+        if self._thread is not None:
+            raise RuntimeError("this ServerThread was already started")
+        self._socket = bind_socket(self.host, self.port)
+        self.url = url_for(self._socket)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name=f"http-server {self.url}",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + self.start_timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                self._close_socket()
+                raise ServerStartFailed(f"The server on {self.url} stopped while starting")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerStartFailed(f"The server on {self.url} did not start in time")
+            time.sleep(0.01)
+        return self.url
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask uvicorn to finish (open requests get a grace period) and join its thread."""
+        if self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout)
+        self._close_socket()
+
+    def _close_socket(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    def __enter__(self) -> ServerThread:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

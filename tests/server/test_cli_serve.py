@@ -1,0 +1,72 @@
+"""`serve` headless: binds, serves, logs requests, stops on Ctrl-C; a port in use is an error."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.models.database import Database
+from app.services.server.cli_serve import add_serve_parser, run_serve
+from app.services.server.runner import ServerStartFailed
+
+SERVE = """
+import argparse, sys
+from app.services.server.cli_serve import add_serve_parser, run_serve
+parser = argparse.ArgumentParser()
+add_serve_parser(parser.add_subparsers(dest="command"))
+sys.exit(run_serve(parser.parse_args(sys.argv[1:])))
+"""
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_serve_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["serve", *argv])
+
+
+def test_defaults_are_loopback_port_8080() -> None:
+    args = _parse()
+    assert (args.host, args.port, args.db) == ("127.0.0.1", 8080, None)
+
+
+def test_serve_runs_until_interrupted(tmp_path: Path) -> None:
+    db = tmp_path / "c.sqlite"
+    Database.open(db).dispose()
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE, "serve", "--db", str(db), "--port", "0"],
+        cwd=Path(__file__).resolve().parents[2],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        banner = process.stderr.readline()
+        match = re.search(r"at (http://127\.0\.0\.1:\d+)", banner)
+        assert match, banner
+        assert httpx.get(f"{match.group(1)}/api/v1/dataset.csv", timeout=10).status_code == 200
+        assert "GET /api/v1/dataset.csv 200" in process.stderr.readline()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+def test_a_port_in_use_is_reported(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ServerStartFailed):
+            run_serve(_parse("--db", str(tmp_path / "c.sqlite"), "--port", str(port)))
