@@ -76,7 +76,7 @@ def create_user(
     if email and not EMAIL.match(email):
         errors["email"] = "is not an email address"
     if errors:
-        raise ValidationFailed(errors)
+        raise ValidationFailed(errors, subject="user")
     user = User(username=username, display_name=display_name or username, email=email or None)
     session.add(user)
     session.flush()
@@ -86,9 +86,9 @@ def create_user(
 def create_group(session: Session, title: str, *, description: str = "") -> Group:
     title = title.strip()
     if not title:
-        raise ValidationFailed({"title": "a group title is required"})
+        raise ValidationFailed({"title": "a group title is required"}, subject="group")
     if session.scalar(select(Group.id).where(Group.title == title)) is not None:
-        raise ValidationFailed({"title": f"a group called {title} exists"})
+        raise ValidationFailed({"title": f"a group called {title} exists"}, subject="group")
     group = Group(title=title, description=description)
     session.add(group)
     session.flush()
@@ -97,11 +97,11 @@ def create_group(session: Session, title: str, *, description: str = "") -> Grou
 
 def create_team(session: Session, team_id: str, title: str) -> Team:
     if len(team_id) != 5 or not team_id.isalnum() or team_id != team_id.lower():
-        raise ValidationFailed({"id": "must be 5 lower-case letters or digits"})
+        raise ValidationFailed({"id": "must be 5 lower-case letters or digits"}, subject="team")
     if not title.strip():
-        raise ValidationFailed({"title": "a team title is required"})
+        raise ValidationFailed({"title": "a team title is required"}, subject="team")
     if session.get(Team, team_id) is not None:
-        raise ValidationFailed({"id": f"team {team_id} exists"})
+        raise ValidationFailed({"id": f"team {team_id} exists"}, subject="team")
     team = Team(id=team_id, title=title.strip())
     session.add(team)
     session.flush()
@@ -203,7 +203,7 @@ def _bits(permissions: list[str]) -> int:
     try:
         return from_names(permissions)
     except ValueError as error:
-        raise ValidationFailed({"permissions": str(error)}) from error
+        raise ValidationFailed({"permissions": str(error)}, subject="ruleset") from error
 
 
 def user_summaries(session: Session) -> list[UserSummary]:

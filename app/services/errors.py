@@ -18,9 +18,9 @@ class ValidationFailed(CatalogueError):
 
     code = "validation_failed"
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    def __init__(self, errors: dict[str, str], subject: str = "dataset") -> None:
         details = "; ".join(f"{path}: {message}" for path, message in errors.items())
-        super().__init__(f"Invalid dataset: {details}")
+        super().__init__(f"Invalid {subject}: {details}")
         self.errors = errors
 
 

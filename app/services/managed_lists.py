@@ -24,7 +24,7 @@ def list_mastheads(session: Session) -> list[Masthead]:
 
 def add_topic(session: Session, topic_id: str, title: str) -> Topic:
     if not topic_id.strip() or not title.strip():
-        raise ValidationFailed({"topic": "an id and a title are required"})
+        raise ValidationFailed({"topic": "an id and a title are required"}, subject="topic")
     topic = session.merge(Topic(id=topic_id.strip(), title=title.strip()))
     session.flush()
     return topic
@@ -32,7 +32,7 @@ def add_topic(session: Session, topic_id: str, title: str) -> Topic:
 
 def add_licence(session: Session, url: str, title: str) -> Licence:
     if not is_url(url):
-        raise ValidationFailed({"licence.url": "must be an http(s) URL"})
+        raise ValidationFailed({"licence.url": "must be an http(s) URL"}, subject="licence")
     licence = session.scalar(select(Licence).where(Licence.url == url))
     if licence is None:
         licence = Licence(url=url, title=title.strip() or url)
@@ -45,7 +45,7 @@ def add_licence(session: Session, url: str, title: str) -> Licence:
 
 def add_masthead(session: Session, masthead_id: str, title: str) -> Masthead:
     if not masthead_id.strip() or not title.strip():
-        raise ValidationFailed({"masthead": "an id and a title are required"})
+        raise ValidationFailed({"masthead": "an id and a title are required"}, subject="masthead")
     masthead = session.merge(Masthead(id=masthead_id.strip(), title=title.strip()))
     session.flush()
     return masthead
