@@ -19,7 +19,8 @@ class _Signals(QtCore.QObject):
     done = Signal(object)
     failed = Signal(object)
     cancelled = Signal()
-    progress = Signal(int, int)
+    # object, not int: a byte count past 2 GiB overflows a C++ int.
+    progress = Signal(object, object)
 
 
 class Task(QtCore.QRunnable):
