@@ -1,6 +1,6 @@
 """Take the README's screenshot: the main window on the sample catalogue, under Xvfb.
 
-    xvfb-run -s "-screen 0 1440x900x24" .venv/bin/python scripts/screenshot.py docs/screenshot.png
+xvfb-run -s "-screen 0 1440x900x24" .venv/bin/python scripts/screenshot.py docs/screenshot.png
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base
@@ -20,6 +20,7 @@ class Dataset(Base):
         Index("ix_datasets_title", "title", "pk"),
         Index("ix_datasets_updated_at", "updated_at", "pk"),
         Index("ix_datasets_state", "state", "pk"),
+        Index("ix_datasets_created_at", "created_at", "pk"),
         {"sqlite_autoincrement": True},
     )
 
@@ -74,6 +75,10 @@ class Dataset(Base):
 
     def __repr__(self) -> str:
         return f"<Dataset {self.id} {self.title!r}>"
+
+
+# Sorting by team puts datasets without one first; coalesce lets one index serve that order.
+Index("ix_datasets_team_sort", func.coalesce(Dataset.team, ""), Dataset.pk)
 
 
 class Resource(Base):

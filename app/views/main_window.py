@@ -33,6 +33,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._current: Record | None = None
         self._current_version: int | None = None
         self._current_is_new = False
+        # Selected again once the table has re-queried after an edit.
+        self._select_after_query: str | None = None
         # Asks "Save, Discard or Cancel?"; replaced in tests.
         self.ask_unsaved = self._ask_unsaved
 
@@ -55,7 +57,8 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- building -----------------------------------------------------------------------------
 
     def _build_table(self) -> None:
-        self.model = DatasetTableModel(self.database, self.tasks, self)
+        # Its own runner: window fetches never queue behind an export or a file hash.
+        self.model = DatasetTableModel(self.database, TaskRunner(self), self)
         self.model.countChanged.connect(self._on_count_changed)
         self.search_box = QtWidgets.QLineEdit()
         self.search_box.setPlaceholderText("Search title, description and tags…  (Ctrl+F)")
@@ -346,9 +349,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _after_external_change(self, dataset_id: str) -> None:
         """The catalogue changed under the form (save, undo, restore): re-read and re-query."""
+        self._select_after_query = dataset_id
         self.model.refresh()
         self.open_dataset(dataset_id)
-        self.select_dataset(dataset_id)
 
     def select_dataset(self, dataset_id: str) -> None:
         row = self.model.row_of(dataset_id)
@@ -364,6 +367,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_count_changed(self, count: int) -> None:
         self.count_label.setText(f"{count:,} datasets")
+        if self._select_after_query is not None:
+            dataset_id, self._select_after_query = self._select_after_query, None
+            self.select_dataset(dataset_id)
 
     def _update_actions(self) -> None:
         has = self._current is not None

@@ -165,11 +165,11 @@ def select_row(form_list: ChildListEditor, cid: str) -> None:
 
 def click(qtbot: QtBot, widget: QtWidgets.QWidget, pos: QtCore.QPoint | None = None) -> None:
     at = pos if pos is not None else widget.rect().center()
-    qtbot.mouseClick(widget, LEFT, pos=at)  # type: ignore[no-untyped-call]
+    qtbot.mouseClick(widget, LEFT, pos=at)
 
 
 def type_text(qtbot: QtBot, widget: QtWidgets.QWidget, text: str) -> None:
-    qtbot.keyClicks(widget, text)  # type: ignore[no-untyped-call]
+    qtbot.keyClicks(widget, text)
 
 
 def press(
@@ -178,7 +178,7 @@ def press(
     key: QtCore.Qt.Key | str,
     modifier: QtCore.Qt.KeyboardModifier = QtCore.Qt.KeyboardModifier.NoModifier,
 ) -> None:
-    qtbot.keyClick(widget, key, modifier)  # type: ignore[no-untyped-call]
+    qtbot.keyClick(widget, key, modifier)
 
 
 # -- round trips ---------------------------------------------------------------------------------

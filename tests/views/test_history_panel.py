@@ -44,7 +44,7 @@ def edited(database: Database, new_dataset: Record) -> str:
 
 
 def click(qtbot: QtBot, button: QtWidgets.QAbstractButton) -> None:
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def cell(table: QtWidgets.QTableWidget, row: int, column: int) -> QtWidgets.QTableWidgetItem:
@@ -55,9 +55,7 @@ def cell(table: QtWidgets.QTableWidget, row: int, column: int) -> QtWidgets.QTab
 
 def click_row(qtbot: QtBot, table: QtWidgets.QTableWidget, row: int) -> None:
     rect = table.visualItemRect(cell(table, row, 0))
-    qtbot.mouseClick(  # type: ignore[no-untyped-call]
-        table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center()
-    )
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
 
 
 def rows(table: QtWidgets.QTableWidget) -> list[list[str]]:

@@ -43,15 +43,15 @@ def people(database: Database) -> dict[str, int]:
 
 
 def click(qtbot: QtBot, button: QtWidgets.QAbstractButton) -> None:
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def type_text(qtbot: QtBot, widget: QtWidgets.QWidget, text: str) -> None:
-    qtbot.keyClicks(widget, text)  # type: ignore[no-untyped-call]
+    qtbot.keyClicks(widget, text)
 
 
 def press(qtbot: QtBot, widget: QtWidgets.QWidget, key: QtCore.Qt.Key) -> None:
-    qtbot.keyClick(widget, key)  # type: ignore[no-untyped-call]
+    qtbot.keyClick(widget, key)
 
 
 def tick(qtbot: QtBot, check: QtWidgets.QCheckBox) -> None:
@@ -77,9 +77,7 @@ def cell(table: QtWidgets.QTableWidget, row: int, column: int) -> QtWidgets.QTab
 def select_row(qtbot: QtBot, table: QtWidgets.QTableWidget, row: int) -> None:
     table.scrollToItem(cell(table, row, 0))
     rect = table.visualItemRect(cell(table, row, 0))
-    qtbot.mouseClick(  # type: ignore[no-untyped-call]
-        table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center()
-    )
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
 
 
 def cells(table: QtWidgets.QTableWidget, row: int) -> list[str]:

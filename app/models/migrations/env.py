@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from app.models import Base
+from app.models.schema_filter import include_object
 
 config = context.config
 connection = config.attributes.get("connection")
@@ -18,6 +19,7 @@ context.configure(
     connection=connection,
     target_metadata=Base.metadata,
     render_as_batch=True,  # SQLite cannot ALTER most things; batch mode rebuilds the table.
+    include_object=include_object,
 )
 with context.begin_transaction():
     context.run_migrations()
