@@ -6,15 +6,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from app.cli_serve import add_serve_parser, run_serve
 from app.models.database import Database
 from app.services.errors import CatalogueError
-from app.services.server.cli_serve import add_serve_parser, run_serve
 
 
-def _add_db(parser: argparse.ArgumentParser) -> None:
+def _add_db(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:
+    """`--db` goes before or after the sub-command; SUPPRESS keeps a sub-command's absent
+    `--db` from overwriting one given before it."""
     parser.add_argument(
         "--db",
         metavar="PATH_OR_URL",
+        default=None if top_level else argparse.SUPPRESS,
         help="catalogue to open: a SQLite file path or a SQLAlchemy URL "
         "(default: catalogue.sqlite in the user data folder)",
     )
@@ -24,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="catalogue-desk", description="Catalogue Desk: curate open-data catalogues offline."
     )
-    _add_db(parser)
+    _add_db(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     gui = commands.add_parser("gui", help="open the desktop application (the default)")
@@ -35,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--datasets", type=int, required=True, metavar="N")
     generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
-    add_serve_parser(commands)
+    _add_db(add_serve_parser(commands))
     return parser
 
 

@@ -10,12 +10,17 @@ from app.services import datasets, publication
 from app.services.errors import CatalogueError, NotFound, ValidationFailed
 from app.services.records import Record
 from app.views.dataset_form import DatasetForm
-from app.views.dataset_table_model import DatasetTableModel
+from app.views.dataset_table_model import TITLE_COLUMN, DatasetTableModel
 from app.views.history_panel import HistoryPanel
 from app.views.permissions_view import PermissionsView
 from app.views.qt import QtCore, QtGui, QtWidgets
 from app.views.tasks import TaskRunner
 from app.views.undo import SaveDatasetCommand
+
+# Starting widths in pixels by column key; "created_at" starts hidden (View > Columns).
+COLUMN_WIDTHS = {"id": 64, "title": 300, "state": 86, "sharing": 70, "team": 170,
+                 "updated_at": 128, "created_at": 128, "tags": 200, "resources": 80}  # fmt: skip
+HIDDEN_COLUMNS = {"created_at", "sharing"}
 
 STATE_FILTERS = [("All states", None), ("Draft", "draft"), ("Published", "published"),
                  ("Private", "private"), ("Embargoed", "embargoed")]  # fmt: skip
@@ -84,6 +89,10 @@ class MainWindow(QtWidgets.QMainWindow):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionsMovable(True)
+        header.setSortIndicator(TITLE_COLUMN, QtCore.Qt.SortOrder.AscendingOrder)
+        for column, spec in enumerate(self.model.columns):
+            header.resizeSection(column, COLUMN_WIDTHS.get(spec.key, 120))
+            header.setSectionHidden(column, spec.key in HIDDEN_COLUMNS)
         header.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self._show_column_menu)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)

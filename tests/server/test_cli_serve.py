@@ -13,23 +13,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.cli import build_parser
+from app.cli_serve import run_serve
 from app.models.database import Database
-from app.services.server.cli_serve import add_serve_parser, run_serve
 from app.services.server.runner import ServerStartFailed
 
-SERVE = """
-import argparse, sys
-from app.services.server.cli_serve import add_serve_parser, run_serve
-parser = argparse.ArgumentParser()
-add_serve_parser(parser.add_subparsers(dest="command"))
-sys.exit(run_serve(parser.parse_args(sys.argv[1:])))
-"""
+MAIN = str(Path(__file__).resolve().parents[2] / "main.py")
 
 
 def _parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_serve_parser(parser.add_subparsers(dest="command"))
-    return parser.parse_args(["serve", *argv])
+    return build_parser().parse_args(["serve", *argv])
 
 
 def test_defaults_are_loopback_port_8080() -> None:
@@ -41,7 +34,7 @@ def test_serve_runs_until_interrupted(tmp_path: Path) -> None:
     db = tmp_path / "c.sqlite"
     Database.open(db).dispose()
     process = subprocess.Popen(
-        [sys.executable, "-c", SERVE, "serve", "--db", str(db), "--port", "0"],
+        [sys.executable, MAIN, "serve", "--db", str(db), "--port", "0"],
         cwd=Path(__file__).resolve().parents[2],
         stderr=subprocess.PIPE,
         text=True,

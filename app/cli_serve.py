@@ -19,12 +19,6 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
         "serve", help="serve the catalogue's bulk exports and APIs over HTTP"
     )
     serve.add_argument(
-        "--db",
-        metavar="PATH_OR_URL",
-        help="catalogue to serve: a SQLite file path or a SQLAlchemy URL "
-        "(default: catalogue.sqlite in the user data folder)",
-    )
-    serve.add_argument(
         "--host",
         default=DEFAULT_HOST,
         help=f"address to listen on (default {DEFAULT_HOST}: this machine only)",
