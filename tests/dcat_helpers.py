@@ -10,7 +10,8 @@ import pyshacl
 import rdflib
 from rdflib.namespace import SH
 
-SHAPES_DIR = Path(__file__).resolve().parents[2] / "shared" / "dcat-ap-3.0.1"
+# A copy of the official DCAT-AP 3.0.1 shapes (CC BY 4.0; see the README beside them).
+SHAPES_DIR = Path(__file__).resolve().parent / "data" / "dcat-ap-3.0.1"
 
 
 def parse_jsonld(body: bytes) -> rdflib.Graph:
