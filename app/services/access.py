@@ -145,42 +145,35 @@ def set_user_ruleset(
     session: Session, dataset_id: str, user_id: int, permissions: list[str]
 ) -> None:
     """Create or replace a user's ruleset on a dataset; no permissions removes it."""
-    dataset = get_dataset(session, dataset_id)
     get_user(session, user_id)
-    bits = _bits(permissions)
-    ruleset = session.scalar(
-        select(UserRuleset).where(
-            UserRuleset.dataset_pk == dataset.pk, UserRuleset.user_id == user_id
-        )
-    )
-    if not bits:
-        if ruleset is not None:
-            session.delete(ruleset)
-        return
-    if ruleset is None:
-        session.add(UserRuleset(dataset_pk=dataset.pk, user_id=user_id, perms=bits))
-    else:
-        ruleset.perms = bits
+    _set_ruleset(session, UserRuleset, dataset_id, {"user_id": user_id}, permissions)
 
 
 def set_group_ruleset(
     session: Session, dataset_id: str, group_id: int, permissions: list[str]
 ) -> None:
     """Create or replace a group's ruleset on a dataset; no permissions removes it."""
-    dataset = get_dataset(session, dataset_id)
     get_group(session, group_id)
+    _set_ruleset(session, GroupRuleset, dataset_id, {"group_id": group_id}, permissions)
+
+
+def _set_ruleset(
+    session: Session,
+    model: type[UserRuleset] | type[GroupRuleset],
+    dataset_id: str,
+    target: dict[str, int],
+    permissions: list[str],
+) -> None:
+    dataset = get_dataset(session, dataset_id)
     bits = _bits(permissions)
-    ruleset = session.scalar(
-        select(GroupRuleset).where(
-            GroupRuleset.dataset_pk == dataset.pk, GroupRuleset.group_id == group_id
-        )
+    ruleset: UserRuleset | GroupRuleset | None = session.scalar(
+        select(model).filter_by(dataset_pk=dataset.pk, **target)
     )
     if not bits:
         if ruleset is not None:
             session.delete(ruleset)
-        return
-    if ruleset is None:
-        session.add(GroupRuleset(dataset_pk=dataset.pk, group_id=group_id, perms=bits))
+    elif ruleset is None:
+        session.add(model(dataset_pk=dataset.pk, perms=bits, **target))
     else:
         ruleset.perms = bits
 

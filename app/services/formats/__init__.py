@@ -25,6 +25,27 @@ def write_to(sink: BinaryIO, chunks: Iterable[bytes]) -> int:
     return total
 
 
+def json_array(head: bytes, items: Iterable[bytes], tail: bytes) -> Chunks:
+    """`head`, the JSON `items` joined by commas, then `tail`, in chunks of about FLUSH_BYTES.
+
+    `head` ends where the array's first item goes (e.g. `b'{"result":['`), `tail` closes it.
+    """
+    parts: list[bytes] = [head]
+    size = len(head)
+    first = True
+    for item in items:
+        if not first:
+            parts.append(b",")
+        parts.append(item)
+        size += len(item) + 1
+        first = False
+        if size >= FLUSH_BYTES:
+            yield b"".join(parts)
+            parts, size = [], 0
+    parts.append(tail)
+    yield b"".join(parts)
+
+
 def dataset_webpage(base_url: str, dataset_id: str) -> str:
     """The public URL of a dataset (seed 001 `webpage`); the server redirects it to the JSON."""
     return f"{base_url.rstrip('/')}/dataset/{quote(dataset_id, safe='')}"

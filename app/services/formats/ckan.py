@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from app.services.export_query import DatasetRow, SearchPage
-from app.services.formats import FLUSH_BYTES, Chunks, dataset_webpage
+from app.services.formats import Chunks, dataset_webpage, json_array
 
 CONTENT_TYPE = "application/json"
 
@@ -120,21 +120,11 @@ def package_dict(row: DatasetRow, base_url: str) -> dict[str, Any]:
 def package_list_response(rows: Iterable[DatasetRow], *, base_url: str) -> Chunks:
     """`current_package_list_with_resources`: {"help", "success": true, "result": [packages]}."""
     head = orjson.dumps(help_url(base_url, "current_package_list_with_resources"))
-    parts: list[bytes] = [b'{"help":', head, b',"success":true,"result":[']
-    size = sum(map(len, parts))
-    first = True
-    for row in rows:
-        item = orjson.dumps(package_dict(row, base_url))
-        if not first:
-            parts.append(b",")
-        parts.append(item)
-        size += len(item) + 1
-        first = False
-        if size >= FLUSH_BYTES:
-            yield b"".join(parts)
-            parts, size = [], 0
-    parts.append(b"]}")
-    yield b"".join(parts)
+    yield from json_array(
+        b'{"help":' + head + b',"success":true,"result":[',
+        (orjson.dumps(package_dict(row, base_url)) for row in rows),
+        b"]}",
+    )
 
 
 def package_search_response(page: SearchPage, *, base_url: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from app.services.export_query import DatasetRow, LinkRow, Named, ResourceRow
-from app.services.formats import FLUSH_BYTES, Chunks, dataset_webpage
+from app.services.formats import Chunks, dataset_webpage, json_array
 
 CONTENT_TYPE = "application/json"
 
@@ -82,18 +82,4 @@ def dataset_dict(row: DatasetRow, base_url: str) -> dict[str, Any]:
 
 def export_json(rows: Iterable[DatasetRow], *, base_url: str) -> Chunks:
     """`[dataset, dataset, ...]`, one dataset object per element, flushed in ~64 KiB chunks."""
-    parts: list[bytes] = [b"["]
-    size = 1
-    first = True
-    for row in rows:
-        item = orjson.dumps(dataset_dict(row, base_url))
-        if not first:
-            parts.append(b",")
-        parts.append(item)
-        size += len(item) + 1
-        first = False
-        if size >= FLUSH_BYTES:
-            yield b"".join(parts)
-            parts, size = [], 0
-    parts.append(b"]")
-    yield b"".join(parts)
+    yield from json_array(b"[", (orjson.dumps(dataset_dict(row, base_url)) for row in rows), b"]")

@@ -32,7 +32,7 @@ from urllib.parse import quote
 import orjson
 
 from app.services.export_query import DatasetRow, LinkRow, ResourceRow
-from app.services.formats import FLUSH_BYTES, Chunks, dataset_webpage
+from app.services.formats import Chunks, dataset_webpage, json_array
 
 CONTENT_TYPE = "application/ld+json"
 CONTEXT_PATH = Path(__file__).resolve().parents[3] / "resources" / "dcat-context.jsonld"
@@ -250,19 +250,9 @@ def jsonld_page(
         "hydra:view": view,
     }
     # The head object without its closing brace, then the datasets array.
-    parts: list[bytes] = [b'{"@context":', context_bytes(), b",", orjson.dumps(head)[1:-1]]
-    parts.append(b',"dcat:dataset":[')
-    size = sum(map(len, parts))
-    first = True
-    for row in rows:
-        item = orjson.dumps(dataset_node(row, base))
-        if not first:
-            parts.append(b",")
-        parts.append(item)
-        size += len(item) + 1
-        first = False
-        if size >= FLUSH_BYTES:
-            yield b"".join(parts)
-            parts, size = [], 0
-    parts.append(b"]}")
-    yield b"".join(parts)
+    opening = b'{"@context":' + context_bytes() + b"," + orjson.dumps(head)[1:-1]
+    yield from json_array(
+        opening + b',"dcat:dataset":[',
+        (orjson.dumps(dataset_node(row, base)) for row in rows),
+        b"]}",
+    )
