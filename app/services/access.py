@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -157,18 +158,19 @@ def set_group_ruleset(
     _set_ruleset(session, GroupRuleset, dataset_id, {"group_id": group_id}, permissions)
 
 
+RulesetModel = TypeVar("RulesetModel", UserRuleset, GroupRuleset)
+
+
 def _set_ruleset(
     session: Session,
-    model: type[UserRuleset] | type[GroupRuleset],
+    model: type[RulesetModel],
     dataset_id: str,
     target: dict[str, int],
     permissions: list[str],
 ) -> None:
     dataset = get_dataset(session, dataset_id)
     bits = _bits(permissions)
-    ruleset: UserRuleset | GroupRuleset | None = session.scalar(
-        select(model).filter_by(dataset_pk=dataset.pk, **target)
-    )
+    ruleset = session.scalar(select(model).filter_by(dataset_pk=dataset.pk, **target))
     if not bits:
         if ruleset is not None:
             session.delete(ruleset)
