@@ -11,7 +11,8 @@ import pytest
 
 from app.models.database import Database
 from app.services import datasets
-from app.services.formats.csv_format import restore_cell, split_list
+from app.services.formats.cells import restore_cell
+from app.services.formats.csv_format import split_list
 from tests.dcat_helpers import dcat_ap_report, parse_jsonld
 from tests.server.conftest import Catalogue, ServeFactory
 from tests.server.harvest import harvest, next_link

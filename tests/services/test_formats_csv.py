@@ -14,14 +14,13 @@ from app.models.database import Database
 from app.services import access, datasets, managed_lists, publication
 from app.services.export_query import DatasetRow, Named, ResourceRow, iter_datasets
 from app.services.formats import FLUSH_BYTES, write_to
+from app.services.formats.cells import neutralise, restore_cell
 from app.services.formats.csv_format import (
     DATASET_COLUMNS,
     RESOURCE_COLUMNS,
     datasets_csv,
     join_list,
-    neutralise,
     resources_csv,
-    restore_cell,
     split_list,
 )
 from app.services.visibility import OWNER

@@ -10,10 +10,9 @@ The dialect, documented once here:
   so `split_list` gives the items back exactly.
 - The `custom` column holds the custom fields as one JSON object (names vary per dataset, so
   they cannot be columns of a streamed table).
-- A text cell that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, TAB
-  or CR) is written with a leading apostrophe, as OWASP advises; so is a cell that already starts
-  with an apostrophe followed by one of those or by another apostrophe, which keeps the rule
-  reversible: `restore_cell` undoes it. Numbers are written as numbers, never neutralised.
+- A text cell that a spreadsheet would run as a formula is neutralised with a leading
+  apostrophe, reversibly (formats.cells: `neutralise`, `restore_cell`, shared with XLSX).
+  Numbers are written as numbers, never neutralised.
 - Empty cells are empty strings; None and "" are not told apart.
 """
 
@@ -27,10 +26,10 @@ import orjson
 
 from app.services.export_query import DatasetRow
 from app.services.formats import FLUSH_BYTES, Chunks, dataset_webpage
+from app.services.formats.cells import neutralise
 
 LIST_SEPARATOR = "; "
 CONTENT_TYPE = "text/csv; charset=utf-8; header=present"
-_FORMULA_STARTS = frozenset("=+-@\t\r")
 
 DATASET_COLUMNS: tuple[str, ...] = (
     "id",
@@ -76,23 +75,6 @@ RESOURCE_COLUMNS: tuple[str, ...] = (
 )
 
 Cell = str | int | None
-
-
-def neutralise(value: str) -> str:
-    """`value` as a cell no spreadsheet will evaluate as a formula."""
-    if value and (
-        value[0] in _FORMULA_STARTS
-        or (value[0] == "'" and len(value) > 1 and (value[1] in _FORMULA_STARTS or value[1] == "'"))
-    ):
-        return "'" + value
-    return value
-
-
-def restore_cell(cell: str) -> str:
-    """The stored text of a cell written by `neutralise` (the inverse, for readers and tests)."""
-    if len(cell) > 1 and cell[0] == "'" and (cell[1] in _FORMULA_STARTS or cell[1] == "'"):
-        return cell[1:]
-    return cell
 
 
 def join_list(items: Iterable[str]) -> str:

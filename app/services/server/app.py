@@ -4,9 +4,13 @@ Endpoints (seed documents 000, 001, 002):
 
 - `GET /api/v1/dataset.csv`, `GET /api/v1/dataset.jsonld?after=&limit=` — Heratio bulk open data,
   published records only; the JSON-LD feed pages by the opaque cursor of services.cursor.
-- `GET /api/datasets/export.json`, `export.datasets.csv`, `export.resources.csv` — DataPress.
+- `GET /api/datasets/export.json`, `export.datasets.csv`, `export.resources.csv`,
+  `export.xlsx` — DataPress; the dumps (server.dumps) carry ETag/Last-Modified and answer 304.
 - `GET /api/action/current_package_list_with_resources`, `/api/action/package_search` — CKAN.
-- `GET /api/dataset/{id}` — one dataset's full JSON: 200, 403 or 404.
+- `GET /api/dataset/{id}` — one dataset's full JSON: 200, 403 or 404; `PATCH` edits it with an
+  RFC 6902 JSON Patch (server.api_extras, services.json_patch).
+- `POST /api/action/...` — the CKAN actions as CKAN clients (ckanapi) call them, by POST.
+- `GET /api/openapi.json` — the OpenAPI 3.1 document of all of these (resources/openapi.json).
 - `GET /dataset/{id}` redirects there (the `webpage` of the exports); `GET /api/v1/context.jsonld`
   is the JSON-LD context every page also embeds.
 
@@ -46,7 +50,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.models.database import Database
-from app.services import export_query
+from app.services import dump_cache, export_query
 from app.services.api_keys import authenticate
 from app.services.clock import now_iso
 from app.services.cursor import CursorCodec, InvalidCursor, codec_for
@@ -59,7 +63,16 @@ from app.services.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from app.services.formats import Chunks, ckan, csv_format, datapress_json, jsonld
+from app.services.formats import Chunks, ckan, jsonld
+from app.services.json_patch import PatchConflict, PatchUnprocessable
+from app.services.server.api_extras import ExtraHandlers
+from app.services.server.dumps import (
+    DumpHandlers,
+    not_modified,
+    not_modified_response,
+    principal_key,
+    validators,
+)
 from app.services.visibility import ANONYMOUS, Principal
 
 log = logging.getLogger(__name__)
@@ -70,6 +83,8 @@ MAX_SEARCH_ROWS = 1000
 FEED_PATH = "/api/v1/dataset.jsonld"
 
 _STATUS: tuple[tuple[type[CatalogueError], int], ...] = (
+    (PatchUnprocessable, 422),  # before ValidationFailed, its base
+    (PatchConflict, 409),
     (InvalidCursor, 400),
     (ValidationFailed, 400),
     (Unauthorized, 401),
@@ -84,6 +99,7 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     406: "not_acceptable",
     413: "too_large",
+    415: "unsupported_media_type",
     500: "internal_error",
 }
 # CKAN error types, so that ckanapi raises the matching exception.
@@ -126,6 +142,7 @@ class _Service:
         self.database = database
         self.settings = settings
         self._codec: CursorCodec | None = None
+        self.dumps = dump_cache.DumpCache(database)
 
     async def codec(self) -> CursorCodec:
         if self._codec is None:
@@ -166,13 +183,16 @@ def create_app(
         ServerSettings(public_url, page_size, catalogue or jsonld.CatalogueInfo()),
     )
     h = _Handlers(service)
+    x = ExtraHandlers(service)
+    d = DumpHandlers(service)
     routes = [
-        Route("/api/v1/dataset.csv", h.dataset_csv, methods=["GET"]),
+        Route("/api/v1/dataset.csv", d.dataset_csv, methods=["GET"]),
         Route(FEED_PATH, h.dataset_jsonld, methods=["GET"]),
         Route("/api/v1/context.jsonld", h.context, methods=["GET"]),
-        Route("/api/datasets/export.json", h.export_json, methods=["GET"]),
-        Route("/api/datasets/export.datasets.csv", h.export_datasets_csv, methods=["GET"]),
-        Route("/api/datasets/export.resources.csv", h.export_resources_csv, methods=["GET"]),
+        Route("/api/datasets/export.json", d.export_json, methods=["GET"]),
+        Route("/api/datasets/export.datasets.csv", d.export_datasets_csv, methods=["GET"]),
+        Route("/api/datasets/export.resources.csv", d.export_resources_csv, methods=["GET"]),
+        Route("/api/datasets/export.xlsx", d.export_xlsx, methods=["GET"]),
         Route(
             "/api/action/current_package_list_with_resources",
             h.current_package_list_with_resources,
@@ -181,6 +201,14 @@ def create_app(
         Route("/api/action/package_search", h.package_search, methods=["GET"]),
         Route("/api/dataset/{dataset_id}", h.dataset, methods=["GET"]),
         Route("/dataset/{dataset_id}", h.dataset_webpage, methods=["GET"]),
+        Route("/api/dataset/{dataset_id}", x.patch_dataset, methods=["PATCH"]),
+        Route("/api/openapi.json", x.openapi, methods=["GET"]),
+        Route(
+            "/api/action/current_package_list_with_resources",
+            x.ckan_post(h.current_package_list_with_resources),
+            methods=["POST"],
+        ),
+        Route("/api/action/package_search", x.ckan_post(h.package_search), methods=["POST"]),
     ]
     middleware = [
         Middleware(RequestLogMiddleware, hook=on_request),
@@ -189,7 +217,7 @@ def create_app(
             allow_origins=["*"],
             allow_methods=["GET", "HEAD"],
             allow_headers=["Authorization"],
-            expose_headers=["Link", "Content-Disposition"],
+            expose_headers=["Link", "Content-Disposition", "ETag"],
         ),
         Middleware(GZipMiddleware, minimum_size=1024),
     ]
@@ -210,17 +238,6 @@ class _Handlers:
 
     # -- seed 000: Heratio bulk open data -----------------------------------------------------
 
-    async def dataset_csv(self, request: Request) -> Response:
-        principal = await self.service.principal(request)
-        base = self.service.base_url(request)
-        rows = self._rows(principal, published_only=True)
-        return _download(
-            request,
-            lambda: csv_format.datasets_csv(rows(), base_url=base),
-            csv_format.CONTENT_TYPE,
-            "dataset.csv",
-        )
-
     async def dataset_jsonld(self, request: Request) -> Response:
         principal = await self.service.principal(request)
         codec = await self.service.codec()
@@ -228,6 +245,13 @@ class _Handlers:
         limit = _int_param(request, "limit", self.service.settings.page_size, 1, MAX_PAGE_SIZE)
         token = request.query_params.get("after")
         after_pk = codec.decode(token) if token is not None else 0
+        page_headers: dict[str, str] = {}
+        state = self.service.dumps.state()
+        if state is not None:
+            key = f"{FEED_PATH}\n{limit}\n{token}\n{base}\n{principal_key(principal)}"
+            page_headers = validators(state, key)
+            if not_modified(request, page_headers):
+                return not_modified_response(page_headers)
         rows = await run_in_threadpool(self._page, principal, after_pk, limit + 1)
         next_url = None
         if len(rows) > limit:
@@ -251,7 +275,7 @@ class _Handlers:
         return Response(
             b"" if request.method == "HEAD" else body,
             media_type=jsonld.CONTENT_TYPE,
-            headers={"Link": ", ".join(links)},
+            headers={"Link": ", ".join(links), **page_headers},
         )
 
     async def context(self, request: Request) -> Response:
@@ -263,38 +287,7 @@ class _Handlers:
 
     # -- seed 001: DataPress export API ------------------------------------------------------
 
-    async def export_json(self, request: Request) -> Response:
-        principal = await self.service.principal(request)
-        base = self.service.base_url(request)
-        rows = self._rows(principal)
-        return _download(
-            request,
-            lambda: datapress_json.export_json(rows(), base_url=base),
-            datapress_json.CONTENT_TYPE,
-            "export.json",
-        )
-
-    async def export_datasets_csv(self, request: Request) -> Response:
-        principal = await self.service.principal(request)
-        base = self.service.base_url(request)
-        rows = self._rows(principal)
-        return _download(
-            request,
-            lambda: csv_format.datasets_csv(rows(), base_url=base),
-            csv_format.CONTENT_TYPE,
-            "export.datasets.csv",
-        )
-
-    async def export_resources_csv(self, request: Request) -> Response:
-        principal = await self.service.principal(request)
-        base = self.service.base_url(request)
-        rows = self._rows(principal)
-        return _download(
-            request,
-            lambda: csv_format.resources_csv(rows(), base_url=base),
-            csv_format.CONTENT_TYPE,
-            "export.resources.csv",
-        )
+    # The DataPress dumps (export.json, CSV, XLSX) are served by server.dumps.DumpHandlers.
 
     # -- seed 001: legacy CKAN actions --------------------------------------------------------
 

@@ -1,0 +1,216 @@
+"""The bulk dumps: CSV (seed 000 and 001), DataPress export.json and export.xlsx (seed 001).
+
+Each dump is rendered by its format's serializer (services.formats) over the rows of
+services.export_query, so through the one visibility function. HTTP validators come from
+services.dump_cache: the ETag is the catalogue state (which moves on every commit and every
+midnight) hashed with the endpoint, the base URL and who asks; Last-Modified is when the state
+last moved. `If-None-Match` (or, without it, `If-Modified-Since`) answers 304 without touching
+the rows.
+
+Anonymous dumps are rendered once per catalogue state into a file and served from it; keyed
+callers get their dump rendered per request (streamed for the text formats, through a temporary
+file for XLSX, whose zip needs a seekable sink), never from the anonymous file, and never into it.
+HEAD sends the headers (with the validators) and renders nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from email.utils import formatdate, parsedate_to_datetime
+from typing import BinaryIO, Protocol
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from app.models.database import Database
+from app.services import dump_cache, export_query
+from app.services.dump_cache import CatalogueState, DumpCache
+from app.services.formats import Chunks, csv_format, datapress_json, write_to, xlsx
+from app.services.visibility import Principal
+
+READ_CHUNK = 256 * 1024
+
+
+class ServiceLike(Protocol):
+    """What these handlers need of the server's shared state (app._Service)."""
+
+    database: Database
+    dumps: DumpCache
+
+    def base_url(self, request: Request) -> str: ...
+
+    async def principal(self, request: Request) -> Principal: ...
+
+
+def principal_key(principal: Principal) -> str:
+    """Who is asking, as far as a dump's content goes: the rest (teams, groups, rulesets) is
+    catalogue state and already in the ETag."""
+    if principal.is_owner:
+        return "owner"
+    if principal.user_id is None:
+        return "anonymous"
+    return f"user:{principal.user_id}"
+
+
+def validators(state: CatalogueState, key: str) -> dict[str, str]:
+    return {
+        "ETag": dump_cache.etag(state, key),
+        "Last-Modified": formatdate(state.last_modified, usegmt=True),
+    }
+
+
+def not_modified(request: Request, headers: dict[str, str]) -> bool:
+    """Whether the client's copy is current (RFC 9110 13.2.2: If-None-Match wins)."""
+    if request.method not in ("GET", "HEAD") or "ETag" not in headers:
+        return False
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        ours = _opaque(headers["ETag"])
+        return any(
+            tag.strip() == "*" or _opaque(tag.strip()) == ours for tag in if_none_match.split(",")
+        )
+    if_modified_since = request.headers.get("if-modified-since")
+    if if_modified_since is not None:
+        try:
+            since = parsedate_to_datetime(if_modified_since).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return False
+        modified = parsedate_to_datetime(headers["Last-Modified"]).timestamp()
+        return modified <= since
+    return False
+
+
+def _opaque(tag: str) -> str:
+    """The opaque part of an entity tag (weak comparison)."""
+    return tag[2:] if tag.startswith("W/") else tag
+
+
+def not_modified_response(headers: dict[str, str]) -> Response:
+    kept = {k: v for k, v in headers.items() if k in ("ETag", "Last-Modified", "Cache-Control")}
+    return Response(status_code=304, headers=kept)
+
+
+class DumpHandlers:
+    def __init__(self, service: ServiceLike) -> None:
+        self.service = service
+
+    # seed 000: published records only
+    async def dataset_csv(self, request: Request) -> Response:
+        return await self._dump(
+            request,
+            lambda rows, base: csv_format.datasets_csv(rows, base_url=base),
+            None,
+            csv_format.CONTENT_TYPE,
+            "dataset.csv",
+            published_only=True,
+        )
+
+    # seed 001
+    async def export_json(self, request: Request) -> Response:
+        return await self._dump(
+            request,
+            lambda rows, base: datapress_json.export_json(rows, base_url=base),
+            None,
+            datapress_json.CONTENT_TYPE,
+            "export.json",
+        )
+
+    async def export_datasets_csv(self, request: Request) -> Response:
+        return await self._dump(
+            request,
+            lambda rows, base: csv_format.datasets_csv(rows, base_url=base),
+            None,
+            csv_format.CONTENT_TYPE,
+            "export.datasets.csv",
+        )
+
+    async def export_resources_csv(self, request: Request) -> Response:
+        return await self._dump(
+            request,
+            lambda rows, base: csv_format.resources_csv(rows, base_url=base),
+            None,
+            csv_format.CONTENT_TYPE,
+            "export.resources.csv",
+        )
+
+    async def export_xlsx(self, request: Request) -> Response:
+        return await self._dump(
+            request,
+            None,
+            lambda rows, base, sink: xlsx.write_xlsx(rows, sink, base_url=base),
+            xlsx.CONTENT_TYPE,
+            "export.xlsx",
+        )
+
+    async def _dump(
+        self,
+        request: Request,
+        stream: Callable[[Iterator[export_query.DatasetRow], str], Chunks] | None,
+        write: Callable[[Iterator[export_query.DatasetRow], str, BinaryIO], object] | None,
+        media_type: str,
+        filename: str,
+        *,
+        published_only: bool = False,
+    ) -> Response:
+        """One dump, by a chunk serializer (`stream`) or a file writer (`write`)."""
+        principal = await self.service.principal(request)
+        base = self.service.base_url(request)
+        database = self.service.database
+        cache = self.service.dumps
+
+        def rows() -> Iterator[export_query.DatasetRow]:
+            return export_query.iter_datasets(database, principal, published_only=published_only)
+
+        def render(sink: BinaryIO) -> None:
+            if write is not None:
+                write(rows(), base, sink)
+            elif stream is not None:
+                write_to(sink, stream(rows(), base))
+
+        headers = {
+            "Cache-Control": "no-cache",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        }
+        state = cache.state()
+        if state is not None:
+            key = f"{request.url.path}\n{base}\n{principal_key(principal)}"
+            headers.update(validators(state, key))
+            if not_modified(request, headers):
+                return not_modified_response(headers)
+        if request.method == "HEAD":
+            return StreamingResponse(_nothing(), media_type=media_type, headers=headers)
+        if state is not None and principal.is_anonymous:
+            handle = await run_in_threadpool(cache.open, key, state, render)
+        elif stream is not None:
+            return StreamingResponse(stream(rows(), base), media_type=media_type, headers=headers)
+        else:
+            handle = await run_in_threadpool(_render_temporary, render)
+        headers["Content-Length"] = str(os.fstat(handle.fileno()).st_size)
+        return StreamingResponse(_read(handle), media_type=media_type, headers=headers)
+
+
+def _render_temporary(render: Callable[[BinaryIO], None]) -> BinaryIO:
+    """A rendering in an anonymous temporary file (gone when closed), open at its start."""
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 - returned open; the response closes it
+    try:
+        render(handle)
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def _read(handle: BinaryIO) -> Iterator[bytes]:
+    # A sync iterator: Starlette reads each chunk in its threadpool.
+    with handle:
+        while chunk := handle.read(READ_CHUNK):
+            yield chunk
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""

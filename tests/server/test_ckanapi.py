@@ -1,0 +1,80 @@
+"""The real `ckanapi` client (PyPI) reads the CKAN actions from a real server on loopback.
+
+RemoteCKAN calls actions by POST with the parameters as a JSON body (as CKAN clients do); with
+`get_only=True` it sends a GET with a query string instead. Both are served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from ckanapi import (  # type: ignore[import-untyped]  # no type information
+    NotAuthorized,
+    RemoteCKAN,
+    ValidationError,
+)
+
+from app.services.server import ServerThread
+from tests.server.conftest import Catalogue
+
+
+@pytest.fixture(params=[False, True], ids=["post", "get"])
+def ckan(request: pytest.FixtureRequest, server: ServerThread) -> Iterator[RemoteCKAN]:
+    with RemoteCKAN(server.url, get_only=request.param) as remote:
+        yield remote
+
+
+def ids(packages: list[dict[str, Any]]) -> list[str]:
+    return [package["id"] for package in packages]
+
+
+def test_package_search_with_q_rows_start_and_sort(ckan: RemoteCKAN, catalogue: Catalogue) -> None:
+    everything = ckan.action.package_search()
+    assert everything["count"] == 3
+    assert set(ids(everything["results"])) == set(catalogue.public)
+
+    page = ckan.action.package_search(q="*:*", sort="title_string asc", rows=2, start=1)
+    assert page["count"] == 3
+    assert [p["title"] for p in page["results"]] == ["Bins collected", "Library loans"]
+
+    found = ckan.action.package_search(q="potholes")
+    assert ids(found["results"]) == [catalogue.public[1]]
+    assert found["results"][0]["name"] == catalogue.public[1]
+    assert ckan.action.package_search(q="budget")["count"] == 0  # a draft: not visible
+
+    newest_first = ckan.action.package_search(sort="metadata_created desc", rows=1)
+    assert ids(newest_first["results"]) == [catalogue.public[2]]
+
+
+def test_current_package_list_with_resources(ckan: RemoteCKAN, catalogue: Catalogue) -> None:
+    packages = ckan.action.current_package_list_with_resources()
+    assert ids(packages) == list(catalogue.public)
+    bins = packages[0]
+    assert [r["url"] for r in bins["resources"]] == [
+        "https://data.example/bins.csv",
+        "https://council.example/",
+    ]
+    assert bins["resources"][0]["format"] == "CSV"
+    assert [g["title"] for g in bins["groups"]] == ["Council & Democracy"]
+    page = ckan.action.current_package_list_with_resources(limit=1, offset=1)
+    assert ids(page) == [catalogue.public[1]]
+
+
+def test_an_api_key_adds_its_grants(server: ServerThread, catalogue: Catalogue) -> None:
+    with RemoteCKAN(server.url, apikey=catalogue.alice) as alice:
+        assert catalogue.private in ids(alice.action.current_package_list_with_resources())
+        found = alice.action.package_search(q="sickness")
+        assert ids(found["results"]) == [catalogue.private]
+        assert found["results"][0]["private"] is True
+
+
+def test_errors_become_ckanapi_exceptions(server: ServerThread, catalogue: Catalogue) -> None:
+    with RemoteCKAN(server.url, apikey="cdk_not-a-key") as wrong, pytest.raises(NotAuthorized):
+        wrong.action.package_search()
+    with RemoteCKAN(server.url) as anonymous:
+        with pytest.raises(ValidationError):
+            anonymous.action.package_search(sort="nonsense desc")
+        with pytest.raises(ValidationError):
+            anonymous.action.package_search(rows=-1)

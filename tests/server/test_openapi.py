@@ -1,0 +1,271 @@
+"""resources/openapi.json: a valid OpenAPI 3.1 document that every real response conforms to.
+
+Each response of a real uvicorn server on loopback is checked against the operation it answers:
+its status is documented, its required headers are present, its content type is one documented
+for that status, and a JSON body validates (JSON Schema 2020-12, the dialect of OpenAPI 3.1)
+against the documented schema. The walk must cover every documented operation and status, and
+the document must describe exactly the routes the app serves.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate as validate_spec
+from starlette.routing import Route
+
+from app.models.database import Database
+from app.services.server import create_app
+from app.services.server.api_extras import OPENAPI_PATH, openapi_document
+from tests.server.conftest import Catalogue
+
+DOC: dict[str, Any] = orjson.loads(OPENAPI_PATH.read_bytes())
+JSON_TYPES = ("application/json", "application/ld+json", "application/json-patch+json")
+XLSX_PATH = "/api/datasets/export.xlsx"
+DUMPS = (
+    "/api/v1/dataset.csv",
+    "/api/datasets/export.json",
+    "/api/datasets/export.datasets.csv",
+    "/api/datasets/export.resources.csv",
+    XLSX_PATH,
+)
+
+
+def resolve(node: dict[str, Any]) -> dict[str, Any]:
+    """Follow local `$ref`s (components) to the object they name."""
+    while "$ref" in node:
+        target: Any = DOC
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node
+
+
+def schema_errors(schema: dict[str, Any], value: Any) -> list[str]:
+    # The components beside the schema, so that its "#/components/..." references resolve.
+    root = {**schema, "components": DOC["components"]}
+    validator = Draft202012Validator(root)
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(value)
+    ]
+
+
+class Conformance:
+    """Checks responses against the document and remembers which operations and statuses ran."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self.seen: set[tuple[str, str, str]] = set()
+
+    def call(
+        self,
+        method: str,
+        template: str,
+        url: str | None = None,
+        *,
+        status: int,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        response = self.client.request(method, url or template, **kwargs)
+        assert response.status_code == status, (method, url or template, response.text)
+        self.check(response, template)
+        return response
+
+    def check(self, response: httpx.Response, template: str) -> None:
+        method = response.request.method.lower()
+        where = f"{method.upper()} {template} -> {response.status_code}"
+        operation = DOC["paths"][template][method]
+        status = str(response.status_code)
+        assert status in operation["responses"], f"{where}: status not documented"
+        spec = resolve(operation["responses"][status])
+        for name, header in spec.get("headers", {}).items():
+            if resolve(header).get("required"):
+                assert name in response.headers, f"{where}: no {name} header"
+        self.seen.add((template, method, status))
+        content = spec.get("content")
+        if method == "head" or response.status_code in (303, 304):
+            assert not response.content, f"{where}: a body where none belongs"
+            return
+        assert content, f"{where}: a body, but the document describes none"
+        media_type = response.headers["content-type"].split(";")[0].strip()
+        assert media_type in content, f"{where}: {media_type} not documented"
+        schema = content[media_type].get("schema")
+        if schema is not None and media_type in JSON_TYPES:
+            errors = schema_errors(schema, response.json())
+            assert not errors, f"{where}: " + "; ".join(errors[:5])
+
+    def check_request_body(self, template: str, method: str, media_type: str, body: Any) -> None:
+        schema = DOC["paths"][template][method]["requestBody"]["content"][media_type]["schema"]
+        assert not schema_errors(schema, body)
+
+
+@pytest.fixture
+def conformance(client: httpx.Client) -> Iterator[Conformance]:
+    yield Conformance(client)
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    validate_spec(copy.deepcopy(DOC))
+    assert DOC["openapi"].startswith("3.1")
+
+
+def test_the_document_describes_exactly_the_routes_served(database: Database) -> None:
+    served: set[tuple[str, str]] = set()
+    for route in create_app(database).routes:
+        assert isinstance(route, Route)
+        served |= {(route.path, m.lower()) for m in route.methods or ()}
+    documented = {
+        (path, method)
+        for path, item in DOC["paths"].items()
+        for method in item
+        if method in ("get", "head", "post", "patch", "put", "delete")
+    }
+    assert served - documented == set(), "served but not documented"
+    missing = documented - served
+    if (XLSX_PATH, "get") not in served:  # the workbook route is being added alongside
+        missing -= {(XLSX_PATH, "get"), (XLSX_PATH, "head")}
+    assert missing == set(), "documented but not served"
+
+
+def test_the_document_is_served_with_this_server_as_its_server(
+    conformance: Conformance, client: httpx.Client
+) -> None:
+    served = conformance.call("GET", "/api/openapi.json", status=200).json()
+    assert served["servers"] == [{"url": str(client.base_url).rstrip("/")}]
+    assert {k: v for k, v in served.items() if k != "servers"} == {
+        k: v for k, v in openapi_document().items() if k != "servers"
+    }
+
+
+def test_every_endpoint_answers_as_documented(
+    conformance: Conformance, client: httpx.Client, catalogue: Catalogue, database: Database
+) -> None:
+    c = conformance
+    wrong = {"Authorization": "cdk_not-a-key"}
+    xlsx_served = any(
+        isinstance(r, Route) and r.path == XLSX_PATH for r in create_app(database).routes
+    )
+    etags = False
+    for path in DUMPS:
+        if path == XLSX_PATH and not xlsx_served:
+            continue
+        ok = c.call("GET", path, status=200)
+        c.call("HEAD", path, status=200)
+        c.call("GET", path, status=401, headers=wrong)
+        c.call("GET", path, status=200, headers={"Authorization": catalogue.alice})
+        if "etag" in ok.headers:
+            etags = True
+            c.call("GET", path, status=304, headers={"If-None-Match": ok.headers["etag"]})
+
+    feed = "/api/v1/dataset.jsonld"
+    first = c.call("GET", feed, f"{feed}?limit=1", status=200)
+    if "etag" in first.headers:
+        c.call(
+            "GET",
+            feed,
+            f"{feed}?limit=1",
+            status=304,
+            headers={"If-None-Match": first.headers["etag"]},
+        )
+    c.call("GET", feed, first.links["next"]["url"], status=200)
+    c.call("HEAD", feed, status=200)
+    c.call("GET", feed, f"{feed}?after=garbage", status=400)
+    c.call("GET", feed, f"{feed}?limit=0", status=400)
+    c.call("GET", feed, status=401, headers=wrong)
+    c.call("GET", "/api/v1/context.jsonld", status=200)
+    c.call("HEAD", "/api/v1/context.jsonld", status=200)
+
+    for action, good, bad in (
+        ("current_package_list_with_resources", {"limit": 2, "offset": 1}, {"limit": "x"}),
+        ("package_search", {"q": "bins", "rows": 2, "sort": "name asc"}, {"sort": "nope asc"}),
+    ):
+        path = f"/api/action/{action}"
+        c.call("GET", path, status=200, params=good)
+        c.call("HEAD", path, status=200)
+        c.call("GET", path, status=400, params=bad)
+        c.call("GET", path, status=401, headers=wrong)
+        c.check_request_body(path, "post", "application/json", good)
+        c.call("POST", path, status=200, json=good)
+        c.call("POST", path, status=200, data={k: str(v) for k, v in good.items()})
+        c.call("POST", path, status=200, json={}, headers={"Authorization": catalogue.bob})
+        c.call("POST", path, status=400, json=bad)
+        c.call("POST", path, status=400, content=b"[1]", headers={"Content-Type": "text/json"})
+        c.call("POST", path, status=401, json=good, headers=wrong)
+
+    one = "/api/dataset/{dataset_id}"
+    public, team_draft = catalogue.public[0], catalogue.team_draft
+    bob = {"Authorization": catalogue.bob}
+    c.call("GET", one, f"/api/dataset/{public}", status=200)
+    c.call("HEAD", one, f"/api/dataset/{public}", status=200)
+    c.call("GET", one, f"/api/dataset/{team_draft}", status=200, headers=bob)
+    c.call("GET", one, f"/api/dataset/{public}", status=401, headers=wrong)
+    c.call("GET", one, f"/api/dataset/{catalogue.draft}", status=403)
+    c.call("GET", one, "/api/dataset/zzzzz", status=404)
+    c.call("GET", "/dataset/{dataset_id}", f"/dataset/{public}", status=303)
+    c.call("HEAD", "/dataset/{dataset_id}", f"/dataset/{public}", status=303)
+    c.call("GET", "/api/openapi.json", status=200)
+    c.call("HEAD", "/api/openapi.json", status=200)
+
+    def patch(dataset_id: str, ops: Any, status: int, **headers: str) -> None:
+        content = ops if isinstance(ops, bytes) else orjson.dumps(ops)
+        if not isinstance(ops, bytes):
+            c.check_request_body(one, "patch", "application/json-patch+json", ops)
+        headers.setdefault("Content-Type", "application/json-patch+json")
+        c.call(
+            "PATCH",
+            one,
+            f"/api/dataset/{dataset_id}",
+            status=status,
+            content=content,
+            headers=headers,
+        )
+
+    title = [{"op": "replace", "path": "/title", "value": "Patched"}]
+    patch(team_draft, title, 200, Authorization=catalogue.bob)
+    patch(team_draft, b'{"op": "nope"}', 400, Authorization=catalogue.bob)
+    patch(team_draft, title, 401)
+    patch(public, title, 403, Authorization=catalogue.carol)
+    patch("zzzzz", title, 404, Authorization=catalogue.bob)
+    patch(
+        team_draft,
+        [{"op": "test", "path": "/title", "value": "Other"}],
+        409,
+        Authorization=catalogue.bob,
+    )
+    patch(team_draft, b"[" + b" " * (2 * 1024 * 1024) + b"]", 413, Authorization=catalogue.bob)
+    patch(team_draft, title, 415, Authorization=catalogue.bob, **{"Content-Type": "text/plain"})
+    patch(
+        team_draft,
+        [{"op": "replace", "path": "/id", "value": "abcde"}],
+        422,
+        Authorization=catalogue.bob,
+    )
+    patch(
+        team_draft,
+        [{"op": "replace", "path": "/title", "value": ""}],
+        422,
+        Authorization=catalogue.bob,
+    )
+
+    expected = {
+        (path, method, status)
+        for path, item in DOC["paths"].items()
+        for method, operation in item.items()
+        if method in ("get", "post", "patch")
+        for status in operation["responses"]
+        if (etags or status != "304") and (xlsx_served or path != XLSX_PATH)
+    }
+    assert expected - c.seen == set(), "documented but never exercised"
+    operations = {
+        (path, method)
+        for path, item in DOC["paths"].items()
+        for method in item
+        if method in ("get", "head", "post", "patch") and (xlsx_served or path != XLSX_PATH)
+    }
+    assert operations - {(p, m) for p, m, _ in c.seen} == set()
