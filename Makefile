@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy app main.py tests bench
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m bench $(ARGS)
 
 clean:

@@ -14,6 +14,7 @@ from app.views.dataset_table_model import TITLE_COLUMN, DatasetTableModel
 from app.views.history_panel import HistoryPanel
 from app.views.permissions_view import PermissionsView
 from app.views.qt import QtCore, QtGui, QtWidgets
+from app.views.server_panel import ServerPanel
 from app.views.tasks import TaskRunner
 from app.views.undo import SaveDatasetCommand
 
@@ -118,6 +119,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.side_tabs.addTab(self.form, "Dataset")
         self.side_tabs.addTab(self.history, "History")
         self.side_tabs.addTab(self.permissions, "Permissions")
+        self.server_panel = ServerPanel(self.database, self)
+        self.side_tabs.addTab(self.server_panel, "Server")
         self.form.setEnabled(False)
 
     def _action(self, text: str, slot: Any, shortcut: Any = None, tip: str = "") -> QtGui.QAction:
@@ -395,6 +398,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         if self.confirm_discard():
+            self.server_panel.stop()
             event.accept()
         else:
             event.ignore()
