@@ -104,19 +104,7 @@ def create_dataset(
     )
     apply_record(session, dataset, record)
     session.add(dataset)
-    session.flush()
-    after = dataset_to_record(dataset)
-    # One counter: the dataset's version is its history number, which survives delete+restore.
-    dataset.version = history.record_version(
-        session,
-        dataset_pk=dataset.pk,
-        dataset_id=dataset.id,
-        action=action,
-        author=author,
-        changes=sorted(after),
-        snapshot=after,
-    ).number
-    return after
+    return _record_version(session, dataset, action=action, author=author, changes=None)
 
 
 def update_dataset(
@@ -155,15 +143,23 @@ def update_dataset(
         return before
     apply_record(session, dataset, merged)
     dataset.updated_at = now_iso() if touch else (merged.get("updatedAt") or now_iso())
+    return _record_version(session, dataset, action=action, author=author, changes=changes)
+
+
+def _record_version(
+    session: Session, dataset: Dataset, *, action: str, author: str, changes: list[str] | None
+) -> Record:
+    """Write the change and its history entry; the stored record. changes=None: every field."""
     session.flush()
     after = dataset_to_record(dataset)
+    # One counter: the dataset's version is its history number, which survives delete+restore.
     dataset.version = history.record_version(
         session,
         dataset_pk=dataset.pk,
         dataset_id=dataset.id,
         action=action,
         author=author,
-        changes=changes,
+        changes=sorted(after) if changes is None else changes,
         snapshot=after,
     ).number
     return after
