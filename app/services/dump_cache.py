@@ -42,6 +42,7 @@ import tempfile
 import threading
 import time
 import weakref
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -141,6 +142,7 @@ class DumpCache:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._finalizer = weakref.finalize(self, shutil.rmtree, self._directory, ignore_errors=True)
         self.renders = 0  # how many renderings were made (for tests and the benchmark)
+        self.pages = PageCache()  # small rendered responses (JSON-LD feed pages), in memory
 
     @property
     def enabled(self) -> bool:
@@ -199,7 +201,92 @@ class DumpCache:
     def close(self) -> None:
         if self._watcher is not None:
             self._watcher.close()
+        self.pages.clear()
         self._finalizer()
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPage:
+    """One rendered response kept in memory: its body (zlib level 1, about 8x smaller for
+    JSON-LD, so that a whole feed fits; inflating costs well under a millisecond and releases
+    the GIL) and the headers that go with it."""
+
+    tag: str
+    compressed: bytes
+    headers: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, tag: str, body: bytes, headers: tuple[tuple[str, str], ...]) -> CachedPage:
+        return cls(tag, zlib.compress(body, 1), headers)
+
+    @property
+    def body(self) -> bytes:
+        return zlib.decompress(self.compressed)
+
+    @property
+    def size(self) -> int:
+        return len(self.compressed) + sum(len(k) + len(v) for k, v in self.headers) + 64
+
+
+class PageCache:
+    """Rendered pages (e.g. of the JSON-LD feed) kept in memory between catalogue changes.
+
+    A key says everything a page's bytes depend on besides the catalogue state (endpoint, page
+    token, limit, base URL, the caller's visibility key: never share a key between callers who
+    may see different rows); an entry is served only under the state tag it was rendered under.
+    Least recently used entries go first once `max_bytes` (of compressed pages) is exceeded; a
+    page larger than a quarter of it is not kept.
+    """
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, CachedPage] = OrderedDict()
+        self._bytes = 0
+        self.hits = 0  # for tests and the benchmark
+        self.misses = 0
+
+    @property
+    def size(self) -> int:
+        return self._bytes
+
+    def get(self, key: str, state: CatalogueState) -> CachedPage | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.tag != state.tag:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry
+
+    def put(self, key: str, page: CachedPage, current: CatalogueState | None) -> None:
+        """Keep `page` under `key`, unless the catalogue moved since it was rendered
+        (`current` is the state now) or it is too large."""
+        if current is None or current.tag != page.tag:
+            return
+        size = page.size + len(key)
+        if size > self._max_bytes // 4:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old.size + len(key)
+            # Entries of an older state can never be served again: drop them first.
+            if self._entries:
+                stale = [k for k, v in self._entries.items() if v.tag != page.tag]
+                for k in stale:
+                    self._bytes -= self._entries.pop(k).size + len(k)
+            self._entries[key] = page
+            self._bytes += size
+            while self._bytes > self._max_bytes and self._entries:
+                k, v = self._entries.popitem(last=False)
+                self._bytes -= v.size + len(k)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
 
 
 def _unlink(path: Path) -> None:

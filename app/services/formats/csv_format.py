@@ -26,7 +26,7 @@ import orjson
 
 from app.services.export_query import DatasetRow
 from app.services.formats import FLUSH_BYTES, Chunks, dataset_webpage
-from app.services.formats.cells import neutralise
+from app.services.formats.cells import FORMULA_STARTS, neutralise
 
 LIST_SEPARATOR = "; "
 CONTENT_TYPE = "text/csv; charset=utf-8; header=present"
@@ -75,6 +75,8 @@ RESOURCE_COLUMNS: tuple[str, ...] = (
 )
 
 Cell = str | int | None
+# A text starting with one of these may need `neutralise` (which decides).
+_RISKY_STARTS = FORMULA_STARTS | {"'"}
 
 
 def join_list(items: Iterable[str]) -> str:
@@ -155,8 +157,65 @@ def resource_cells(row: DatasetRow, base_url: str) -> Iterable[list[Cell]]:
 
 
 def datasets_csv(rows: Iterable[DatasetRow], *, base_url: str) -> Chunks:
-    """The datasets table: one row per dataset, `DATASET_COLUMNS`."""
-    return _stream(DATASET_COLUMNS, ([dataset_cells(row, base_url)] for row in rows))
+    """The datasets table: one row per dataset, `DATASET_COLUMNS`.
+
+    The same cells as `dataset_cells` through `_cell`, written without a call per cell: only a
+    text starting with a risky character goes through `neutralise`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL, strict=True)
+    writer.writerow(DATASET_COLUMNS)
+    writerow = writer.writerow
+    risky = _RISKY_STARTS
+    base = base_url.rstrip("/")
+    dumps = orjson.dumps
+    sort_keys = orjson.OPT_SORT_KEYS
+    lists: dict[tuple[str, ...], str] = {}
+    for row in rows:
+        masthead, team, tags, topics = row.masthead, row.team, row.tags, row.topics
+        texts = [
+            row.id,
+            dataset_webpage(base, row.id),
+            row.title,
+            row.description,
+            row.description_text,
+            masthead.id if masthead else None,
+            masthead.title if masthead else None,
+            _joined(lists, tuple(tags)) if tags else None,
+            _joined(lists, tuple(t.id for t in topics)) if topics else None,
+            _joined(lists, tuple(t.title for t in topics)) if topics else None,
+            row.next_review_date,
+            row.licence_url,
+            row.licence_title,
+            row.contact_email,
+            row.contact_title,
+            dumps(row.custom, option=sort_keys).decode() if row.custom else None,
+            row.sharing,
+            team.id if team else None,
+            team.title if team else None,
+        ]
+        cells: list[str | int] = [
+            "" if v is None else (neutralise(v) if v and v[0] in risky else v) for v in texts
+        ]
+        cells.append(len(row.resources))
+        cells.append(len(row.links))
+        for v in (row.created_at, row.updated_at):
+            cells.append("" if v is None else (neutralise(v) if v and v[0] in risky else v))
+        writerow(cells)
+        if buffer.tell() >= FLUSH_BYTES:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def _joined(cache: dict[tuple[str, ...], str], items: tuple[str, ...]) -> str:
+    """`join_list(items)`, remembered: the same tag and topic lists recur across datasets."""
+    cell = cache.get(items)
+    if cell is None:
+        if len(cache) > 4096:
+            cache.clear()
+        cell = cache[items] = join_list(items)
+    return cell
 
 
 def resources_csv(rows: Iterable[DatasetRow], *, base_url: str) -> Chunks:

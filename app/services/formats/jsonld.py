@@ -66,6 +66,8 @@ _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]
 _DATETIME = re.compile(r"^-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
 # Characters that may not appear in an IRI (RFC 3987): a URL holding one is left out.
 _NOT_IRI = re.compile(r"[\x00-\x20<>\"{}|\\^`]")
+# What `quote(value, safe="")` leaves as it is: such a value needs no quoting call.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,11 @@ def context_bytes() -> bytes:
     return orjson.dumps(context()["@context"])
 
 
+def _segment(value: str) -> str:
+    """`quote(value, safe="")`, without the call for the usual all-unreserved value."""
+    return value if _UNRESERVED.fullmatch(value) else quote(value, safe="")
+
+
 def _iri(value: str | None) -> str | None:
     if not value or _NOT_IRI.search(value):
         return None
@@ -111,6 +118,14 @@ def _media_type(mime: str) -> dict[str, str] | None:
     return {"@id": IANA + essence, "@type": "dct:MediaType"}
 
 
+# The (dcat:mediaType, dct:format) nodes of each known format, built once: only serialized.
+_FORMAT_NODES: dict[str, tuple[dict[str, str] | None, dict[str, str]]] = {
+    name: (_media_type(mime), {"@id": FILE_TYPE + code, "@type": "dct:MediaTypeOrExtent"})
+    for name, (mime, code) in FORMATS.items()
+}
+_MD5 = {"@id": MD5_ALGORITHM, "@type": "spdx:ChecksumAlgorithm"}
+
+
 def _licence(row: DatasetRow) -> dict[str, Any] | None:
     url = _iri(row.licence_url)
     if url is None:
@@ -126,7 +141,7 @@ def _file_distribution(
 ) -> dict[str, Any]:
     download = _iri(r.url)
     node: dict[str, Any] = {
-        "@id": f"{dataset_iri}/resource/{quote(r.rid, safe='')}",
+        "@id": f"{dataset_iri}/resource/{_segment(r.rid)}",
         "@type": "dcat:Distribution",
         "dct:title": r.title,
         "dcat:accessURL": download or dataset_iri,
@@ -137,14 +152,13 @@ def _file_distribution(
         node["dct:description"] = r.description
     if r.size is not None and r.size >= 0:
         node["dcat:byteSize"] = str(r.size)
-    known = FORMATS.get((r.format or "").lower())
+    known = _FORMAT_NODES.get(r.format.lower()) if r.format else None
     if known is not None:
-        node["dcat:mediaType"] = _media_type(known[0])
-        node["dct:format"] = {"@id": FILE_TYPE + known[1], "@type": "dct:MediaTypeOrExtent"}
+        node["dcat:mediaType"], node["dct:format"] = known
     if r.hash:
         node["spdx:checksum"] = {
             "@type": "spdx:Checksum",
-            "spdx:algorithm": {"@id": MD5_ALGORITHM, "@type": "spdx:ChecksumAlgorithm"},
+            "spdx:algorithm": _MD5,
             "spdx:checksumValue": r.hash,
         }
     if licence is not None:
@@ -160,7 +174,7 @@ def _link_distribution(link: LinkRow, dataset_iri: str) -> dict[str, Any] | None
     if url is None:
         return None
     node: dict[str, Any] = {
-        "@id": f"{dataset_iri}/link/{quote(link.lid, safe='')}",
+        "@id": f"{dataset_iri}/link/{_segment(link.lid)}",
         "@type": "dcat:Distribution",
         "dct:title": link.title or url,
         "dcat:accessURL": url,
@@ -194,7 +208,7 @@ def dataset_node(row: DatasetRow, base_url: str) -> dict[str, Any]:
     if row.topics:
         node["dcat:theme"] = [
             {
-                "@id": f"{base}/topic/{quote(t.id, safe='')}",
+                "@id": f"{base}/topic/{_segment(t.id)}",
                 "@type": "skos:Concept",
                 "skos:prefLabel": t.title,
             }

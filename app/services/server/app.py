@@ -39,6 +39,7 @@ from urllib.parse import urlencode
 
 import orjson
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -246,12 +247,21 @@ class _Handlers:
         token = request.query_params.get("after")
         after_pk = codec.decode(token) if token is not None else 0
         page_headers: dict[str, str] = {}
+        pages = self.service.dumps.pages
         state = self.service.dumps.state()
+        key = ""
         if state is not None:
             key = f"{FEED_PATH}\n{limit}\n{token}\n{base}\n{principal_key(principal)}"
             page_headers = validators(state, key)
             if not_modified(request, page_headers):
                 return not_modified_response(page_headers)
+            cached = pages.get(key, state)
+            if cached is not None:
+                return Response(
+                    b"" if request.method == "HEAD" else cached.body,
+                    media_type=jsonld.CONTENT_TYPE,
+                    headers={**dict(cached.headers), **page_headers},
+                )
         rows = await run_in_threadpool(self._page, principal, after_pk, limit + 1)
         next_url = None
         if len(rows) > limit:
@@ -272,10 +282,23 @@ class _Handlers:
         links = [f'<{first_url}>; rel="first"']
         if next_url is not None:
             links.append(f'<{next_url}>; rel="next"')
+        link_header = ", ".join(links)
+        keep = None
+        if state is not None:
+            tag, dumps = state.tag, self.service.dumps
+
+            def keep_page() -> None:
+                # Kept only if nothing was committed while the page was read and rendered;
+                # compressed in a worker thread once the response has gone.
+                page = dump_cache.CachedPage.of(tag, body, (("Link", link_header),))
+                pages.put(key, page, dumps.state())
+
+            keep = BackgroundTask(keep_page)
         return Response(
             b"" if request.method == "HEAD" else body,
             media_type=jsonld.CONTENT_TYPE,
-            headers={"Link": ", ".join(links), **page_headers},
+            headers={"Link": link_header, **page_headers},
+            background=keep,
         )
 
     async def context(self, request: Request) -> Response:

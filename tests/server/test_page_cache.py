@@ -1,0 +1,132 @@
+"""The in-memory cache of rendered JSON-LD feed pages (services.dump_cache.PageCache)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.routing import Route
+
+from app.models.database import Database
+from app.services import datasets
+from app.services.dump_cache import CachedPage, CatalogueState, PageCache
+from app.services.server import ServerThread, create_app
+from app.services.server.app import FEED_PATH
+from tests.conftest import AUTHOR
+from tests.server.conftest import Catalogue
+
+
+@pytest.fixture
+def served(database: Database) -> Iterator[tuple[httpx.Client, PageCache]]:
+    app = create_app(database)
+    route = next(r for r in app.routes if isinstance(r, Route) and r.path == FEED_PATH)
+    endpoint: Any = route.endpoint
+    pages: PageCache = endpoint.__self__.service.dumps.pages
+    server = ServerThread(app)
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=20) as http:
+            yield http, pages
+    finally:
+        server.stop()
+
+
+def _until_kept(pages: PageCache) -> None:
+    """A page is kept once its response has gone (a background task): wait for that."""
+    for _ in range(500):
+        if pages.size:
+            return
+        time.sleep(0.01)
+    raise AssertionError("no page was kept")
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _ids(response: httpx.Response) -> set[str]:
+    assert response.status_code == 200
+    return {d["dct:identifier"] for d in response.json()["dcat:dataset"]}
+
+
+def test_a_cached_page_is_byte_identical(
+    served: tuple[httpx.Client, PageCache], catalogue: Catalogue
+) -> None:
+    client, pages = served
+    first = client.get(FEED_PATH, params={"limit": 2})
+    _until_kept(pages)
+    hits = pages.hits
+    second = client.get(FEED_PATH, params={"limit": 2})
+    assert pages.hits == hits + 1
+    assert second.content == first.content
+    assert second.headers["link"] == first.headers["link"]
+    assert second.headers["etag"] == first.headers["etag"]
+    assert second.headers["content-type"] == first.headers["content-type"]
+    # The next page (another key) is rendered, then cached in turn.
+    following = first.links["next"]["url"]
+    deep = client.get(following)
+    assert client.get(following).content == deep.content
+    assert _ids(deep).isdisjoint(_ids(first))
+    head = client.head(FEED_PATH, params={"limit": 2})
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["link"] == first.headers["link"]
+
+
+def test_an_edit_through_the_services_invalidates_a_cached_page(
+    served: tuple[httpx.Client, PageCache], catalogue: Catalogue, database: Database
+) -> None:
+    client, pages = served
+    before = client.get(FEED_PATH)
+    _until_kept(pages)
+    assert client.get(FEED_PATH).content == before.content  # from the cache
+    with database.transaction() as s:
+        datasets.update_dataset(
+            s, catalogue.public[2], {"title": "Library loans, renamed"}, author=AUTHOR
+        )
+    after = client.get(FEED_PATH)
+    assert after.content != before.content
+    assert after.headers["etag"] != before.headers["etag"]
+    titles = {d["dct:identifier"]: d["dct:title"] for d in after.json()["dcat:dataset"]}
+    assert titles[catalogue.public[2]] == "Library loans, renamed"
+    assert client.get(FEED_PATH).content == after.content
+
+
+def test_keyed_and_anonymous_callers_never_share_a_cached_page(
+    served: tuple[httpx.Client, PageCache], catalogue: Catalogue
+) -> None:
+    client, _ = served
+    for _ in range(2):  # the second round is served from the cache
+        anonymous = client.get(FEED_PATH)
+        alice = client.get(FEED_PATH, headers=_auth(catalogue.alice))
+        bob = client.get(FEED_PATH, headers=_auth(catalogue.bob))
+        assert _ids(anonymous) == set(catalogue.public)
+        assert _ids(alice) == {*catalogue.public, catalogue.private}
+        assert catalogue.private not in _ids(bob)
+        assert anonymous.headers["etag"] != alice.headers["etag"]
+
+
+def test_the_cache_is_bounded_by_bytes_and_drops_other_states() -> None:
+    pages = PageCache(max_bytes=4000)
+    state = CatalogueState("e.1.2026-01-01", 0)
+    for n in range(10):
+        pages.put(f"k{n}", CachedPage.of(state.tag, os.urandom(500), ()), state)
+    assert pages.size <= 4000
+    assert pages.get("k0", state) is None  # the least recently used went first
+    assert pages.get("k9", state) is not None
+    # Rendered under a state that has moved since: not kept.
+    moved = CatalogueState("e.2.2026-01-01", 0)
+    pages.put("late", CachedPage.of(state.tag, b"y", ()), moved)
+    assert pages.get("late", state) is None
+    # A page of a new state drops those of the old one, and an old entry is never served.
+    pages.put("k9", CachedPage.of(moved.tag, b"z", ()), moved)
+    assert pages.get("k8", state) is None
+    assert pages.get("k9", state) is None
+    kept = pages.get("k9", moved)
+    assert kept is not None and kept.body == b"z"
+    # Too large for the cache: not kept.
+    pages.put("big", CachedPage.of(moved.tag, os.urandom(3000), ()), moved)
+    assert pages.get("big", moved) is None
