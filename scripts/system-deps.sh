@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Qt needs at run time (and Xvfb for screenshots), if any is missing.
+# Installs the Debian packages Qt needs at run time, Xvfb for screenshots, the sqlite3 CLI and
+# PostgreSQL for the tests and benchmarks, if any is missing.
 # Called by `make run`, `make test` and .ci/run, so a bare Debian/Ubuntu machine needs nothing else.
 set -euo pipefail
 
@@ -8,7 +9,7 @@ PACKAGES=(
     libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4
     libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0
     libxcb-xfixes0 libxcb-xkb1 libxcb-sync1 libxcb-shm0
-    fonts-dejavu-core xvfb xauth sqlite3
+    fonts-dejavu-core xvfb xauth sqlite3 postgresql
 )
 
 missing=()

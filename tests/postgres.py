@@ -1,0 +1,89 @@
+"""A throwaway PostgreSQL server for the tests that need one, from Debian's binaries.
+
+`CATALOGUE_TEST_PG_URL` (a server URL without a database) uses an existing server instead.
+Without either, the tests that need PostgreSQL are skipped with the reason; scripts/system-deps.sh
+installs the binaries, so `make test` and CI run them.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    # initdb and postgres refuse to run as root.
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *command]
+    return command
+
+
+@contextmanager
+def postgres_server() -> Iterator[str | None]:
+    """Yields a `postgresql+psycopg://...` server URL (no database), or None if none can run."""
+    given = os.environ.get("CATALOGUE_TEST_PG_URL")
+    if given:
+        yield given.rstrip("/")
+        return
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        yield None
+        return
+    bin_dir = os.path.dirname(found[-1])
+    data = tempfile.mkdtemp(prefix="catalogue-pg-")
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres")
+    port = _free_port()
+    subprocess.run(
+        _as_postgres([f"{bin_dir}/initdb", "-D", data, "-A", "trust", "-U", "postgres"]),
+        check=True,
+        capture_output=True,
+    )
+    server = subprocess.Popen(
+        _as_postgres(
+            [
+                f"{bin_dir}/postgres",
+                "-D",
+                data,
+                "-p",
+                str(port),
+                "-k",
+                data,
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+            ]
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the test PostgreSQL server did not start") from None
+                time.sleep(0.1)
+        time.sleep(0.5)  # accepting connections is not yet accepting logins
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
