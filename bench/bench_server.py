@@ -400,24 +400,30 @@ class _Bench:
         return time.perf_counter() - started
 
     def _walk_ours(self) -> tuple[list[str], int, float]:
-        pages: list[str] = []
-        count = 0
-        url: str | None = self.ours_first_url
-        started = time.perf_counter()
-        while url is not None:
-            if len(pages) > self.expected // PAGE_SIZE + 1:
-                raise RuntimeError(f"the walk from {pages[0]} does not end")
-            pages.append(url)
-            response = self.client.get(url)
-            response.raise_for_status()
-            count += len(orjson.loads(response.content)["dcat:dataset"])
-            url = response.links.get("next", {}).get("url")
-        return pages, count, time.perf_counter() - started
+        """Our feed: the datasets in `dcat:dataset`, the next page in the Link header."""
+
+        def read(response: httpx.Response) -> tuple[int, str | None]:
+            count = len(orjson.loads(response.content)["dcat:dataset"])
+            return count, response.links.get("next", {}).get("url")
+
+        return self._walk(self.ours_first_url, read)
 
     def _walk_datasette(self) -> tuple[list[str], int, float]:
+        """Datasette: the rows in `rows`, the next page in `next_url`."""
+
+        def read(response: httpx.Response) -> tuple[int, str | None]:
+            body = orjson.loads(response.content)
+            return len(body["rows"]), body.get("next_url")
+
+        return self._walk(self.ds_first_url, read)
+
+    def _walk(
+        self, first: str, read: Callable[[httpx.Response], tuple[int, str | None]]
+    ) -> tuple[list[str], int, float]:
+        """Follow a paged feed to its end: the page URLs, the records seen, the seconds taken."""
         pages: list[str] = []
         count = 0
-        url: str | None = self.ds_first_url
+        url: str | None = first
         started = time.perf_counter()
         while url is not None:
             if len(pages) > self.expected // PAGE_SIZE + 1:
@@ -425,9 +431,8 @@ class _Bench:
             pages.append(url)
             response = self.client.get(url)
             response.raise_for_status()
-            body = orjson.loads(response.content)
-            count += len(body["rows"])
-            url = body.get("next_url")
+            seen, url = read(response)
+            count += seen
         return pages, count, time.perf_counter() - started
 
     def _latency(self, first: str, deep: str) -> tuple[float, float]:

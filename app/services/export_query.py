@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import (
@@ -239,6 +239,22 @@ def iter_datasets(
         after_pk = batch[-1].pk
 
 
+_Child = TypeVar("_Child", ResourceRow, LinkRow)
+
+
+def _by_dataset(rows: Sequence[Sequence[Any]], make: type[_Child]) -> dict[int, list[_Child]]:
+    """Child rows `(dataset_pk, *fields)` grouped by their dataset, in query order."""
+    grouped: dict[int, list[_Child]] = {}
+    for dataset_pk, *fields in rows:
+        child = make(*fields)
+        bucket = grouped.get(dataset_pk)
+        if bucket is None:
+            grouped[dataset_pk] = [child]
+        else:
+            bucket.append(child)
+    return grouped
+
+
 def build_rows(session: Session, rows: Sequence[Sequence[Any]]) -> list[DatasetRow]:
     """Snapshots of dataset rows (selected with `_DATASET_COLUMNS`), children and titles loaded
     in one query each.
@@ -249,22 +265,8 @@ def build_rows(session: Session, rows: Sequence[Sequence[Any]]) -> list[DatasetR
         return []
     connection = session.connection()
     pks = [row[0] for row in rows]
-    resources: dict[int, list[ResourceRow]] = {}
-    for dataset_pk, *fields in connection.execute(_RESOURCES_OF, {"pks": pks}).all():
-        resource = ResourceRow(*fields)
-        bucket = resources.get(dataset_pk)
-        if bucket is None:
-            resources[dataset_pk] = [resource]
-        else:
-            bucket.append(resource)
-    links: dict[int, list[LinkRow]] = {}
-    for dataset_pk, *fields in connection.execute(_LINKS_OF, {"pks": pks}).all():
-        link = LinkRow(*fields)
-        bucket_ = links.get(dataset_pk)
-        if bucket_ is None:
-            links[dataset_pk] = [link]
-        else:
-            bucket_.append(link)
+    resources = _by_dataset(connection.execute(_RESOURCES_OF, {"pks": pks}).all(), ResourceRow)
+    links = _by_dataset(connection.execute(_LINKS_OF, {"pks": pks}).all(), LinkRow)
     decoded = [(_json(row[7]), _json(row[8]), _json(row[14])) for row in rows]
     topic_ids: set[str] = set()
     masthead_ids: set[str] = set()
