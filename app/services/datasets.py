@@ -162,6 +162,10 @@ def _record_version(
         changes=sorted(after) if changes is None else changes,
         snapshot=after,
     ).number
+    # Imported here: renders reads rows through export_query, which reads through this module.
+    from app.services import renders
+
+    renders.refresh(session, [dataset.pk])
     return after
 
 

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from app.models import Dataset, Link, Masthead, Resource, Team, Topic
 from app.models.database import Database
 from app.services.clock import today_iso
-from app.services.datasets import get_dataset
+from app.services import datasets
 from app.services.errors import CatalogueError, PermissionDenied
 from app.services.records import Record, dataset_to_record
 from app.services.visibility import READ, Principal, permissions_for, visible_clause
@@ -213,6 +213,12 @@ def fetch_batch(
     return build_rows(session, session.connection().execute(statement).all())
 
 
+def rows_by_pk(session: Session, pks: Sequence[int]) -> list[DatasetRow]:
+    """The rows of the datasets `pks` (those that exist), by pk, whoever may see them."""
+    statement = select(*_DATASET_COLUMNS).where(Dataset.pk.in_(pks)).order_by(Dataset.pk)
+    return build_rows(session, session.connection().execute(statement).all())
+
+
 def iter_datasets(
     database: Database,
     principal: Principal,
@@ -374,7 +380,7 @@ def _titles(connection: Any, statement: Any, ids: set[str]) -> dict[str, str]:
 def readable_record(session: Session, principal: Principal, dataset_id: str) -> Record:
     """The full seed-002 record of one dataset: NotFound if it does not exist, PermissionDenied
     if `principal` may not read it (visibility.permissions_for decides)."""
-    dataset = get_dataset(session, dataset_id)
+    dataset = datasets.get_dataset(session, dataset_id)
     if not permissions_for(session, principal, dataset) & READ:
         raise PermissionDenied(f"You may not read dataset {dataset_id}")
     return dataset_to_record(dataset)

@@ -44,6 +44,7 @@ from app.models import (
     team_members,
 )
 from app.models.database import Database
+from app.services import renders
 from app.services.records import Record
 from app.services.text import html_to_text, slugify
 
@@ -266,6 +267,9 @@ def generate(
                 chunk.make_ids_unique(taken, clash_rng)
                 with connection.begin():
                     chunk.insert(connection)
+                    # The export fragments, as services.datasets renders them on each write.
+                    with Session(bind=connection) as session:
+                        renders.refresh(session, [row[0] for row in chunk.datasets])
                 written += len(chunk.datasets)
                 if progress_stream is not None:
                     progress_stream.write(f"\rgenerated {written:,}/{count:,} datasets")

@@ -4,6 +4,11 @@ Every serializer is a generator of `bytes` chunks over `export_query.DatasetRow`
 serves every sink: `write_to` copies it into a binary file (the GUI's Save As, the CLI's stdout),
 and the HTTP server hands the same generator to a streaming response. Chunks are flushed every
 `FLUSH_BYTES` or so: memory stays flat however large the catalogue is.
+
+The text formats come in two halves: the fragment of one dataset (a CSV line, a JSON object, a
+JSON-LD node, each a function of the row and the base URL alone) and the document around the
+fragments. A serializer is the one composed with the other; services.renders stores each
+dataset's fragments when it is written, so a dump can be assembled without rendering again.
 """
 
 from __future__ import annotations
@@ -25,25 +30,33 @@ def write_to(sink: BinaryIO, chunks: Iterable[bytes]) -> int:
     return total
 
 
+def concatenated(
+    head: bytes, parts: Iterable[bytes], tail: bytes = b"", sep: bytes = b""
+) -> Chunks:
+    """`head`, the `parts` joined by `sep`, then `tail`, in chunks of about FLUSH_BYTES."""
+    buffer: list[bytes] = [head]
+    size = len(head)
+    first = True
+    for part in parts:
+        if sep and not first:
+            buffer.append(sep)
+            size += len(sep)
+        buffer.append(part)
+        size += len(part)
+        first = False
+        if size >= FLUSH_BYTES:
+            yield b"".join(buffer)
+            buffer, size = [], 0
+    buffer.append(tail)
+    yield b"".join(buffer)
+
+
 def json_array(head: bytes, items: Iterable[bytes], tail: bytes) -> Chunks:
     """`head`, the JSON `items` joined by commas, then `tail`, in chunks of about FLUSH_BYTES.
 
     `head` ends where the array's first item goes (e.g. `b'{"result":['`), `tail` closes it.
     """
-    parts: list[bytes] = [head]
-    size = len(head)
-    first = True
-    for item in items:
-        if not first:
-            parts.append(b",")
-        parts.append(item)
-        size += len(item) + 1
-        first = False
-        if size >= FLUSH_BYTES:
-            yield b"".join(parts)
-            parts, size = [], 0
-    parts.append(tail)
-    yield b"".join(parts)
+    return concatenated(head, items, tail, b",")
 
 
 def dataset_webpage(base_url: str, dataset_id: str) -> str:

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import orjson
 
 from app.services.export_query import DatasetRow
-from app.services.formats import FLUSH_BYTES, Chunks, dataset_webpage
+from app.services.formats import Chunks, concatenated, dataset_webpage
 from app.services.formats.cells import FORMULA_STARTS, neutralise
 
 LIST_SEPARATOR = "; "
@@ -156,14 +156,31 @@ def resource_cells(row: DatasetRow, base_url: str) -> Iterable[list[Cell]]:
         ]
 
 
+def _header(columns: Sequence[str]) -> bytes:
+    return ",".join(columns).encode() + b"\r\n"
+
+
+DATASETS_HEADER = _header(DATASET_COLUMNS)
+RESOURCES_HEADER = _header(RESOURCE_COLUMNS)
+
+
 def datasets_csv(rows: Iterable[DatasetRow], *, base_url: str) -> Chunks:
-    """The datasets table: one row per dataset, `DATASET_COLUMNS`.
+    """The datasets table: one row per dataset, `DATASET_COLUMNS`."""
+    return datasets_document(dataset_lines(rows, base_url=base_url))
+
+
+def datasets_document(lines: Iterable[bytes]) -> Chunks:
+    """The datasets table around lines from `dataset_lines`."""
+    return concatenated(DATASETS_HEADER, lines)
+
+
+def dataset_lines(rows: Iterable[DatasetRow], *, base_url: str) -> Iterator[bytes]:
+    """Each dataset's line of the datasets table (CRLF included).
 
     The same cells as `dataset_cells` through `_cell`, written without a call per cell: only a
     text starting with a risky character goes through `neutralise`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL, strict=True)
-    writer.writerow(DATASET_COLUMNS)
     writerow = writer.writerow
     risky = _RISKY_STARTS
     base = base_url.rstrip("/")
@@ -201,11 +218,9 @@ def datasets_csv(rows: Iterable[DatasetRow], *, base_url: str) -> Chunks:
         for v in (row.created_at, row.updated_at):
             cells.append("" if v is None else (neutralise(v) if v and v[0] in risky else v))
         writerow(cells)
-        if buffer.tell() >= FLUSH_BYTES:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
 
 
 def _joined(cache: dict[tuple[str, ...], str], items: tuple[str, ...]) -> str:
@@ -220,21 +235,24 @@ def _joined(cache: dict[tuple[str, ...], str], items: tuple[str, ...]) -> str:
 
 def resources_csv(rows: Iterable[DatasetRow], *, base_url: str) -> Chunks:
     """The file uploads table: one row per resource, `RESOURCE_COLUMNS`."""
-    return _stream(RESOURCE_COLUMNS, (resource_cells(row, base_url) for row in rows))
+    return resources_document(resource_lines(rows, base_url=base_url))
 
 
-def _stream(header: Sequence[str], groups: Iterable[Iterable[list[Cell]]]) -> Chunks:
+def resources_document(lines: Iterable[bytes]) -> Chunks:
+    """The file uploads table around lines from `resource_lines`."""
+    return concatenated(RESOURCES_HEADER, lines)
+
+
+def resource_lines(rows: Iterable[DatasetRow], *, base_url: str) -> Iterator[bytes]:
+    """Each dataset's lines of the file uploads table (b"" for a dataset without files)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL, strict=True)
-    writer.writerow(header)
-    for group in groups:
-        for cells in group:
+    for row in rows:
+        for cells in resource_cells(row, base_url):
             writer.writerow(_cell(value) for value in cells)
-        if buffer.tell() >= FLUSH_BYTES:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
 
 
 def _cell(value: Cell) -> str | int:

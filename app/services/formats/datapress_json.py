@@ -8,7 +8,7 @@ dataset's public URL. Access lists (collaborators, read users and teams) are not
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -80,6 +80,17 @@ def dataset_dict(row: DatasetRow, base_url: str) -> dict[str, Any]:
     }
 
 
+def dataset_objects(rows: Iterable[DatasetRow], *, base_url: str) -> Iterator[bytes]:
+    """Each dataset's object of export.json, as JSON."""
+    for row in rows:
+        yield orjson.dumps(dataset_dict(row, base_url))
+
+
 def export_json(rows: Iterable[DatasetRow], *, base_url: str) -> Chunks:
     """`[dataset, dataset, ...]`, one dataset object per element, flushed in ~64 KiB chunks."""
-    yield from json_array(b"[", (orjson.dumps(dataset_dict(row, base_url)) for row in rows), b"]")
+    return export_document(dataset_objects(rows, base_url=base_url))
+
+
+def export_document(objects: Iterable[bytes]) -> Chunks:
+    """export.json around objects from `dataset_objects`."""
+    return json_array(b"[", objects, b"]")

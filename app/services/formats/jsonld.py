@@ -22,7 +22,7 @@ a dcat:Distribution with its accessURL.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -232,6 +232,12 @@ def dataset_node(row: DatasetRow, base_url: str) -> dict[str, Any]:
     return node
 
 
+def dataset_nodes(rows: Iterable[DatasetRow], *, base_url: str) -> Iterator[bytes]:
+    """Each dataset's node, as JSON."""
+    for row in rows:
+        yield orjson.dumps(dataset_node(row, base_url))
+
+
 def jsonld_page(
     rows: Iterable[DatasetRow],
     *,
@@ -242,6 +248,26 @@ def jsonld_page(
     catalogue: CatalogueInfo | None = None,
 ) -> Chunks:
     """One page of the feed: the catalogue, its hydra view, and `rows` as dcat:dataset."""
+    return page_document(
+        dataset_nodes(rows, base_url=base_url),
+        base_url=base_url,
+        page_url=page_url,
+        first_url=first_url,
+        next_url=next_url,
+        catalogue=catalogue,
+    )
+
+
+def page_document(
+    nodes: Iterable[bytes],
+    *,
+    base_url: str,
+    page_url: str,
+    first_url: str,
+    next_url: str | None,
+    catalogue: CatalogueInfo | None = None,
+) -> Chunks:
+    """One page of the feed around nodes from `dataset_nodes`."""
     info = catalogue or CatalogueInfo()
     base = base_url.rstrip("/")
     view: dict[str, Any] = {
@@ -265,8 +291,4 @@ def jsonld_page(
     }
     # The head object without its closing brace, then the datasets array.
     opening = b'{"@context":' + context_bytes() + b"," + orjson.dumps(head)[1:-1]
-    yield from json_array(
-        opening + b',"dcat:dataset":[',
-        (orjson.dumps(dataset_node(row, base)) for row in rows),
-        b"]}",
-    )
+    return json_array(opening + b',"dcat:dataset":[', nodes, b"]}")

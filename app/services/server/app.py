@@ -51,7 +51,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.models.database import Database
-from app.services import dump_cache, export_query
+from app.services import dump_cache, export_query, renders
 from app.services.api_keys import authenticate
 from app.services.clock import now_iso
 from app.services.cursor import CursorCodec, InvalidCursor, codec_for
@@ -262,16 +262,16 @@ class _Handlers:
                     media_type=jsonld.CONTENT_TYPE,
                     headers={**dict(cached.headers), **page_headers},
                 )
-        rows = await run_in_threadpool(self._page, principal, after_pk, limit + 1)
+        nodes = await run_in_threadpool(self._page, principal, base, after_pk, limit + 1)
         next_url = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_url = self._feed_url(base, limit, codec.encode(rows[-1].pk))
+        if len(nodes) > limit:
+            nodes = nodes[:limit]
+            next_url = self._feed_url(base, limit, codec.encode(nodes[-1][0]))
         first_url = self._feed_url(base, limit, None)
         page_url = self._feed_url(base, limit, token)
         body = b"".join(
-            jsonld.jsonld_page(
-                rows,
+            jsonld.page_document(
+                (node for _, node in nodes),
                 base_url=base,
                 page_url=page_url,
                 first_url=first_url,
@@ -371,10 +371,18 @@ class _Handlers:
             database, principal, published_only=published_only
         )
 
-    def _page(self, principal: Principal, after_pk: int, limit: int) -> list[Any]:
+    def _page(
+        self, principal: Principal, base: str, after_pk: int, limit: int
+    ) -> list[tuple[int, bytes]]:
         with self.service.database.read() as session:
-            return export_query.fetch_batch(
-                session, principal, after_pk=after_pk, limit=limit, published_only=True
+            return renders.fragment_page(
+                session,
+                principal,
+                renders.Fragment.JSONLD_NODE,
+                base_url=base,
+                after_pk=after_pk,
+                limit=limit,
+                published_only=True,
             )
 
     def _feed_url(self, base: str, limit: int, after: str | None) -> str:

@@ -1,7 +1,9 @@
 """The bulk dumps: CSV (seed 000 and 001), DataPress export.json and export.xlsx (seed 001).
 
-Each dump is rendered by its format's serializer (services.formats) over the rows of
-services.export_query, so through the one visibility function. HTTP validators come from
+The text dumps join each visible dataset's stored fragments (services.renders, rendered by the
+format's serializer when the dataset was written) in the format's document; XLSX is written by
+its serializer over the rows of services.export_query. Both select through the one visibility
+function. HTTP validators come from
 services.dump_cache: the ETag is the catalogue state (which moves on every commit and every
 midnight) hashed with the endpoint, the base URL and who asks; Last-Modified is when the state
 last moved. `If-None-Match` (or, without it, `If-Modified-Since`) answers 304 without touching
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from email.utils import formatdate, parsedate_to_datetime
 from typing import BinaryIO, Protocol
 
@@ -26,9 +28,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from app.models.database import Database
-from app.services import dump_cache, export_query
+from app.services import dump_cache, export_query, renders
 from app.services.dump_cache import CatalogueState, DumpCache
 from app.services.formats import Chunks, csv_format, datapress_json, write_to, xlsx
+from app.services.renders import Fragment
 from app.services.visibility import Principal
 
 READ_CHUNK = 256 * 1024
@@ -99,10 +102,10 @@ class DumpHandlers:
 
     # seed 000: published records only
     async def dataset_csv(self, request: Request) -> Response:
-        return await self._dump(
+        return await self._text_dump(
             request,
-            lambda rows, base: csv_format.datasets_csv(rows, base_url=base),
-            None,
+            Fragment.DATASETS_CSV,
+            csv_format.datasets_document,
             csv_format.CONTENT_TYPE,
             "dataset.csv",
             published_only=True,
@@ -110,65 +113,84 @@ class DumpHandlers:
 
     # seed 001
     async def export_json(self, request: Request) -> Response:
-        return await self._dump(
+        return await self._text_dump(
             request,
-            lambda rows, base: datapress_json.export_json(rows, base_url=base),
-            None,
+            Fragment.EXPORT_JSON,
+            datapress_json.export_document,
             datapress_json.CONTENT_TYPE,
             "export.json",
         )
 
     async def export_datasets_csv(self, request: Request) -> Response:
-        return await self._dump(
+        return await self._text_dump(
             request,
-            lambda rows, base: csv_format.datasets_csv(rows, base_url=base),
-            None,
+            Fragment.DATASETS_CSV,
+            csv_format.datasets_document,
             csv_format.CONTENT_TYPE,
             "export.datasets.csv",
         )
 
     async def export_resources_csv(self, request: Request) -> Response:
-        return await self._dump(
+        return await self._text_dump(
             request,
-            lambda rows, base: csv_format.resources_csv(rows, base_url=base),
-            None,
+            Fragment.RESOURCES_CSV,
+            csv_format.resources_document,
             csv_format.CONTENT_TYPE,
             "export.resources.csv",
         )
 
     async def export_xlsx(self, request: Request) -> Response:
-        return await self._dump(
-            request,
-            None,
-            lambda rows, base, sink: xlsx.write_xlsx(rows, sink, base_url=base),
-            xlsx.CONTENT_TYPE,
-            "export.xlsx",
-        )
+        principal = await self.service.principal(request)
+        database = self.service.database
 
-    async def _dump(
+        def write(base: str, sink: BinaryIO) -> None:
+            rows = export_query.iter_datasets(database, principal)
+            xlsx.write_xlsx(rows, sink, base_url=base)
+
+        return await self._dump(request, principal, None, write, xlsx.CONTENT_TYPE, "export.xlsx")
+
+    async def _text_dump(
         self,
         request: Request,
-        stream: Callable[[Iterator[export_query.DatasetRow], str], Chunks] | None,
-        write: Callable[[Iterator[export_query.DatasetRow], str, BinaryIO], object] | None,
+        fragment: Fragment,
+        document: Callable[[Iterable[bytes]], Chunks],
         media_type: str,
         filename: str,
         *,
         published_only: bool = False,
     ) -> Response:
-        """One dump, by a chunk serializer (`stream`) or a file writer (`write`)."""
+        """A text dump: each visible dataset's stored fragment (services.renders) in its
+        document."""
         principal = await self.service.principal(request)
-        base = self.service.base_url(request)
         database = self.service.database
-        cache = self.service.dumps
 
-        def rows() -> Iterator[export_query.DatasetRow]:
-            return export_query.iter_datasets(database, principal, published_only=published_only)
+        def stream(base: str) -> Chunks:
+            parts = renders.iter_fragments(
+                database, principal, fragment, base_url=base, published_only=published_only
+            )
+            return document(parts)
+
+        return await self._dump(request, principal, stream, None, media_type, filename)
+
+    async def _dump(
+        self,
+        request: Request,
+        principal: Principal,
+        stream: Callable[[str], Chunks] | None,
+        write: Callable[[str, BinaryIO], object] | None,
+        media_type: str,
+        filename: str,
+    ) -> Response:
+        """One dump, by a chunk serializer (`stream`) or a file writer (`write`), either given
+        the base URL."""
+        base = self.service.base_url(request)
+        cache = self.service.dumps
 
         def render(sink: BinaryIO) -> None:
             if write is not None:
-                write(rows(), base, sink)
+                write(base, sink)
             elif stream is not None:
-                write_to(sink, stream(rows(), base))
+                write_to(sink, stream(base))
 
         headers = {
             "Cache-Control": "no-cache",
@@ -185,7 +207,7 @@ class DumpHandlers:
         if state is not None and principal.is_anonymous:
             handle = await run_in_threadpool(cache.open, key, state, render)
         elif stream is not None:
-            return StreamingResponse(stream(rows(), base), media_type=media_type, headers=headers)
+            return StreamingResponse(stream(base), media_type=media_type, headers=headers)
         else:
             handle = await run_in_threadpool(_render_temporary, render)
         headers["Content-Length"] = str(os.fstat(handle.fileno()).st_size)
