@@ -45,6 +45,7 @@ import weakref
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -201,7 +202,7 @@ class DumpCache:
     def close(self) -> None:
         if self._watcher is not None:
             self._watcher.close()
-        self.pages.clear()
+        self.pages.close()
         self._finalizer()
 
 
@@ -228,6 +229,9 @@ class CachedPage:
         return len(self.compressed) + sum(len(k) + len(v) for k, v in self.headers) + 64
 
 
+MAX_PENDING = 16  # pages waiting to be compressed into the PageCache
+
+
 class PageCache:
     """Rendered pages (e.g. of the JSON-LD feed) kept in memory between catalogue changes.
 
@@ -243,6 +247,8 @@ class PageCache:
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, CachedPage] = OrderedDict()
         self._bytes = 0
+        self._pending = 0
+        self._compressor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-cache")
         self.hits = 0  # for tests and the benchmark
         self.misses = 0
 
@@ -283,10 +289,45 @@ class PageCache:
                 k, v = self._entries.popitem(last=False)
                 self._bytes -= v.size + len(k)
 
+    def keep(
+        self,
+        key: str,
+        tag: str,
+        body: bytes,
+        headers: tuple[tuple[str, str], ...],
+        current: Callable[[], CatalogueState | None],
+    ) -> None:
+        """Compress and `put` a page rendered under state `tag` on the cache's own thread.
+
+        Not a response's background task: HTTP/1.1 serves a connection's requests in turn, so
+        a harvester walking the feed on a keep-alive connection would wait for it before its
+        next page. At most MAX_PENDING pages wait; past that a page is simply not kept."""
+        with self._lock:
+            if self._pending >= MAX_PENDING:
+                return
+            self._pending += 1
+
+        def compress_and_put() -> None:
+            try:
+                self.put(key, CachedPage.of(tag, body, headers), current())
+            finally:
+                with self._lock:
+                    self._pending -= 1
+
+        try:
+            self._compressor.submit(compress_and_put)
+        except RuntimeError:  # closed: the server is stopping
+            with self._lock:
+                self._pending -= 1
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._bytes = 0
+
+    def close(self) -> None:
+        self._compressor.shutdown(wait=False, cancel_futures=True)
+        self.clear()
 
 
 def _unlink(path: Path) -> None:

@@ -24,6 +24,7 @@ hold content, never access.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import Enum
@@ -31,9 +32,12 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     LargeBinary,
+    Select,
     Text,
     and_,
+    bindparam,
     cast,
     delete,
     insert,
@@ -141,21 +145,8 @@ def fragment_page(
     """(pk, fragment) of up to `limit` datasets visible to `principal` past `after_pk`, by pk."""
     base = base_url.rstrip("/")
     verbatim = _VERBATIM_BASE.fullmatch(base) is not None
-    current = and_(DatasetRender.dataset_pk == Dataset.pk, DatasetRender.version == Dataset.version)
-    stored: ColumnElement[bytes | None] = (
-        DatasetRender.__table__.c[fragment.value] if verbatim else literal(None, LargeBinary)
-    )
-    statement = (
-        select(Dataset.pk, stored)
-        .select_from(Dataset)
-        .where(visible_clause(principal, today, published_only=published_only))
-        .where(Dataset.pk > after_pk)
-        .order_by(Dataset.pk)
-        .limit(limit)
-    )
-    if verbatim:
-        statement = statement.outerjoin(DatasetRender, current)
-    found = session.connection().execute(statement).all()
+    statement = _page_statement(principal, fragment, verbatim, published_only, today or today_iso())
+    found = session.connection().execute(statement, {"after_pk": after_pk, "limit": limit}).all()
     missing = [pk for pk, part in found if part is None]
     fresh: dict[int, bytes] = {}
     if missing:
@@ -165,6 +156,31 @@ def fragment_page(
         return [(pk, fresh[pk]) for pk, _ in found]
     stand_in, real = _PLACEHOLDER_BYTES, base.encode()
     return [(pk, fresh[pk] if part is None else part.replace(stand_in, real)) for pk, part in found]
+
+
+@functools.lru_cache(maxsize=64)
+def _page_statement(
+    principal: Principal, fragment: Fragment, verbatim: bool, published_only: bool, today: str
+) -> Select[int, bytes | None]:
+    """The query of `fragment_page`, built once per caller and day (building the visibility
+    clause costs more than running the query on a page)."""
+    stored: ColumnElement[bytes | None] = (
+        DatasetRender.__table__.c[fragment.value] if verbatim else literal(None, LargeBinary)
+    )
+    statement = (
+        select(Dataset.pk, stored)
+        .select_from(Dataset)
+        .where(visible_clause(principal, today, published_only=published_only))
+        .where(Dataset.pk > bindparam("after_pk", type_=Integer))
+        .order_by(Dataset.pk)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if verbatim:
+        current = and_(
+            DatasetRender.dataset_pk == Dataset.pk, DatasetRender.version == Dataset.version
+        )
+        statement = statement.outerjoin(DatasetRender, current)
+    return statement
 
 
 def iter_fragments(

@@ -39,7 +39,6 @@ from urllib.parse import urlencode
 
 import orjson
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -283,22 +282,13 @@ class _Handlers:
         if next_url is not None:
             links.append(f'<{next_url}>; rel="next"')
         link_header = ", ".join(links)
-        keep = None
         if state is not None:
-            tag, dumps = state.tag, self.service.dumps
-
-            def keep_page() -> None:
-                # Kept only if nothing was committed while the page was read and rendered;
-                # compressed in a worker thread once the response has gone.
-                page = dump_cache.CachedPage.of(tag, body, (("Link", link_header),))
-                pages.put(key, page, dumps.state())
-
-            keep = BackgroundTask(keep_page)
+            # Kept only if nothing was committed while the page was read and rendered.
+            pages.keep(key, state.tag, body, (("Link", link_header),), self.service.dumps.state)
         return Response(
             b"" if request.method == "HEAD" else body,
             media_type=jsonld.CONTENT_TYPE,
             headers={"Link": link_header, **page_headers},
-            background=keep,
         )
 
     async def context(self, request: Request) -> Response:
