@@ -25,8 +25,12 @@ In each run, in this order:
 2. CSV: our first download, then our repeated download (median of 2), Datasette's
    `datasets.csv?_stream=on`, and the sqlite3 dump, each read to the end;
 3. the full JSON-LD harvest following `Link: rel="next"` from the first page to the last,
-   beside Datasette's `datasets.json?_shape=objects` walk following `next_url`; both parse every
-   page (a harvester does) and both have pages of PAGE_SIZE datasets;
+   beside Datasette's `datasets.json?_shape=objects` walk following `next_url`, both with pages
+   of PAGE_SIZE datasets. The rate is datasets over the time spent waiting for pages (request
+   sent to body received): the servers' work. Both clients also parse every page (to count it
+   and, for Datasette, to find the next one) outside that time; the rate including it is given
+   for context (our pages are DCAT with distributions, about 4 KB a dataset, so the client's
+   own JSON parsing is a large share of that figure);
 4. the latency of one page at the start and one at 90% depth (cursor URLs collected during the
    walks), LATENCY_SAMPLES alternating sequential requests on a keep-alive connection, medians;
 5. requests per second under a bounded loopback load: CLIENTS concurrent connections make
