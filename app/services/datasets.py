@@ -165,7 +165,7 @@ def _record_version(
     # Imported here: renders reads rows through export_query, which reads through this module.
     from app.services import renders
 
-    renders.refresh(session, [dataset.pk])
+    renders.render_at_commit(session, dataset.pk)
     return after
 
 

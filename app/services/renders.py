@@ -2,10 +2,11 @@
 
 A bulk dump is the same few bytes per dataset over and over: its CSV line, its JSON-LD node,
 its export.json object. They change only when the dataset does, so they are rendered when the
-dataset is written (`refresh`, called by services.datasets and services.synthetic in the
-writing transaction) and stored in `dataset_renders`; a dump or a feed page then selects the
-visible datasets' fragments and joins them (`fragment_page`, `iter_fragments`), which is what
-makes the first download after a change about as fast as a repeated one.
+dataset is written and stored in `dataset_renders` (`refresh`: run just before the writing
+transaction commits, for every dataset services.datasets wrote in it, and by
+services.synthetic); a dump or a feed page then selects the visible datasets' fragments and
+joins them (`fragment_page`, `iter_fragments`), which is what makes the first download after a
+change about as fast as a repeated one.
 
 Correctness does not depend on the store being complete:
 
@@ -40,6 +41,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
+    event,
     insert,
     literal,
     or_,
@@ -61,6 +63,7 @@ _PLACEHOLDER_BYTES = PLACEHOLDER.encode()
 _VERBATIM_BASE = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9.\-_~/]*)?")
 
 BATCH_SIZE = 2000
+_PENDING = "renders.pending"  # Session.info key: pks written in the transaction
 
 Renderer = Callable[[Iterable[DatasetRow], str], Iterator[bytes]]
 
@@ -83,6 +86,27 @@ _RENDERERS: dict[Fragment, Renderer] = {
     Fragment.JSONLD_NODE: lambda rows, base: jsonld.dataset_nodes(rows, base_url=base),
     Fragment.EXPORT_JSON: lambda rows, base: datapress_json.dataset_objects(rows, base_url=base),
 }
+
+
+def render_at_commit(session: Session, pk: int) -> None:
+    """Have dataset `pk`'s fragments rendered just before `session` commits: once per
+    transaction however often it was written, and in batches for a transaction that writes
+    many (an import, a sync)."""
+    session.info.setdefault(_PENDING, set()).add(pk)
+
+
+@event.listens_for(Session, "before_commit")
+def _render_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        pks = sorted(pending)
+        for start in range(0, len(pks), BATCH_SIZE):
+            refresh(session, pks[start : start + BATCH_SIZE])
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def refresh(session: Session, pks: Sequence[int]) -> None:
