@@ -19,6 +19,7 @@ from app.models.history import DatasetVersion
 from app.models.managed_lists import Licence, Masthead, Topic
 from app.models.renders import DatasetRender
 from app.models.settings import ServerSetting
+from app.models.sync import Remote, SyncLink
 
 __all__ = [
     "ApiKey",
@@ -31,8 +32,10 @@ __all__ = [
     "Licence",
     "Link",
     "Masthead",
+    "Remote",
     "Resource",
     "ServerSetting",
+    "SyncLink",
     "Team",
     "Topic",
     "User",

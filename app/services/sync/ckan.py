@@ -1,0 +1,376 @@
+"""The CKAN adapter: CKAN's action API (`/api/3/action/...`), mapped by ckan_mapping.
+
+- auth: the API token in the `Authorization` header (CKAN 2.10). CKAN does not reject a token it
+  does not know: the caller is then anonymous, so `check_access` reports what the key may do
+  (organizations it may read or create in) rather than "accepted".
+- list: `package_search` paged with rows/start (1000 a page, the most CKAN gives), private and
+  draft datasets included, sorted by id so pages do not shift, only `id`, `name`, `title`,
+  `metadata_modified` (fl). The version of a dataset is its `metadata_modified`. A listing is
+  kept only if nothing was modified and the count did not move while it was paged (else it is
+  paged again), so a concurrent change never makes a dataset look deleted.
+- incremental: the token holds the latest `metadata_modified` seen and the count. "Anything
+  modified since?" (`fq=metadata_modified:{T TO *]`) and the count are two rows=0 searches:
+  both unchanged means nothing changed (an empty, incomplete listing); otherwise the listing is
+  redone in full, which also shows deletions (a deleted package leaves the search index).
+- read: `package_show`. Write: `package_patch` with only the package fields that change (the
+  whole resource list when a file or link changes, each with the CKAN id it already has, so
+  CKAN updates resources in place), after re-reading the package: if a field we change moved on
+  the portal since the caller read it, nothing is written (PortalConflict). Create:
+  `package_create` in the organization our team names, else the only one the key may create
+  in. Delete: `package_delete`.
+- errors: CKAN's `{"success": false, "error": {"__type", "message" | field errors}}`, 403
+  Authorization Error, 404 Not Found Error, 409 Validation Error (turned into PortalError by
+  sync.http); an answer without `success: true` and a `result` is MalformedAnswer naming the
+  dataset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from app.services.records import Record
+from app.services.sync import ckan_mapping as mapping
+from app.services.sync.adapter import (
+    Access,
+    Listing,
+    MappingReport,
+    PortalAdapter,
+    PortalConflict,
+    PortalError,
+    PortalForbidden,
+    PortalNotFound,
+    RemoteRecord,
+    RemoteSummary,
+)
+from app.services.sync.http import PortalHttp
+from app.services.sync.merge import canonical
+from app.services.sync.registry import register
+
+ACTION = "/api/3/action/"
+PAGE = 1000
+LISTING_FIELDS = "id,name,title,metadata_modified"
+LISTING_ATTEMPTS = 3
+
+
+@register
+class CkanAdapter(PortalAdapter):
+    kind = "ckan"
+    can_create = True
+    can_delete = True
+
+    page_size = PAGE
+
+    def __init__(self, name: str, http: PortalHttp) -> None:
+        super().__init__(name, http)
+        self._vocabulary: mapping.PortalVocabulary | None = None
+        self._vocabulary_lock = asyncio.Lock()
+
+    # -- the action API -------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        action: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        body: Mapping[str, Any] | None = None,
+        dataset: str | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """The `result` of one action: GET with `params`, or POST with a JSON `body`."""
+        if body is None:
+            answer = await self.http.get_json(ACTION + action, params=params, dataset=dataset)
+        else:
+            answer = await self.http.send_json(
+                "POST", ACTION + action, dict(body), dataset=dataset, idempotent=idempotent
+            )
+        if not isinstance(answer, dict) or answer.get("success") is not True:
+            raise self.http.malformed(
+                f"{action}: the answer is not a CKAN success ({{'success': true, 'result'}})",
+                dataset=dataset,
+            )
+        if "result" not in answer:
+            raise self.http.malformed(f"{action}: the answer has no result", dataset=dataset)
+        return answer["result"]
+
+    async def vocabulary(self) -> mapping.PortalVocabulary:
+        """The portal's licences and groups, read once per adapter."""
+        async with self._vocabulary_lock:
+            if self._vocabulary is None:
+                licences, groups = await asyncio.gather(
+                    self._call("license_list"), self._call("group_list")
+                )
+                if not isinstance(licences, list) or not isinstance(groups, list):
+                    raise self.http.malformed("license_list or group_list is not a list")
+                register_ = [
+                    mapping.CkanLicence(
+                        str(entry.get("id") or ""),
+                        str(entry.get("title") or ""),
+                        str(entry.get("url") or "") or None,
+                    )
+                    for entry in licences
+                    if isinstance(entry, dict) and entry.get("id")
+                ]
+                names = frozenset(g for g in groups if isinstance(g, str))
+                self._vocabulary = mapping.PortalVocabulary(tuple(register_), names)
+            return self._vocabulary
+
+    # -- access ---------------------------------------------------------------------------------
+
+    async def check_access(self) -> Access:
+        search = await self._call(
+            "package_search",
+            params={"rows": 0, "include_private": "true", "include_drafts": "true"},
+        )
+        count = search.get("count") if isinstance(search, dict) else None
+        readable = await self._call("organization_list_for_user", params={"permission": "read"})
+        creatable = await self._call(
+            "organization_list_for_user", params={"permission": "create_dataset"}
+        )
+        member = isinstance(readable, list) and bool(readable)
+        editor = isinstance(creatable, list) and bool(creatable)
+        notes = ["CKAN does not reject a key it does not know: such a key reads as anonymous"]
+        if not member:
+            notes.append("the key belongs to no organization: public datasets only")
+        return Access(
+            reachable=True,
+            authenticated=member,
+            read=True,
+            read_private=member,
+            edit=editor,
+            create=editor,
+            delete=editor,
+            datasets=count if isinstance(count, int) else None,
+            notes=tuple(notes),
+        )
+
+    # -- listing --------------------------------------------------------------------------------
+
+    def _search_params(self, **extra: str | int) -> dict[str, str | int]:
+        return {"q": "*:*", "include_private": "true", "include_drafts": "true", **extra}
+
+    async def _count(self, fq: str | None = None) -> int:
+        params = self._search_params(rows=0)
+        if fq:
+            params["fq"] = fq
+        result = await self._call("package_search", params=params)
+        count = result.get("count") if isinstance(result, dict) else None
+        if not isinstance(count, int):
+            raise self.http.malformed("package_search: no count")
+        return count
+
+    async def list_datasets(self, since: str | None) -> Listing:
+        if since:
+            previous = _token(since)
+            if previous is not None:
+                latest, count = previous
+                changed, total = await asyncio.gather(
+                    self._count(f"metadata_modified:{{{_solr_time(latest)} TO *]"),
+                    self._count(),
+                )
+                if changed == 0 and total == count:
+                    return Listing([], complete=False, token=since)
+        for _attempt in range(LISTING_ATTEMPTS):
+            listing = await self._full_listing()
+            if listing is not None:
+                return listing
+        raise PortalError(
+            "the catalogue kept changing while it was listed; try again", remote=self.name
+        )
+
+    async def _full_listing(self) -> Listing | None:
+        """Every package, or None if the catalogue changed while it was paged."""
+        rows: dict[str, dict[str, Any]] = {}
+        start, total = 0, None
+        while total is None or start < total:
+            params = self._search_params(
+                rows=self.page_size, start=start, sort="id asc", fl=LISTING_FIELDS
+            )
+            result = await self._call("package_search", params=params)
+            results = result.get("results") if isinstance(result, dict) else None
+            count = result.get("count") if isinstance(result, dict) else None
+            if not isinstance(results, list) or not isinstance(count, int):
+                raise self.http.malformed("package_search: no results and count")
+            if total is not None and count != total:
+                return None
+            total = count
+            for row in results:
+                if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+                    raise self.http.malformed("package_search: a result without an id")
+                rows[row["id"]] = row
+            if not results:
+                break
+            start += len(results)
+        latest = max((str(r.get("metadata_modified") or "") for r in rows.values()), default="")
+        if latest:
+            moved = await self._count(f"metadata_modified:{{{_solr_time(latest)} TO *]")
+            if moved:
+                return None
+        if await self._count() != len(rows):
+            return None
+        summaries = [
+            RemoteSummary(
+                remote_id=row["id"],
+                version=str(row.get("metadata_modified") or "") or None,
+                title=str(row.get("title") or row.get("name") or ""),
+            )
+            for row in rows.values()
+        ]
+        token = orjson.dumps({"m": latest, "n": len(rows)}).decode()
+        return Listing(summaries, complete=True, token=token)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    async def fetch(self, remote_id: str) -> RemoteRecord:
+        package = await self._call("package_show", params={"id": remote_id}, dataset=remote_id)
+        return self._remote(remote_id, package)
+
+    def _remote(self, remote_id: str, package: Any) -> RemoteRecord:
+        try:
+            record = mapping.package_to_record(package)
+        except mapping.Malformed as error:
+            raise self.http.malformed(f"package_show: {error}", dataset=remote_id) from None
+        return RemoteRecord(
+            remote_id=package["id"],
+            record=record,
+            version=str(package.get("metadata_modified") or "") or None,
+        )
+
+    # -- writing --------------------------------------------------------------------------------
+
+    async def update(self, remote_id: str, before: Record, after: Record) -> RemoteRecord | None:
+        vocabulary = await self.vocabulary()
+        raw = await self._call("package_show", params={"id": remote_id}, dataset=remote_id)
+        current = self._remote(remote_id, raw)
+        keys = [k for k in mapping.CARRIED if k in after]
+        # Compared as the portal would hold them, so what CKAN cannot take is no change.
+        was = canonical(mapping.carried(before, vocabulary), keys)
+        wanted = canonical(mapping.carried(after, vocabulary), keys)
+        now = canonical(current.record, keys)
+        changing = [k for k in keys if was.get(k) != wanted.get(k)]
+        # CKAN has no If-Match: re-read, and refuse to overwrite a field that moved meanwhile.
+        moved = [k for k in changing if now.get(k) not in (was.get(k), wanted.get(k))]
+        if moved:
+            raise PortalConflict(
+                f"changed on the portal since it was read ({', '.join(moved)}): not written",
+                remote=self.name,
+                dataset=remote_id,
+            )
+        report = MappingReport()
+        label = str(after.get("id") or remote_id)
+        package, issues = mapping.record_to_package(after, vocabulary, keys=changing)
+        for issue in issues:
+            report.add(label, issue.field, "push", issue.reason)
+        if not package:
+            return RemoteRecord(current.remote_id, current.record, current.version, report)
+        if "resources" in package:
+            _keep_resource_ids(package["resources"], raw)
+        answer = await self._call(
+            "package_patch", body={"id": remote_id, **package}, dataset=remote_id
+        )
+        updated = self._remote(remote_id, answer)
+        return RemoteRecord(updated.remote_id, updated.record, updated.version, report)
+
+    async def create(self, record: Record) -> RemoteRecord:
+        vocabulary = await self.vocabulary()
+        package, issues = mapping.record_to_package(record, vocabulary)
+        report = MappingReport()
+        for issue in mapping.outgoing_issues(record, vocabulary):
+            report.add(record["id"], issue.field, "push", issue.reason)
+        del issues  # outgoing_issues includes them
+        package["name"] = mapping.package_name(record)
+        owner, note = await self._owner_org(record)
+        if owner:
+            package["owner_org"] = owner
+        if note:
+            report.add(record["id"], "team", "push", note)
+        answer = await self._call("package_create", body=package, dataset=record["id"])
+        created = self._remote(record["id"], answer)
+        return RemoteRecord(created.remote_id, created.record, created.version, report)
+
+    async def _owner_org(self, record: Record) -> tuple[str | None, str | None]:
+        """The organization a new package goes to: the one named like our team, else the only
+        one the key may create in; with a note when we had to choose."""
+        orgs = await self._call(
+            "organization_list_for_user",
+            params={"permission": "create_dataset"},
+            dataset=record["id"],
+        )
+        names = sorted(str(o["name"]) for o in orgs or [] if isinstance(o, dict) and o.get("name"))
+        team = record.get("team")
+        if team in names:
+            return str(team), None
+        if len(names) == 1:
+            return names[0], None
+        if not names:
+            return None, "the key may create datasets in no organization"
+        return names[0], f"created in organization {names[0]}, the first of {', '.join(names)}"
+
+    async def find(self, record: Record) -> RemoteSummary | None:
+        try:
+            package = await self._call(
+                "package_show",
+                params={"id": mapping.package_name(record)},
+                dataset=record.get("id"),
+            )
+        except (PortalNotFound, PortalForbidden):
+            return None
+        if not isinstance(package, dict) or not isinstance(package.get("id"), str):
+            raise self.http.malformed("package_show: no id", dataset=record.get("id"))
+        return RemoteSummary(
+            remote_id=package["id"],
+            version=str(package.get("metadata_modified") or "") or None,
+            title=str(package.get("title") or ""),
+            local_id=record.get("id"),
+        )
+
+    async def delete(self, remote_id: str) -> None:
+        # Deleting twice is harmless, so a lost answer may be retried.
+        await self._call(
+            "package_delete", body={"id": remote_id}, dataset=remote_id, idempotent=True
+        )
+
+    def outgoing_report(self, dataset: str, record: Record) -> MappingReport:
+        report = MappingReport()
+        vocabulary = self._vocabulary or mapping.PortalVocabulary()
+        for issue in mapping.outgoing_issues(record, vocabulary):
+            # Licences and groups are judged against the portal's lists, once they are read.
+            if self._vocabulary is None and issue.field in ("licence/url", "topics"):
+                continue
+            report.add(dataset, issue.field, "push", issue.reason)
+        return report
+
+
+def _keep_resource_ids(resources: list[dict[str, Any]], package: Any) -> None:
+    """Give each resource we send the CKAN id it already has, so CKAN updates it in place."""
+    by_child: dict[str, str] = {}
+    for resource in package.get("resources") or [] if isinstance(package, dict) else []:
+        if isinstance(resource, dict) and isinstance(resource.get("id"), str):
+            ours = resource.get(mapping.RES_ID)
+            by_child[ours if isinstance(ours, str) else resource["id"].lower()] = resource["id"]
+    for resource in resources:
+        known = by_child.get(str(resource.get(mapping.RES_ID)))
+        if known:
+            resource["id"] = known
+
+
+def _token(token: str) -> tuple[str, int] | None:
+    try:
+        data = orjson.loads(token)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    latest, count = data.get("m"), data.get("n")
+    if not isinstance(latest, str) or not isinstance(count, int) or not latest:
+        return None
+    return latest, count
+
+
+def _solr_time(naive: str) -> str:
+    """A CKAN naive-UTC timestamp as Solr takes it in a range: with a Z, colons escaped."""
+    value = naive if naive.endswith("Z") else naive + "Z"
+    return value.replace(":", "\\:")

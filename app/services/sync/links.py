@@ -1,0 +1,211 @@
+"""Database side of sync: reading the links and local records a plan needs, writing a batch.
+
+Every function here is synchronous and opens its own session, so the engine runs it in a worker
+thread (`asyncio.to_thread`) and the event loop (the GUI's, through qasync) stays live. One
+call of `write_batch` is one transaction: the local datasets it writes and their sync links land
+together or not at all; a remote record our validation refuses is reported and skipped without
+undoing the rest of the batch (the batch is then written again, each dataset in a SAVEPOINT).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.models import Dataset, Remote, SyncLink
+from app.models.database import Database
+from app.services.clock import now_iso
+from app.services.errors import CatalogueError
+from app.services.records import Record, dataset_to_record
+
+CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    """A sync link (without its base snapshot: `load_bases`) and the local dataset's current
+    version (None: deleted here)."""
+
+    pk: int
+    dataset_id: str
+    remote_id: str | None
+    remote_version: str | None
+    local_version: int | None
+    current_version: int | None
+
+    @property
+    def local_changed(self) -> bool:
+        return self.current_version is None or self.current_version != self.local_version
+
+
+def load_links(database: Database, remote_pk: int) -> list[LinkRow]:
+    """Every link of a remote with its dataset's version, in one query. The base snapshots
+    stay in the database: a sync with nothing changed never decodes them."""
+    with database.read() as session:
+        rows = session.execute(
+            select(
+                SyncLink.pk,
+                SyncLink.dataset_id,
+                SyncLink.remote_id,
+                SyncLink.remote_version,
+                SyncLink.local_version,
+                Dataset.version,
+            )
+            .outerjoin(Dataset, Dataset.id == SyncLink.dataset_id)
+            .where(SyncLink.remote_pk == remote_pk)
+        ).all()
+    return [LinkRow(*row) for row in rows]
+
+
+def load_bases(database: Database, pks: Iterable[int]) -> dict[int, Record]:
+    """The base snapshots of these links (a link without one is left out)."""
+    wanted = list(pks)
+    bases: dict[int, Record] = {}
+    with database.read() as session:
+        for start in range(0, len(wanted), CHUNK):
+            chunk = wanted[start : start + CHUNK]
+            for pk, base in session.execute(
+                select(SyncLink.pk, SyncLink.base).where(SyncLink.pk.in_(chunk))
+            ):
+                if base is not None:
+                    bases[pk] = base
+    return bases
+
+
+def unlinked_local_ids(database: Database, remote_pk: int) -> list[str]:
+    """Local datasets without a link to this remote."""
+    with database.read() as session:
+        linked = select(SyncLink.dataset_id).where(SyncLink.remote_pk == remote_pk)
+        return list(
+            session.scalars(
+                select(Dataset.id).where(Dataset.id.not_in(linked)).order_by(Dataset.pk)
+            )
+        )
+
+
+def existing_ids(database: Database, ids: Iterable[str]) -> set[str]:
+    wanted = list(ids)
+    found: set[str] = set()
+    with database.read() as session:
+        for start in range(0, len(wanted), CHUNK):
+            chunk = wanted[start : start + CHUNK]
+            found.update(session.scalars(select(Dataset.id).where(Dataset.id.in_(chunk))))
+    return found
+
+
+def load_records(database: Database, ids: Iterable[str]) -> dict[str, tuple[Record, int]]:
+    """Full local records with their versions, by id (missing ids are left out)."""
+    wanted = list(ids)
+    records: dict[str, tuple[Record, int]] = {}
+    with database.read() as session:
+        for start in range(0, len(wanted), CHUNK):
+            chunk = wanted[start : start + CHUNK]
+            for dataset in session.scalars(
+                select(Dataset)
+                .where(Dataset.id.in_(chunk))
+                .options(
+                    selectinload(Dataset.resources),
+                    selectinload(Dataset.links),
+                    selectinload(Dataset.collaborators),
+                    selectinload(Dataset.read_users),
+                    selectinload(Dataset.read_teams),
+                )
+            ):
+                records[dataset.id] = (dataset_to_record(dataset), dataset.version)
+    return records
+
+
+def local_version(session: Session, dataset_id: str) -> int | None:
+    return session.scalar(select(Dataset.version).where(Dataset.id == dataset_id))
+
+
+@dataclass(slots=True)
+class LinkUpdate:
+    """Set (or create, or with delete=True remove) one link in the same transaction."""
+
+    dataset_id: str
+    remote_id: str | None = None
+    remote_version: str | None = None
+    local_version: int | None = None
+    base: Record | None = None
+    delete: bool = False
+    link_pk: int | None = None
+
+
+def save_link(session: Session, remote_pk: int, update: LinkUpdate) -> None:
+    link = None
+    if update.link_pk is not None:
+        link = session.get(SyncLink, update.link_pk)
+    if link is None:
+        link = session.scalar(
+            select(SyncLink).where(
+                SyncLink.remote_pk == remote_pk, SyncLink.dataset_id == update.dataset_id
+            )
+        )
+    if update.delete:
+        if link is not None:
+            session.delete(link)
+        return
+    if link is None:
+        link = SyncLink(remote_pk=remote_pk, dataset_id=update.dataset_id)
+        session.add(link)
+    link.dataset_id = update.dataset_id
+    link.remote_id = update.remote_id
+    link.remote_version = update.remote_version
+    link.local_version = update.local_version
+    link.base = update.base
+    link.synced_at = now_iso()
+
+
+def save_links(database: Database, remote_pk: int, updates: Sequence[LinkUpdate]) -> None:
+    if not updates:
+        return
+    with database.transaction() as session:
+        for update in updates:
+            save_link(session, remote_pk, update)
+        session.flush()
+
+
+LocalWrite = Callable[[Session], Any]
+
+
+@dataclass(slots=True)
+class WriteOutcome:
+    key: str
+    value: Any = None
+    error: CatalogueError | None = None
+
+
+def write_batch(database: Database, writes: Sequence[tuple[str, LocalWrite]]) -> list[WriteOutcome]:
+    """Run the writes in one transaction. If one fails (a CatalogueError), the batch is rolled
+    back and run again with each write in a SAVEPOINT of its own, so the failure undoes that
+    write only and is returned with its key. (Savepoints cost ~10% of a write: the common case,
+    where nothing fails, goes without them.)"""
+    try:
+        with database.transaction() as session:
+            return [WriteOutcome(key, write(session)) for key, write in writes]
+    except CatalogueError:
+        pass
+    outcomes: list[WriteOutcome] = []
+    with database.transaction() as session:
+        for key, write in writes:
+            try:
+                with session.begin_nested():
+                    outcomes.append(WriteOutcome(key, write(session)))
+            except CatalogueError as error:
+                outcomes.append(WriteOutcome(key, error=error))
+    return outcomes
+
+
+def finish(database: Database, remote_pk: int, listing_token: str | None) -> None:
+    """Record the end of a sync: when, and the listing token to pass as `since` next time."""
+    with database.transaction() as session:
+        remote = session.get(Remote, remote_pk)
+        if remote is None:
+            return
+        remote.last_synced_at = now_iso()
+        remote.listing_token = listing_token

@@ -1,0 +1,227 @@
+"""The three-way comparison of one dataset: base (last agreed), local and remote. Pure functions.
+
+A record is compared in *units*: each top-level synced field (`title`, `tags`, `licence`, ...)
+is one unit, and each resource and each link is a unit of its own (`resources/k93`), so two
+people adding different files to the same dataset is no conflict. Values are compared in their
+canonical form (`canonical`: the shape records.dataset_to_record gives, defaults filled in), so
+a portal leaving out a null field is no change.
+
+For each unit:
+
+| base vs local | base vs remote | outcome                                      |
+| ------------- | -------------- | -------------------------------------------- |
+| same          | same           | nothing                                      |
+| changed       | same           | local value goes to the remote (`to_remote`) |
+| same          | changed        | remote value comes to local (`to_local`)     |
+| changed       | changed, equal | converged: only the base moves               |
+| changed       | changed, apart | conflict: both values kept, nothing written  |
+
+With no base at all (a dataset matched on a first sync), every unit that differs is a conflict.
+A child unit that is absent has the value None (a resource or link is never null).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.services.records import Record
+from app.services.sync.adapter import CHILD_FIELDS, SYNC_FIELDS
+
+_TEXT_DEFAULT_EMPTY = ("description",)
+_OPTIONAL_TEXT = (
+    "descriptionIframe",
+    "masthead",
+    "nextReviewDate",
+    "team",
+    "embargoUntil",
+)
+_LISTS = ("tags", "topics", "collaborators", "readusers", "readteams")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if text != "" else None
+
+
+def canonical_resource(data: Mapping[str, Any]) -> Record:
+    """A resource as records.resource_to_dict gives it."""
+    time_frame = data.get("timeFrame") or {}
+    return {
+        "url": data.get("url") or "",
+        "order": int(data.get("order") or 0),
+        "title": data.get("title") or "",
+        "description": data.get("description") or "",
+        "filename": data.get("filename") or None,
+        "timeFrame": {
+            k: time_frame[k] for k in ("gte", "lte") if time_frame.get(k) not in (None, "")
+        },
+        "format": data.get("format") or None,
+        "hash": data.get("hash") or None,
+        "size": data.get("size"),
+        "timestamp": data.get("timestamp") or None,
+        "origin": data.get("origin") or None,
+    }
+
+
+def canonical_link(data: Mapping[str, Any]) -> Record:
+    """A link as records.link_to_dict gives it."""
+    qa = data.get("qa") or {}
+    return {
+        "url": data.get("url") or "",
+        "order": int(data.get("order") or 0),
+        "title": data.get("title") or "",
+        "description": data.get("description") or "",
+        "qa": {
+            "timestamp": qa.get("timestamp"),
+            "hash": qa.get("hash"),
+            "size": qa.get("size"),
+            "mimetype": qa.get("mimetype"),
+            "httpStatus": qa.get("httpStatus"),
+        },
+    }
+
+
+def canonical_value(key: str, value: Any) -> Any:
+    """One synced field in canonical form (defaults as a stored dataset has them)."""
+    if key == "title":
+        return str(value or "").strip()
+    if key in _TEXT_DEFAULT_EMPTY:
+        return str(value or "")
+    if key in _OPTIONAL_TEXT:
+        return _text(value)
+    if key in _LISTS:
+        return list(value or [])
+    if key == "licence":
+        data = value or {}
+        return {"url": data.get("url") or None, "title": data.get("title") or None}
+    if key == "contact":
+        data = value or {}
+        return {"email": data.get("email") or None, "title": data.get("title") or None}
+    if key == "custom":
+        return dict(value or {})
+    if key == "sharing":
+        return value or "public"
+    if key == "state":
+        return value or "draft"
+    if key == "resources":
+        return {rid: canonical_resource(r) for rid, r in (value or {}).items()}
+    if key == "links":
+        return {lid: canonical_link(link) for lid, link in (value or {}).items()}
+    return value
+
+
+def synced_keys(record: Mapping[str, Any]) -> list[str]:
+    """The synced fields `record` carries, in SYNC_FIELDS order."""
+    return [k for k in SYNC_FIELDS if k in record]
+
+
+def canonical(record: Mapping[str, Any], keys: Iterable[str] | None = None) -> Record:
+    """The synced fields of `record` (or only `keys`), canonical. Keys it lacks stay absent."""
+    wanted = synced_keys(record) if keys is None else [k for k in keys if k in record]
+    return {k: canonical_value(k, record[k]) for k in wanted}
+
+
+# -- units -------------------------------------------------------------------------------------
+
+
+def unit_values(record: Mapping[str, Any] | None, keys: Iterable[str]) -> dict[str, Any]:
+    """unit path -> value for the given keys of a canonical record (None record: nothing)."""
+    if record is None:
+        return {}
+    values: dict[str, Any] = {}
+    for key in keys:
+        if key not in record:
+            continue
+        if key in CHILD_FIELDS:
+            for child_id, child in (record[key] or {}).items():
+                values[f"{key}/{child_id}"] = child
+        else:
+            values[key] = record[key]
+    return values
+
+
+def unit_key(unit: str) -> str:
+    """The record key a unit belongs to ("resources/k93" -> "resources")."""
+    return unit.split("/", 1)[0]
+
+
+def get_unit(record: Mapping[str, Any], unit: str) -> Any:
+    key, _, child = unit.partition("/")
+    if child:
+        return (record.get(key) or {}).get(child)
+    return record.get(key)
+
+
+def set_units(record: Mapping[str, Any], changes: Mapping[str, Any]) -> Record:
+    """A copy of `record` with each unit set (a child set to None is removed)."""
+    result = dict(record)
+    for unit, value in changes.items():
+        key, _, child = unit.partition("/")
+        if child:
+            children = dict(result.get(key) or {})
+            if value is None:
+                children.pop(child, None)
+            else:
+                children[child] = value
+            result[key] = children
+        else:
+            result[key] = value
+    return result
+
+
+# -- the comparison ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FieldConflict:
+    """One unit changed on both sides to different values. None: absent (a child)."""
+
+    unit: str
+    base: Any
+    local: Any
+    remote: Any
+
+
+@dataclass(slots=True)
+class Merge:
+    to_local: dict[str, Any] = field(default_factory=dict)
+    to_remote: dict[str, Any] = field(default_factory=dict)
+    conflicts: list[FieldConflict] = field(default_factory=list)
+    converged: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.to_local or self.to_remote or self.conflicts or self.converged)
+
+
+def three_way(
+    base: Mapping[str, Any] | None,
+    local: Mapping[str, Any],
+    remote: Mapping[str, Any],
+    keys: Iterable[str],
+) -> Merge:
+    """Compare canonical records unit by unit over `keys` (the fields both sides carry)."""
+    keys = list(keys)
+    b = unit_values(base, keys)
+    mine = unit_values(local, keys)
+    theirs = unit_values(remote, keys)
+    merge = Merge()
+    for unit in sorted(set(b) | set(mine) | set(theirs)):
+        old, ours, their = b.get(unit), mine.get(unit), theirs.get(unit)
+        if ours == their:
+            if (base is not None and ours != old) or base is None:
+                merge.converged[unit] = ours
+            continue
+        if base is None:
+            merge.conflicts.append(FieldConflict(unit, None, ours, their))
+        elif ours == old:
+            merge.to_local[unit] = their
+        elif their == old:
+            merge.to_remote[unit] = ours
+        else:
+            merge.conflicts.append(FieldConflict(unit, old, ours, their))
+    return merge

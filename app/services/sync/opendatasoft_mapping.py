@@ -1,0 +1,490 @@
+"""Opendatasoft dataset <-> our canonical record (seed 002), with what cannot be carried over.
+
+Pure functions, no HTTP. Reading: a Search API v1 dataset (seed 003: `datasetid`, `metas`) or,
+for a dataset not yet published (which the Search API does not show), an Automation API dataset
+(seed 004: `uid`, `dataset_id`, `is_published`, `is_restricted`, `metadata.default.*.value`);
+its Automation resources. Writing: the values of the default metadata template, the dataset's
+`is_restricted`, its resources, and the user and group security rulesets.
+
+- title, description (HTML), tags <-> default template: title, description, keyword;
+- topics, licence <- `metas.theme`, `metas.license` / `license_url`: read, never written (the
+  Automation API's default template has neither; they live in the domain's internal template
+  under the domain's own ids), so a local change to them is reported;
+- sharing <-> `is_restricted` (`metas.visibility` "restricted" / "domain");
+- state <-> published / unpublished (publish or unpublish, then the status is polled);
+- resources <-> Automation resources over HTTP (`datasource.type` "http", the extractor from
+  our format). Our resource id and order ride in the URL fragment, which HTTP never sends, so a
+  pull maps each resource back to ours. Title, URL and format are carried; description, file
+  name, time frame, hash, size, timestamp and origin are not;
+- our user and group rulesets, collaborators, read users -> user and group security rulesets
+  (pushed only: DatasetGrants, opendatasoft_grants).
+
+Not carried (reported when set): descriptionIframe, masthead, nextReviewDate, contact (the
+default template has no contact), custom, links (the default template has a single
+`references` URL, not a list of links), team and readteams (Opendatasoft has groups, not teams),
+embargoUntil (no embargo: an embargoed dataset is kept unpublished until the day passes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from app.services.clock import today_iso
+from app.services.records import Record
+from app.services.text import slugify
+from app.services.validation import CHILD_ID
+
+# Record keys read from an Opendatasoft dataset (the engine compares only these).
+CARRIED: tuple[str, ...] = (
+    "title",
+    "description",
+    "tags",
+    "topics",
+    "licence",
+    "sharing",
+    "state",
+    "resources",
+)
+# Of those, the ones the Automation API can write.
+WRITABLE: frozenset[str] = frozenset(
+    {"title", "description", "tags", "sharing", "state", "resources"}
+)
+READ_ONLY_REASON = {
+    "topics": "the Automation API's default template has no theme; change it on the portal",
+    "licence": "the Automation API's default template has no licence; change it on the portal",
+}
+NOT_CARRIED: dict[str, str] = {
+    "descriptionIframe": "Opendatasoft has no iframe field",
+    "masthead": "Opendatasoft has no masthead",
+    "nextReviewDate": "Opendatasoft has no review date",
+    "contact": "the default metadata template has no contact",
+    "custom": "the default metadata template has no custom fields",
+    "links": "the default metadata template has one references URL, not a list of links",
+    "team": "Opendatasoft has groups, not teams: the owner team is not carried",
+    "readteams": "Opendatasoft has groups, not teams: team read access is not carried",
+    "embargoUntil": "Opendatasoft has no embargo; the dataset stays unpublished until the day",
+}
+RESOURCE_LOST = ("description", "filename", "timeFrame", "hash", "size", "timestamp", "origin")
+
+# Our resource format -> the Automation extractor that reads it over HTTP, and back.
+EXTRACTORS: dict[str, str] = {
+    "csv": "csvfile",
+    "json": "jsonfile",
+    "geojson": "geojsonfile",
+    "xlsx": "xlsfile",
+    "xls": "xlsfile",
+    "kml": "kmlfile",
+    "shp": "shapefile",
+}
+FORMATS: dict[str, str] = {
+    "csvfile": "csv",
+    "jsonfile": "json",
+    "geojsonfile": "geojson",
+    "xlsfile": "xlsx",
+    "kmlfile": "kml",
+    "shapefile": "shp",
+}
+# "<url>#catalogue-desk=<child id>;<order>": our resource's identity, kept by the portal as part
+# of the datasource URL; HTTP clients never send a fragment, so the extractor is not disturbed.
+FRAGMENT = re.compile(r"#catalogue-desk=([^;#]+);(-?\d+)$")
+PERMISSIONS = (
+    "explore_restricted_dataset",
+    "edit_dataset",
+    "publish_dataset",
+    "manage_dataset",
+)
+
+
+class Malformed(ValueError):
+    """A dataset without the shape the API documents; the message says what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    field: str
+    reason: str
+
+
+# -- versions and timestamps ---------------------------------------------------------------------
+
+
+def search_version(dataset: Mapping[str, Any]) -> str:
+    """The version of a Search API dataset: a hash of its metas, which change with any edit,
+    publication or visibility change (`modified`, `metadata_processed`, `data_processed`)."""
+    metas = dataset.get("metas") or {}
+    return "s:" + hashlib.sha256(orjson.dumps(metas, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+def draft_version(dataset: Mapping[str, Any]) -> str:
+    """The version of an unpublished dataset, from the Automation API."""
+    return f"d:{dataset.get('updated_at') or ''}"
+
+
+def our_time(value: Any) -> str | None:
+    """An Opendatasoft timestamp ("2021-01-26T10:00:00+00:00") in our format (ms, Z)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# -- Opendatasoft -> ours ------------------------------------------------------------------------
+
+
+def search_dataset_to_record(dataset: Any) -> Record:
+    """Our record (CARRIED keys but resources) of a Search API v1 dataset."""
+    if not isinstance(dataset, dict):
+        raise Malformed("a dataset is not a JSON object")
+    if not isinstance(dataset.get("datasetid"), str) or not dataset["datasetid"]:
+        raise Malformed("the dataset has no datasetid")
+    metas = dataset.get("metas")
+    if not isinstance(metas, dict):
+        raise Malformed("the dataset has no metas object")
+    return {
+        "title": _text(metas.get("title")) or dataset["datasetid"],
+        "description": _text(metas.get("description")),
+        "tags": _strings(metas.get("keyword"), "keyword"),
+        "topics": _strings(metas.get("theme"), "theme"),
+        "licence": {
+            "url": _text(metas.get("license_url")) or None,
+            "title": _text(metas.get("license")) or None,
+        },
+        "sharing": "private" if metas.get("visibility") == "restricted" else "public",
+        "state": "published",
+        "updatedAt": our_time(metas.get("modified")),
+    }
+
+
+def automation_dataset_to_record(dataset: Any) -> Record:
+    """Our record (title, description, tags, sharing, state) of an Automation API dataset:
+    what the portal holds for a dataset the Search API does not show yet."""
+    if not isinstance(dataset, dict):
+        raise Malformed("a dataset is not a JSON object")
+    for key in ("uid", "dataset_id"):
+        if not isinstance(dataset.get(key), str) or not dataset[key]:
+            raise Malformed(f"the dataset has no {key}")
+    metadata = dataset.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise Malformed("the dataset's metadata is not an object")
+    default = metadata.get("default") or {}
+    if not isinstance(default, dict):
+        raise Malformed("the dataset's default metadata is not an object")
+
+    def value(name: str) -> Any:
+        entry = default.get(name)
+        return entry.get("value") if isinstance(entry, dict) else None
+
+    return {
+        "title": _text(value("title")) or dataset["dataset_id"],
+        "description": _text(value("description")),
+        "tags": _strings(value("keyword"), "keyword"),
+        "sharing": "private" if dataset.get("is_restricted") is True else "public",
+        "state": "published" if dataset.get("is_published") is True else "draft",
+        "createdAt": our_time(dataset.get("created_at")),
+        "updatedAt": our_time(dataset.get("updated_at")),
+    }
+
+
+def resources_to_children(resources: Any) -> dict[str, Record]:
+    """Our resources of an Automation resource listing's `results`."""
+    if not isinstance(resources, list):
+        raise Malformed("the resource listing has no results list")
+    children: dict[str, Record] = {}
+    for position, resource in enumerate(resources):
+        if not isinstance(resource, dict) or not isinstance(resource.get("uid"), str):
+            raise Malformed(f"resource {position} has no uid")
+        datasource = resource.get("datasource") or {}
+        raw_url = _text(datasource.get("url")) if isinstance(datasource, dict) else ""
+        url, child_id, order = split_url(raw_url)
+        if child_id is None:
+            # A resource made on the portal: a stable id of our own from its uid.
+            child_id = resource_child_id(resource["uid"])
+            order = position
+        children[child_id] = {
+            "url": url,
+            "order": order,
+            "title": _text(resource.get("title")),
+            "description": "",
+            "filename": None,
+            "timeFrame": {},
+            "format": FORMATS.get(_text(resource.get("type"))),
+            "hash": None,
+            "size": None,
+            "timestamp": None,
+            "origin": None,
+        }
+    return children
+
+
+def resource_child_id(uid: str) -> str:
+    """A child id (a UUID, as seed 002 allows) derived from a portal resource uid."""
+    digest = hashlib.sha256(f"opendatasoft-resource:{uid}".encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+def split_url(url: str) -> tuple[str, str | None, int]:
+    """(url without our fragment, our child id, our order) of a datasource URL."""
+    found = FRAGMENT.search(url)
+    if found and CHILD_ID.match(found.group(1)):
+        return url[: found.start()], found.group(1), int(found.group(2))
+    return url, None, 0
+
+
+def tagged_url(url: str, child_id: str, order: int) -> str:
+    return f"{url}#catalogue-desk={child_id};{order}"
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _strings(value: Any, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):  # a single keyword is sometimes a bare string
+        return [value] if value else []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Malformed(f"{name} is not a list of strings")
+    return list(value)
+
+
+# -- ours -> Opendatasoft ------------------------------------------------------------------------
+
+
+def dataset_id_for(record: Mapping[str, Any]) -> str:
+    """The Opendatasoft dataset_id a new dataset gets: the title's slug and our id (readable,
+    unique, and found again by `find` after an interrupted create)."""
+    slug = slugify(str(record.get("title") or ""))[:80].strip("-")
+    return f"{slug}-{record['id']}" if slug else f"dataset-{record['id']}"
+
+
+def is_embargoed(record: Mapping[str, Any], today: str | None = None) -> bool:
+    embargo = record.get("embargoUntil")
+    return bool(embargo) and str(embargo) > (today or today_iso())
+
+
+def wants_published(record: Mapping[str, Any], today: str | None = None) -> bool:
+    """Published on the portal: published here and out of embargo."""
+    return record.get("state") == "published" and not is_embargoed(record, today)
+
+
+def default_metadata(record: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """Default-template field name -> value, for the given record keys."""
+    values: dict[str, Any] = {}
+    for key in keys:
+        if key == "title":
+            values["title"] = str(record.get("title") or "").strip()
+        elif key == "description":
+            values["description"] = str(record.get("description") or "")
+        elif key == "tags":
+            values["keyword"] = list(record.get("tags") or [])
+    return values
+
+
+def create_body(record: Mapping[str, Any], *, language: str) -> dict[str, Any]:
+    """The body of "Create dataset" (seed 004): dataset_id, is_restricted, default metadata
+    (title and language are required; `modified` follows metadata changes)."""
+    default = {
+        name: {"value": value}
+        for name, value in default_metadata(record, ("title", "description", "tags")).items()
+    }
+    default["language"] = {"value": language}
+    default["modified_updates_on_metadata_change"] = {"value": True}
+    return {
+        "dataset_id": dataset_id_for(record),
+        "is_restricted": record.get("sharing") == "private",
+        "metadata": {"default": default},
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceBody:
+    """One Automation resource to create or update, for our child `child_id`."""
+
+    child_id: str
+    body: dict[str, Any]
+
+
+def resource_bodies(record: Mapping[str, Any]) -> tuple[list[ResourceBody], list[Issue]]:
+    """Automation resource bodies for our resources, and those that cannot go."""
+    bodies: list[ResourceBody] = []
+    issues: list[Issue] = []
+    resources = record.get("resources") or {}
+    for rid, resource in sorted(resources.items(), key=lambda item: _order(item[1])):
+        body, issue = resource_body(rid, resource)
+        if body is not None:
+            bodies.append(ResourceBody(rid, body))
+        if issue is not None:
+            issues.append(issue)
+    return bodies, issues
+
+
+def resource_body(
+    rid: str, resource: Mapping[str, Any]
+) -> tuple[dict[str, Any] | None, Issue | None]:
+    fmt = str(resource.get("format") or "").lower()
+    extractor = EXTRACTORS.get(fmt)
+    url = str(resource.get("url") or "")
+    if extractor is None or not url:
+        why = (
+            "it has no URL"
+            if not url
+            else f"Opendatasoft has no extractor for format {fmt or '(none)'}"
+        )
+        return None, Issue(f"resources/{rid}", f"not sent: {why}")
+    body = {
+        "type": extractor,
+        "title": str(resource.get("title") or rid),
+        "params": {},
+        "datasource": {"type": "http", "url": tagged_url(url, rid, _order(resource))},
+    }
+    lost = [name for name in RESOURCE_LOST if _has_value(resource.get(name))]
+    issue = (
+        Issue(f"resources/{rid}", f"Opendatasoft resources do not hold: {', '.join(lost)}")
+        if lost
+        else None
+    )
+    return body, issue
+
+
+def _order(resource: Mapping[str, Any]) -> int:
+    try:
+        return int(resource.get("order") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _has_value(value: Any) -> bool:
+    return value not in (None, "", {}, [])
+
+
+# -- security ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetGrants:
+    """Who may do what with one local dataset, by the names the portal knows them by.
+
+    users: username -> permission names (our user rulesets, collaborators: edit_dataset,
+    read users: explore_restricted_dataset); groups: portal group uid -> permission names (our
+    group rulesets); issues: what of our access control has no Opendatasoft equivalent.
+    managed_users / managed_groups: every user and group the catalogue knows: a portal ruleset
+    for one of them that `users` / `groups` lacks is revoked; rulesets of anyone else (the
+    portal's own administrators) are left alone.
+    """
+
+    users: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    groups: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    issues: Sequence[Issue] = ()
+    managed_users: frozenset[str] = frozenset()
+    managed_groups: frozenset[str] = frozenset()
+
+
+def group_uid(title: str) -> str:
+    """The portal group uid our group of that title corresponds to ("Content Designers" ->
+    "content_designers", as the portal derives it)."""
+    return slugify(title).replace("-", "_")
+
+
+def merge_permissions(*sets: Iterable[str]) -> list[str]:
+    wanted = {name for names in sets for name in names}
+    return [name for name in PERMISSIONS if name in wanted]
+
+
+def ruleset_body(kind: str, name: str, permissions: Sequence[str]) -> dict[str, Any]:
+    """A user or group ruleset (seed 004): permissions, and a security that lets the target
+    see every record and field (our catalogue has no record- or field-level rules)."""
+    target = {"username": name} if kind == "user" else {"uid": name}
+    return {
+        "security": {
+            "is_data_visible": True,
+            "visible_fields": ["*"],
+            "filter_query": "",
+            "api_calls_quota": None,
+        },
+        "permissions": list(permissions),
+        kind: target,
+    }
+
+
+# -- what the portal keeps -----------------------------------------------------------------------
+
+
+def carried(record: Mapping[str, Any], *, today: str | None = None) -> Record:
+    """`record` as the portal would give it back (CARRIED keys): what a pull after a push would
+    read, so comparing it with the portal shows only real differences."""
+    result: Record = {
+        "title": str(record.get("title") or "").strip(),
+        "description": str(record.get("description") or ""),
+        "tags": list(record.get("tags") or []),
+        "topics": list(record.get("topics") or []),
+        "licence": {
+            "url": (record.get("licence") or {}).get("url") or None,
+            "title": (record.get("licence") or {}).get("title") or None,
+        },
+        "sharing": "private" if record.get("sharing") == "private" else "public",
+        "state": "published" if wants_published(record, today) else "draft",
+    }
+    bodies, _issues = resource_bodies(record)
+    result["resources"] = resources_to_children(
+        [{"uid": f"re_{i}", **b.body} for i, b in enumerate(bodies)]
+    )
+    return result
+
+
+def outgoing_issues(
+    record: Mapping[str, Any],
+    *,
+    keys: Iterable[str] | None = None,
+    grants_attached: bool = True,
+    today: str | None = None,
+) -> list[Issue]:
+    """Everything of `record` an Opendatasoft portal cannot hold (of `keys` only, if given:
+    the fields a push changes). `grants_attached`: whether our permissions are pushed as
+    rulesets (the adapter has the catalogue); if not, collaborators and read users are lost."""
+    wanted = set(keys) if keys is not None else None
+
+    def concerned(key: str) -> bool:
+        return wanted is None or key in wanted
+
+    issues: list[Issue] = []
+    if concerned("resources"):
+        _bodies, resource_issues = resource_bodies(record)
+        issues.extend(resource_issues)
+    for key, reason in READ_ONLY_REASON.items():
+        if concerned(key) and _has_value(_values(record.get(key))):
+            issues.append(Issue(key, f"not written: {reason}"))
+    for key, reason in NOT_CARRIED.items():
+        if not concerned(key):
+            continue
+        if key == "embargoUntil":
+            if is_embargoed(record, today) and record.get("state") == "published":
+                issues.append(Issue(key, reason))
+        elif _has_value(_values(record.get(key))):
+            issues.append(Issue(key, reason))
+    if not grants_attached:
+        for key in ("collaborators", "readusers"):
+            if concerned(key) and record.get(key):
+                issues.append(
+                    Issue(key, "not pushed: the adapter has no catalogue to read rulesets from")
+                )
+    return issues
+
+
+def _values(value: Any) -> Any:
+    """A dict counts as set when one of its values is (an empty licence or contact is not)."""
+    if isinstance(value, dict) and all(not _has_value(v) for v in value.values()):
+        return None
+    return value
