@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from app.cli_serve import add_serve_parser, run_serve
+from app.cli_sync import SYNC_COMMANDS, add_sync_parsers, run_sync
+from app.cli_transfer import add_transfer_parsers, run_transfer
 from app.models.database import Database
 from app.services.errors import CatalogueError
 
@@ -39,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
     _add_db(add_serve_parser(commands))
+    for transfer in add_transfer_parsers(commands):
+        _add_db(transfer)
+    for sync in add_sync_parsers(commands):
+        _add_db(sync)
     return parser
 
 
@@ -53,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _generate(args.db, args.datasets, args.seed)
         if args.command == "serve":
             return run_serve(args)
+        if args.command in ("export", "import"):
+            return run_transfer(args)
+        if args.command in SYNC_COMMANDS:
+            return run_sync(args)
     except CatalogueError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 2

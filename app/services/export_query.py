@@ -38,8 +38,8 @@ from sqlalchemy.orm import Session
 
 from app.models import Dataset, Link, Masthead, Resource, Team, Topic
 from app.models.database import Database
-from app.services.clock import today_iso
 from app.services import datasets
+from app.services.clock import today_iso
 from app.services.errors import CatalogueError, PermissionDenied
 from app.services.records import Record, dataset_to_record
 from app.services.visibility import READ, Principal, permissions_for, visible_clause

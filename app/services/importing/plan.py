@@ -1,0 +1,479 @@
+"""Plan an import (read and check everything, write nothing), then commit it in one transaction.
+
+`plan_import` reads the file through its format's source module, and for each dataset decides
+what would happen: create, update, copy (an existing id imported under a new one), skip, or
+unchanged. Every record is validated as it would be written (validation.validate_record, and
+the team and user ids it names must exist), and every problem becomes a `RowError` that names
+the row and column where the person can fix it.
+
+`commit_import` writes a plan without errors through datasets.create_dataset/update_dataset, so
+every imported dataset gets its history version, all in one transaction: all or nothing. It
+refuses a plan whose datasets changed since it was made (StaleEdit), rather than overwriting
+an edit the preview did not show.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.models import Dataset, Team, User
+from app.models.database import Database
+from app.services import datasets
+from app.services.clock import now_iso
+from app.services.errors import StaleEdit, ValidationFailed
+from app.services.importing.detect import detect_format
+from app.services.importing.model import ImportFormat, RowError, SourceItem
+from app.services.importing.shape import check_shape
+from app.services.importing.sources import read_source
+from app.services.progress import NO_PROGRESS, Progress
+from app.services.records import (
+    DERIVED_KEYS,
+    IMMUTABLE_KEYS,
+    Record,
+    changed_keys,
+    dataset_to_record,
+    empty_record,
+)
+from app.services.validation import validate_record
+
+Action = Literal["create", "update", "copy", "skip", "unchanged"]
+# Keys whose value is an object of a few fixed fields: a format may carry only some of them.
+_PARTIAL_OBJECTS = ("licence", "contact")
+_CHILDREN = ("resources", "links")
+# Datasets planned or written between two progress reports (and ORM objects let go of).
+_STEP = 200
+# What dataset_to_record reads, loaded with the datasets (as datasets.get_dataset does).
+_LOAD = (
+    selectinload(Dataset.resources),
+    selectinload(Dataset.links),
+    selectinload(Dataset.collaborators),
+    selectinload(Dataset.read_users),
+    selectinload(Dataset.read_teams),
+)
+
+
+class OnExisting(StrEnum):
+    """What to do with a dataset whose id is already in the catalogue."""
+
+    SKIP = "skip"
+    UPDATE = "update"
+    COPY = "copy"
+
+
+@dataclass
+class PlannedItem:
+    """One dataset of the plan. `record` is the dataset as the commit would leave it (for an
+    update: the stored record with the file's changes; for a skip: what the file had), and
+    `changes` its top-level fields that differ from the stored ones (all of them for a new
+    dataset)."""
+
+    row: int
+    dataset_id: str
+    action: Action
+    record: Record
+    changes: list[str]
+    # The dataset's version when planned (update and unchanged): the commit checks it.
+    version: int | None = None
+
+
+@dataclass
+class ImportPlan:
+    format: ImportFormat
+    items: list[PlannedItem] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    source: Path | None = None
+
+    def _count(self, *actions: Action) -> int:
+        return sum(1 for item in self.items if item.action in actions)
+
+    @property
+    def new(self) -> int:
+        """Datasets the commit would create (new ids and copies)."""
+        return self._count("create", "copy")
+
+    @property
+    def changed(self) -> int:
+        return self._count("update")
+
+    @property
+    def unchanged(self) -> int:
+        return self._count("unchanged")
+
+    @property
+    def skipped(self) -> int:
+        return self._count("skip")
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    created: int
+    updated: int
+    copied: int
+    skipped: int
+    unchanged: int
+
+
+def plan_import(
+    database: Database,
+    path: Path,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    on_existing: OnExisting = OnExisting.SKIP,
+    progress: Progress = NO_PROGRESS,
+) -> ImportPlan:
+    """Read `path`, check every dataset in it against the catalogue, and say what a commit
+    would do. Writes nothing. ImportRejected if the file as a whole cannot be read;
+    problems with single rows are in `plan.errors`."""
+    import_format = detect_format(path)
+    items, orphans = read_source(path, import_format, mapping=mapping, progress=progress)
+    plan = ImportPlan(format=import_format, errors=list(orphans), source=path)
+    total = len(items)
+    # Taken from the end as they are planned, so the file's records and the planned ones are
+    # not both held for the whole file.
+    items.reverse()
+    done = 0
+    with database.read() as session:
+        planner = _Planner(session, on_existing)
+        planner.file_ids = {str(i.record["id"]) for i in items if i.record.get("id")}
+        while items:
+            chunk = [items.pop() for _ in range(min(_STEP, len(items)))]
+            planner.prefetch(chunk)
+            for item in chunk:
+                plan.items.extend(planner.plan(item, plan.errors))
+            done += len(chunk)
+            progress.report(done, total)
+            session.expunge_all()
+    return plan
+
+
+class _Planner:
+    def __init__(self, session: Session, on_existing: OnExisting) -> None:
+        self.session = session
+        self.on_existing = on_existing
+        self.now = now_iso()
+        self.teams = set(session.scalars(select(Team.id)))
+        self.users = set(session.scalars(select(User.id)))
+        self.seen: dict[str, int] = {}  # dataset id in the file -> its row
+        self.file_ids: set[str] = set()  # every id the file names: a new id must be none
+        self.taken: set[str] = set()  # ids the plan will create
+        self.existing: dict[str, Dataset] = {}
+        self.reported: set[str] = set()  # the current item's paths with a type error
+
+    def prefetch(self, items: list[SourceItem]) -> None:
+        """Load the datasets a chunk of items names, in a few queries rather than one each."""
+        ids = {item.record["id"] for item in items if isinstance(item.record.get("id"), str)}
+        found = self.session.scalars(select(Dataset).where(Dataset.id.in_(ids)).options(*_LOAD))
+        self.existing = {dataset.id: dataset for dataset in found}
+
+    def plan(self, item: SourceItem, errors: list[RowError]) -> list[PlannedItem]:
+        errors.extend(item.errors)
+        if item.errors and not item.record:
+            return []  # nothing was read: its errors say why
+        record, problems = check_shape(item.record)
+        for path, message in problems.items():
+            errors.append(RowError(*item_location(item, path), message))
+        item = dataclasses.replace(item, record=record, errors=[])
+        self.reported = set(problems)
+        planned = self._plan(item, errors)
+        # An item with any error is reported, never planned: the commit refuses the plan.
+        return [] if problems else planned
+
+    def _plan(self, item: SourceItem, errors: list[RowError]) -> list[PlannedItem]:
+        record = item.record
+        dataset_id = str(record.get("id") or "")
+        if dataset_id:
+            first = self.seen.get(dataset_id)
+            if first is not None:
+                errors.append(
+                    RowError(
+                        item.row, _column(item, "id"), f"id {dataset_id} is also in row {first}"
+                    )
+                )
+                return []
+            self.seen[dataset_id] = item.row
+        existing = self._existing(dataset_id) if dataset_id else None
+        if existing is not None and self.on_existing is OnExisting.SKIP:
+            return [PlannedItem(item.row, dataset_id, "skip", record, [], existing.version)]
+        if existing is not None and self.on_existing is OnExisting.UPDATE:
+            return self._update(item, existing, errors)
+        action: Action = "copy" if existing is not None else "create"
+        return self._create(item, action, errors)
+
+    def _existing(self, dataset_id: str) -> Dataset | None:
+        if dataset_id in self.taken:
+            return None
+        return self.existing.get(dataset_id)
+
+    def _create(
+        self, item: SourceItem, action: Action, errors: list[RowError]
+    ) -> list[PlannedItem]:
+        record = dict(item.record)  # check_shape built it afresh: ours to change
+        # descriptionText is derived from the description; updatedAt is kept on a create.
+        record.pop("descriptionText", None)
+        if action == "copy" or not record.get("id"):
+            record["id"] = self._new_id()
+            if action == "copy":
+                # A copy is a new dataset: it starts its own life now.
+                record.pop("createdAt", None)
+                record.pop("updatedAt", None)
+        full = {**empty_record(record["id"], self.now), **record}
+        for key in ("createdAt", "updatedAt"):
+            full[key] = record.get(key) or self.now
+        _fill_child_orders(full)
+        _normalise(full)
+        if not self._valid(item, full, errors):
+            return []
+        self.taken.add(full["id"])
+        changes = sorted(k for k in full if k not in DERIVED_KEYS)
+        return [PlannedItem(item.row, full["id"], action, full, changes)]
+
+    def _update(
+        self, item: SourceItem, existing: Dataset, errors: list[RowError]
+    ) -> list[PlannedItem]:
+        before = dataset_to_record(existing)
+        record = dict(item.record)  # check_shape built it afresh: ours to change
+        text = record.pop("descriptionText", None)
+        if text is not None and _same_text(before, text):
+            record.pop("description", None)
+        record.pop("updatedAt", None)
+        for key in item.unordered:
+            if key in record and _same_set(record[key], before.get(key)):
+                record[key] = before[key]
+        problems = False
+        for key in sorted(IMMUTABLE_KEYS & set(record)):
+            if record[key] != before[key] and not (key == "site" and not record[key]):
+                errors.append(
+                    RowError(
+                        item.row,
+                        _column(item, key),
+                        f"cannot be changed (it is {before[key]!r} in the catalogue)",
+                    )
+                )
+                problems = True
+            record.pop(key)
+        merged = _merge(before, record)
+        _fill_child_orders(merged)
+        _normalise(merged)
+        if not self._valid(item, merged, errors) or problems:
+            return []
+        changes = changed_keys(before, merged)
+        action: Action = "update" if changes else "unchanged"
+        return [PlannedItem(item.row, existing.id, action, merged, changes, existing.version)]
+
+    def _valid(self, item: SourceItem, record: Record, errors: list[RowError]) -> bool:
+        problems: dict[str, str] = {}
+        try:
+            validate_record(record)
+        except ValidationFailed as failure:
+            problems.update(failure.errors)
+        team = record.get("team")
+        if team and team not in self.teams:
+            problems["team"] = f"no team with id {team!r} in this catalogue"
+        for key in ("collaborators", "readusers"):
+            unknown = [u for u in record.get(key) or [] if u not in self.users]
+            if unknown and key not in problems:
+                problems[key] = f"unknown user id(s): {', '.join(map(str, unknown))}"
+        unknown_teams = [t for t in record.get("readteams") or [] if t not in self.teams]
+        if unknown_teams:
+            problems["readteams"] = f"unknown team id(s): {', '.join(unknown_teams)}"
+        for path, message in problems.items():
+            if path not in self.reported:  # a field dropped for its type is missing now
+                errors.append(RowError(*item_location(item, path), message))
+        return not problems
+
+    def _new_id(self) -> str:
+        while True:
+            candidate = datasets.random_id(5)
+            if candidate in self.taken or candidate in self.file_ids:
+                continue
+            if self.session.scalar(select(Dataset.pk).where(Dataset.id == candidate)) is None:
+                return candidate
+
+
+def _same_text(before: Record, text: str) -> bool:
+    """Whether plain `text` is the stored description's (or, for none, the title our DCAT
+    export writes in its place)."""
+    stored = before.get("descriptionText") or ""
+    return " ".join(text.split()) == stored or (not stored and text == before.get("title"))
+
+
+def _same_set(new: object, old: object) -> bool:
+    if not isinstance(new, list) or not isinstance(old, list):
+        return False
+    try:
+        return set(new) == set(old) and len(new) == len(old)
+    except TypeError:  # unhashable items: the shape check reports them
+        return False
+
+
+def item_location(item: SourceItem, path: str) -> tuple[int, str]:
+    """Where the person finds the field `path` (e.g. `resources.k93.url`): its row and column.
+
+    A table names its columns and the rows of its children (`SourceItem.columns`,
+    `locations`); a field it does not name is reported by its path, on the item's row."""
+    parts = path.split(".")
+    row, sheet = item.row, ""
+    if parts[0] in _CHILDREN and len(parts) > 1:
+        child = item.locations.get(f"{parts[0]}.{parts[1]}")
+        if child is not None:
+            row, sheet = child
+            # The child's field without its id: resources.k93.size -> resources.size.
+            parts = [parts[0], *(parts[2:] or ["id"])]
+    for end in range(len(parts), 0, -1):
+        column = item.columns.get(".".join(parts[:end]))
+        if column is not None:
+            return row, f"{sheet}!{column}" if sheet else column
+    return row, path
+
+
+def _column(item: SourceItem, key: str) -> str:
+    return item_location(item, key)[1]
+
+
+def _merge(before: Record, record: Record) -> Record:
+    """The dataset after an update: the record's keys over the stored ones.
+
+    Licence and contact merge field by field (a spreadsheet may map only the licence's title);
+    a resource or link keeps the stored fields the format does not carry (e.g. a resource's
+    origin), by its id."""
+    merged = {**before, **record}
+    for key in _PARTIAL_OBJECTS:
+        if key in record and isinstance(record[key], dict) and isinstance(before.get(key), dict):
+            merged[key] = {**before[key], **record[key]}
+    for key in _CHILDREN:
+        new = record.get(key)
+        old = before.get(key) or {}
+        if isinstance(new, dict):
+            merged[key] = {
+                child_id: _merge_child(old[child_id], child) if child_id in old else child
+                for child_id, child in new.items()
+            }
+    return merged
+
+
+def _merge_child(old: Record, new: Record) -> Record:
+    """A child's stored fields with those the file gives over them; in `qa` and `timeFrame`
+    too (a bound given as None clears it, one not given stays)."""
+    merged = {**old, **new}
+    for key in ("qa", "timeFrame"):
+        if isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
+            merged[key] = {**old[key], **new[key]}
+    return merged
+
+
+def _normalise(record: Record) -> None:
+    """The stored form of what a file may spell otherwise: a title without surrounding space
+    (records.apply_record strips it), a time frame with only the bounds it has
+    (records.resource_to_dict)."""
+    if isinstance(record.get("title"), str):
+        record["title"] = record["title"].strip()
+    resources = record.get("resources")
+    if isinstance(resources, dict):
+        for resource in resources.values():
+            frame = resource.get("timeFrame") if isinstance(resource, dict) else None
+            if isinstance(frame, dict):
+                resource["timeFrame"] = {k: v for k, v in frame.items() if v is not None}
+
+
+def _fill_child_orders(record: Record) -> None:
+    """A format without explicit orders (lists) gives each child its list position."""
+    for key in _CHILDREN:
+        children = record.get(key)
+        if not isinstance(children, dict):
+            continue
+        for position, child in enumerate(children.values()):
+            if isinstance(child, dict) and child.get("order") is None:
+                child["order"] = position
+
+
+# -- commit ----------------------------------------------------------------------------------
+
+
+def commit_import(
+    database: Database, plan: ImportPlan, *, author: str, progress: Progress = NO_PROGRESS
+) -> ImportSummary:
+    """Write `plan` in one transaction. ValidationFailed if it has errors; StaleEdit if a
+    dataset it updates (or found unchanged) changed since, or an id it creates was taken."""
+    if not plan.ok:
+        raise ValidationFailed(
+            {f"row {e.row}, {e.column}": e.message for e in plan.errors[:20]}, subject="import"
+        )
+    counts: dict[str, int] = {"create": 0, "update": 0, "copy": 0, "skip": 0, "unchanged": 0}
+    total = len(plan.items)
+    progress.report(0, total)
+    with database.transaction() as session:
+        for done, item in enumerate(plan.items, 1):
+            _commit_item(session, item, author)
+            counts[item.action] += 1
+            if done % _STEP == 0:
+                # Flushed already: the written objects need not stay in the session.
+                session.expunge_all()
+                progress.report(done, total)
+        # A cancel after the last report still rolls everything back.
+        progress.report(total, total)
+    return ImportSummary(
+        created=counts["create"],
+        updated=counts["update"],
+        copied=counts["copy"],
+        skipped=counts["skip"],
+        unchanged=counts["unchanged"],
+    )
+
+
+def _commit_item(session: Session, item: PlannedItem, author: str) -> None:
+    if item.action in ("create", "copy"):
+        if session.scalar(select(Dataset.pk).where(Dataset.id == item.dataset_id)) is not None:
+            raise StaleEdit(
+                f"Dataset {item.dataset_id} was created since the import was planned; "
+                "plan the import again"
+            )
+        datasets.create_dataset(session, item.record, author=author, action="import")
+        return
+    if item.action == "skip":
+        return
+    version = session.scalar(select(Dataset.version).where(Dataset.id == item.dataset_id))
+    if version is None or version != item.version:
+        raise StaleEdit(
+            f"Dataset {item.dataset_id} changed since the import was planned; plan it again"
+        )
+    if item.action == "update":
+        datasets.update_dataset(
+            session,
+            item.dataset_id,
+            item.record,
+            author=author,
+            expected_version=item.version,
+            action="import",
+        )
+
+
+def describe(plan: ImportPlan) -> str:
+    """The preview in one line, as the CLI and the GUI show it."""
+    parts = [f"{plan.new} new", f"{plan.changed} changed", f"{plan.unchanged} unchanged"]
+    if plan.skipped:
+        parts.append(f"{plan.skipped} skipped")
+    parts.append(f"{len(plan.errors)} error{'s' if len(plan.errors) != 1 else ''}")
+    return ", ".join(parts)
+
+
+__all__ = [
+    "ImportPlan",
+    "ImportSummary",
+    "OnExisting",
+    "PlannedItem",
+    "commit_import",
+    "describe",
+    "plan_import",
+]

@@ -1,0 +1,197 @@
+"""Check the external links of datasets, as DataPress QA does, and record what was found.
+
+Each link is fetched with httpx (HEAD, falling back to GET when the server refuses HEAD), a few
+at a time (`concurrency`), each within `timeout` seconds. Its `qa` gets the HTTP status, the
+Content-Type, the size from Content-Length, the ETag as hash, and the time of the check; a
+network failure records no status (None) and keeps the error text in the result. The findings
+are written per dataset through datasets.update_dataset (action "link-check", updatedAt left
+as it is, refused if the dataset was edited meanwhile), so history and derived data follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from app.models import Dataset, Link
+from app.models.database import Database
+from app.services import datasets
+from app.services.clock import now_iso
+from app.services.errors import NotFound, StaleEdit
+from app.services.progress import NO_PROGRESS, Progress
+
+AUTHOR = "link-check"
+USER_AGENT = "CatalogueDesk-LinkCheck/1.0"
+# Statuses that mean "this server does not do HEAD here": ask again with GET.
+_LENGTH = re.compile(r"[0-9]{1,18}")
+_HEAD_REFUSED = frozenset({400, 403, 404, 405, 406, 429, 500, 501, 502, 503})
+
+
+@dataclass(frozen=True)
+class LinkCheckResult:
+    dataset_id: str
+    lid: str
+    url: str
+    http_status: int | None
+    error: str | None
+
+
+def is_broken(qa: dict[str, Any]) -> bool:
+    """Whether a link's last check failed: an error status, or checked and no answer.
+
+    A link never checked (no timestamp) is not broken, only unknown."""
+    status = qa.get("httpStatus")
+    if isinstance(status, int) and status > 0:
+        return status >= 400
+    return qa.get("timestamp") is not None
+
+
+@dataclass(frozen=True)
+class _Target:
+    dataset_id: str
+    version: int
+    lid: str
+    url: str
+
+
+async def check_links(
+    database: Database,
+    *,
+    dataset_ids: Sequence[str] | None = None,
+    concurrency: int = 8,
+    timeout: float = 10.0,
+    progress: Progress = NO_PROGRESS,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> list[LinkCheckResult]:
+    """Check the links of `dataset_ids` (every dataset when None) and record the findings.
+
+    Progress counts links checked. Cancelled (from `progress`) stops the checks; what was
+    checked before is not written. `transport` is for tests (e.g. an ASGI app)."""
+    targets = await asyncio.to_thread(_targets, database, dataset_ids)
+    total = len(targets)
+    progress.report(0, total)
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+    found: dict[tuple[str, str], tuple[LinkCheckResult, dict[str, Any]]] = {}
+    done = 0
+    limits = httpx.Limits(max_connections=max(1, concurrency))
+    async with httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=True,
+        limits=limits,
+        headers={"User-Agent": USER_AGENT},
+        transport=transport,
+    ) as client:
+
+        async def run(target: _Target) -> None:
+            nonlocal done
+            async with semaphore:
+                if progress.cancelled:
+                    return
+                result, qa = await _check(client, target)
+            found[(target.dataset_id, target.lid)] = (result, qa)
+            done += 1
+            progress.report(done, total)
+
+        tasks = [asyncio.create_task(run(target)) for target in targets]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    progress.report(done, total)
+    await asyncio.to_thread(_record, database, targets, found)
+    return [found[(t.dataset_id, t.lid)][0] for t in targets if (t.dataset_id, t.lid) in found]
+
+
+def _targets(database: Database, dataset_ids: Sequence[str] | None) -> list[_Target]:
+    statement = (
+        select(Dataset.id, Dataset.version, Link.lid, Link.url)
+        .join(Link, Link.dataset_pk == Dataset.pk)
+        .order_by(Dataset.pk, Link.position, Link.pk)
+    )
+    if dataset_ids is not None:
+        statement = statement.where(Dataset.id.in_(set(dataset_ids)))
+    with database.read() as session:
+        return [_Target(*row) for row in session.execute(statement).all()]
+
+
+async def _check(
+    client: httpx.AsyncClient, target: _Target
+) -> tuple[LinkCheckResult, dict[str, Any]]:
+    checked_at = now_iso()
+    try:
+        response = await _head_or_get(client, target.url)
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
+        message = str(error) or type(error).__name__
+        # As DataPress QA: no answer, so no status, type, size or hash.
+        failed = dict.fromkeys(("httpStatus", "mimetype", "size", "hash"))
+        failed["timestamp"] = checked_at
+        return LinkCheckResult(target.dataset_id, target.lid, target.url, None, message), failed
+    headers = response.headers
+    length = headers.get("content-length")
+    qa: dict[str, Any] = {
+        "timestamp": checked_at,
+        "httpStatus": response.status_code,
+        "mimetype": headers.get("content-type"),
+        # A size SQLite can store, in ASCII digits (str.isdigit() accepts "²").
+        "size": int(length) if length and _LENGTH.fullmatch(length) else None,
+        "hash": headers.get("etag"),
+    }
+    result = LinkCheckResult(target.dataset_id, target.lid, target.url, response.status_code, None)
+    return result, qa
+
+
+async def _head_or_get(client: httpx.AsyncClient, url: str) -> httpx.Response:
+    """HEAD, or GET when the server refuses HEAD or drops it; only the headers are read."""
+    try:
+        response = await client.head(url)
+        if response.status_code not in _HEAD_REFUSED:
+            return response
+    except (httpx.TimeoutException, httpx.InvalidURL, httpx.UnsupportedProtocol):
+        raise
+    except httpx.TransportError:
+        pass  # some servers drop HEAD requests: GET decides
+    async with client.stream("GET", url) as streamed:
+        return streamed
+
+
+def _record(
+    database: Database,
+    targets: Sequence[_Target],
+    found: dict[tuple[str, str], tuple[LinkCheckResult, dict[str, Any]]],
+) -> None:
+    """Write each dataset's findings in its own transaction; a dataset edited since the check
+    began is left alone (its links may have changed)."""
+    by_dataset: dict[str, list[_Target]] = {}
+    for target in targets:
+        if (target.dataset_id, target.lid) in found:
+            by_dataset.setdefault(target.dataset_id, []).append(target)
+    for dataset_id, checked in by_dataset.items():
+        try:
+            with database.transaction() as session:
+                record = datasets.get_record(session, dataset_id)
+                links = record["links"]
+                for target in checked:
+                    link = links.get(target.lid)
+                    if link is None or link["url"] != target.url:
+                        continue
+                    _, qa = found[(dataset_id, target.lid)]
+                    link["qa"] = {**link["qa"], **qa}
+                datasets.update_dataset(
+                    session,
+                    dataset_id,
+                    {"links": links},
+                    author=AUTHOR,
+                    expected_version=checked[0].version,
+                    action="link-check",
+                    touch=False,
+                )
+        except (StaleEdit, NotFound):
+            continue
