@@ -24,6 +24,7 @@ _FIELDS = {
     "created_at": 8,
     "tags": 9,
     "resources": 10,
+    "broken_links": 12,
 }
 
 

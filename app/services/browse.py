@@ -45,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from app.models import Dataset, Resource, Team
+from app.models import Dataset, Link, Resource, Team
 from app.services.clock import today_iso
 from app.services.progress import Cancelled
 from app.services.visibility import display_state_expr
@@ -97,6 +97,7 @@ class BrowseRow:
     created_at: str
     tags: tuple[str, ...]
     resources: int
+    broken_links: int  # links whose last check failed (link_check.is_broken)
     key: Key
 
 
@@ -165,11 +166,28 @@ def _search_clause(session: Session, text: str, *, walk: bool) -> ColumnElement[
     )
 
 
+def broken_link_clause() -> ColumnElement[bool]:
+    """link_check.is_broken in SQL: an error status, or checked (a timestamp) with no status."""
+    status = Link.qa_http_status
+    return or_(
+        status >= 400,
+        and_(or_(status.is_(None), status <= 0), Link.qa_timestamp.is_not(None)),
+    )
+
+
 def _row_select(spec: BrowseSpec, today: str) -> Select[Any]:
     resources = (
         select(func.count())
         .select_from(Resource)
         .where(Resource.dataset_pk == Dataset.pk)
+        .scalar_subquery()
+    )
+    # One probe of links' dataset_pk index per row shown (about one link a dataset), and only
+    # for the rows of a window: fetch_pks applies this select to a window's pks alone.
+    broken_links = (
+        select(func.count())
+        .select_from(Link)
+        .where(Link.dataset_pk == Dataset.pk, broken_link_clause())
         .scalar_subquery()
     )
     team_title = select(Team.title).where(Team.id == Dataset.team).scalar_subquery()
@@ -186,6 +204,7 @@ def _row_select(spec: BrowseSpec, today: str) -> Select[Any]:
         Dataset.tags,
         resources.label("resources"),
         _sort_expr(spec, today).label("sort_key"),
+        broken_links.label("broken_links"),
     )
 
 
@@ -202,6 +221,7 @@ def _to_row(row: Any) -> BrowseRow:
         created_at=row.created_at,
         tags=tuple(row.tags or ()),
         resources=row.resources,
+        broken_links=row.broken_links,
         key=(row.sort_key, row.pk),
     )
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from app.models.database import Database
 from app.services import access, datasets, files, managed_lists
+from app.services.link_check import is_broken
 from app.services.progress import Progress
 from app.services.records import Record
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
@@ -367,9 +368,34 @@ def _resource_columns(data: Record) -> list[str]:
     ]
 
 
+def link_check_text(qa: Any) -> str:
+    """A link's last check in a word or two: "200", "404 broken", "no answer", "" (never)."""
+    qa = qa if isinstance(qa, dict) else {}
+    status = qa.get("httpStatus")
+    if qa.get("timestamp") is None and not status:
+        return ""
+    if not is_broken(qa):
+        return str(status or "ok")
+    return f"{status} broken" if isinstance(status, int) and status > 0 else "no answer"
+
+
 def _link_columns(data: Record) -> list[str]:
-    status = (data.get("qa") or {}).get("httpStatus")
-    return [data.get("title") or "(untitled)", str(status or ""), data.get("url") or ""]
+    return [
+        data.get("title") or "(untitled)",
+        link_check_text(data.get("qa")),
+        data.get("url") or "",
+    ]
+
+
+def _link_warning(data: Record) -> str | None:
+    """Why a link is shown as broken, or None (never checked, or it answered)."""
+    qa = data.get("qa")
+    if not isinstance(qa, dict) or not is_broken(qa):
+        return None
+    status = qa.get("httpStatus")
+    when = str(qa.get("timestamp") or "")[:16].replace("T", " ")
+    answer = f"answered {status}" if isinstance(status, int) and status > 0 else "did not answer"
+    return f"Broken: the link {answer} when checked on {when}"
 
 
 @dataclass
@@ -392,10 +418,12 @@ class ChildListEditor(QtWidgets.QGroupBox):
         headers: Sequence[str],
         columns: Callable[[Record], list[str]],
         fields: Sequence[ChildField],
+        warning: Callable[[Record], str | None] | None = None,
     ) -> None:
         super().__init__(title)
         self.kind = kind
         self._columns = columns
+        self._warning = warning  # a problem to flag on a row that has no field errors
         self._fields = fields
         self.items: dict[str, Record] = {}
         self.state = ChildState()
@@ -573,16 +601,23 @@ class ChildListEditor(QtWidgets.QGroupBox):
 
     def set_errors(self, errors: dict[str, dict[str, str]]) -> None:
         self._errors = errors
-        warning = self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MessageBoxWarning)
         for item in self._rows():
-            problems = errors.get(self._id_of(item), {})
-            brush = QtGui.QBrush(QtGui.QColor(ERROR_COLOUR)) if problems else QtGui.QBrush()
-            for column in range(self.tree.columnCount()):
-                item.setForeground(column, brush)
-            item.setIcon(0, warning if problems else QtGui.QIcon())
-            text = "\n".join(f"{sub}: {message}" for sub, message in problems.items())
-            item.setToolTip(0, text or self._tooltip(self._id_of(item)))
+            self._flag(item)
         self._show_errors_in_detail()
+
+    def _flag(self, item: QtWidgets.QTreeWidgetItem) -> None:
+        """Red, with a warning icon and the reason as tooltip: field errors, else a warning."""
+        cid = self._id_of(item)
+        problems = self._errors.get(cid, {})
+        text = "\n".join(f"{sub}: {message}" for sub, message in problems.items())
+        if not text and self._warning is not None:
+            text = self._warning(self.items.get(cid, {})) or ""
+        brush = QtGui.QBrush(QtGui.QColor(ERROR_COLOUR)) if text else QtGui.QBrush()
+        for column in range(self.tree.columnCount()):
+            item.setForeground(column, brush)
+        icon = self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MessageBoxWarning)
+        item.setIcon(0, icon if text else QtGui.QIcon())
+        item.setToolTip(0, text or self._tooltip(cid))
 
     def row_errors(self, cid: str) -> dict[str, str]:
         return dict(self._errors.get(cid, {}))
@@ -621,8 +656,7 @@ class ChildListEditor(QtWidgets.QGroupBox):
         cid = self._id_of(item)
         for column, text in enumerate(self._columns(self.items.get(cid, {}))):
             item.setText(column, text)
-        if not self._errors.get(cid):
-            item.setToolTip(0, self._tooltip(cid))
+        self._flag(item)
         for column in range(1, self.tree.columnCount()):
             item.setToolTip(column, item.text(column))
 
@@ -999,8 +1033,9 @@ class DatasetForm(QtWidgets.QWidget):
         self.resources.extra.addWidget(self.file_error)
 
         self.links = ChildListEditor(
-            "links", "Links", ["Title", "QA", "URL"], _link_columns, LINK_FIELDS
-        )
+            "links", "Links", ["Title", "Last check", "URL"], _link_columns, LINK_FIELDS,
+            warning=_link_warning,
+        )  # fmt: skip
         self.add_link_button = QtWidgets.QPushButton("Add link")
         self.add_link_button.clicked.connect(self.add_link)
         self.links.buttons.insertWidget(0, self.add_link_button)
@@ -1324,13 +1359,13 @@ class DatasetForm(QtWidgets.QWidget):
     # -- drag and drop, Ctrl+S ------------------------------------------------------------------
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
-        if _local_files(event.mimeData()):
+        if local_files(event.mimeData()):
             event.acceptProposedAction()
         else:
             super().dragEnterEvent(event)
 
     def dropEvent(self, event: QtGui.QDropEvent) -> None:
-        paths = _local_files(event.mimeData())
+        paths = local_files(event.mimeData())
         if paths:
             event.acceptProposedAction()
             self.tabs.setCurrentWidget(self._pages[2])
@@ -1599,7 +1634,8 @@ def _describe_scaled(path: Path, progress: Progress) -> files.FileInfo:
     return files.describe_file(path, Progress(on_report=forward))
 
 
-def _local_files(mime: QtCore.QMimeData) -> list[Path]:
+def local_files(mime: QtCore.QMimeData) -> list[Path]:
+    """The local files a drag carries (the form adds them; the main window imports one)."""
     if not mime.hasUrls():
         return []
     return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]

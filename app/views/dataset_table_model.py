@@ -20,9 +20,10 @@ query is dropped.
 
 from __future__ import annotations
 
+import functools
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,15 +34,19 @@ from app.services import browse
 from app.services.browse import BrowseRow, BrowseSpec, SortColumn
 from app.services.clock import today_iso
 from app.services.progress import Progress
-from app.views.qt import QtCore, Signal
+from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 from app.views.tasks import Task, TaskRunner
 
 WINDOW = 100
 # Windows kept; the least recently shown go first. 50 x 100 rows is a few MB.
 MAX_WINDOWS = 50
 PLACEHOLDER = "…"
+BROKEN_COLOUR = "#c62828"
 DatasetIdRole = QtCore.Qt.ItemDataRole.UserRole + 1
 _ROOT = QtCore.QModelIndex()  # the default parent: a table has no other
+RESOLVE_CHUNK = 500  # pks looked up a query when a selection's ids are resolved
+# Runs on a worker: the ids of a selection's rows (see DatasetTableModel.resolve_rows).
+RowsResolver = Callable[[Progress], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ COLUMNS: tuple[TableColumn, ...] = (
     TableColumn("created_at", "Created", "created_at"),
     TableColumn("tags", "Tags", None),
     TableColumn("resources", "Resources", None),
+    TableColumn("broken_links", "Broken links", None),
 )
 TITLE_COLUMN = 1
 
@@ -75,6 +81,40 @@ def _display(row: BrowseRow, key: str) -> str | int:
         return ", ".join(row.tags)
     value: str | int = getattr(row, key)
     return value
+
+
+_ROLES = frozenset(
+    {
+        QtCore.Qt.ItemDataRole.DisplayRole,
+        QtCore.Qt.ItemDataRole.ToolTipRole,
+        QtCore.Qt.ItemDataRole.TextAlignmentRole,
+        QtCore.Qt.ItemDataRole.DecorationRole,
+        QtCore.Qt.ItemDataRole.ForegroundRole,
+        DatasetIdRole,
+    }
+)
+
+
+@functools.cache
+def _warning_icon() -> QtGui.QIcon:
+    # Made on first use, on the GUI thread, once an application (and its style) exists.
+    style = QtWidgets.QApplication.style()
+    return style.standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MessageBoxWarning)
+
+
+def _broken_links_data(broken: int, role: int) -> Any:
+    """The broken-links cell: a warning icon, the count in red, and a tooltip saying what."""
+    if not broken:
+        return None
+    if role == QtCore.Qt.ItemDataRole.DisplayRole:
+        return broken
+    if role == QtCore.Qt.ItemDataRole.DecorationRole:
+        return _warning_icon()
+    if role == QtCore.Qt.ItemDataRole.ForegroundRole:
+        return QtGui.QColor(BROKEN_COLOUR)
+    if role == QtCore.Qt.ItemDataRole.ToolTipRole:
+        return f"{broken} link{'s' if broken != 1 else ''} failed the last link check"
+    return None
 
 
 class DatasetTableModel(QtCore.QAbstractTableModel):
@@ -156,6 +196,44 @@ class DatasetTableModel(QtCore.QAbstractTableModel):
                     return None
             return browse.rank(session, self._spec, dataset_id, today=self._today)
 
+    def resolve_rows(self, ranges: Sequence[tuple[int, int]]) -> RowsResolver:
+        """A function for a worker thread: the dataset ids of the rows in `ranges` (first, last;
+        inclusive), in table order.
+
+        A selection can span a million rows of which only the shown windows are cached, so the
+        rest are looked up from the ordered pk list, a chunk a query, off the GUI thread. Rows
+        that are neither cached nor in a loaded pk list (a query still running) are left out.
+        """
+        rows = merge_ranges(ranges, self._count)
+        windows = dict(self._windows)  # a snapshot: the cache changes on the GUI thread
+        pks, spec, today, database = self._pks, self._spec, self._today, self._database
+
+        def resolve(progress: Progress) -> tuple[str, ...]:
+            found: list[str | None] = []
+            missing: list[tuple[int, int]] = []  # (position in found, pk)
+            for first, last in rows:
+                for row in range(first, last + 1):
+                    cached = windows.get(row // WINDOW)
+                    offset = row % WINDOW
+                    if cached is not None and offset < len(cached):
+                        found.append(cached[offset].id)
+                    else:
+                        if pks is not None:
+                            missing.append((len(found), pks[row]))
+                        found.append(None)
+            for start in range(0, len(missing), RESOLVE_CHUNK):
+                progress.report(start, len(missing))
+                chunk = missing[start : start + RESOLVE_CHUNK]
+                wanted = [pk for _, pk in chunk]
+                with database.read() as session:
+                    looked_up = browse.fetch_pks(session, spec, wanted, today=today)
+                ids = {row.pk: row.id for row in looked_up}
+                for position, pk in chunk:
+                    found[position] = ids.get(pk)
+            return tuple(dataset_id for dataset_id in found if dataset_id is not None)
+
+        return resolve
+
     def is_loaded(self, row: int) -> bool:
         return self._row(row) is not None
 
@@ -192,12 +270,7 @@ class DatasetTableModel(QtCore.QAbstractTableModel):
     ) -> Any:
         if not index.isValid() or not 0 <= index.row() < self._count:
             return None
-        if role not in (
-            QtCore.Qt.ItemDataRole.DisplayRole,
-            QtCore.Qt.ItemDataRole.ToolTipRole,
-            QtCore.Qt.ItemDataRole.TextAlignmentRole,
-            DatasetIdRole,
-        ):
+        if role not in _ROLES:
             return None
         row = self._row(index.row())
         if row is None:
@@ -214,8 +287,18 @@ class DatasetTableModel(QtCore.QAbstractTableModel):
                     QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter
                 )
             return None
+        if key == "broken_links":
+            return _broken_links_data(row.broken_links, role)
+        if key == "title" and row.broken_links:
+            # Beside the title too, so it shows however narrow the table or hidden the column.
+            if role == QtCore.Qt.ItemDataRole.DecorationRole:
+                return _warning_icon()
+            if role == QtCore.Qt.ItemDataRole.ToolTipRole:
+                return f"{row.title}\n{_broken_links_data(row.broken_links, role)}"
         if role == QtCore.Qt.ItemDataRole.ToolTipRole:
             return row.title if key == "title" else None
+        if role != QtCore.Qt.ItemDataRole.DisplayRole:
+            return None
         return _display(row, key)
 
     # -- queries ------------------------------------------------------------------------------
@@ -409,3 +492,16 @@ class DatasetTableModel(QtCore.QAbstractTableModel):
         last = min(first + size, self._count) - 1
         if 0 <= first <= last:
             self.dataChanged.emit(self.index(first, 0), self.index(last, len(self.columns) - 1))
+
+
+def merge_ranges(ranges: Sequence[tuple[int, int]], count: int) -> list[tuple[int, int]]:
+    """Ranges of rows, clipped to the table, sorted, overlaps joined: each row once, in order."""
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted((max(0, a), min(b, count - 1)) for a, b in ranges):
+        if first > last:
+            continue
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged

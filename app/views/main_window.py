@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import getpass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from app.models.database import Database
 from app.services import datasets, publication
 from app.services.errors import CatalogueError, NotFound, ValidationFailed
 from app.services.records import Record
-from app.views.dataset_form import DatasetForm
-from app.views.dataset_table_model import TITLE_COLUMN, DatasetTableModel
+from app.views.dataset_form import DatasetForm, local_files
+from app.views.dataset_table_model import TITLE_COLUMN, DatasetTableModel, merge_ranges
 from app.views.history_panel import HistoryPanel
+from app.views.link_checker import LinkChecker, summary
 from app.views.permissions_view import PermissionsView
 from app.views.qt import QtCore, QtGui, QtWidgets
 from app.views.server_panel import ServerPanel
+from app.views.sync_controller import SyncController
 from app.views.tasks import TaskRunner
 from app.views.undo import SaveDatasetCommand
 
+if TYPE_CHECKING:  # the exporters and importers (openpyxl, rdflib) load on first use
+    from app.services.exporting import ExportResult
+    from app.services.importing import ImportSummary
+    from app.views.export_dialog import ExportDialog
+    from app.views.import_wizard import ImportWizard
+
 # Starting widths in pixels by column key; "created_at" starts hidden (View > Columns).
 COLUMN_WIDTHS = {"id": 64, "title": 300, "state": 86, "sharing": 70, "team": 170,
-                 "updated_at": 128, "created_at": 128, "tags": 200, "resources": 80}  # fmt: skip
+                 "updated_at": 128, "created_at": 128, "tags": 200, "resources": 80,
+                 "broken_links": 96}  # fmt: skip
 HIDDEN_COLUMNS = {"created_at", "sharing"}
 
 STATE_FILTERS = [("All states", None), ("Draft", "draft"), ("Published", "published"),
@@ -43,6 +53,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self._select_after_query: str | None = None
         # Asks "Save, Discard or Cancel?"; replaced in tests.
         self.ask_unsaved = self._ask_unsaved
+        # The export and import dialogs last opened (tests drive them through these).
+        self.export_dialog: ExportDialog | None = None
+        self.import_wizard: ImportWizard | None = None
+        self._export_folder = Path.home()
+        # A file dropped anywhere but on the form (which takes files as resources) is imported.
+        self.setAcceptDrops(True)
 
         self.setWindowTitle(f"Catalogue Desk — {database.url}")
         self.resize(1400, 860)
@@ -56,7 +72,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setCentralWidget(splitter)
         self._build_actions()
         self._build_menus_and_toolbar()
+        # Sync with hosted portals: the controller owns its menu, dialogs and running sync.
+        self.sync = SyncController(
+            self.database, self.tasks, self, before_start=lambda: self.confirm_discard()
+        )
+        self.sync.build_menu(self.menuBar())
+        self.sync.catalogueChanged.connect(self._reload_after_write)
         self.count_label = QtWidgets.QLabel()
+        self.statusBar().addPermanentWidget(self.link_checker.widget)
         self.statusBar().addPermanentWidget(self.count_label)
         self._update_actions()
 
@@ -83,7 +106,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        # Several rows can be selected (Ctrl/Shift+click) for an export or a link check; the
+        # form edits the current one.
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(24)
@@ -97,6 +122,7 @@ class MainWindow(QtWidgets.QMainWindow):
         header.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self._show_column_menu)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.search_box, 1)
         top.addWidget(self.state_filter)
@@ -146,6 +172,29 @@ class MainWindow(QtWidgets.QMainWindow):
         self.find_action = self._action("&Find", self._focus_search, keys.Find)
         self.refresh_action = self._action("&Refresh", self.model.refresh, keys.Refresh)
         self.quit_action = self._action("&Quit", self.close, keys.Quit)
+        self.import_action = self._action(
+            "&Import…", self.import_file, "Ctrl+I", "Import datasets from a file"
+        )
+        self.export_action = self._action(
+            "&Export…", self.open_export, "Ctrl+E", "Export the catalogue to a file"
+        )
+        self.link_checker = LinkChecker(self.database, self.tasks, self)
+        self.link_checker.finished.connect(self._on_links_checked)
+        self.link_checker.failed.connect(lambda message: self._show_error(message))
+        self.link_checker.cancelled.connect(
+            lambda: self.statusBar().showMessage("Link check cancelled; nothing recorded", 8000)
+        )
+        self.link_checker.runningChanged.connect(lambda _running: self._update_actions())
+        self.check_selected_links_action = self._action(
+            "Check links of the &selected datasets",
+            lambda: self.check_links(selected=True),
+            tip="Ask each link's server whether it still answers",
+        )
+        self.check_all_links_action = self._action(
+            "Check &all links",
+            lambda: self.check_links(selected=False),
+            tip="Ask each link's server whether it still answers",
+        )
         for action in (self.undo_action, self.redo_action):
             # Undo of saved edits must not fire while the person is typing in a field.
             action.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -158,6 +207,8 @@ class MainWindow(QtWidgets.QMainWindow):
         file_menu = menu.addMenu("&File")
         file_menu.addActions([self.new_action, self.save_action])
         file_menu.addSeparator()
+        file_menu.addActions([self.import_action, self.export_action])
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = menu.addMenu("&Edit")
         edit_menu.addActions([self.undo_action, self.redo_action])
@@ -169,6 +220,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.columns_menu.aboutToShow.connect(lambda: self._fill_column_menu(self.columns_menu))
         dataset_menu = menu.addMenu("&Dataset")
         dataset_menu.addActions([self.publish_action, self.unpublish_action])
+        tools_menu = menu.addMenu("&Tools")
+        tools_menu.addActions([self.check_selected_links_action, self.check_all_links_action])
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
@@ -203,6 +256,129 @@ class MainWindow(QtWidgets.QMainWindow):
         if not visible and len(hidden) + 1 >= self.model.columnCount():
             return  # keep at least one column
         header.setSectionHidden(column, not visible)
+
+    # -- selection ----------------------------------------------------------------------------
+
+    def selected_ranges(self) -> list[tuple[int, int]]:
+        """The selected rows as (first, last) ranges, merged: cheap for a million rows."""
+        selection = self.table.selectionModel().selection()
+        ranges = [
+            (selection.at(i).top(), selection.at(i).bottom()) for i in range(selection.size())
+        ]
+        return merge_ranges(ranges, self.model.rowCount())
+
+    def selected_count(self) -> int:
+        return sum(last - first + 1 for first, last in self.selected_ranges())
+
+    # -- export and import --------------------------------------------------------------------
+
+    def open_export(self) -> ExportDialog:
+        """File > Export: the dialog, told what the selection and the search are now."""
+        from app.views.export_dialog import ExportDialog
+
+        ranges = self.selected_ranges()
+        spec = self.model.spec
+        # The table's count is the search's only when no state filter narrows it further.
+        search_count = self.model.rowCount() if spec.state is None else None
+        dialog = ExportDialog(
+            self.database,
+            self.tasks,
+            folder=self._export_folder,
+            selected=sum(last - first + 1 for first, last in ranges),
+            resolve_selection=self.model.resolve_rows(ranges),
+            search=spec.search,
+            search_count=search_count,
+            parent=self,
+        )
+        dialog.exported.connect(self._on_exported)
+        self._replace_dialog(self.export_dialog)
+        self.export_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _on_exported(self, result: ExportResult) -> None:
+        from app.views.export_dialog import export_message
+
+        self._export_folder = result.destination.parent
+        self.statusBar().showMessage(export_message(result), 15000)
+
+    def import_file(self, path: Path | None = None) -> ImportWizard | None:
+        """File > Import (or a dropped file): the import wizard on `path`, asked for if None."""
+        from app.views.import_wizard import FILE_FILTER, ImportWizard
+
+        if path is None:
+            name, _filter = QtWidgets.QFileDialog.getOpenFileName(
+                self, "Import datasets from", str(self._export_folder), FILE_FILTER
+            )
+            if not name:
+                return None
+            path = Path(name)
+        wizard = ImportWizard(self.database, self.tasks, self.author, self)
+        wizard.imported.connect(self._on_imported)
+        self._replace_dialog(self.import_wizard)
+        self.import_wizard = wizard
+        wizard.open()
+        wizard.open_file(path)
+        return wizard
+
+    def _on_imported(self, summary: ImportSummary) -> None:
+        from app.views.import_wizard import imported_text
+
+        self.statusBar().showMessage(imported_text(summary), 15000)
+        self._reload_after_write()
+
+    def _reload_after_write(self) -> None:
+        """An import or a link check wrote to the catalogue: show it, keeping unsaved edits."""
+        self.model.refresh()
+        current = self._current
+        if current is not None and not self._current_is_new and not self.form.is_dirty():
+            self.open_dataset(current["id"])
+
+    @staticmethod
+    def _replace_dialog(dialog: QtWidgets.QDialog | None) -> None:
+        # A finished dialog is dropped; one still open (non-modal use) is left alone.
+        if dialog is not None and not dialog.isVisible():
+            dialog.deleteLater()
+
+    # -- link check ---------------------------------------------------------------------------
+
+    def check_links(self, *, selected: bool) -> bool:
+        """Tools > Check links, of the selected datasets or of all; False if it did not start."""
+        if self.link_checker.running or not self.confirm_discard():
+            # The check records its findings as a new version of each dataset: unsaved edits
+            # in the form are saved or dropped first, as before a publish.
+            return False
+        if selected:
+            count = self.selected_count()
+            if not count:
+                return False
+            resolve = self.model.resolve_rows(self.selected_ranges())
+            what = "the selected dataset" if count == 1 else f"{count:,} selected datasets"
+            return self.link_checker.start(resolve, what)
+        return self.link_checker.start(None, "every dataset")
+
+    def _on_links_checked(self, results: list[Any]) -> None:
+        self.statusBar().showMessage(summary(results), 15000)
+        self._reload_after_write()
+
+    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
+        if local_files(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dropEvent(self, event: QtGui.QDropEvent) -> None:
+        paths = local_files(event.mimeData())
+        if not paths:
+            super().dropEvent(event)
+            return
+        event.acceptProposedAction()
+        if len(paths) > 1:
+            self.statusBar().showMessage(
+                f"One file at a time: importing {paths[0].name} only", 8000
+            )
+        # Queued: a modal dialog must not open inside the drop's own event handling.
+        QtCore.QTimer.singleShot(0, lambda: self.import_file(paths[0]))
 
     # -- selection and loading ----------------------------------------------------------------
 
@@ -372,6 +548,7 @@ class MainWindow(QtWidgets.QMainWindow):
         blocker = QtCore.QSignalBlocker(self.table.selectionModel())
         self.table.selectRow(row)
         del blocker
+        self._update_actions()  # the blocked selectionChanged would have
 
     def _focus_search(self) -> None:
         self.search_box.setFocus()
@@ -391,14 +568,26 @@ class MainWindow(QtWidgets.QMainWindow):
         self.delete_action.setEnabled(saved)
         self.publish_action.setEnabled(saved and state == "draft")
         self.unpublish_action.setEnabled(saved and state == "published")
+        checking = self.link_checker.running
+        selection = self.table.selectionModel().hasSelection()
+        self.check_selected_links_action.setEnabled(not checking and selection)
+        self.check_all_links_action.setEnabled(not checking)
 
     def _show_error(self, error: object) -> None:
         message = error.message if isinstance(error, CatalogueError) else str(error)
         QtWidgets.QMessageBox.warning(self, "Catalogue Desk", message)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        if not self.sync.ready_to_close():
+            event.ignore()  # a running sync is cancelled first; the window closes once it stops
+            return
         if self.confirm_discard():
             self.server_panel.stop()
+            # Running exports, imports and link checks stop: the window waits for its tasks.
+            self.link_checker.cancel()
+            for dialog in (self.export_dialog, self.import_wizard):
+                if dialog is not None and dialog.isVisible():
+                    dialog.reject()
             event.accept()
         else:
             event.ignore()

@@ -14,6 +14,7 @@ from app.models import Dataset
 from app.models.database import Database
 from app.services import browse, datasets, synthetic
 from app.services.browse import BrowseSpec
+from app.services.progress import Progress
 from app.views.dataset_table_model import (
     COLUMNS,
     PLACEHOLDER,
@@ -227,3 +228,17 @@ def test_refresh_after_an_edit_and_a_delete(
     assert model.row_of(first_id) is None
     with catalogue.read() as session:
         assert session.scalar(select(Dataset.pk).where(Dataset.id == first_id)) is None
+
+
+def test_resolve_rows_gives_the_ids_of_cached_and_uncached_rows_in_table_order(
+    model: DatasetTableModel, catalogue: Database
+) -> None:
+    """A selection's ids, as an export or a link check asks for them: the shown window from
+    the cache, rows never shown from the ordered pk list (a query on the worker)."""
+    order = [dataset_id for dataset_id, _title in _order(catalogue, model.spec)]
+    assert not model.is_loaded(WINDOW * 3)
+    ranges = [(WINDOW * 3 + 5, WINDOW * 3 + 9), (2, 4), (3, 6), (SIZE - 2, SIZE + 10)]
+    resolve = model.resolve_rows(ranges)
+    ids = resolve(Progress())
+    expected = order[2:7] + order[WINDOW * 3 + 5 : WINDOW * 3 + 10] + order[SIZE - 2 :]
+    assert ids == tuple(expected)

@@ -1,0 +1,55 @@
+"""Helpers for the window-level tests of export, import, file drops and the link check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from app.models.database import Database
+from app.views.dataset_table_model import TITLE_COLUMN
+from app.views.main_window import MainWindow
+from app.views.qt import QtCore, QtGui, QtWidgets
+
+
+@pytest.fixture
+def main_window(qtbot: QtBot, database: Database) -> Iterator[MainWindow]:
+    """The whole window on `database` (fill it before asking for this), rows loaded."""
+    main = MainWindow(database, author="archivist")
+    main.ask_unsaved = lambda: QtWidgets.QMessageBox.StandardButton.Discard
+    with qtbot.waitSignal(main.model.countChanged, timeout=5000):
+        main.show()
+    qtbot.waitUntil(lambda: main.model.order_loaded, timeout=5000)
+    yield main
+    main.close()
+    main.tasks.wait_for_all()
+    main.deleteLater()
+
+
+def titles_shown(window: MainWindow) -> list[str]:
+    model = window.model
+    return [str(model.data(model.index(row, TITLE_COLUMN))) for row in range(model.rowCount())]
+
+
+def drop_files(widget: QtWidgets.QWidget, paths: Sequence[Path]) -> None:
+    """Drag local files over `widget` and drop them, as the window system delivers a drop: to
+    the top-level window at a point, where Qt finds the widget that takes it."""
+    top = widget.window()
+    handle = top.windowHandle()
+    assert handle is not None
+    point = QtCore.QPointF(widget.mapTo(top, widget.rect().center()))
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(path)) for path in paths])
+    copy = QtCore.Qt.DropAction.CopyAction
+    left = QtCore.Qt.MouseButton.LeftButton
+    none = QtCore.Qt.KeyboardModifier.NoModifier
+    enter = QtGui.QDragEnterEvent(point, copy, mime, left, none)
+    QtWidgets.QApplication.sendEvent(handle, enter)
+    assert enter.isAccepted(), "nothing under the point takes files"
+    move = QtGui.QDragMoveEvent(point, copy, mime, left, none)
+    QtWidgets.QApplication.sendEvent(handle, move)
+    drop = QtGui.QDropEvent(point, copy, mime, left, none)
+    QtWidgets.QApplication.sendEvent(handle, drop)
+    assert drop.isAccepted()
