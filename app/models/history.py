@@ -12,7 +12,12 @@ from app.models.base import Base
 
 class DatasetVersion(Base):
     __tablename__ = "dataset_versions"
-    __table_args__ = (Index("ix_dataset_versions_dataset", "dataset_pk", "number"),)
+    __table_args__ = (
+        Index("ix_dataset_versions_dataset", "dataset_pk", "number"),
+        # A dataset's next version number is looked up by its id (which survives a delete and
+        # a restore under a new pk): without this index every write scans the whole history.
+        Index("ix_dataset_versions_dataset_id", "dataset_id", "number"),
+    )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True)
     # No foreign key: the history of a deleted dataset stays, so it can be restored.
