@@ -237,7 +237,7 @@ def _bare_openpyxl(out: Path) -> None:
 
 
 def _bare_xlsxwriter(out: Path) -> None:
-    import xlsxwriter  # type: ignore[import-untyped]  # no type information shipped
+    import xlsxwriter
 
     book = xlsxwriter.Workbook(str(out), {"constant_memory": True})
     bold = book.add_format({"bold": True})
