@@ -28,6 +28,7 @@ wrong shape is `MalformedAnswer(..., dataset=...)`. Nothing else may escape an a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -235,6 +236,22 @@ class Listing:
     summaries: list[RemoteSummary]
     complete: bool = True
     token: str | None = None
+
+
+LISTING_ATTEMPTS = 3
+
+
+async def stable_listing(
+    full_listing: Callable[[], Awaitable[Listing | None]], *, remote: str
+) -> Listing:
+    """A portal's full listing made by paging, which `full_listing` returns as None when the
+    catalogue changed while it was paged (a page may then have skipped or repeated a dataset):
+    tried again, up to LISTING_ATTEMPTS times."""
+    for _attempt in range(LISTING_ATTEMPTS):
+        listing = await full_listing()
+        if listing is not None:
+            return listing
+    raise PortalError("the catalogue kept changing while it was listed; try again", remote=remote)
 
 
 @dataclass(frozen=True, slots=True)

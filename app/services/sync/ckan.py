@@ -40,11 +40,11 @@ from app.services.sync.adapter import (
     MappingReport,
     PortalAdapter,
     PortalConflict,
-    PortalError,
     PortalForbidden,
     PortalNotFound,
     RemoteRecord,
     RemoteSummary,
+    stable_listing,
 )
 from app.services.sync.http import PortalHttp
 from app.services.sync.merge import canonical
@@ -53,7 +53,6 @@ from app.services.sync.registry import register
 ACTION = "/api/3/action/"
 PAGE = 1000
 LISTING_FIELDS = "id,name,title,metadata_modified"
-LISTING_ATTEMPTS = 3
 
 
 @register
@@ -173,13 +172,7 @@ class CkanAdapter(PortalAdapter):
                 )
                 if changed == 0 and total == count:
                     return Listing([], complete=False, token=since)
-        for _attempt in range(LISTING_ATTEMPTS):
-            listing = await self._full_listing()
-            if listing is not None:
-                return listing
-        raise PortalError(
-            "the catalogue kept changing while it was listed; try again", remote=self.name
-        )
+        return await stable_listing(self._full_listing, remote=self.name)
 
     async def _full_listing(self) -> Listing | None:
         """Every package, or None if the catalogue changed while it was paged."""

@@ -49,13 +49,13 @@ from app.services.sync.adapter import (
     PortalAdapter,
     PortalAuthError,
     PortalConflict,
-    PortalError,
     PortalForbidden,
     PortalNotFound,
     PortalRejected,
     PortalServerError,
     RemoteRecord,
     RemoteSummary,
+    stable_listing,
 )
 from app.services.sync.http import PortalHttp
 from app.services.sync.merge import canonical
@@ -65,7 +65,6 @@ from app.services.sync.registry import register
 SEARCH = "/api/datasets/1.0/search"
 LOOKUP = "/api/datasets/1.0/"
 DATASETS = "/api/automation/v1.0/datasets/"
-LISTING_ATTEMPTS = 3
 METADATA_KEYS = ("title", "description", "tags")
 
 
@@ -159,13 +158,7 @@ class OpendatasoftAdapter(PortalAdapter):
             )
             if changed == 0 and total == count:
                 return Listing([], complete=False, token=since)
-        for _attempt in range(LISTING_ATTEMPTS):
-            listing = await self._full_listing()
-            if listing is not None:
-                return listing
-        raise PortalError(
-            "the catalogue kept changing while it was listed; try again", remote=self.name
-        )
+        return await stable_listing(self._full_listing, remote=self.name)
 
     async def _full_listing(self) -> Listing | None:
         entries: dict[str, dict[str, Any]] = {}
