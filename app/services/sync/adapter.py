@@ -28,9 +28,9 @@ wrong shape is `MalformedAnswer(..., dataset=...)`. Nothing else may escape an a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from app.services.errors import CatalogueError
 from app.services.records import Record
@@ -239,6 +239,30 @@ class Listing:
 
 
 LISTING_ATTEMPTS = 3
+
+Item = dict[str, Any]
+
+
+async def collect_pages(
+    page: Callable[[int], Awaitable[tuple[Sequence[Item], int]]],
+    key: Callable[[Item], str],
+) -> dict[str, Item] | None:
+    """Every item of a search paged by `start` (`page(start)` gives a page and the total), by
+    `key`; None when the total moved between pages: the catalogue changed under the paging,
+    so a page may have skipped or repeated an item."""
+    items: dict[str, Item] = {}
+    start, total = 0, None
+    while total is None or start < total:
+        batch, count = await page(start)
+        if total is not None and count != total:
+            return None
+        total = count
+        for item in batch:
+            items[key(item)] = item
+        if not batch:
+            break
+        start += len(batch)
+    return items
 
 
 async def stable_listing(

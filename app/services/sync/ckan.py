@@ -36,6 +36,7 @@ from app.services.records import Record
 from app.services.sync import ckan_mapping as mapping
 from app.services.sync.adapter import (
     Access,
+    Item,
     Listing,
     MappingReport,
     PortalAdapter,
@@ -44,6 +45,7 @@ from app.services.sync.adapter import (
     PortalNotFound,
     RemoteRecord,
     RemoteSummary,
+    collect_pages,
     stable_listing,
 )
 from app.services.sync.http import PortalHttp
@@ -176,9 +178,8 @@ class CkanAdapter(PortalAdapter):
 
     async def _full_listing(self) -> Listing | None:
         """Every package, or None if the catalogue changed while it was paged."""
-        rows: dict[str, dict[str, Any]] = {}
-        start, total = 0, None
-        while total is None or start < total:
+
+        async def page(start: int) -> tuple[list[Item], int]:
             params = self._search_params(
                 rows=self.page_size, start=start, sort="id asc", fl=LISTING_FIELDS
             )
@@ -187,16 +188,16 @@ class CkanAdapter(PortalAdapter):
             count = result.get("count") if isinstance(result, dict) else None
             if not isinstance(results, list) or not isinstance(count, int):
                 raise self.http.malformed("package_search: no results and count")
-            if total is not None and count != total:
-                return None
-            total = count
-            for row in results:
-                if not isinstance(row, dict) or not isinstance(row.get("id"), str):
-                    raise self.http.malformed("package_search: a result without an id")
-                rows[row["id"]] = row
-            if not results:
-                break
-            start += len(results)
+            return results, count
+
+        def package_id(row: Item) -> str:
+            if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+                raise self.http.malformed("package_search: a result without an id")
+            return str(row["id"])
+
+        rows = await collect_pages(page, package_id)
+        if rows is None:
+            return None
         latest = max((str(r.get("metadata_modified") or "") for r in rows.values()), default="")
         if latest:
             moved = await self._count(f"metadata_modified:{{{_solr_time(latest)} TO *]")

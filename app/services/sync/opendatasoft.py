@@ -44,6 +44,7 @@ from app.services.records import Record
 from app.services.sync import opendatasoft_mapping as mapping
 from app.services.sync.adapter import (
     Access,
+    Item,
     Listing,
     MappingReport,
     PortalAdapter,
@@ -55,6 +56,7 @@ from app.services.sync.adapter import (
     PortalServerError,
     RemoteRecord,
     RemoteSummary,
+    collect_pages,
     stable_listing,
 )
 from app.services.sync.http import PortalHttp
@@ -161,9 +163,7 @@ class OpendatasoftAdapter(PortalAdapter):
         return await stable_listing(self._full_listing, remote=self.name)
 
     async def _full_listing(self) -> Listing | None:
-        entries: dict[str, dict[str, Any]] = {}
-        start, total = 0, None
-        while total is None or start < total:
+        async def page(start: int) -> tuple[list[Item], int]:
             params: dict[str, str | int] = {
                 "rows": self.page_size,
                 "start": start,
@@ -174,16 +174,16 @@ class OpendatasoftAdapter(PortalAdapter):
             nhits = answer.get("nhits") if isinstance(answer, dict) else None
             if not isinstance(datasets, list) or not isinstance(nhits, int):
                 raise self.http.malformed("the dataset search has no datasets and nhits")
-            if total is not None and nhits != total:
-                return None
-            total = nhits
-            for entry in datasets:
-                if not isinstance(entry, dict) or not isinstance(entry.get("datasetid"), str):
-                    raise self.http.malformed("the dataset search lists one without datasetid")
-                entries[entry["datasetid"]] = entry
-            if not datasets:
-                break
-            start += len(datasets)
+            return datasets, nhits
+
+        def dataset_id(entry: Item) -> str:
+            if not isinstance(entry, dict) or not isinstance(entry.get("datasetid"), str):
+                raise self.http.malformed("the dataset search lists one without datasetid")
+            return str(entry["datasetid"])
+
+        entries = await collect_pages(page, dataset_id)
+        if entries is None:
+            return None
         latest = max((_modified(e) for e in entries.values()), default="")
         if latest and await self._nhits(f"modified > {latest}"):
             return None
