@@ -99,9 +99,7 @@ def render_at_commit(session: Session, pk: int) -> None:
 def _render_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if pending:
-        pks = sorted(pending)
-        for start in range(0, len(pks), BATCH_SIZE):
-            refresh(session, pks[start : start + BATCH_SIZE])
+        refresh(session, sorted(pending))
 
 
 @event.listens_for(Session, "after_rollback")
@@ -110,9 +108,13 @@ def _forget_pending(session: Session) -> None:
 
 
 def refresh(session: Session, pks: Sequence[int]) -> None:
-    """Render and store the fragments of datasets `pks`, in the caller's transaction."""
-    if not pks:
-        return
+    """Render and store the fragments of datasets `pks`, in the caller's transaction, BATCH_SIZE
+    datasets at a time."""
+    for start in range(0, len(pks), BATCH_SIZE):
+        _refresh_batch(session, pks[start : start + BATCH_SIZE])
+
+
+def _refresh_batch(session: Session, pks: Sequence[int]) -> None:
     session.flush()  # the rows are read through the connection, past the ORM's pending changes
     session.execute(delete(DatasetRender).where(DatasetRender.dataset_pk.in_(pks)))
     rows = export_query.rows_by_pk(session, pks)
@@ -150,8 +152,7 @@ def refresh_referring(
     if not conditions:
         return 0
     pks = list(session.scalars(select(Dataset.pk).where(or_(*conditions)).order_by(Dataset.pk)))
-    for start in range(0, len(pks), BATCH_SIZE):
-        refresh(session, pks[start : start + BATCH_SIZE])
+    refresh(session, pks)
     return len(pks)
 
 
