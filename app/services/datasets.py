@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import secrets
 import string
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -19,6 +21,7 @@ from app.services.clock import now_iso
 from app.services.errors import NotFound, StaleEdit, ValidationFailed
 from app.services.records import (
     IMMUTABLE_KEYS,
+    People,
     Record,
     apply_record,
     changed_keys,
@@ -35,10 +38,26 @@ def random_id(length: int) -> str:
 
 
 def new_dataset_id(session: Session) -> str:
-    while True:
-        candidate = random_id(5)
-        if session.scalar(select(Dataset.pk).where(Dataset.id == candidate)) is None:
-            return candidate
+    return new_dataset_ids(session, 1, set())[0]
+
+
+def new_dataset_ids(session: Session, count: int, avoid: set[str]) -> list[str]:
+    """`count` fresh dataset ids, none in the catalogue or in `avoid`, in one query a round."""
+    fresh: list[str] = []
+    while len(fresh) < count:
+        candidates = {random_id(5) for _ in range(count - len(fresh))} - avoid - set(fresh)
+        fresh.extend(sorted(candidates - taken_ids(session, candidates)))
+    return fresh
+
+
+def taken_ids(session: Session, dataset_ids: Iterable[str]) -> set[str]:
+    """Those of `dataset_ids` that are datasets in the catalogue."""
+    wanted = list(dataset_ids)
+    taken: set[str] = set()
+    for start in range(0, len(wanted), history.CHUNK):
+        chunk = wanted[start : start + history.CHUNK]
+        taken.update(session.scalars(select(Dataset.id).where(Dataset.id.in_(chunk))))
+    return taken
 
 
 def new_child_id(taken: set[str]) -> str:
@@ -79,32 +98,88 @@ def create_dataset(
     session: Session, record: Record, *, author: str, action: str = "create"
 ) -> Record:
     """Insert a dataset from a full record; the id must be new."""
-    record = copy.deepcopy(record)
-    if not record.get("id"):
-        record["id"] = new_dataset_id(session)
+    return create_datasets(session, [record], author=author, action=action)[0].record
+
+
+class Created(NamedTuple):
+    record: Record  # as stored
+    version: int
+
+
+def create_datasets(
+    session: Session,
+    records: Sequence[Record],
+    *,
+    author: str,
+    action: str = "create",
+    replace_taken_ids: bool = False,
+) -> list[Created]:
+    """Insert datasets from full records, together: one flush and one query for each lookup,
+    however many there are (an import or a first pull writes thousands). A record without an
+    id gets a fresh one; a taken id is refused (ValidationFailed), or with replace_taken_ids
+    replaced by a fresh one."""
     now = now_iso()
-    record["createdAt"] = record.get("createdAt") or now
-    record["updatedAt"] = record.get("updatedAt") or now
-    record.setdefault("state", "draft")
-    record.setdefault("sharing", "public")
-    validate_record(record)
-    if session.scalar(select(Dataset.pk).where(Dataset.id == record["id"])) is not None:
-        raise ValidationFailed({"id": f"a dataset with id {record['id']} already exists"})
-    dataset = Dataset(
-        id=record["id"],
-        created_at=record["createdAt"],
-        updated_at=record["updatedAt"],
-        site=record.get("site") or "",
-        version=1,
-        resources=[],
-        links=[],
-        collaborators=[],
-        read_users=[],
-        read_teams=[],
-    )
-    apply_record(session, dataset, record)
-    session.add(dataset)
-    return _record_version(session, dataset, action=action, author=author, changes=None)
+    prepared: list[Record] = []
+    for record in records:
+        record = copy.deepcopy(record)
+        record["createdAt"] = record.get("createdAt") or now
+        record["updatedAt"] = record.get("updatedAt") or now
+        record.setdefault("state", "draft")
+        record.setdefault("sharing", "public")
+        prepared.append(record)
+    taken = taken_ids(session, {r["id"] for r in prepared if r.get("id")})
+    seen: set[str] = set()
+    needing: list[Record] = []
+    for record in prepared:
+        wanted = record.get("id")
+        if wanted and (wanted in taken or wanted in seen):
+            if not replace_taken_ids:
+                raise ValidationFailed({"id": f"a dataset with id {wanted} already exists"})
+            wanted = None
+        if wanted:
+            seen.add(wanted)
+        else:
+            needing.append(record)
+    for record, fresh in zip(needing, new_dataset_ids(session, len(needing), seen), strict=True):
+        record["id"] = fresh
+    for record in prepared:
+        validate_record(record)
+    numbers = history.next_numbers(session, (r["id"] for r in prepared))
+    people = People.load(session, prepared)
+    rows: list[Dataset] = []
+    for record in prepared:
+        dataset = Dataset(
+            id=record["id"],
+            created_at=record["createdAt"],
+            updated_at=record["updatedAt"],
+            site=record.get("site") or "",
+            version=numbers[record["id"]],
+            resources=[],
+            links=[],
+            collaborators=[],
+            read_users=[],
+            read_teams=[],
+        )
+        apply_record(session, dataset, record, people)
+        rows.append(dataset)
+    session.add_all(rows)
+    session.flush()
+    created: list[Created] = []
+    for dataset in rows:
+        after = dataset_to_record(dataset)
+        history.record_version(
+            session,
+            dataset_pk=dataset.pk,
+            dataset_id=dataset.id,
+            action=action,
+            author=author,
+            changes=sorted(after),
+            snapshot=after,
+            number=dataset.version,
+        )
+        _render_at_commit(session, dataset.pk)
+        created.append(Created(after, dataset.version))
+    return created
 
 
 def update_dataset(
@@ -162,11 +237,15 @@ def _record_version(
         changes=sorted(after) if changes is None else changes,
         snapshot=after,
     ).number
+    _render_at_commit(session, dataset.pk)
+    return after
+
+
+def _render_at_commit(session: Session, pk: int) -> None:
     # Imported here: renders reads rows through export_query, which reads through this module.
     from app.services import renders
 
-    renders.render_at_commit(session, dataset.pk)
-    return after
+    renders.render_at_commit(session, pk)
 
 
 def delete_dataset(session: Session, dataset_id: str, *, author: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,8 @@ from app.models import DatasetVersion
 from app.services.clock import now_iso
 from app.services.errors import NotFound
 from app.services.records import Record
+
+CHUNK = 500  # ids per IN (...) query
 
 
 @dataclass(frozen=True)
@@ -34,15 +37,14 @@ def record_version(
     author: str,
     changes: list[str],
     snapshot: Record | None,
+    number: int | None = None,
 ) -> DatasetVersion:
-    """Append a version; `snapshot` is the record after the change (None after a delete)."""
-    last = session.scalar(
-        select(func.max(DatasetVersion.number)).where(DatasetVersion.dataset_id == dataset_id)
-    )
+    """Append a version; `snapshot` is the record after the change (None after a delete).
+    number: the caller's `next_numbers` for this id, when it asked for a batch at once."""
     version = DatasetVersion(
         dataset_pk=dataset_pk,
         dataset_id=dataset_id,
-        number=(last or 0) + 1,
+        number=next_numbers(session, [dataset_id])[dataset_id] if number is None else number,
         at=now_iso(),
         author=author,
         action=action,
@@ -51,6 +53,22 @@ def record_version(
     )
     session.add(version)
     return version
+
+
+def next_numbers(session: Session, dataset_ids: Iterable[str]) -> dict[str, int]:
+    """The number each id's next version takes, in one query per CHUNK ids. Numbers go on after
+    a delete: a dataset recreated under an old id continues its history."""
+    wanted = list(dict.fromkeys(dataset_ids))
+    numbers = dict.fromkeys(wanted, 1)
+    for start in range(0, len(wanted), CHUNK):
+        rows = session.execute(
+            select(DatasetVersion.dataset_id, func.max(DatasetVersion.number))
+            .where(DatasetVersion.dataset_id.in_(wanted[start : start + CHUNK]))
+            .group_by(DatasetVersion.dataset_id)
+        )
+        for dataset_id, last in rows:
+            numbers[dataset_id] = (last or 0) + 1
+    return numbers
 
 
 def list_versions(session: Session, dataset_id: str) -> list[VersionInfo]:

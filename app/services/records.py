@@ -7,6 +7,8 @@ published) and ``embargoUntil`` (ISO date or null).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -114,8 +116,38 @@ def empty_record(dataset_id: str, created_at: str) -> Record:
     }
 
 
-def apply_record(session: Session, dataset: Dataset, record: Record) -> None:
-    """Write a validated record onto a dataset row (resources and links included)."""
+@dataclass(frozen=True, slots=True)
+class People:
+    """The users and teams some records name, loaded in one query each: a batch of records
+    resolves its access lists without a query per record."""
+
+    users: dict[Any, User]
+    teams: dict[str, Team]
+
+    @classmethod
+    def load(cls, session: Session, records: Iterable[Record]) -> People:
+        user_ids: set[Any] = set()
+        team_ids: set[str] = set()
+        for record in records:
+            user_ids.update(record.get("collaborators") or [])
+            user_ids.update(record.get("readusers") or [])
+            team_ids.update(record.get("readteams") or [])
+            if record.get("team"):
+                team_ids.add(record["team"])
+        users: Iterable[User] = (
+            session.scalars(select(User).where(User.id.in_(user_ids))) if user_ids else ()
+        )
+        teams: Iterable[Team] = (
+            session.scalars(select(Team).where(Team.id.in_(team_ids))) if team_ids else ()
+        )
+        return cls({u.id: u for u in users}, {t.id: t for t in teams})
+
+
+def apply_record(
+    session: Session, dataset: Dataset, record: Record, people: People | None = None
+) -> None:
+    """Write a validated record onto a dataset row (resources and links included). `people`:
+    the users and teams the record names, if the caller loaded them for a batch."""
     dataset.title = record["title"].strip()
     dataset.slug = slugify(dataset.title)
     dataset.description = record.get("description") or ""
@@ -138,23 +170,18 @@ def apply_record(session: Session, dataset: Dataset, record: Record) -> None:
     dataset.embargo_until = record.get("embargoUntil") or None
     if record.get("site") is not None and not dataset.site:
         dataset.site = record["site"]
-    _apply_access_lists(session, dataset, record)
+    _apply_access_lists(dataset, record, people or People.load(session, [record]))
     _apply_resources(dataset, record.get("resources") or {})
     _apply_links(dataset, record.get("links") or {})
 
 
-def _apply_access_lists(session: Session, dataset: Dataset, record: Record) -> None:
+def _apply_access_lists(dataset: Dataset, record: Record, people: People) -> None:
     errors: dict[str, str] = {}
-    wanted_users = set(record.get("collaborators") or []) | set(record.get("readusers") or [])
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted_users)))}
+    users, teams = people.users, people.teams
     for key in ("collaborators", "readusers"):
         missing = [uid for uid in record.get(key) or [] if uid not in users]
         if missing:
             errors[key] = f"unknown user id(s): {', '.join(map(str, missing))}"
-    wanted_teams = set(record.get("readteams") or [])
-    if record.get("team"):
-        wanted_teams.add(record["team"])
-    teams = {t.id: t for t in session.scalars(select(Team).where(Team.id.in_(wanted_teams)))}
     missing_teams = [tid for tid in record.get("readteams") or [] if tid not in teams]
     if missing_teams:
         errors["readteams"] = f"unknown team id(s): {', '.join(missing_teams)}"

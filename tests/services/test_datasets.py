@@ -81,3 +81,44 @@ def test_delete_then_restore_recreates_the_dataset(database: Database, new_datas
         datasets.restore_version(session, first.pk, author=AUTHOR)
     with database.read() as session:
         assert datasets.get_record(session, dataset_id)["title"] == new_dataset["title"]
+
+
+def test_create_many_gives_each_the_same_as_creating_one_by_one(
+    database: Database, new_dataset: Record
+) -> None:
+    """A batch: fresh ids where none or a taken one is given (replace_taken_ids), history
+    numbers that go on after a delete, and records identical to single creates."""
+    taken = new_dataset["id"]
+    with database.transaction() as session:
+        datasets.delete_dataset(session, taken, author=AUTHOR)
+        datasets.create_dataset(session, make_record(id="kept1"), author=AUTHOR)
+    batch = [make_record(id=taken), make_record(), make_record(id="kept1"), make_record(id="new01")]
+    with database.transaction() as session:
+        created = datasets.create_datasets(session, batch, author=AUTHOR, replace_taken_ids=True)
+    ids = [c.record["id"] for c in created]
+    assert ids[0] == taken and ids[3] == "new01"
+    assert ids[1] not in ("", "kept1") and ids[2] not in ("kept1", ids[1])
+    # The recreated id goes on from its deleted history (create, delete, create again).
+    assert [c.version for c in created] == [3, 1, 1, 1]
+    with database.read() as session:
+        for entry in created:
+            assert datasets.get_record(session, entry.record["id"]) == entry.record
+            assert datasets.get_dataset(session, entry.record["id"]).version == entry.version
+            latest = history.list_versions(session, entry.record["id"])[0]
+            assert (latest.number, latest.action) == (entry.version, "create")
+
+
+def test_create_many_refuses_a_taken_or_repeated_id_and_writes_nothing(
+    database: Database, new_dataset: Record
+) -> None:
+    for batch in (
+        [make_record(id="fresh"), make_record(id=new_dataset["id"])],
+        [make_record(id="twice"), make_record(id="twice")],
+    ):
+        with pytest.raises(ValidationFailed) as failure, database.transaction() as session:
+            datasets.create_datasets(session, batch, author=AUTHOR)
+        assert "already exists" in failure.value.errors["id"]
+    with database.read() as session:
+        assert datasets.taken_ids(session, ["fresh", "twice", new_dataset["id"]]) == {
+            new_dataset["id"]
+        }

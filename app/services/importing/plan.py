@@ -15,6 +15,7 @@ an edit the preview did not show.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -414,13 +415,15 @@ def commit_import(
     total = len(plan.items)
     progress.report(0, total)
     with database.transaction() as session:
-        for done, item in enumerate(plan.items, 1):
-            _commit_item(session, item, author)
-            counts[item.action] += 1
-            if done % _STEP == 0:
-                # Flushed already: the written objects need not stay in the session.
-                session.expunge_all()
-                progress.report(done, total)
+        for start in range(0, total, _STEP):
+            chunk = plan.items[start : start + _STEP]
+            _commit_chunk(session, chunk, author)
+            for item in chunk:
+                counts[item.action] += 1
+            # Written: the objects need not stay in the session (a pending one would be lost).
+            session.flush()
+            session.expunge_all()
+            progress.report(start + len(chunk), total)
         # A cancel after the last report still rolls everything back.
         progress.report(total, total)
     return ImportSummary(
@@ -432,15 +435,27 @@ def commit_import(
     )
 
 
-def _commit_item(session: Session, item: PlannedItem, author: str) -> None:
-    if item.action in ("create", "copy"):
-        if session.scalar(select(Dataset.pk).where(Dataset.id == item.dataset_id)) is not None:
+def _commit_chunk(session: Session, chunk: list[PlannedItem], author: str) -> None:
+    """The chunk's items in order, its runs of new datasets each by one create_datasets."""
+    for creating, run in itertools.groupby(chunk, key=lambda i: i.action in ("create", "copy")):
+        items = list(run)
+        if not creating:
+            for item in items:
+                _commit_change(session, item, author)
+            continue
+        taken = datasets.taken_ids(session, [item.dataset_id for item in items])
+        if taken:
             raise StaleEdit(
-                f"Dataset {item.dataset_id} was created since the import was planned; "
+                f"Dataset {min(taken)} was created since the import was planned; "
                 "plan the import again"
             )
-        datasets.create_dataset(session, item.record, author=author, action="import")
-        return
+        datasets.create_datasets(
+            session, [item.record for item in items], author=author, action="import"
+        )
+
+
+def _commit_change(session: Session, item: PlannedItem, author: str) -> None:
+    """An update, a skip or an unchanged dataset: each checks the version it was planned at."""
     if item.action == "skip":
         return
     version = session.scalar(select(Dataset.version).where(Dataset.id == item.dataset_id))

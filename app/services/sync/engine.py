@@ -757,7 +757,7 @@ async def _apply_pull(
     result: SyncResult,
 ) -> None:
     author = author_for(ctx.info.name)
-    writes: list[tuple[str, db.LocalWrite]] = []
+    writes: list[tuple[str, db.LocalWrite | db.LocalCreate]] = []
     by_key: dict[str, PlanItem] = {}
     for item in plan.items:
         write = _pull_write(item, resolutions, author, ctx.remote_pk)
@@ -792,15 +792,15 @@ def _pull_write(
     resolutions: Mapping[tuple[str, str], Resolution],
     author: str,
     remote_pk: int,
-) -> db.LocalWrite | None:
-    """The local write of one pull item (a closure run in a worker thread), or None."""
+) -> db.LocalWrite | db.LocalCreate | None:
+    """The local write of one pull item (run in a worker thread), or None."""
     state = item.state
     resolved, unresolved = _resolve(item, resolutions)
     if WHOLE in unresolved:
         return None
     whole = resolved.get(WHOLE)
     if item.local == "create":
-        return lambda session: _create_local(session, item, author, remote_pk)
+        return _create_local(item, author, remote_pk)
     if item.local == "unlink" or (whole and whole[0].choice == "mine" and state.remote is None):
         # deleted on both sides; or deleted there, kept here by choice: the link goes
         return lambda session: _unlink(session, item, remote_pk)
@@ -808,7 +808,7 @@ def _pull_write(
         return lambda session: _delete_local(session, item, author, remote_pk)
     if whole and state.local is None and state.remote is not None:
         if whole[0].choice == "theirs":  # deleted here, edited there: bring it back
-            return lambda session: _create_local(session, item, author, remote_pk)
+            return _create_local(item, author, remote_pk)
         # keep it deleted here: agree on the remote state, the deletion is left for a push
         return lambda session: _save(session, remote_pk, item, state.remote or {}, None, [])
     if not (state.refresh or item.to_local or resolved) or state.remote is None:
@@ -885,7 +885,7 @@ def _save(
     return "refresh", dataset_id
 
 
-def _create_local(session: Session, item: PlanItem, author: str, remote_pk: int) -> tuple[str, str]:
+def _create_local(item: PlanItem, author: str, remote_pk: int) -> db.LocalCreate:
     state = item.state
     remote = state.remote_full or {}
     record: Record = {k: remote[k] for k in state.keys if k in remote}
@@ -893,23 +893,24 @@ def _create_local(session: Session, item: PlanItem, author: str, remote_pk: int)
         if isinstance(remote.get(key), str):
             record[key] = remote[key]
     wanted = (state.local_full or {}).get("id") or item.dataset_id
-    if wanted and db.local_version(session, wanted) is None:
-        record["id"] = wanted
-    stored = datasets.create_dataset(session, record, author=author)
-    dataset_id = stored["id"]
-    version = db.local_version(session, dataset_id)
-    base = state.remote or {}
-    _save(
-        session,
-        remote_pk,
-        item,
-        base,
-        canonical(stored, state.keys),
-        [],
-        version=version,
-        dataset_id=dataset_id,
-    )
-    return "create", dataset_id
+    if wanted:
+        record["id"] = wanted  # (if it is taken here, the dataset gets a fresh one)
+
+    def link(session: Session, created: datasets.Created) -> tuple[str, str]:
+        dataset_id = created.record["id"]
+        _save(
+            session,
+            remote_pk,
+            item,
+            state.remote or {},
+            canonical(created.record, state.keys),
+            [],
+            version=created.version,
+            dataset_id=dataset_id,
+        )
+        return "create", dataset_id
+
+    return db.LocalCreate(record, author, link)
 
 
 def _delete_local(session: Session, item: PlanItem, author: str, remote_pk: int) -> tuple[str, str]:

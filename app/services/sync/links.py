@@ -9,6 +9,7 @@ undoing the rest of the batch (the batch is then written again, each dataset in 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.models import Dataset, Remote, SyncLink
 from app.models.database import Database
+from app.services import datasets
 from app.services.clock import now_iso
+from app.services.datasets import Created
 from app.services.errors import CatalogueError
 from app.services.records import Record, dataset_to_record
 
@@ -141,11 +144,14 @@ def save_link(session: Session, remote_pk: int, update: LinkUpdate) -> None:
     if update.link_pk is not None:
         link = session.get(SyncLink, update.link_pk)
     if link is None:
-        link = session.scalar(
-            select(SyncLink).where(
-                SyncLink.remote_pk == remote_pk, SyncLink.dataset_id == update.dataset_id
+        # Without an autoflush: a batch's links are flushed together, not one by one. A link
+        # still pending for this dataset would be a second one (the unique index refuses it).
+        with session.no_autoflush:
+            link = session.scalar(
+                select(SyncLink).where(
+                    SyncLink.remote_pk == remote_pk, SyncLink.dataset_id == update.dataset_id
+                )
             )
-        )
     if update.delete:
         if link is not None:
             session.delete(link)
@@ -173,6 +179,17 @@ def save_links(database: Database, remote_pk: int, updates: Sequence[LinkUpdate]
 LocalWrite = Callable[[Session], Any]
 
 
+@dataclass(frozen=True, slots=True)
+class LocalCreate:
+    """A dataset to create here, then `link` it (its value is the write's outcome). Creates
+    next to each other in a batch are written together by `datasets.create_datasets`: a first
+    pull creates thousands. A taken id is replaced by a fresh one."""
+
+    record: Record
+    author: str
+    link: Callable[[Session, Created], Any]
+
+
 @dataclass(slots=True)
 class WriteOutcome:
     key: str
@@ -180,14 +197,16 @@ class WriteOutcome:
     error: CatalogueError | None = None
 
 
-def write_batch(database: Database, writes: Sequence[tuple[str, LocalWrite]]) -> list[WriteOutcome]:
+def write_batch(
+    database: Database, writes: Sequence[tuple[str, LocalWrite | LocalCreate]]
+) -> list[WriteOutcome]:
     """Run the writes in one transaction. If one fails (a CatalogueError), the batch is rolled
     back and run again with each write in a SAVEPOINT of its own, so the failure undoes that
     write only and is returned with its key. (Savepoints cost ~10% of a write: the common case,
     where nothing fails, goes without them.)"""
     try:
         with database.transaction() as session:
-            return [WriteOutcome(key, write(session)) for key, write in writes]
+            return _write_in_order(session, writes)
     except CatalogueError:
         pass
     outcomes: list[WriteOutcome] = []
@@ -195,9 +214,36 @@ def write_batch(database: Database, writes: Sequence[tuple[str, LocalWrite]]) ->
         for key, write in writes:
             try:
                 with session.begin_nested():
-                    outcomes.append(WriteOutcome(key, write(session)))
+                    outcomes.extend(_write_in_order(session, [(key, write)]))
             except CatalogueError as error:
                 outcomes.append(WriteOutcome(key, error=error))
+    return outcomes
+
+
+def _write_in_order(
+    session: Session, writes: Sequence[tuple[str, LocalWrite | LocalCreate]]
+) -> list[WriteOutcome]:
+    """The writes in order, a run of creates by one author as one `create_datasets`."""
+    outcomes: list[WriteOutcome] = []
+    for author, run in itertools.groupby(
+        writes, key=lambda kw: kw[1].author if isinstance(kw[1], LocalCreate) else None
+    ):
+        group = list(run)
+        if author is None:
+            outcomes.extend(
+                WriteOutcome(key, write(session))
+                for key, write in group
+                if not isinstance(write, LocalCreate)  # (none is: grouped by author)
+            )
+            continue
+        creates = [write for _key, write in group if isinstance(write, LocalCreate)]
+        created = datasets.create_datasets(
+            session, [c.record for c in creates], author=author, replace_taken_ids=True
+        )
+        outcomes.extend(
+            WriteOutcome(key, create.link(session, stored))
+            for (key, _w), create, stored in zip(group, creates, created, strict=True)
+        )
     return outcomes
 
 

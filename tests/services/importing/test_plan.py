@@ -183,3 +183,24 @@ def test_planning_reports_progress_and_can_be_cancelled(two: Database, tmp_path:
     progress.cancel()
     with pytest.raises(Cancelled):
         plan_import(two, path, progress=progress)
+
+
+def test_a_large_import_keeps_a_history_entry_for_every_dataset(
+    two: Database, tmp_path: Path
+) -> None:
+    """The commit works in chunks; none of a chunk's history entries or versions is dropped."""
+    rows = [[f"n{i:04d}", f"New {i}", ""] for i in range(450)]
+    changed = [["aaaa1", "Renamed", "t"]]
+    path = _csv(tmp_path / "many.csv", ["id", "title", "tags"], *rows, *changed, ["", "Idless", ""])
+    plan = plan_import(two, path, on_existing=OnExisting.UPDATE)
+    assert plan.ok and plan.new == 451 and plan.changed == 1
+    summary = commit_import(two, plan, author=AUTHOR)
+    assert (summary.created, summary.updated) == (451, 1)
+    with two.read() as session:
+        for dataset_id in ("n0000", "n0199", "n0200", "n0449"):
+            entries = history.list_versions(session, dataset_id)
+            assert [(v.number, v.action) for v in entries] == [(1, "import")]
+        renamed = history.list_versions(session, "aaaa1")
+        assert [(v.number, v.action) for v in renamed] == [(2, "import"), (1, "create")]
+        assert datasets.get_dataset(session, "aaaa1").version == 2
+        assert datasets.get_record(session, "n0449")["title"] == "New 449"
