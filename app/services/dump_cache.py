@@ -230,6 +230,7 @@ class CachedPage:
 
 
 MAX_PENDING = 16  # pages waiting to be compressed into the PageCache
+MAX_SEEN = 200_000  # page keys remembered as rendered once (a hash each)
 
 
 class PageCache:
@@ -249,6 +250,8 @@ class PageCache:
         self._bytes = 0
         self._pending = 0
         self._compressor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-cache")
+        self._seen: set[int] = set()
+        self._seen_tag = ""
         self.hits = 0  # for tests and the benchmark
         self.misses = 0
 
@@ -265,6 +268,29 @@ class PageCache:
             self._entries.move_to_end(key)
             self.hits += 1
             return entry
+
+    def holds(self, key: str, state: CatalogueState) -> bool:
+        """Whether `get` would find `key` (without counting a hit or a miss)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            return entry is not None and entry.tag == state.tag
+
+    def seen_before(self, key: str, tag: str) -> bool:
+        """Whether `key` was rendered before under state `tag`; notes that it now has been.
+        A caller keeps a page on its second rendering: one walk through a feed then neither
+        fills the cache with pages nobody asks for again nor spends time compressing them.
+        (Keys are remembered by hash: a collision only keeps a page one rendering early.)"""
+        with self._lock:
+            if tag != self._seen_tag:
+                self._seen.clear()
+                self._seen_tag = tag
+            marker = hash(key)
+            if marker in self._seen:
+                return True
+            if len(self._seen) >= MAX_SEEN:
+                self._seen.clear()
+            self._seen.add(marker)
+            return False
 
     def put(self, key: str, page: CachedPage, current: CatalogueState | None) -> None:
         """Keep `page` under `key`, unless the catalogue moved since it was rendered

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -22,26 +23,36 @@ from tests.server.conftest import Catalogue
 
 @pytest.fixture
 def served(database: Database) -> Iterator[tuple[httpx.Client, PageCache]]:
+    with _serving(database) as (http, service):
+        yield http, service.dumps.pages
+
+
+@contextmanager
+def _serving(database: Database) -> Iterator[tuple[httpx.Client, Any]]:
+    """A real server over `database`, a client, and the handlers' shared service."""
     app = create_app(database)
     route = next(r for r in app.routes if isinstance(r, Route) and r.path == FEED_PATH)
     endpoint: Any = route.endpoint
-    pages: PageCache = endpoint.__self__.service.dumps.pages
     server = ServerThread(app)
     server.start()
     try:
         with httpx.Client(base_url=server.url, timeout=20) as http:
-            yield http, pages
+            yield http, endpoint.__self__.service
     finally:
         server.stop()
 
 
-def _until_kept(pages: PageCache) -> None:
-    """A page is kept once its response has gone (a background task): wait for that."""
+def _until(condition: Callable[[], bool], what: str) -> None:
     for _ in range(500):
-        if pages.size:
+        if condition():
             return
         time.sleep(0.01)
-    raise AssertionError("no page was kept")
+    raise AssertionError(what)
+
+
+def _until_kept(pages: PageCache) -> None:
+    """A page is kept once compressed on the cache's own thread: wait for that."""
+    _until(lambda: pages.size > 0, "no page was kept")
 
 
 def _auth(key: str) -> dict[str, str]:
@@ -58,6 +69,8 @@ def test_a_cached_page_is_byte_identical(
 ) -> None:
     client, pages = served
     first = client.get(FEED_PATH, params={"limit": 2})
+    # A page is kept when it is rendered a second time: one walk does not fill the cache.
+    assert client.get(FEED_PATH, params={"limit": 2}).content == first.content
     _until_kept(pages)
     hits = pages.hits
     second = client.get(FEED_PATH, params={"limit": 2})
@@ -81,8 +94,11 @@ def test_an_edit_through_the_services_invalidates_a_cached_page(
 ) -> None:
     client, pages = served
     before = client.get(FEED_PATH)
+    assert client.get(FEED_PATH).content == before.content
     _until_kept(pages)
-    assert client.get(FEED_PATH).content == before.content  # from the cache
+    hits = pages.hits
+    assert client.get(FEED_PATH).content == before.content
+    assert pages.hits == hits + 1
     with database.transaction() as s:
         datasets.update_dataset(
             s, catalogue.public[2], {"title": "Library loans, renamed"}, author=AUTHOR
@@ -99,7 +115,7 @@ def test_keyed_and_anonymous_callers_never_share_a_cached_page(
     served: tuple[httpx.Client, PageCache], catalogue: Catalogue
 ) -> None:
     client, _ = served
-    for _ in range(2):  # the second round is served from the cache
+    for _ in range(3):  # the third round is served from the cache
         anonymous = client.get(FEED_PATH)
         alice = client.get(FEED_PATH, headers=_auth(catalogue.alice))
         bob = client.get(FEED_PATH, headers=_auth(catalogue.bob))
@@ -130,3 +146,27 @@ def test_the_cache_is_bounded_by_bytes_and_drops_other_states() -> None:
     # Too large for the cache: not kept.
     pages.put("big", CachedPage.of(moved.tag, os.urandom(3000), ()), moved)
     assert pages.get("big", moved) is None
+
+
+def test_a_walk_reads_the_next_page_ahead_and_never_serves_it_stale(
+    catalogue: Catalogue, database: Database
+) -> None:
+    """While a harvester reads one page the next is rendered; a commit in between makes the
+    request render it again, so the edit is there."""
+    with _serving(database) as (client, service):
+        feed = service.feed
+        first = client.get(FEED_PATH, params={"limit": 1})
+        assert _ids(first) == {catalogue.public[0]}
+        _until(lambda: feed.ready_ahead() == 1, "the second page was not read ahead")
+        second = client.get(first.links["next"]["url"])
+        assert _ids(second) == {catalogue.public[1]}
+        assert feed.served_ahead == 1
+        _until(lambda: feed.ready_ahead() == 1, "the third page was not read ahead")
+        with database.transaction() as s:
+            datasets.update_dataset(
+                s, catalogue.public[2], {"title": "Renamed meanwhile"}, author=AUTHOR
+            )
+        third = client.get(second.links["next"]["url"])
+        assert [d["dct:title"] for d in third.json()["dcat:dataset"]] == ["Renamed meanwhile"]
+        assert feed.served_ahead == 1  # the stale read-ahead was rendered again, not served
+        assert "next" not in third.links and feed.ready_ahead() == 0

@@ -3,7 +3,8 @@
 Endpoints (seed documents 000, 001, 002):
 
 - `GET /api/v1/dataset.csv`, `GET /api/v1/dataset.jsonld?after=&limit=` — Heratio bulk open data,
-  published records only; the JSON-LD feed pages by the opaque cursor of services.cursor.
+  published records only; the JSON-LD feed (server.feed) pages by the opaque cursor of
+  services.cursor, reading the next page ahead while a harvester reads one.
 - `GET /api/datasets/export.json`, `export.datasets.csv`, `export.resources.csv`,
   `export.xlsx` — DataPress; the dumps (server.dumps) carry ETag/Last-Modified and answer 304.
 - `GET /api/action/current_package_list_with_resources`, `/api/action/package_search` — CKAN.
@@ -35,10 +36,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
-from urllib.parse import urlencode
 
 import orjson
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -50,7 +51,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.models.database import Database
-from app.services import dump_cache, export_query, renders
+from app.services import dump_cache, export_query
 from app.services.api_keys import authenticate
 from app.services.clock import now_iso
 from app.services.cursor import CursorCodec, InvalidCursor, codec_for
@@ -70,9 +71,9 @@ from app.services.server.dumps import (
     DumpHandlers,
     not_modified,
     not_modified_response,
-    principal_key,
     validators,
 )
+from app.services.server.feed import FEED_PATH, Feed, PageRequest
 from app.services.visibility import ANONYMOUS, Principal
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,6 @@ log = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_SEARCH_ROWS = 1000
-FEED_PATH = "/api/v1/dataset.jsonld"
 
 _STATUS: tuple[tuple[type[CatalogueError], int], ...] = (
     (PatchUnprocessable, 422),  # before ValidationFailed, its base
@@ -143,6 +143,9 @@ class _Service:
         self.settings = settings
         self._codec: CursorCodec | None = None
         self.dumps = dump_cache.DumpCache(database)
+        self.feed = Feed(
+            database, self.dumps, page_size=settings.page_size, catalogue=settings.catalogue
+        )
 
     async def codec(self) -> CursorCodec:
         if self._codec is None:
@@ -241,54 +244,22 @@ class _Handlers:
     async def dataset_jsonld(self, request: Request) -> Response:
         principal = await self.service.principal(request)
         codec = await self.service.codec()
-        base = self.service.base_url(request)
         limit = _int_param(request, "limit", self.service.settings.page_size, 1, MAX_PAGE_SIZE)
         token = request.query_params.get("after")
         after_pk = codec.decode(token) if token is not None else 0
-        page_headers: dict[str, str] = {}
-        pages = self.service.dumps.pages
+        wanted = PageRequest(principal, self.service.base_url(request), token, after_pk, limit)
         state = self.service.dumps.state()
-        key = ""
+        page_headers: dict[str, str] = {}
         if state is not None:
-            key = f"{FEED_PATH}\n{limit}\n{token}\n{base}\n{principal_key(principal)}"
-            page_headers = validators(state, key)
+            page_headers = validators(state, wanted.key)
             if not_modified(request, page_headers):
                 return not_modified_response(page_headers)
-            cached = pages.get(key, state)
-            if cached is not None:
-                return Response(
-                    b"" if request.method == "HEAD" else cached.body,
-                    media_type=jsonld.CONTENT_TYPE,
-                    headers={**dict(cached.headers), **page_headers},
-                )
-        nodes = await run_in_threadpool(self._page, principal, base, after_pk, limit + 1)
-        next_url = None
-        if len(nodes) > limit:
-            nodes = nodes[:limit]
-            next_url = self._feed_url(base, limit, codec.encode(nodes[-1][0]))
-        first_url = self._feed_url(base, limit, None)
-        page_url = self._feed_url(base, limit, token)
-        body = b"".join(
-            jsonld.page_document(
-                (node for _, node in nodes),
-                base_url=base,
-                page_url=page_url,
-                first_url=first_url,
-                next_url=next_url,
-                catalogue=self.service.settings.catalogue,
-            )
-        )
-        links = [f'<{first_url}>; rel="first"']
-        if next_url is not None:
-            links.append(f'<{next_url}>; rel="next"')
-        link_header = ", ".join(links)
-        if state is not None:
-            # Kept only if nothing was committed while the page was read and rendered.
-            pages.keep(key, state.tag, body, (("Link", link_header),), self.service.dumps.state)
+        page, read_ahead = await self.service.feed.page(wanted, codec, state)
         return Response(
-            b"" if request.method == "HEAD" else body,
+            b"" if request.method == "HEAD" else page.body,
             media_type=jsonld.CONTENT_TYPE,
-            headers={"Link": link_header, **page_headers},
+            headers={"Link": page.link_header, **page_headers},
+            background=BackgroundTask(read_ahead) if read_ahead is not None else None,
         )
 
     async def context(self, request: Request) -> Response:
@@ -360,29 +331,6 @@ class _Handlers:
         return lambda: export_query.iter_datasets(
             database, principal, published_only=published_only
         )
-
-    def _page(
-        self, principal: Principal, base: str, after_pk: int, limit: int
-    ) -> list[tuple[int, bytes]]:
-        with self.service.database.read() as session:
-            return renders.fragment_page(
-                session,
-                principal,
-                renders.Fragment.JSONLD_NODE,
-                base_url=base,
-                after_pk=after_pk,
-                limit=limit,
-                published_only=True,
-            )
-
-    def _feed_url(self, base: str, limit: int, after: str | None) -> str:
-        params: dict[str, str] = {}
-        if after is not None:
-            params["after"] = after
-        if limit != self.service.settings.page_size:
-            params["limit"] = str(limit)
-        query = urlencode(params)
-        return f"{base}{FEED_PATH}" + (f"?{query}" if query else "")
 
 
 def _download(

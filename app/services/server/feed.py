@@ -1,0 +1,207 @@
+"""The JSON-LD feed of seed 000: pages of DCAT datasets, walked by an opaque cursor.
+
+A page is joined from the datasets' stored JSON-LD nodes (services.renders.fragment_page) inside
+the page document of formats.jsonld. Two things make a harvest fast without ever serving a page
+of another catalogue state:
+
+* **Read-ahead.** A harvester asks for a page, parses it, then asks for the next. While it
+  parses, the next page is rendered on the feed's own thread, so that its request finds it
+  ready. A read-ahead page is served only if nothing was committed since it was rendered;
+  otherwise (or if it has not started yet) the request renders the page itself. Only a page
+  that had to be rendered reads ahead: requests served from the page cache start no work.
+* **The page cache** (dump_cache.PageCache): a page rendered a second time under the same
+  catalogue state is kept compressed, so a page asked for often (the first) costs a lookup,
+  while a single walk through the feed neither fills the cache nor spends time compressing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+
+from app.models.database import Database
+from app.services import dump_cache, renders
+from app.services.cursor import CursorCodec
+from app.services.dump_cache import CatalogueState
+from app.services.formats import jsonld
+from app.services.server.dumps import principal_key
+from app.services.visibility import Principal
+
+FEED_PATH = "/api/v1/dataset.jsonld"
+MAX_AHEAD = 8  # pages read ahead and not yet asked for (a walk needs one; several walkers more)
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """Everything a page's bytes depend on besides the catalogue state."""
+
+    principal: Principal
+    base: str
+    token: str | None  # the cursor as the client sent it (None: the first page)
+    after_pk: int  # the cursor decoded
+    limit: int
+
+    @property
+    def key(self) -> str:
+        # The caller's visibility key: callers who may see different rows never share a page.
+        who = principal_key(self.principal)
+        return f"{FEED_PATH}\n{self.limit}\n{self.token}\n{self.base}\n{who}"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    body: bytes
+    link_header: str
+    next_token: str | None = None
+    # The catalogue state it was rendered under, if nothing was committed meanwhile.
+    tag: str | None = None
+
+
+class Feed:
+    def __init__(
+        self,
+        database: Database,
+        dumps: dump_cache.DumpCache,
+        *,
+        page_size: int,
+        catalogue: jsonld.CatalogueInfo,
+    ) -> None:
+        self._database = database
+        self._dumps = dumps
+        self._page_size = page_size
+        self._catalogue = catalogue
+        self._lock = threading.Lock()
+        self._ahead: OrderedDict[str, Future[FeedPage]] = OrderedDict()
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-read-ahead")
+        self.served_ahead = 0  # for tests and the benchmark
+
+    async def page(
+        self, request: PageRequest, codec: CursorCodec, state: CatalogueState | None
+    ) -> tuple[FeedPage, Callable[[], Awaitable[None]] | None]:
+        """The page `request` asks for, under catalogue state `state` (None: a catalogue whose
+        changes cannot be watched, where nothing is cached or read ahead); and what to call once
+        it has been sent, to read the next page ahead. (Not before: rendering competes with
+        sending for the interpreter, and the harvester reads the page meanwhile anyway.)"""
+        if state is None:
+            return await run_in_threadpool(self._render, request, codec, None), None
+        key = request.key
+        cached = self._dumps.pages.get(key, state)
+        if cached is not None:
+            return FeedPage(cached.body, dict(cached.headers)["Link"]), None
+        page = await self._read_ahead_page(key, state)
+        if page is None:
+            page = await run_in_threadpool(self._render, request, codec, state)
+        if page.tag is not None and self._dumps.pages.seen_before(key, page.tag):
+            self._dumps.pages.keep(
+                key, page.tag, page.body, (("Link", page.link_header),), self._dumps.state
+            )
+        if page.next_token is None:
+            return page, None
+        following = PageRequest(
+            request.principal,
+            request.base,
+            page.next_token,
+            codec.decode(page.next_token),
+            request.limit,
+        )
+        return page, functools.partial(self._read_ahead, following, codec, state)
+
+    def close(self) -> None:
+        self._reader.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            self._ahead.clear()
+
+    # -- read-ahead ------------------------------------------------------------------------------
+
+    async def _read_ahead_page(self, key: str, state: CatalogueState) -> FeedPage | None:
+        with self._lock:
+            future = self._ahead.pop(key, None)
+        if future is None or future.cancel():  # not started: rendering it here is as quick
+            return None
+        try:
+            page = await asyncio.wrap_future(future)
+        except Exception:
+            return None
+        if page.tag != state.tag:
+            return None
+        self.served_ahead += 1
+        return page
+
+    def ready_ahead(self) -> int:
+        """Pages read ahead and waiting to be asked for."""
+        with self._lock:
+            return sum(future.done() for future in self._ahead.values())
+
+    async def _read_ahead(
+        self, request: PageRequest, codec: CursorCodec, state: CatalogueState
+    ) -> None:
+        """Start rendering `request`'s page on the read-ahead thread (async only so that the
+        response's background task runs it on the loop: it does not block)."""
+        key = request.key
+        with self._lock:
+            if key in self._ahead or self._dumps.pages.holds(key, state):
+                return
+            while len(self._ahead) >= MAX_AHEAD:
+                _key, oldest = self._ahead.popitem(last=False)
+                oldest.cancel()
+            try:
+                self._ahead[key] = self._reader.submit(self._render, request, codec, state)
+            except RuntimeError:  # closed: the server is stopping
+                return
+
+    # -- rendering ---------------------------------------------------------------------------------
+
+    def _render(
+        self, request: PageRequest, codec: CursorCodec, state: CatalogueState | None
+    ) -> FeedPage:
+        """Render a page in this (worker) thread with a session of its own."""
+        with self._database.read() as session:
+            nodes = renders.fragment_page(
+                session,
+                request.principal,
+                renders.Fragment.JSONLD_NODE,
+                base_url=request.base,
+                after_pk=request.after_pk,
+                limit=request.limit + 1,
+                published_only=True,
+            )
+        next_token = next_url = None
+        if len(nodes) > request.limit:
+            nodes = nodes[: request.limit]
+            next_token = codec.encode(nodes[-1][0])
+            next_url = self.url(request.base, request.limit, next_token)
+        first_url = self.url(request.base, request.limit, None)
+        body = b"".join(
+            jsonld.page_document(
+                (node for _, node in nodes),
+                base_url=request.base,
+                page_url=self.url(request.base, request.limit, request.token),
+                first_url=first_url,
+                next_url=next_url,
+                catalogue=self._catalogue,
+            )
+        )
+        links = [f'<{first_url}>; rel="first"']
+        if next_url is not None:
+            links.append(f'<{next_url}>; rel="next"')
+        # Kept or served ahead only if nothing was committed while the page was read.
+        tag = state.tag if state is not None else None
+        now = self._dumps.state()
+        return FeedPage(body, ", ".join(links), next_token, tag if now and now.tag == tag else None)
+
+    def url(self, base: str, limit: int, after: str | None) -> str:
+        params: dict[str, str] = {}
+        if after is not None:
+            params["after"] = after
+        if limit != self._page_size:
+            params["limit"] = str(limit)
+        query = urlencode(params)
+        return f"{base}{FEED_PATH}" + (f"?{query}" if query else "")
