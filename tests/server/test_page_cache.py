@@ -16,7 +16,7 @@ from app.models.database import Database
 from app.services import datasets
 from app.services.dump_cache import CachedPage, CatalogueState, PageCache
 from app.services.server import ServerThread, create_app
-from app.services.server.app import FEED_PATH
+from app.services.server.feed import FEED_PATH
 from tests.conftest import AUTHOR
 from tests.server.conftest import Catalogue
 
