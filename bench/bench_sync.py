@@ -12,16 +12,17 @@ a fresh local catalogue:
 
 * ours — `sync.engine.pull` as `python main.py pull` runs it: the keyed export.json, every
   record fetched with the default concurrency (HttpOptions), the plan, then the datasets
-  written through datasets.create_dataset with their sync links, a batch per transaction;
+  written with their sync links, a batch per transaction (datasets.create_datasets: one
+  flush and one query per lookup for the batch);
   then a second pull with nothing changed (export.json answers 304: no record fetched);
 * one at a time — an httpx.Client doing the same work the plain way: export.json, then for
   each dataset GET /api/dataset/:id and create_dataset in a transaction of its own.
 
 Figures (medians over the repeats, ours and the anchor alternating): datasets per second for
 the whole pull and for its fetching part alone (our plan phase; the anchor's time in requests),
-and the no-change sync's time beside the full pull's. The whole pull is bounded by the local
-writes, which both clients share (create_dataset with its history version and its rendered
-export fragments); the fetch line shows what concurrency buys.
+and the no-change sync's time beside the full pull's. Both clients write the same rows (each
+dataset with its history version and its rendered export fragments); the fetch line shows what
+concurrency alone buys.
 """
 
 from __future__ import annotations

@@ -170,3 +170,7 @@ def test_a_walk_reads_the_next_page_ahead_and_never_serves_it_stale(
         assert [d["dct:title"] for d in third.json()["dcat:dataset"]] == ["Renamed meanwhile"]
         assert feed.served_ahead == 1  # the stale read-ahead was rendered again, not served
         assert "next" not in third.links and feed.ready_ahead() == 0
+        # A page asked for out of the blue (not the first, not read ahead) starts no work.
+        client.get(first.links["next"]["url"])
+        time.sleep(0.3)
+        assert feed.ready_ahead() == 0

@@ -6,7 +6,7 @@ unchanged. Every record is validated as it would be written (validation.validate
 the team and user ids it names must exist), and every problem becomes a `RowError` that names
 the row and column where the person can fix it.
 
-`commit_import` writes a plan without errors through datasets.create_dataset/update_dataset, so
+`commit_import` writes a plan without errors through datasets.create_datasets/update_dataset, so
 every imported dataset gets its history version, all in one transaction: all or nothing. It
 refuses a plan whose datasets changed since it was made (StaleEdit), rather than overwriting
 an edit the preview did not show.

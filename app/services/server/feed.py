@@ -7,8 +7,9 @@ of another catalogue state:
 * **Read-ahead.** A harvester asks for a page, parses it, then asks for the next. While it
   parses, the next page is rendered on the feed's own thread, so that its request finds it
   ready. A read-ahead page is served only if nothing was committed since it was rendered;
-  otherwise (or if it has not started yet) the request renders the page itself. Only a page
-  that had to be rendered reads ahead: requests served from the page cache start no work.
+  otherwise (or if it has not started yet) the request renders the page itself. A walk is
+  what reads ahead: the first page, and each page that was itself read ahead, start the next
+  one; a page asked for out of the blue (or served from the page cache) starts no work.
 * **The page cache** (dump_cache.PageCache): a page rendered a second time under the same
   catalogue state is kept compressed, so a page asked for often (the first) costs a lookup,
   while a single walk through the feed neither fills the cache nor spends time compressing.
@@ -96,14 +97,15 @@ class Feed:
         cached = self._dumps.pages.get(key, state)
         if cached is not None:
             return FeedPage(cached.body, dict(cached.headers)["Link"]), None
-        page = await self._read_ahead_page(key, state)
+        predicted, page = await self._read_ahead_page(key, state)
+        walking = predicted or request.token is None
         if page is None:
             page = await run_in_threadpool(self._render, request, codec, state)
         if page.tag is not None and self._dumps.pages.seen_before(key, page.tag):
             self._dumps.pages.keep(
                 key, page.tag, page.body, (("Link", page.link_header),), self._dumps.state
             )
-        if page.next_token is None:
+        if page.next_token is None or not walking:
             return page, None
         following = PageRequest(
             request.principal,
@@ -121,19 +123,24 @@ class Feed:
 
     # -- read-ahead ------------------------------------------------------------------------------
 
-    async def _read_ahead_page(self, key: str, state: CatalogueState) -> FeedPage | None:
+    async def _read_ahead_page(
+        self, key: str, state: CatalogueState
+    ) -> tuple[bool, FeedPage | None]:
+        """Whether `key` was being read ahead (a walk goes on), and the page if it is usable."""
         with self._lock:
             future = self._ahead.pop(key, None)
-        if future is None or future.cancel():  # not started: rendering it here is as quick
-            return None
+        if future is None:
+            return False, None
+        if future.cancel():  # not started: rendering it here is as quick
+            return True, None
         try:
             page = await asyncio.wrap_future(future)
-        except Exception:
-            return None
-        if page.tag != state.tag:
-            return None
+        except Exception:  # the request renders the page itself, and reports what fails
+            return True, None
+        if page.tag != state.tag:  # something was committed since: not served
+            return True, None
         self.served_ahead += 1
-        return page
+        return True, page
 
     def ready_ahead(self) -> int:
         """Pages read ahead and waiting to be asked for."""

@@ -22,7 +22,7 @@ direction's changes pending and shows how many (`SyncPlan.pending`). The base sn
 per unit (merge.py), so "keep mine" in a pull or "take theirs" in a push is simply a change the
 next sync of the other direction carries.
 
-Writes here go through datasets.create_dataset / update_dataset / delete_dataset with author
+Writes here go through datasets.create_datasets / update_dataset / delete_dataset with author
 `sync:<remote>` (touch=False, carrying the remote's updatedAt when it is later), a batch of
 datasets and their links per transaction (links.write_batch). Writes there are made right
 after re-reading the remote dataset: if a unit to push moved on the remote since the preview,
