@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -174,3 +175,49 @@ def test_a_walk_reads_the_next_page_ahead_and_never_serves_it_stale(
         client.get(first.links["next"]["url"])
         time.sleep(0.3)
         assert feed.ready_ahead() == 0
+
+
+@pytest.mark.parametrize(
+    ("header", "gzipped"),
+    [
+        ("gzip", True),
+        ("gzip, deflate, br", True),
+        ("br;q=1.0, GZIP;q=0.5", True),
+        ("*", True),
+        ("identity", False),
+        ("gzip;q=0", False),
+        ("deflate, gzip;q=0.000", False),
+        ("", False),
+    ],
+)
+def test_a_page_is_gzipped_exactly_when_the_client_accepts_it(
+    served: tuple[httpx.Client, PageCache], catalogue: Catalogue, header: str, gzipped: bool
+) -> None:
+    client, _ = served
+    plain = client.get(FEED_PATH, headers={"Accept-Encoding": "identity"})
+    # Three times: rendered, rendered and kept, then from the cache.
+    for _ in range(3):
+        with client.stream("GET", FEED_PATH, headers={"Accept-Encoding": header}) as response:
+            raw = b"".join(response.iter_raw())
+        assert response.headers.get("content-encoding") == ("gzip" if gzipped else None)
+        assert "accept-encoding" in response.headers["vary"].lower()
+        assert (gzip.decompress(raw) if gzipped else raw) == plain.content
+        assert response.headers["etag"] == plain.headers["etag"]
+
+
+def test_a_walk_that_accepts_gzip_is_read_ahead_too(
+    catalogue: Catalogue, database: Database
+) -> None:
+    with _serving(database) as (client, service):
+        feed = service.feed
+        url: str | None = f"{FEED_PATH}?limit=1"
+        seen: list[str] = []
+        while url is not None:
+            response = client.get(url, headers={"Accept-Encoding": "gzip"})
+            assert response.headers["content-encoding"] == "gzip"
+            seen.extend(sorted(_ids(response)))  # httpx inflates it
+            url = response.links.get("next", {}).get("url")
+            if url is not None:
+                _until(lambda: feed.ready_ahead() == 1, "the next page was not read ahead")
+        assert seen == list(catalogue.public)
+        assert feed.served_ahead == len(catalogue.public) - 1

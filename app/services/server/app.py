@@ -44,7 +44,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -73,6 +72,7 @@ from app.services.server.dumps import (
     not_modified_response,
     validators,
 )
+from app.services.server.encoding import GZipMiddleware, accepts_gzip
 from app.services.server.feed import FEED_PATH, Feed, PageRequest
 from app.services.visibility import ANONYMOUS, Principal
 
@@ -222,7 +222,8 @@ def create_app(
             allow_headers=["Authorization"],
             expose_headers=["Link", "Content-Disposition", "ETag"],
         ),
-        Middleware(GZipMiddleware, minimum_size=1024),
+        # Level 6, zlib's own default: level 9 (Starlette's) takes twice the time for 0.4 %.
+        Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6),
     ]
     return Starlette(
         routes=routes,
@@ -247,7 +248,14 @@ class _Handlers:
         limit = _int_param(request, "limit", self.service.settings.page_size, 1, MAX_PAGE_SIZE)
         token = request.query_params.get("after")
         after_pk = codec.decode(token) if token is not None else 0
-        wanted = PageRequest(principal, self.service.base_url(request), token, after_pk, limit)
+        wanted = PageRequest(
+            principal,
+            self.service.base_url(request),
+            token,
+            after_pk,
+            limit,
+            accepts_gzip(request.headers.get("accept-encoding", "")),
+        )
         state = self.service.dumps.state()
         page_headers: dict[str, str] = {}
         if state is not None:
@@ -255,10 +263,11 @@ class _Handlers:
             if not_modified(request, page_headers):
                 return not_modified_response(page_headers)
         page, read_ahead = await self.service.feed.page(wanted, codec, state)
+        content, encoding = page.content(wanted.gzip)
         return Response(
-            b"" if request.method == "HEAD" else page.body,
+            b"" if request.method == "HEAD" else content,
             media_type=jsonld.CONTENT_TYPE,
-            headers={"Link": page.link_header, **page_headers},
+            headers={"Link": page.link_header, **encoding, **page_headers},
             background=BackgroundTask(read_ahead) if read_ahead is not None else None,
         )
 

@@ -11,13 +11,18 @@ of another catalogue state:
   what reads ahead: the first page, and each page that was itself read ahead, start the next
   one; a page asked for out of the blue (or served from the page cache) starts no work.
 * **The page cache** (dump_cache.PageCache): a page rendered a second time under the same
-  catalogue state is kept compressed, so a page asked for often (the first) costs a lookup,
+  catalogue state is kept gzipped, so a page asked for often (the first) costs a lookup,
   while a single walk through the feed neither fills the cache nor spends time compressing.
+
+A client that accepts gzip (harvesters built on requests or httpx do by default) gets the page
+gzipped where it was rendered, on a worker thread and at a fast level (dump_cache.GZIP_LEVEL),
+rather than by the GZip middleware at every request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import threading
 from collections import OrderedDict
@@ -31,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from app.models.database import Database
 from app.services import dump_cache, renders
 from app.services.cursor import CursorCodec
-from app.services.dump_cache import CatalogueState
+from app.services.dump_cache import CatalogueState, gzip_bytes
 from app.services.formats import jsonld
 from app.services.server.dumps import principal_key
 from app.services.visibility import Principal
@@ -49,6 +54,7 @@ class PageRequest:
     token: str | None  # the cursor as the client sent it (None: the first page)
     after_pk: int  # the cursor decoded
     limit: int
+    gzip: bool = False  # the client accepts gzip (a representation, not part of the key)
 
     @property
     def key(self) -> str:
@@ -59,11 +65,22 @@ class PageRequest:
 
 @dataclass(frozen=True, slots=True)
 class FeedPage:
-    body: bytes
+    """A page as `Feed.page` returns it: `gzipped` is there for a request that accepts gzip,
+    `body` for one that does not (and for a page just rendered)."""
+
+    body: bytes | None
     link_header: str
     next_token: str | None = None
     # The catalogue state it was rendered under, if nothing was committed meanwhile.
     tag: str | None = None
+    gzipped: bytes | None = None
+
+    def content(self, gzip: bool) -> tuple[bytes, dict[str, str]]:
+        """The bytes to send, and the headers that say how they are encoded."""
+        if gzip and self.gzipped is not None:
+            return self.gzipped, {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        assert self.body is not None  # Feed.page gives a body to a request without gzip
+        return self.body, {"Vary": "Accept-Encoding"}
 
 
 class Feed:
@@ -96,14 +113,29 @@ class Feed:
         key = request.key
         cached = self._dumps.pages.get(key, state)
         if cached is not None:
-            return FeedPage(cached.body, dict(cached.headers)["Link"]), None
+            link = dict(cached.headers)["Link"]
+            if request.gzip:
+                return FeedPage(None, link, gzipped=cached.compressed), None
+            return FeedPage(cached.body, link), None
         predicted, page = await self._read_ahead_page(key, state)
         walking = predicted or request.token is None
         if page is None:
             page = await run_in_threadpool(self._render, request, codec, state)
-        if page.tag is not None and self._dumps.pages.seen_before(key, page.tag):
+        elif request.gzip and page.gzipped is None and page.body is not None:
+            # Read ahead for a walker that did not accept gzip.
+            page = dataclasses.replace(page, gzipped=await run_in_threadpool(gzip_bytes, page.body))
+        if (
+            page.tag is not None
+            and page.body is not None
+            and self._dumps.pages.seen_before(key, page.tag)
+        ):
             self._dumps.pages.keep(
-                key, page.tag, page.body, (("Link", page.link_header),), self._dumps.state
+                key,
+                page.tag,
+                page.body,
+                (("Link", page.link_header),),
+                self._dumps.state,
+                page.gzipped,
             )
         if page.next_token is None or not walking:
             return page, None
@@ -113,6 +145,7 @@ class Feed:
             page.next_token,
             codec.decode(page.next_token),
             request.limit,
+            request.gzip,
         )
         return page, functools.partial(self._read_ahead, following, codec, state)
 
@@ -202,7 +235,13 @@ class Feed:
         # Kept or served ahead only if nothing was committed while the page was read.
         tag = state.tag if state is not None else None
         now = self._dumps.state()
-        return FeedPage(body, ", ".join(links), next_token, tag if now and now.tag == tag else None)
+        return FeedPage(
+            body,
+            ", ".join(links),
+            next_token,
+            tag if now and now.tag == tag else None,
+            gzip_bytes(body) if request.gzip else None,
+        )
 
     def url(self, base: str, limit: int, after: str | None) -> str:
         params: dict[str, str] = {}
