@@ -292,6 +292,11 @@ class PageCache:
             entry = self._entries.get(key)
             return entry is not None and entry.tag == state.tag
 
+    def holds_count(self) -> int:
+        """How many pages are kept (for tests)."""
+        with self._lock:
+            return len(self._entries)
+
     def seen_before(self, key: str, tag: str) -> bool:
         """Whether `key` was rendered before under state `tag`; notes that it now has been.
         A caller keeps a page on its second rendering: one walk through a feed then neither

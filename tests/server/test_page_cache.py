@@ -221,3 +221,28 @@ def test_a_walk_that_accepts_gzip_is_read_ahead_too(
                 _until(lambda: feed.ready_ahead() == 1, "the next page was not read ahead")
         assert seen == list(catalogue.public)
         assert feed.served_ahead == len(catalogue.public) - 1
+
+
+def test_a_walk_that_starts_or_passes_on_cached_pages_still_reads_ahead(
+    catalogue: Catalogue, database: Database
+) -> None:
+    """Harvesters poll the first page, so it is usually cached; a walk from it, or through a
+    cached page, goes on reading ahead."""
+    with _serving(database) as (client, service):
+        feed, pages = service.feed, service.dumps.pages
+        for _ in range(2):
+            first = client.get(FEED_PATH, params={"limit": 1})
+        second_url = first.links["next"]["url"]
+        for _ in range(2):
+            client.get(second_url)
+        _until(lambda: pages.holds_count() == 2, "the first two pages were not kept")
+        hits = pages.hits
+        # A new walk: pages 1 and 2 from the cache, page 3 read ahead after page 2.
+        assert _ids(client.get(FEED_PATH, params={"limit": 1})) == {catalogue.public[0]}
+        assert _ids(client.get(second_url)) == {catalogue.public[1]}
+        assert pages.hits == hits + 2
+        _until(lambda: feed.ready_ahead() == 1, "the third page was not read ahead")
+        served = feed.served_ahead
+        third = client.get(client.get(second_url).links["next"]["url"])
+        assert _ids(third) == {catalogue.public[2]}
+        assert feed.served_ahead == served + 1

@@ -71,6 +71,7 @@ class FeedPage:
     body: bytes | None
     link_header: str
     next_token: str | None = None
+    next_after: int = 0  # next_token decoded
     # The catalogue state it was rendered under, if nothing was committed meanwhile.
     tag: str | None = None
     gzipped: bytes | None = None
@@ -81,6 +82,21 @@ class FeedPage:
             return self.gzipped, {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
         assert self.body is not None  # Feed.page gives a body to a request without gzip
         return self.body, {"Vary": "Accept-Encoding"}
+
+
+_NEXT_TOKEN = "next-token"  # a cached page's cursor to the next one (not sent as a header)
+_NEXT_AFTER = "next-after"
+
+
+def _from_cache(cached: dump_cache.CachedPage, gzip: bool) -> FeedPage:
+    meta = dict(cached.headers)
+    return FeedPage(
+        None if gzip else cached.body,
+        meta["Link"],
+        meta.get(_NEXT_TOKEN),
+        int(meta.get(_NEXT_AFTER, "0")),
+        gzipped=cached.compressed if gzip else None,
+    )
 
 
 class Feed:
@@ -97,7 +113,8 @@ class Feed:
         self._page_size = page_size
         self._catalogue = catalogue
         self._lock = threading.Lock()
-        self._ahead: OrderedDict[str, Future[FeedPage]] = OrderedDict()
+        # Pages a walk is expected to ask for next: their rendering, or None if cached.
+        self._ahead: OrderedDict[str, Future[FeedPage] | None] = OrderedDict()
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-read-ahead")
         self.served_ahead = 0  # for tests and the benchmark
 
@@ -111,43 +128,48 @@ class Feed:
         if state is None:
             return await run_in_threadpool(self._render, request, codec, None), None
         key = request.key
+        predicted, ahead = self._take_ahead(key)
         cached = self._dumps.pages.get(key, state)
         if cached is not None:
-            link = dict(cached.headers)["Link"]
-            if request.gzip:
-                return FeedPage(None, link, gzipped=cached.compressed), None
-            return FeedPage(cached.body, link), None
-        predicted, page = await self._read_ahead_page(key, state)
-        walking = predicted or request.token is None
-        if page is None:
-            page = await run_in_threadpool(self._render, request, codec, state)
-        elif request.gzip and page.gzipped is None and page.body is not None:
-            # Read ahead for a walker that did not accept gzip.
-            page = dataclasses.replace(page, gzipped=await run_in_threadpool(gzip_bytes, page.body))
-        if (
-            page.tag is not None
-            and page.body is not None
-            and self._dumps.pages.seen_before(key, page.tag)
-        ):
-            self._dumps.pages.keep(
-                key,
-                page.tag,
-                page.body,
-                (("Link", page.link_header),),
-                self._dumps.state,
-                page.gzipped,
-            )
-        if page.next_token is None or not walking:
+            if ahead is not None:
+                ahead.cancel()
+            page = _from_cache(cached, request.gzip)
+        else:
+            ready = await self._read_ahead_result(ahead, state)
+            if ready is None:
+                page = await run_in_threadpool(self._render, request, codec, state)
+            else:
+                page = ready
+            if request.gzip and page.gzipped is None and page.body is not None:
+                # Read ahead for a walker that did not accept gzip.
+                gzipped = await run_in_threadpool(gzip_bytes, page.body)
+                page = dataclasses.replace(page, gzipped=gzipped)
+            self._keep(key, page)
+        # A walk reads ahead: from the first page, and from each page it was expected to ask for.
+        if page.next_token is None or not (predicted or request.token is None):
             return page, None
         following = PageRequest(
             request.principal,
             request.base,
             page.next_token,
-            codec.decode(page.next_token),
+            page.next_after,
             request.limit,
             request.gzip,
         )
         return page, functools.partial(self._read_ahead, following, codec, state)
+
+    def _keep(self, key: str, page: FeedPage) -> None:
+        """Into the page cache if this is the page's second rendering under its state."""
+        if page.tag is None or page.body is None:
+            return
+        if not self._dumps.pages.seen_before(key, page.tag):
+            return
+        meta = [("Link", page.link_header)]
+        if page.next_token is not None:
+            meta += [(_NEXT_TOKEN, page.next_token), (_NEXT_AFTER, str(page.next_after))]
+        self._dumps.pages.keep(
+            key, page.tag, page.body, tuple(meta), self._dumps.state, page.gzipped
+        )
 
     def close(self) -> None:
         self._reader.shutdown(wait=False, cancel_futures=True)
@@ -156,29 +178,32 @@ class Feed:
 
     # -- read-ahead ------------------------------------------------------------------------------
 
-    async def _read_ahead_page(
-        self, key: str, state: CatalogueState
-    ) -> tuple[bool, FeedPage | None]:
-        """Whether `key` was being read ahead (a walk goes on), and the page if it is usable."""
+    def _take_ahead(self, key: str) -> tuple[bool, Future[FeedPage] | None]:
+        """Whether a walk was expected to ask for `key`, and its rendering if one was started."""
         with self._lock:
-            future = self._ahead.pop(key, None)
-        if future is None:
-            return False, None
-        if future.cancel():  # not started: rendering it here is as quick
-            return True, None
+            if key not in self._ahead:
+                return False, None
+            return True, self._ahead.pop(key)
+
+    async def _read_ahead_result(
+        self, future: Future[FeedPage] | None, state: CatalogueState
+    ) -> FeedPage | None:
+        """The page read ahead, if it can be served under `state`."""
+        if future is None or future.cancel():  # not started: rendering it here is as quick
+            return None
         try:
             page = await asyncio.wrap_future(future)
         except Exception:  # the request renders the page itself, and reports what fails
-            return True, None
+            return None
         if page.tag != state.tag:  # something was committed since: not served
-            return True, None
+            return None
         self.served_ahead += 1
-        return True, page
+        return page
 
     def ready_ahead(self) -> int:
         """Pages read ahead and waiting to be asked for."""
         with self._lock:
-            return sum(future.done() for future in self._ahead.values())
+            return sum(f is not None and f.done() for f in self._ahead.values())
 
     async def _read_ahead(
         self, request: PageRequest, codec: CursorCodec, state: CatalogueState
@@ -187,11 +212,15 @@ class Feed:
         response's background task runs it on the loop: it does not block)."""
         key = request.key
         with self._lock:
-            if key in self._ahead or self._dumps.pages.holds(key, state):
+            if key in self._ahead:
                 return
             while len(self._ahead) >= MAX_AHEAD:
                 _key, oldest = self._ahead.popitem(last=False)
-                oldest.cancel()
+                if oldest is not None:
+                    oldest.cancel()
+            if self._dumps.pages.holds(key, state):
+                self._ahead[key] = None  # expected, and nothing to render: the walk goes on
+                return
             try:
                 self._ahead[key] = self._reader.submit(self._render, request, codec, state)
             except RuntimeError:  # closed: the server is stopping
@@ -214,9 +243,11 @@ class Feed:
                 published_only=True,
             )
         next_token = next_url = None
+        next_after = 0
         if len(nodes) > request.limit:
             nodes = nodes[: request.limit]
-            next_token = codec.encode(nodes[-1][0])
+            next_after = nodes[-1][0]
+            next_token = codec.encode(next_after)
             next_url = self.url(request.base, request.limit, next_token)
         first_url = self.url(request.base, request.limit, None)
         body = b"".join(
@@ -239,6 +270,7 @@ class Feed:
             body,
             ", ".join(links),
             next_token,
+            next_after,
             tag if now and now.tag == tag else None,
             gzip_bytes(body) if request.gzip else None,
         )

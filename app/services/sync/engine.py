@@ -126,13 +126,15 @@ class _Context:
 
 @asynccontextmanager
 async def _open(database: Database, name: str, options: SyncOptions) -> AsyncIterator[_Context]:
-    def read() -> tuple[RemoteInfo, int, str | None]:
+    def read() -> tuple[RemoteInfo, int, str | None, str | None]:
         with database.read() as session:
             remote = get_remote(session, name)
-            return remote_info(session, name), remote.pk, remote.listing_token
+            info = remote_info(session, name)
+            pk, token = remote.pk, remote.listing_token
+        # In the thread too: an OS keyring may block (a D-Bus call, an unlock prompt).
+        return info, pk, token, remote_key(info, options.environ)
 
-    info, pk, token = await asyncio.to_thread(read)
-    key = remote_key(info, options.environ)
+    info, pk, token, key = await asyncio.to_thread(read)
     adapter = open_adapter(info.name, info.kind, info.base_url, key, options=options.http)
     adapter.attach_catalogue(database, pk)
     try:

@@ -271,12 +271,13 @@ async def test_connection(
     down or refuses the key: the Access says so (reachable / authenticated False, with the
     reason in `notes`). Changes nothing anywhere."""
 
-    def read() -> RemoteInfo:
+    def read() -> tuple[RemoteInfo, str | None]:
         with database.read() as session:
-            return remote_info(session, name)
+            info = remote_info(session, name)
+        # In the thread too: an OS keyring may block (a D-Bus call, an unlock prompt).
+        return info, remote_key(info, environ)
 
-    info = await asyncio.to_thread(read)
-    key = remote_key(info, environ)
+    info, key = await asyncio.to_thread(read)
     adapter = registry.open_adapter(info.name, info.kind, info.base_url, key, options=options)
     try:
         return await adapter.check_access()
