@@ -14,11 +14,10 @@ Each figure is a fresh subprocess, so one writer's memory never pollutes another
 each kind alternate; figures are medians. Peak memory is the RSS high-water mark growth during
 the work (reset through /proc/self/clear_refs first, as bench_table does).
 
-Then the files are imported back into an empty catalogue (plan and commit, through
-datasets.create_dataset with history), beside the csv module and openpyxl's read-only mode
-merely reading the same files. Import runs at most IMPORT_SIZE datasets: every write appends a
-history version found by `history.record_version` with an unindexed scan, so an import's cost
-grows with the square of its size (see the closing note of issue 4).
+Then the files are imported back into an empty catalogue (plan and commit, new datasets
+written a chunk at a time by datasets.create_datasets, each with its history version and
+rendered fragments), beside the csv module and openpyxl's read-only mode merely reading the same
+files. Import runs at most IMPORT_SIZE datasets.
 """
 
 from __future__ import annotations

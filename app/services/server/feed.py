@@ -88,14 +88,15 @@ _NEXT_TOKEN = "next-token"  # a cached page's cursor to the next one (not sent a
 _NEXT_AFTER = "next-after"
 
 
-def _from_cache(cached: dump_cache.CachedPage, gzip: bool) -> FeedPage:
+def _from_cache(cached: dump_cache.CachedPage, body: bytes | None) -> FeedPage:
+    """A cached page: inflated (`body`) for a client without gzip, else as it is kept."""
     meta = dict(cached.headers)
     return FeedPage(
-        None if gzip else cached.body,
+        body,
         meta["Link"],
         meta.get(_NEXT_TOKEN),
         int(meta.get(_NEXT_AFTER, "0")),
-        gzipped=cached.compressed if gzip else None,
+        gzipped=cached.compressed if body is None else None,
     )
 
 
@@ -133,7 +134,8 @@ class Feed:
         if cached is not None:
             if ahead is not None:
                 ahead.cancel()
-            page = _from_cache(cached, request.gzip)
+            inflated = None if request.gzip else self._dumps.pages.body(key, cached)
+            page = _from_cache(cached, inflated)
         else:
             ready = await self._read_ahead_result(ahead, state)
             if ready is None:
