@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.models import Dataset
 from app.services import history
+from app.services.batches import IN_CHUNK, batched
 from app.services.clock import now_iso
 from app.services.errors import NotFound, StaleEdit, ValidationFailed
 from app.services.records import (
@@ -54,8 +55,7 @@ def taken_ids(session: Session, dataset_ids: Iterable[str]) -> set[str]:
     """Those of `dataset_ids` that are datasets in the catalogue."""
     wanted = list(dataset_ids)
     taken: set[str] = set()
-    for start in range(0, len(wanted), history.CHUNK):
-        chunk = wanted[start : start + history.CHUNK]
+    for chunk in batched(wanted, IN_CHUNK):
         taken.update(session.scalars(select(Dataset.id).where(Dataset.id.in_(chunk))))
     return taken
 

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from app.models import Dataset
 from app.models.database import Database
 from app.services import browse, export_query, renders
+from app.services.batches import batched
 from app.services.errors import CatalogueError, ValidationFailed
 from app.services.export_query import BATCH_SIZE, DatasetRow
 from app.services.formats import csv_format, datapress_json, jsonld, turtle, write_to, xlsx
@@ -170,9 +171,9 @@ class _Scope:
 
     def _batches(self) -> Iterator[list[DatasetRow]]:
         assert self.pks is not None
-        for start in range(0, len(self.pks), BATCH_SIZE):
+        for batch in batched(self.pks, BATCH_SIZE):
             with self.database.read() as session:
-                rows = export_query.rows_by_pk(session, self.pks[start : start + BATCH_SIZE])
+                rows = export_query.rows_by_pk(session, batch)
             yield rows
 
 

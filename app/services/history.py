@@ -10,11 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import DatasetVersion
+from app.services.batches import IN_CHUNK, batched
 from app.services.clock import now_iso
 from app.services.errors import NotFound
 from app.services.records import Record
-
-CHUNK = 500  # ids per IN (...) query
 
 
 @dataclass(frozen=True)
@@ -56,14 +55,14 @@ def record_version(
 
 
 def next_numbers(session: Session, dataset_ids: Iterable[str]) -> dict[str, int]:
-    """The number each id's next version takes, in one query per CHUNK ids. Numbers go on after
+    """The number each id's next version takes, in one query per IN_CHUNK ids. Numbers go on after
     a delete: a dataset recreated under an old id continues its history."""
     wanted = list(dict.fromkeys(dataset_ids))
     numbers = dict.fromkeys(wanted, 1)
-    for start in range(0, len(wanted), CHUNK):
+    for chunk in batched(wanted, IN_CHUNK):
         rows = session.execute(
             select(DatasetVersion.dataset_id, func.max(DatasetVersion.number))
-            .where(DatasetVersion.dataset_id.in_(wanted[start : start + CHUNK]))
+            .where(DatasetVersion.dataset_id.in_(chunk))
             .group_by(DatasetVersion.dataset_id)
         )
         for dataset_id, last in rows:

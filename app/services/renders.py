@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 from app.models import Dataset, DatasetRender
 from app.models.database import Database
 from app.services import export_query
+from app.services.batches import batched
 from app.services.clock import today_iso
 from app.services.export_query import DatasetRow
 from app.services.formats import csv_format, datapress_json, jsonld
@@ -110,8 +111,8 @@ def _forget_pending(session: Session) -> None:
 def refresh(session: Session, pks: Sequence[int]) -> None:
     """Render and store the fragments of datasets `pks`, in the caller's transaction, BATCH_SIZE
     datasets at a time."""
-    for start in range(0, len(pks), BATCH_SIZE):
-        _refresh_batch(session, pks[start : start + BATCH_SIZE])
+    for batch in batched(pks, BATCH_SIZE):
+        _refresh_batch(session, batch)
 
 
 def _refresh_batch(session: Session, pks: Sequence[int]) -> None:

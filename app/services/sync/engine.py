@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session
 
 from app.models.database import Database
 from app.services import datasets
+from app.services.batches import batched
 from app.services.errors import CatalogueError
 from app.services.progress import NO_PROGRESS, Cancelled, Progress
 from app.services.records import Record
@@ -769,8 +770,7 @@ async def _apply_pull(
     size = max(1, options.batch_size)
     done = 0
     progress.report(0, len(writes))
-    for start in range(0, len(writes), size):
-        batch = writes[start : start + size]
+    for batch in batched(writes, size):
         outcomes = await asyncio.to_thread(db.write_batch, ctx.database, batch)
         for outcome in outcomes:
             if outcome.error is not None:

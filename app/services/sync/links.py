@@ -20,12 +20,11 @@ from sqlalchemy.orm import Session, selectinload
 from app.models import Dataset, Remote, SyncLink
 from app.models.database import Database
 from app.services import datasets
+from app.services.batches import IN_CHUNK, batched
 from app.services.clock import now_iso
 from app.services.datasets import Created
 from app.services.errors import CatalogueError
 from app.services.records import Record, dataset_to_record
-
-CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +68,7 @@ def load_bases(database: Database, pks: Iterable[int]) -> dict[int, Record]:
     wanted = list(pks)
     bases: dict[int, Record] = {}
     with database.read() as session:
-        for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start : start + CHUNK]
+        for chunk in batched(wanted, IN_CHUNK):
             for pk, base in session.execute(
                 select(SyncLink.pk, SyncLink.base).where(SyncLink.pk.in_(chunk))
             ):
@@ -91,13 +89,8 @@ def unlinked_local_ids(database: Database, remote_pk: int) -> list[str]:
 
 
 def existing_ids(database: Database, ids: Iterable[str]) -> set[str]:
-    wanted = list(ids)
-    found: set[str] = set()
     with database.read() as session:
-        for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start : start + CHUNK]
-            found.update(session.scalars(select(Dataset.id).where(Dataset.id.in_(chunk))))
-    return found
+        return datasets.taken_ids(session, ids)
 
 
 def load_records(database: Database, ids: Iterable[str]) -> dict[str, tuple[Record, int]]:
@@ -105,8 +98,7 @@ def load_records(database: Database, ids: Iterable[str]) -> dict[str, tuple[Reco
     wanted = list(ids)
     records: dict[str, tuple[Record, int]] = {}
     with database.read() as session:
-        for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start : start + CHUNK]
+        for chunk in batched(wanted, IN_CHUNK):
             for dataset in session.scalars(
                 select(Dataset)
                 .where(Dataset.id.in_(chunk))
