@@ -51,7 +51,7 @@ def run_serve(args: argparse.Namespace) -> int:
             )
         print(f"serving {database.url} at {url} (Ctrl-C to stop)", file=sys.stderr)
         config = uvicorn.Config(
-            app, log_config=None, access_log=False, lifespan="off", ws="none", log_level="warning"
+            app, log_config=None, access_log=False, lifespan="on", ws="none", log_level="warning"
         )
         try:
             uvicorn.Server(config).run(sockets=[sock])

@@ -267,3 +267,15 @@ def test_inflated_bodies_are_kept_within_their_budget_and_never_outlive_their_en
     pages.put("k5", CachedPage.of(state.tag, b"new", ()), state)
     renewed = pages.get("k5", state)
     assert renewed is not None and pages.body("k5", renewed) == b"new"
+
+
+def test_stopping_the_server_removes_its_rendered_dumps_and_stops_reading_ahead(
+    catalogue: Catalogue, database: Database
+) -> None:
+    with _serving(database) as (client, service):
+        assert client.get("/api/v1/dataset.csv").status_code == 200
+        folder = service.dumps._directory
+        assert any(folder.iterdir())  # the rendered dump is kept while the server runs
+    assert not folder.exists()
+    with pytest.raises(RuntimeError):  # the read-ahead thread was shut down
+        service.feed._reader.submit(print)

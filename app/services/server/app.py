@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -164,6 +165,10 @@ class _Service:
             return ANONYMOUS
         return await run_in_threadpool(self._authenticate, header)
 
+    def close(self) -> None:
+        self.feed.close()
+        self.dumps.close()
+
     def _authenticate(self, header: str) -> Principal:
         with self.database.read() as session:
             return authenticate(session, header)
@@ -225,6 +230,12 @@ def create_app(
         # Level 6, zlib's own default: level 9 (Starlette's) takes twice the time for 0.4 %.
         Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6),
     ]
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        service.close()  # the server stopped: its threads and temporary files go now
+
     return Starlette(
         routes=routes,
         middleware=middleware,
@@ -233,6 +244,7 @@ def create_app(
             HTTPException: _http_error,
             Exception: _internal_error,
         },
+        lifespan=lifespan,
     )
 
 

@@ -88,7 +88,7 @@ class ServerThread:
             log_level=log_level,
             log_config=None,  # leave the application's logging configuration alone
             access_log=False,  # the app's request-log hook reports requests instead
-            lifespan="off",
+            lifespan="auto",  # our app closes its caches on shutdown
             ws="none",
             timeout_graceful_shutdown=5,
         )
