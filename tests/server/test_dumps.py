@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import threading
 from datetime import date, datetime
@@ -12,12 +13,14 @@ from typing import Any, BinaryIO
 import httpx
 import openpyxl
 import pytest
+from starlette.routing import Route
 
 from app.models.database import Database
 from app.services import datasets, export_query, publication
 from app.services.dump_cache import DumpCache
 from app.services.formats import csv_format, xlsx
 from app.services.formats.cells import restore_cell
+from app.services.server import ServerThread, create_app
 from app.services.visibility import OWNER
 from tests.conftest import AUTHOR, make_record
 from tests.server.conftest import Catalogue
@@ -301,3 +304,33 @@ def test_concurrent_first_requests_render_once(database: Database, tmp_path: Pat
     assert len(list(tmp_path.glob("catalogue-dumps-*/*"))) == 1  # the stale file is gone
     cache.close()
     assert not list(tmp_path.glob("catalogue-dumps-*"))
+
+
+# -- gzip ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", DUMPS[:4])
+def test_a_gzipped_dump_is_made_once_per_change_and_matches_the_plain_one(
+    database: Database, catalogue: Catalogue, path: str
+) -> None:
+    app = create_app(database)
+    route = next(r for r in app.routes if isinstance(r, Route) and r.path == path)
+    endpoint: Any = route.endpoint
+    cache: DumpCache = endpoint.__self__.service.dumps
+    with ServerThread(app) as server, httpx.Client(base_url=server.url) as http:
+        plain = http.get(path, headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers
+        renders_before = cache.renders
+        for _ in range(2):
+            with http.stream("GET", path, headers={"Accept-Encoding": "gzip"}) as response:
+                raw = b"".join(response.iter_raw())
+            assert response.headers["content-encoding"] == "gzip"
+            assert int(response.headers["content-length"]) == len(raw)
+            assert gzip.decompress(raw) == plain.content
+            assert response.headers["etag"] == plain.headers["etag"]
+            assert "accept-encoding" in response.headers["vary"].lower()
+            # Gzipped from the kept rendering the first time, then read from its file.
+            assert cache.renders == renders_before + 1
+        refused = http.get(path, headers={"Accept-Encoding": "gzip;q=0"})
+        assert "content-encoding" not in refused.headers
+        assert refused.content == plain.content

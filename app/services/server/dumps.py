@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from email.utils import formatdate, parsedate_to_datetime
 from typing import BinaryIO, Protocol
@@ -32,6 +33,7 @@ from app.services import dump_cache, export_query, renders
 from app.services.dump_cache import CatalogueState, DumpCache
 from app.services.formats import Chunks, csv_format, datapress_json, write_to, xlsx
 from app.services.renders import Fragment
+from app.services.server.encoding import accepts_gzip
 from app.services.visibility import Principal
 
 READ_CHUNK = 256 * 1024
@@ -195,6 +197,7 @@ class DumpHandlers:
         headers = {
             "Cache-Control": "no-cache",
             "Content-Disposition": f'attachment; filename="{filename}"',
+            "Vary": "Accept-Encoding",
         }
         state = cache.state()
         if state is not None:
@@ -205,13 +208,33 @@ class DumpHandlers:
         if request.method == "HEAD":
             return StreamingResponse(_nothing(), media_type=media_type, headers=headers)
         if state is not None and principal.is_anonymous:
-            handle = await run_in_threadpool(cache.open, key, state, render)
+            if stream is not None and accepts_gzip(request.headers.get("accept-encoding", "")):
+                # Gzipped once per change too, from the kept rendering: a repeated download is
+                # a file read for a client that accepts gzip as well.
+                kept = state
+
+                def render_gzipped(sink: BinaryIO) -> None:
+                    with cache.open(key, kept, render) as plain:
+                        gzip_copy(plain, sink)
+
+                headers["Content-Encoding"] = "gzip"
+                handle = await run_in_threadpool(cache.open, f"{key}\ngzip", state, render_gzipped)
+            else:
+                handle = await run_in_threadpool(cache.open, key, state, render)
         elif stream is not None:
             return StreamingResponse(stream(base), media_type=media_type, headers=headers)
         else:
             handle = await run_in_threadpool(_render_temporary, render)
         headers["Content-Length"] = str(os.fstat(handle.fileno()).st_size)
         return StreamingResponse(_read(handle), media_type=media_type, headers=headers)
+
+
+def gzip_copy(source: BinaryIO, sink: BinaryIO) -> None:
+    """`source` to its end into `sink` as one gzip member, at dump_cache.GZIP_LEVEL."""
+    compressor = zlib.compressobj(dump_cache.GZIP_LEVEL, zlib.DEFLATED, dump_cache.GZIP_WBITS)
+    while chunk := source.read(READ_CHUNK):
+        sink.write(compressor.compress(chunk))
+    sink.write(compressor.flush())
 
 
 def _render_temporary(render: Callable[[BinaryIO], None]) -> BinaryIO:
