@@ -29,12 +29,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
 
-from app.services.clock import today_iso
+from app.services.clock import as_seed_time, parse_utc, today_iso
 from app.services.records import Record
 from app.services.text import slugify
 from app.services.validation import CHILD_ID
@@ -146,18 +145,9 @@ class PortalVocabulary:
 # -- timestamps ----------------------------------------------------------------------------------
 
 
-def from_ckan_time(value: Any) -> str | None:
-    """CKAN's naive-UTC ISO timestamps ("2024-05-01T10:00:00.123456") in our format
-    ("2024-05-01T10:00:00.123Z")."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+# CKAN's naive-UTC ISO timestamps ("2024-05-01T10:00:00.123456") in our format
+# ("2024-05-01T10:00:00.123Z").
+from_ckan_time = as_seed_time
 
 
 def to_ckan_time(value: Any) -> str | None:
@@ -165,12 +155,9 @@ def to_ckan_time(value: Any) -> str | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_utc(value).isoformat(timespec="microseconds")
     except ValueError:
         return value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat(timespec="microseconds")
 
 
 # -- CKAN -> ours --------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ from typing import Any
 import httpx
 import orjson
 
+from app.services.clock import parse_utc
 from app.services.sync.adapter import (
     MalformedAnswer,
     PortalAuthError,
@@ -383,11 +384,9 @@ def _rate_limit_wait(response: httpx.Response) -> tuple[float | None, dict[str, 
     reset = body.get("reset_time")
     if isinstance(reset, str):
         try:
-            when = datetime.fromisoformat(reset.replace("Z", "+00:00"))
+            when = parse_utc(reset).replace(tzinfo=UTC)
         except ValueError:
             return None, body
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
         return max(0.0, (when - datetime.now(UTC)).total_seconds()), body
     return None, body
 

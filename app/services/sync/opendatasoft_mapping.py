@@ -31,12 +31,11 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from app.services.clock import today_iso
+from app.services.clock import as_seed_time, today_iso
 from app.services.records import Record
 from app.services.text import slugify
 from app.services.validation import CHILD_ID
@@ -127,22 +126,6 @@ def draft_version(dataset: Mapping[str, Any]) -> str:
     return f"d:{dataset.get('updated_at') or ''}"
 
 
-def our_time(value: Any) -> str | None:
-    """An Opendatasoft timestamp ("2021-01-26T10:00:00+00:00") in our format (ms, Z)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-# -- Opendatasoft -> ours ------------------------------------------------------------------------
-
-
 def search_dataset_to_record(dataset: Any) -> Record:
     """Our record (CARRIED keys but resources) of a Search API v1 dataset."""
     if not isinstance(dataset, dict):
@@ -163,7 +146,7 @@ def search_dataset_to_record(dataset: Any) -> Record:
         },
         "sharing": "private" if metas.get("visibility") == "restricted" else "public",
         "state": "published",
-        "updatedAt": our_time(metas.get("modified")),
+        "updatedAt": as_seed_time(metas.get("modified")),
     }
 
 
@@ -192,8 +175,8 @@ def automation_dataset_to_record(dataset: Any) -> Record:
         "tags": _strings(value("keyword"), "keyword"),
         "sharing": "private" if dataset.get("is_restricted") is True else "public",
         "state": "published" if dataset.get("is_published") is True else "draft",
-        "createdAt": our_time(dataset.get("created_at")),
-        "updatedAt": our_time(dataset.get("updated_at")),
+        "createdAt": as_seed_time(dataset.get("created_at")),
+        "updatedAt": as_seed_time(dataset.get("updated_at")),
     }
 
 
