@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from app.models import Dataset
 from app.services import history
@@ -22,6 +22,7 @@ from app.services.clock import now_iso
 from app.services.errors import NotFound, StaleEdit, ValidationFailed
 from app.services.records import (
     IMMUTABLE_KEYS,
+    RECORD_LOAD,
     People,
     Record,
     apply_record,
@@ -74,17 +75,7 @@ def new_record(session: Session) -> Record:
 
 
 def get_dataset(session: Session, dataset_id: str) -> Dataset:
-    dataset = session.scalar(
-        select(Dataset)
-        .where(Dataset.id == dataset_id)
-        .options(
-            selectinload(Dataset.resources),
-            selectinload(Dataset.links),
-            selectinload(Dataset.collaborators),
-            selectinload(Dataset.read_users),
-            selectinload(Dataset.read_teams),
-        )
-    )
+    dataset = session.scalar(select(Dataset).where(Dataset.id == dataset_id).options(*RECORD_LOAD))
     if dataset is None:
         raise NotFound(f"Dataset {dataset_id!r} does not exist")
     return dataset

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.models import Dataset, Link, Resource, Team, User
 from app.services.errors import ValidationFailed
@@ -23,6 +23,16 @@ Record = dict[str, Any]
 # Keys set by the catalogue, never by an edit.
 IMMUTABLE_KEYS = frozenset({"id", "createdAt", "site"})
 DERIVED_KEYS = frozenset({"descriptionText", "updatedAt"})
+
+
+# What dataset_to_record reads: load it with the datasets (one query per relation, not per row).
+RECORD_LOAD = (
+    selectinload(Dataset.resources),
+    selectinload(Dataset.links),
+    selectinload(Dataset.collaborators),
+    selectinload(Dataset.read_users),
+    selectinload(Dataset.read_teams),
+)
 
 
 def resource_to_dict(resource: Resource) -> Record:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from app.models import Dataset, Team, User
 from app.models.database import Database
@@ -38,6 +38,7 @@ from app.services.progress import NO_PROGRESS, Progress
 from app.services.records import (
     DERIVED_KEYS,
     IMMUTABLE_KEYS,
+    RECORD_LOAD,
     Record,
     changed_keys,
     dataset_to_record,
@@ -51,14 +52,6 @@ _PARTIAL_OBJECTS = ("licence", "contact")
 _CHILDREN = ("resources", "links")
 # Datasets planned or written between two progress reports (and ORM objects let go of).
 _STEP = 200
-# What dataset_to_record reads, loaded with the datasets (as datasets.get_dataset does).
-_LOAD = (
-    selectinload(Dataset.resources),
-    selectinload(Dataset.links),
-    selectinload(Dataset.collaborators),
-    selectinload(Dataset.read_users),
-    selectinload(Dataset.read_teams),
-)
 
 
 class OnExisting(StrEnum):
@@ -175,7 +168,8 @@ class _Planner:
     def prefetch(self, items: list[SourceItem]) -> None:
         """Load the datasets a chunk of items names, in a few queries rather than one each."""
         ids = {item.record["id"] for item in items if isinstance(item.record.get("id"), str)}
-        found = self.session.scalars(select(Dataset).where(Dataset.id.in_(ids)).options(*_LOAD))
+        wanted = select(Dataset).where(Dataset.id.in_(ids)).options(*RECORD_LOAD)
+        found = self.session.scalars(wanted)
         self.existing = {dataset.id: dataset for dataset in found}
 
     def plan(self, item: SourceItem, errors: list[RowError]) -> list[PlannedItem]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from app.models import Dataset, Remote, SyncLink
 from app.models.database import Database
@@ -24,7 +24,7 @@ from app.services.batches import IN_CHUNK, batched
 from app.services.clock import now_iso
 from app.services.datasets import Created
 from app.services.errors import CatalogueError
-from app.services.records import Record, dataset_to_record
+from app.services.records import RECORD_LOAD, Record, dataset_to_record
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,15 +100,7 @@ def load_records(database: Database, ids: Iterable[str]) -> dict[str, tuple[Reco
     with database.read() as session:
         for chunk in batched(wanted, IN_CHUNK):
             for dataset in session.scalars(
-                select(Dataset)
-                .where(Dataset.id.in_(chunk))
-                .options(
-                    selectinload(Dataset.resources),
-                    selectinload(Dataset.links),
-                    selectinload(Dataset.collaborators),
-                    selectinload(Dataset.read_users),
-                    selectinload(Dataset.read_teams),
-                )
+                select(Dataset).where(Dataset.id.in_(chunk)).options(*RECORD_LOAD)
             ):
                 records[dataset.id] = (dataset_to_record(dataset), dataset.version)
     return records
