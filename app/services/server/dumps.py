@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from email.utils import formatdate, parsedate_to_datetime
 from typing import BinaryIO, Protocol
@@ -215,7 +214,7 @@ class DumpHandlers:
 
                 def render_gzipped(sink: BinaryIO) -> None:
                     with cache.open(key, kept, render) as plain:
-                        gzip_copy(plain, sink)
+                        dump_cache.gzip_copy(plain, sink)
 
                 headers["Content-Encoding"] = "gzip"
                 handle = await run_in_threadpool(cache.open, f"{key}\ngzip", state, render_gzipped)
@@ -227,14 +226,6 @@ class DumpHandlers:
             handle = await run_in_threadpool(_render_temporary, render)
         headers["Content-Length"] = str(os.fstat(handle.fileno()).st_size)
         return StreamingResponse(_read(handle), media_type=media_type, headers=headers)
-
-
-def gzip_copy(source: BinaryIO, sink: BinaryIO) -> None:
-    """`source` to its end into `sink` as one gzip member, at dump_cache.GZIP_LEVEL."""
-    compressor = zlib.compressobj(dump_cache.GZIP_LEVEL, zlib.DEFLATED, dump_cache.GZIP_WBITS)
-    while chunk := source.read(READ_CHUNK):
-        sink.write(compressor.compress(chunk))
-    sink.write(compressor.flush())
 
 
 def _render_temporary(render: Callable[[BinaryIO], None]) -> BinaryIO:
