@@ -32,7 +32,7 @@ from app.services.clock import now_iso
 from app.services.errors import StaleEdit, ValidationFailed
 from app.services.importing.detect import detect_format
 from app.services.importing.model import ImportFormat, RowError, SourceItem
-from app.services.importing.shape import check_shape
+from app.services.record.shape import check_shape
 from app.services.importing.sources import read_source
 from app.services.progress import NO_PROGRESS, Progress
 from app.services.records import (
@@ -176,7 +176,8 @@ class _Planner:
         errors.extend(item.errors)
         if item.errors and not item.record:
             return []  # nothing was read: its errors say why
-        record, problems = check_shape(item.record)
+        record, found = check_shape(item.record)
+        problems = {".".join(path): message for path, message in found.items()}
         for path, message in problems.items():
             errors.append(RowError(*item_location(item, path), message))
         item = dataclasses.replace(item, record=record, errors=[])

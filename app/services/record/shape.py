@@ -1,0 +1,148 @@
+"""The types and sizes of a record that comes from outside, checked against the field table.
+
+A file or a PATCH can hold anything JSON can: a list where a title goes, a number for a
+licence URL, an object nested 600 levels deep, a number too big for SQLite, text with unpaired
+surrogates that cannot be stored. `check_shape` reports each such value against its path and
+leaves it out, so validation (which judges values) and the write never meet a value of the
+wrong type. The import preview and the PATCH route both use it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from app.services.record.fields import DATASET, Field, Kind
+
+Path = tuple[str, ...]
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_INT64 = 2**63 - 1
+# The most characters accepted for a child id (seed 002: 3 characters, or a UUID).
+CHILD_ID_LENGTH = 36
+
+
+def text_problem(value: Any, limit: int | None = None) -> str | None:
+    """What is wrong with `value` as a text of at most `limit` characters, or None."""
+    if not isinstance(value, str):
+        return "must be text"
+    if _SURROGATE.search(value):
+        return "contains characters that are not valid Unicode"
+    if limit is not None and len(value) > limit:
+        return f"must be at most {limit} characters"
+    return None
+
+
+def integer_problem(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "must be a whole number"
+    if abs(value) > _INT64:
+        return "is too large"
+    return None
+
+
+def value_problem(field: Field, value: Any) -> str | None:
+    """What is wrong with the type or size of a scalar or list `value` of `field`, or None.
+    Objects and children are walked by `check_shape`."""
+    if value is None:
+        return None if field.nullable else "is required" if field.required else None
+    kind = field.kind
+    if field.is_text:
+        return text_problem(value, field.max_length)
+    if kind in (Kind.INTEGER, Kind.BYTES):
+        return integer_problem(value)
+    if kind is Kind.USER_REFS:
+        if not isinstance(value, list) or any(integer_problem(v) for v in value):
+            return "must be a list of user ids (numbers)"
+        return None
+    if field.is_list:
+        if not isinstance(value, list):
+            return "must be a list of text"
+        for item in value:
+            problem = text_problem(item)
+            if problem:
+                return f"every item {problem}"
+        return None
+    if kind is Kind.CUSTOM:
+        if not isinstance(value, dict):
+            return "must be an object of fields"
+        for key, item in value.items():
+            if text_problem(key) or (
+                text_problem(item)
+                and (not isinstance(item, list) or any(text_problem(v) for v in item))
+            ):
+                return f"field {str(key)[:40]!r} must be text or a list of text"
+        return None
+    return None
+
+
+def check_shape(
+    record: Mapping[str, Any], *, unknown: bool = False
+) -> tuple[dict[str, Any], dict[Path, str]]:
+    """`record` without the values of a wrong type or size, and what was wrong with each, by
+    path (`("resources", "k93", "size")`). With `unknown`, keys that are not fields are
+    reported too (else they are left out silently)."""
+    errors: dict[Path, str] = {}
+    clean = _walk(record, DATASET, (), errors, unknown)
+    return clean, errors
+
+
+def _walk(
+    values: Mapping[str, Any],
+    fields: tuple[Field, ...],
+    path: Path,
+    errors: dict[Path, str],
+    unknown: bool,
+) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    if unknown:
+        known = {f.name for f in fields}
+        for key in values:
+            if key not in known:
+                errors[(*path, str(key))] = "is not a field"
+    for field in fields:
+        if field.name not in values:
+            continue
+        value = values[field.name]
+        here = (*path, field.name)
+        if field.kind is Kind.OBJECT:
+            if value is None:
+                clean[field.name] = {}
+            elif isinstance(value, dict):
+                clean[field.name] = _walk(value, field.parts, here, errors, unknown)
+            else:
+                errors[here] = "must be an object"
+        elif field.kind is Kind.CHILDREN:
+            children = _children(field, value, here, errors, unknown)
+            if children is not None:
+                clean[field.name] = children
+        else:
+            problem = value_problem(field, value)
+            if problem:
+                errors[here] = problem
+            elif value is None and not field.nullable:
+                clean[field.name] = field.empty()  # null for "none": an empty list, text
+            else:
+                clean[field.name] = value
+    return clean
+
+
+def _children(
+    field: Field, value: Any, path: Path, errors: dict[Path, str], unknown: bool
+) -> dict[str, Any] | None:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors[path] = "must be an object keyed by id"
+        return None
+    children: dict[str, Any] = {}
+    for child_id, child in value.items():
+        if text_problem(child_id, CHILD_ID_LENGTH):
+            errors[(*path, "id")] = f"ids must be text of at most {CHILD_ID_LENGTH} characters"
+            continue
+        if not isinstance(child, dict):
+            errors[(*path, child_id)] = "must be an object"
+            continue
+        children[child_id] = _walk(child, field.parts, (*path, child_id), errors, unknown)
+    return children
