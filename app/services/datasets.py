@@ -20,15 +20,15 @@ from app.services import history
 from app.services.batches import IN_CHUNK, batched
 from app.services.clock import now_iso
 from app.services.errors import NotFound, StaleEdit, ValidationFailed
+from app.services.record.canonical import empty_record
+from app.services.record.fields import CATALOGUE_KEYS
 from app.services.records import (
-    IMMUTABLE_KEYS,
     RECORD_LOAD,
     People,
     Record,
     apply_record,
     changed_keys,
     dataset_to_record,
-    empty_record,
 )
 from app.services.validation import validate_record
 
@@ -198,7 +198,7 @@ def update_dataset(
     before = dataset_to_record(dataset)
     record = copy.deepcopy(record)
     immutable = {
-        k: "cannot be changed" for k in IMMUTABLE_KEYS if k in record and record[k] != before[k]
+        k: "cannot be changed" for k in CATALOGUE_KEYS if k in record and record[k] != before[k]
     }
     if immutable:
         raise ValidationFailed(immutable)

@@ -11,7 +11,7 @@ What a patch may not do, and how it is refused (`status` is the HTTP mapping the
 - not apply to the current record (a `test` op fails, a path to remove or replace is missing):
   PatchConflict, 409 (RFC 5789 section 2.2, "conflicting state"; the `test` op is how a JSON
   Patch client says "only if nobody changed this meanwhile", as StaleEdit is 409);
-- change a field the catalogue sets: `id`, `createdAt`, `site` (records.IMMUTABLE_KEYS),
+- change a field the catalogue sets: `id`, `createdAt`, `site` (set by the catalogue),
   `descriptionText` (derived from `description`), and of a resource or link that stays in the
   dataset the fields seed 002 marks [immutable]: resource `url`, `format`, `hash`, `size`,
   `origin`, link `qa`: ImmutableFieldChanged, 422, naming each JSON pointer. A new resource or
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import jsonpatch
@@ -40,41 +39,25 @@ import jsonpointer
 from sqlalchemy.orm import Session
 
 from app.services import datasets
+from app.services.clock import parse_utc
 from app.services.errors import CatalogueError, PermissionDenied, ValidationFailed
 from app.services.permissions import Permission
-from app.services.records import IMMUTABLE_KEYS, Record, dataset_to_record, empty_record
+from app.services.record.fields import (
+    CATALOGUE_KEYS,
+    DERIVED_KEYS,
+    FIELDS,
+    LINK_IMMUTABLE_KEYS,
+    PUBLISH_KEYS,
+    RESOURCE_IMMUTABLE_KEYS,
+)
+from app.services.record.shape import check_shape
+from app.services.records import Record, dataset_to_record
 from app.services.visibility import READ, Principal, permissions_for
 
 CONTENT_TYPE = "application/json-patch+json"
-DERIVED_KEYS = frozenset({"descriptionText"})
-RESOURCE_IMMUTABLE_KEYS = ("url", "format", "hash", "size", "origin")
-LINK_IMMUTABLE_KEYS = ("qa",)
-PUBLISH_KEYS = frozenset(
-    {"state", "embargoUntil", "sharing", "team", "collaborators", "readusers", "readteams"}
-)
 MAX_OPERATIONS = 10_000
-RECORD_KEYS = frozenset(empty_record("", "")) | DERIVED_KEYS
-RESOURCE_KEYS = frozenset(
-    {"url", "order", "title", "description", "filename", "timeFrame"}
-    | {"format", "hash", "size", "timestamp", "origin"}
-)
-LINK_KEYS = frozenset({"url", "order", "title", "description", "qa"})
-
-# Containers the services read with .items()/.get(): a patch must not turn them into scalars.
-_OBJECT_KEYS = ("licence", "contact", "custom", "resources", "links")
-_LIST_KEYS = ("tags", "topics", "collaborators", "readusers", "readteams")
-_TEXT_KEYS = (
-    "title",
-    "description",
-    "descriptionIframe",
-    "masthead",
-    "nextReviewDate",
-    "team",
-    "sharing",
-    "state",
-    "embargoUntil",
-    "updatedAt",
-)
+# What an edit may not change, and what needs publish_dataset: from the field table.
+FIXED_KEYS = CATALOGUE_KEYS | (DERIVED_KEYS - {"updatedAt"})  # updatedAt: see the docstring
 
 
 class InvalidPatch(CatalogueError):
@@ -162,9 +145,9 @@ def immutable_changes(before: Record, after: Any) -> dict[str, str]:
     changed: dict[str, str] = {}
     if not isinstance(after, dict):
         return changed
-    for key in sorted(IMMUTABLE_KEYS | DERIVED_KEYS):
+    for key in sorted(FIXED_KEYS):
         if after.get(key, _MISSING) != before.get(key, _MISSING):
-            reason = "is derived from description" if key in DERIVED_KEYS else "is immutable"
+            reason = "is derived" if key in DERIVED_KEYS else "is immutable"
             changed[_pointer(key)] = reason
     for kind, keys in (
         ("resources", RESOURCE_IMMUTABLE_KEYS),
@@ -186,41 +169,11 @@ def immutable_changes(before: Record, after: Any) -> dict[str, str]:
 
 def shape_errors(after: Any) -> dict[str, str]:
     """Type errors that would stop the record from being read at all (validation checks the
-    values); keyed by JSON pointer."""
+    values), unknown keys included; keyed by JSON pointer."""
     if not isinstance(after, dict):
         return {"": "the dataset must be a JSON object"}
-    errors: dict[str, str] = {}
-    for key in sorted(set(after) - RECORD_KEYS):
-        errors[_pointer(key)] = "is not a field of a dataset"
-    for key in _OBJECT_KEYS:
-        if after.get(key) is not None and not isinstance(after[key], dict):
-            errors[_pointer(key)] = "must be an object"
-    for key in _LIST_KEYS:
-        if after.get(key) is not None and not isinstance(after[key], list):
-            errors[_pointer(key)] = "must be a list"
-    for key in _TEXT_KEYS:
-        if after.get(key) is not None and not isinstance(after[key], str):
-            errors[_pointer(key)] = "must be a string or null"
-    for kind in ("resources", "links"):
-        children = after.get(kind)
-        if not isinstance(children, dict):
-            continue
-        for child_id, child in children.items():
-            if not isinstance(child, dict):
-                errors[_pointer(kind, child_id)] = "must be an object"
-                continue
-            known = RESOURCE_KEYS if kind == "resources" else LINK_KEYS
-            for key in sorted(set(child) - known):
-                errors[_pointer(kind, child_id, key)] = f"is not a field of a {kind[:-1]}"
-            order = child.get("order")
-            if order is not None and (not isinstance(order, int) or isinstance(order, bool)):
-                errors[_pointer(kind, child_id, "order")] = "must be a whole number"
-            for key in ("title", "description", "url", "filename", "format", "timestamp"):
-                if child.get(key) is not None and not isinstance(child[key], str):
-                    errors[_pointer(kind, child_id, key)] = "must be a string or null"
-            for key in ("timeFrame", "qa"):
-                if child.get(key) is not None and not isinstance(child[key], dict):
-                    errors[_pointer(kind, child_id, key)] = "must be an object"
+    _, found = check_shape(after, unknown=True)
+    errors = {_pointer(*path): message for path, message in found.items()}
     updated = after.get("updatedAt")
     if isinstance(updated, str) and not _is_timestamp(updated):
         errors["/updatedAt"] = "must be an ISO 8601 timestamp"
@@ -267,9 +220,9 @@ def patch_dataset(
         )
     updated = after.get("updatedAt")
     own_timestamp = isinstance(updated, str) and updated != before["updatedAt"]
-    record = {k: v for k, v in after.items() if k not in DERIVED_KEYS}
+    record = {k: v for k, v in after.items() if k not in FIXED_KEYS}
     # update_dataset merges onto the stored record: a removed field must be cleared, not kept.
-    for key in RECORD_KEYS - set(after) - DERIVED_KEYS - IMMUTABLE_KEYS - {"updatedAt"}:
+    for key in FIELDS.keys() - set(after) - FIXED_KEYS - {"updatedAt"}:
         record[key] = None
     if not own_timestamp:
         record.pop("updatedAt", None)
@@ -298,7 +251,7 @@ def _pointer(*parts: str) -> str:
 
 def _is_timestamp(value: str) -> bool:
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parse_utc(value)
     except ValueError:
         return False
     return True

@@ -16,14 +16,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.models import Dataset, Link, Resource, Team, User
 from app.services.errors import ValidationFailed
+from app.services.record.fields import DERIVED_KEYS
 from app.services.text import html_to_text, slugify
 
 Record = dict[str, Any]
-
-# Keys set by the catalogue, never by an edit.
-IMMUTABLE_KEYS = frozenset({"id", "createdAt", "site"})
-DERIVED_KEYS = frozenset({"descriptionText", "updatedAt"})
-
 
 # What dataset_to_record reads: load it with the datasets (one query per relation, not per row).
 RECORD_LOAD = (
@@ -94,35 +90,6 @@ def dataset_to_record(dataset: Dataset) -> Record:
         "site": dataset.site,
         "state": dataset.state,
         "embargoUntil": dataset.embargo_until,
-    }
-
-
-def empty_record(dataset_id: str, created_at: str) -> Record:
-    """A new dataset's record before the person fills it in."""
-    return {
-        "id": dataset_id,
-        "title": "",
-        "description": "",
-        "descriptionIframe": None,
-        "masthead": None,
-        "tags": [],
-        "topics": [],
-        "nextReviewDate": None,
-        "licence": {"url": None, "title": None},
-        "contact": {"email": None, "title": None},
-        "custom": {},
-        "resources": {},
-        "links": {},
-        "team": None,
-        "sharing": "public",
-        "collaborators": [],
-        "readusers": [],
-        "readteams": [],
-        "createdAt": created_at,
-        "updatedAt": created_at,
-        "site": "",
-        "state": "draft",
-        "embargoUntil": None,
     }
 
 
@@ -247,7 +214,7 @@ def _apply_links(dataset: Dataset, links: dict[str, Record]) -> None:
 
 def changed_keys(before: Record, after: Record) -> list[str]:
     """Top-level keys whose values differ, the bookkeeping ones left out."""
-    keys = (set(before) | set(after)) - {"updatedAt", "descriptionText"}
+    keys = (set(before) | set(after)) - DERIVED_KEYS
     return sorted(k for k in keys if before.get(k) != after.get(k))
 
 

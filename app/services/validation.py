@@ -89,7 +89,9 @@ def value_error(field: Field, value: Any) -> str | None:
     if field.kind is Kind.CHOICE:
         return None if value in field.choices else "must be " + " or ".join(field.choices)
     if field.kind is Kind.DATASET_ID:
-        return None if DATASET_ID.match(str(value or "")) else "must be 5 lower-case letters or digits"
+        return (
+            None if DATASET_ID.match(str(value or "")) else "must be 5 lower-case letters or digits"
+        )
     if empty:
         return None
     if field.max_length and isinstance(value, str) and len(value) > field.max_length:

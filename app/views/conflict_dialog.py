@@ -19,13 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from app.services.errors import ValidationFailed
-from app.services.sync.merge import (
-    FieldConflict,
-    canonical_link,
-    canonical_resource,
-    canonical_value,
-    set_units,
-)
+from app.services.record.canonical import canonical_field, canonical_link, canonical_resource
+from app.services.record.fields import FIELDS, Field, Kind, label
+from app.services.sync.merge import FieldConflict, set_units
 from app.services.sync.plan import KEEP_MINE, TAKE_THEIRS, WHOLE, PlanItem, Resolution, merged
 from app.services.validation import validate_record
 from app.views.dataset_form import STYLE_SHEET
@@ -33,42 +29,25 @@ from app.views.qt import QtCore, QtGui, QtWidgets
 
 Choice = Literal["mine", "theirs", "merged"]
 
-FIELD_LABELS = {
-    "title": "Title",
-    "description": "Description",
-    "descriptionIframe": "Iframe",
-    "masthead": "Masthead",
-    "tags": "Tags",
-    "topics": "Topics",
-    "nextReviewDate": "Next review date",
-    "licence": "Licence",
-    "contact": "Contact",
-    "custom": "Custom fields",
-    "team": "Owner team",
-    "sharing": "Sharing",
-    "collaborators": "Collaborators",
-    "readusers": "Read users",
-    "readteams": "Read teams",
-    "state": "State",
-    "embargoUntil": "Embargo until",
-    WHOLE: "The whole dataset",
-}
+_LIST_ITEMS = {Kind.TEAM_REFS: "team ids", Kind.USER_REFS: "user ids"}
+
+
+def _json_shape(field: Field) -> tuple[type, str] | None:
+    """The JSON a person must type for a field edited as JSON, and how to say it."""
+    if field.is_list:
+        return list, f"a JSON list of {_LIST_ITEMS.get(field.kind, 'strings')}"
+    if field.kind is Kind.OBJECT:
+        members = ", ".join(f'"{part.name}": ...' for part in field.parts)
+        return dict, f"a JSON object {{{members}}}"
+    if field.kind is Kind.CUSTOM:
+        return dict, "a JSON object of names to strings or lists of strings"
+    return None
+
+
 # Edited as plain text; every other field is JSON. Empty means "none" for the optional ones.
-TEXT_FIELDS = frozenset(
-    {"title", "description", "descriptionIframe", "masthead", "nextReviewDate", "team",
-     "sharing", "state", "embargoUntil"}
-)  # fmt: skip
-OPTIONAL_TEXT = frozenset(TEXT_FIELDS - {"title", "description", "sharing", "state"})
-_SHAPES: dict[str, tuple[type, str]] = {
-    "tags": (list, "a JSON list of strings"),
-    "topics": (list, "a JSON list of strings"),
-    "readteams": (list, "a JSON list of team ids"),
-    "collaborators": (list, "a JSON list of user ids"),
-    "readusers": (list, "a JSON list of user ids"),
-    "licence": (dict, 'a JSON object {"url": ..., "title": ...}'),
-    "contact": (dict, 'a JSON object {"email": ..., "title": ...}'),
-    "custom": (dict, "a JSON object of names to strings or lists of strings"),
-}
+TEXT_FIELDS = frozenset(f.name for f in FIELDS.values() if f.is_text and f.synced)
+OPTIONAL_TEXT = frozenset(f.name for f in FIELDS.values() if f.is_text and f.nullable)
+_SHAPES = {name: shape for name, f in FIELDS.items() if (shape := _json_shape(f))}
 # The three sides' colours, as the preview uses them too.
 MINE_COLOUR = "#1565c0"
 THEIRS_COLOUR = "#b45309"
@@ -80,7 +59,7 @@ def unit_label(unit: str) -> str:
     key, _, child = unit.partition("/")
     if child:
         return f"{'File' if key == 'resources' else 'Link'} {child}"
-    return FIELD_LABELS.get(key, key)
+    return "The whole dataset" if unit == WHOLE else label(key)
 
 
 def is_text_unit(unit: str) -> bool:
@@ -121,7 +100,7 @@ def parse_merged(unit: str, text: str, local_record: Mapping[str, Any] | None) -
     if unit == WHOLE:
         raise ValueError("A whole dataset cannot be merged by hand: keep it or take theirs.")
     if is_text_unit(unit):
-        value: Any = text.strip() if key == "title" else text
+        value: Any = text
         if key in OPTIONAL_TEXT:
             value = text.strip() or None
     else:
@@ -142,7 +121,7 @@ def parse_merged(unit: str, text: str, local_record: Mapping[str, Any] | None) -
             if not isinstance(value, shape):
                 raise ValueError(f"Must be {described}.")
     if not child:
-        value = canonical_value(key, value)
+        value = canonical_field(key, value)
     if local_record is not None:
         _check_in_place(unit, value, local_record)
     return value

@@ -15,7 +15,8 @@ from typing import Any
 from app.models.database import Database
 from app.services import datasets, history
 from app.services.errors import CatalogueError, NotFound, ValidationFailed
-from app.services.records import DERIVED_KEYS, Record, changed_keys
+from app.services.record.fields import DERIVED_KEYS
+from app.services.records import Record, changed_keys
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 
 Qt = QtCore.Qt

@@ -10,12 +10,13 @@ from collections.abc import Callable
 
 from app.models.database import Database
 from app.services import datasets
-from app.services.records import IMMUTABLE_KEYS, Record
+from app.services.record.fields import CATALOGUE_KEYS
+from app.services.records import Record
 from app.views.qt import QtGui
 
 
 def _content(record: Record) -> Record:
-    return {k: v for k, v in record.items() if k not in IMMUTABLE_KEYS | {"updatedAt"}}
+    return {k: v for k, v in record.items() if k not in CATALOGUE_KEYS | {"updatedAt"}}
 
 
 class SaveDatasetCommand(QtGui.QUndoCommand):

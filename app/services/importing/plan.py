@@ -32,17 +32,16 @@ from app.services.clock import now_iso
 from app.services.errors import StaleEdit, ValidationFailed
 from app.services.importing.detect import detect_format
 from app.services.importing.model import ImportFormat, RowError, SourceItem
-from app.services.record.shape import check_shape
 from app.services.importing.sources import read_source
 from app.services.progress import NO_PROGRESS, Progress
+from app.services.record.canonical import empty_record
+from app.services.record.fields import CATALOGUE_KEYS, DERIVED_KEYS
+from app.services.record.shape import check_shape
 from app.services.records import (
-    DERIVED_KEYS,
-    IMMUTABLE_KEYS,
     RECORD_LOAD,
     Record,
     changed_keys,
     dataset_to_record,
-    empty_record,
 )
 from app.services.validation import validate_record
 
@@ -248,7 +247,7 @@ class _Planner:
             if key in record and _same_set(record[key], before.get(key)):
                 record[key] = before[key]
         problems = False
-        for key in sorted(IMMUTABLE_KEYS & set(record)):
+        for key in sorted(CATALOGUE_KEYS & set(record)):
             if record[key] != before[key] and not (key == "site" and not record[key]):
                 errors.append(
                     RowError(

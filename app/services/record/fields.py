@@ -128,7 +128,15 @@ RESOURCE = Field(
     table="none",  # its own table (the resources CSV and sheet)
     doc="A file of a dataset (seed 002), keyed by its id in `resources`",
     parts=(
-        Field("url", Kind.URL, "URL", nullable=False, immutable=True, doc="[immutable] download URL", default=""),
+        Field(
+            "url",
+            Kind.URL,
+            "URL",
+            nullable=False,
+            immutable=True,
+            doc="[immutable] download URL",
+            default="",
+        ),
         Field("order", Kind.INTEGER, "Order", nullable=False, default=0),
         Field("title", Kind.TEXT, "Title", nullable=False, required=True, default=""),
         Field("description", Kind.TEXT, "Description", nullable=False, default=""),
@@ -139,8 +147,22 @@ RESOURCE = Field(
             "Time frame",
             nullable=False,
             parts=(
-                Field("gte", Kind.MONTH, "From", nullable=False, column="timeFrameFrom", doc="ISO month, from"),
-                Field("lte", Kind.MONTH, "To", nullable=False, column="timeFrameTo", doc="ISO month, to"),
+                Field(
+                    "gte",
+                    Kind.MONTH,
+                    "From",
+                    nullable=False,
+                    column="timeFrameFrom",
+                    doc="ISO month, from",
+                ),
+                Field(
+                    "lte",
+                    Kind.MONTH,
+                    "To",
+                    nullable=False,
+                    column="timeFrameTo",
+                    doc="ISO month, to",
+                ),
             ),
         ),
         Field("format", Kind.TEXT, "Format", max_length=40, immutable=True, doc=_IMMUTABLE_DOC),
@@ -244,7 +266,9 @@ DATASET: tuple[Field, ...] = (
     ),
     RESOURCE,
     LINK,
-    Field("team", Kind.TEAM_REF, "Owner team", max_length=100, publish=True, companions=("teamTitle",)),
+    Field(
+        "team", Kind.TEAM_REF, "Owner team", max_length=100, publish=True, companions=("teamTitle",)
+    ),
     Field(
         "sharing",
         Kind.CHOICE,
@@ -255,7 +279,9 @@ DATASET: tuple[Field, ...] = (
         choices=("public", "private"),
         default="public",
     ),
-    Field("collaborators", Kind.USER_REFS, "Collaborators", nullable=False, publish=True, table="none"),
+    Field(
+        "collaborators", Kind.USER_REFS, "Collaborators", nullable=False, publish=True, table="none"
+    ),
     Field("readusers", Kind.USER_REFS, "Read users", nullable=False, publish=True, table="none"),
     Field("readteams", Kind.TEAM_REFS, "Read teams", nullable=False, publish=True, table="none"),
     Field(

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from app.services.errors import CatalogueError
+from app.services.record.fields import CHILDREN, SYNC_KEYS
 from app.services.records import Record
 
 if TYPE_CHECKING:
@@ -41,30 +42,10 @@ if TYPE_CHECKING:
 
 # -- the record fields sync compares -----------------------------------------------------------
 
-# Top-level record keys the three-way comparison looks at (resources and links by child id).
-# Never compared: id, createdAt, site (immutable), updatedAt, descriptionText (derived).
-SYNC_FIELDS: tuple[str, ...] = (
-    "title",
-    "description",
-    "descriptionIframe",
-    "masthead",
-    "tags",
-    "topics",
-    "nextReviewDate",
-    "licence",
-    "contact",
-    "custom",
-    "resources",
-    "links",
-    "team",
-    "sharing",
-    "collaborators",
-    "readusers",
-    "readteams",
-    "state",
-    "embargoUntil",
-)
-CHILD_FIELDS: frozenset[str] = frozenset({"resources", "links"})
+# Top-level record keys the three-way comparison looks at (resources and links by child id):
+# the synced fields of the field table. Never compared: the catalogue's and the derived ones.
+SYNC_FIELDS: tuple[str, ...] = SYNC_KEYS
+CHILD_FIELDS: frozenset[str] = frozenset(CHILDREN)
 
 
 # -- errors ------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 A record is compared in *units*: each top-level synced field (`title`, `tags`, `licence`, ...)
 is one unit, and each resource and each link is a unit of its own (`resources/k93`), so two
 people adding different files to the same dataset is no conflict. Values are compared in their
-canonical form (`canonical`: the shape records.dataset_to_record gives, defaults filled in), so
+canonical form (`record.canonical`: the shape records.dataset_to_record gives, defaults filled in), so
 a portal leaving out a null field is no change.
 
 For each unit:
@@ -26,92 +26,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.services.record.canonical import canonical_field
 from app.services.records import Record
 from app.services.sync.adapter import CHILD_FIELDS, SYNC_FIELDS
-
-_TEXT_DEFAULT_EMPTY = ("description",)
-_OPTIONAL_TEXT = (
-    "descriptionIframe",
-    "masthead",
-    "nextReviewDate",
-    "team",
-    "embargoUntil",
-)
-_LISTS = ("tags", "topics", "collaborators", "readusers", "readteams")
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value)
-    return text if text != "" else None
-
-
-def canonical_resource(data: Mapping[str, Any]) -> Record:
-    """A resource as records.resource_to_dict gives it."""
-    time_frame = data.get("timeFrame") or {}
-    return {
-        "url": data.get("url") or "",
-        "order": int(data.get("order") or 0),
-        "title": data.get("title") or "",
-        "description": data.get("description") or "",
-        "filename": data.get("filename") or None,
-        "timeFrame": {
-            k: time_frame[k] for k in ("gte", "lte") if time_frame.get(k) not in (None, "")
-        },
-        "format": data.get("format") or None,
-        "hash": data.get("hash") or None,
-        "size": data.get("size"),
-        "timestamp": data.get("timestamp") or None,
-        "origin": data.get("origin") or None,
-    }
-
-
-def canonical_link(data: Mapping[str, Any]) -> Record:
-    """A link as records.link_to_dict gives it."""
-    qa = data.get("qa") or {}
-    return {
-        "url": data.get("url") or "",
-        "order": int(data.get("order") or 0),
-        "title": data.get("title") or "",
-        "description": data.get("description") or "",
-        "qa": {
-            "timestamp": qa.get("timestamp"),
-            "hash": qa.get("hash"),
-            "size": qa.get("size"),
-            "mimetype": qa.get("mimetype"),
-            "httpStatus": qa.get("httpStatus"),
-        },
-    }
-
-
-def canonical_value(key: str, value: Any) -> Any:
-    """One synced field in canonical form (defaults as a stored dataset has them)."""
-    if key == "title":
-        return str(value or "").strip()
-    if key in _TEXT_DEFAULT_EMPTY:
-        return str(value or "")
-    if key in _OPTIONAL_TEXT:
-        return _text(value)
-    if key in _LISTS:
-        return list(value or [])
-    if key == "licence":
-        data = value or {}
-        return {"url": data.get("url") or None, "title": data.get("title") or None}
-    if key == "contact":
-        data = value or {}
-        return {"email": data.get("email") or None, "title": data.get("title") or None}
-    if key == "custom":
-        return dict(value or {})
-    if key == "sharing":
-        return value or "public"
-    if key == "state":
-        return value or "draft"
-    if key == "resources":
-        return {rid: canonical_resource(r) for rid, r in (value or {}).items()}
-    if key == "links":
-        return {lid: canonical_link(link) for lid, link in (value or {}).items()}
-    return value
 
 
 def synced_keys(record: Mapping[str, Any]) -> list[str]:
@@ -122,7 +39,7 @@ def synced_keys(record: Mapping[str, Any]) -> list[str]:
 def canonical(record: Mapping[str, Any], keys: Iterable[str] | None = None) -> Record:
     """The synced fields of `record` (or only `keys`), canonical. Keys it lacks stay absent."""
     wanted = synced_keys(record) if keys is None else [k for k in keys if k in record]
-    return {k: canonical_value(k, record[k]) for k in wanted}
+    return {k: canonical_field(k, record[k]) for k in wanted}
 
 
 # -- units -------------------------------------------------------------------------------------
