@@ -27,52 +27,10 @@ import orjson
 from app.services.export_query import DatasetRow
 from app.services.formats import Chunks, concatenated, dataset_webpage
 from app.services.formats.cells import FORMULA_STARTS, neutralise
+from app.services.record.columns import DATASET_COLUMNS, RESOURCE_COLUMNS
 
 LIST_SEPARATOR = "; "
 CONTENT_TYPE = "text/csv; charset=utf-8; header=present"
-
-DATASET_COLUMNS: tuple[str, ...] = (
-    "id",
-    "webpage",
-    "title",
-    "description",
-    "descriptionText",
-    "masthead",
-    "mastheadTitle",
-    "tags",
-    "topics",
-    "topicTitles",
-    "nextReviewDate",
-    "licenceUrl",
-    "licenceTitle",
-    "contactEmail",
-    "contactTitle",
-    "custom",
-    "sharing",
-    "team",
-    "teamTitle",
-    "resourceCount",
-    "linkCount",
-    "createdAt",
-    "updatedAt",
-)
-
-RESOURCE_COLUMNS: tuple[str, ...] = (
-    "dataset",
-    "id",
-    "order",
-    "title",
-    "url",
-    "filename",
-    "description",
-    "timeFrameFrom",
-    "timeFrameTo",
-    "format",
-    "size",
-    "hash",
-    "timestamp",
-    "webpage",
-)
 
 Cell = str | int | None
 # A text starting with one of these may need `neutralise` (which decides).

@@ -46,42 +46,32 @@ from app.services.export_query import DatasetRow, LinkRow
 from app.services.formats import dataset_webpage
 from app.services.formats.cells import neutralise
 from app.services.formats.csv_format import (
-    DATASET_COLUMNS,
-    RESOURCE_COLUMNS,
     Cell,
     dataset_cells,
     resource_cells,
 )
 from app.services.formats.zipstream import DeflatedPart, part_from_bytes, write_zip
+from app.services.record.columns import (
+    DATASET_COLUMNS,
+    DESKTOP_COLUMNS,
+    LINK_COLUMNS,
+    RESOURCE_COLUMNS,
+    columns_of,
+)
+from app.services.record.fields import Kind
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_CELL_TEXT = 32767
 MAX_ROWS = 1_048_576
 COMPRESSION_LEVEL = 6
 
-LINK_COLUMNS: tuple[str, ...] = (
-    "dataset",
-    "id",
-    "order",
-    "title",
-    "url",
-    "description",
-    "httpStatus",
-    "size",
-    "mimetype",
-    "hash",
-    "qaTimestamp",
-    "webpage",
-)
-DESKTOP_COLUMNS: tuple[str, ...] = ("descriptionIframe", "state", "embargoUntil", "site")
-
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # Text that goes into a cell as it is: nothing to escape or replace, no formula-like start, no
 # space at either end (which would need xml:space="preserve").
 _plain = re.compile(r"(?![\s=+\-@'])[^&<>\x00-\x1f\ufffe\uffff]*(?<!\s)").fullmatch
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?(Z?)")
-_TIMESTAMPS = frozenset({"createdAt", "updatedAt", "timestamp", "qaTimestamp"})
-_DATES = frozenset({"nextReviewDate", "embargoUntil"})
+_TIMESTAMPS = columns_of(Kind.TIMESTAMP)
+_DATES = columns_of(Kind.DATE)
 _WIDTHS: dict[str, float] = {
     "id": 10,
     "dataset": 10,

@@ -28,58 +28,35 @@ import orjson
 
 from app.services.datasets import new_child_id
 from app.services.formats.cells import restore_cell
-from app.services.formats.csv_format import RESOURCE_COLUMNS, split_list
-from app.services.formats.xlsx import LINK_COLUMNS, timestamp_text
+from app.services.formats.csv_format import split_list
+from app.services.formats.xlsx import timestamp_text
 from app.services.importing import spreadsheet
 from app.services.importing.limits import MAX_DATASETS
 from app.services.importing.model import ImportFormat, ImportRejected, RowError, SourceItem
 from app.services.progress import Progress
+from app.services.record.columns import (
+    COMPANION_COLUMNS,
+    DATASET_PATHS,
+    LINK_COLUMNS,
+    RESOURCE_COLUMNS,
+    columns_of,
+)
+from app.services.record.fields import FIELDS, Kind
 
 CUSTOM_PREFIX = "custom."
 CSV_FIELD_LIMIT = 16 * 1024 * 1024
 
 # Our field names a column can map to, with the record path each one fills.
-_FIELD_PATHS: dict[str, tuple[str, ...]] = {
-    "id": ("id",),
-    "title": ("title",),
-    "description": ("description",),
-    "descriptionIframe": ("descriptionIframe",),
-    "masthead": ("masthead",),
-    "tags": ("tags",),
-    "topics": ("topics",),
-    "nextReviewDate": ("nextReviewDate",),
-    "licenceUrl": ("licence", "url"),
-    "licenceTitle": ("licence", "title"),
-    "contactEmail": ("contact", "email"),
-    "contactTitle": ("contact", "title"),
-    "custom": ("custom",),
-    "sharing": ("sharing",),
-    "team": ("team",),
-    "state": ("state",),
-    "embargoUntil": ("embargoUntil",),
-    "createdAt": ("createdAt",),
-    "updatedAt": ("updatedAt",),
-    "site": ("site",),
-}
+_FIELD_PATHS = DATASET_PATHS
 MAPPABLE_FIELDS: list[str] = list(_FIELD_PATHS)
 # Columns of our exports that are derived from other fields: never read back.
-DERIVED_COLUMNS = frozenset(
-    {
-        "webpage",
-        "descriptionText",
-        "mastheadTitle",
-        "topicTitles",
-        "teamTitle",
-        "resourceCount",
-        "linkCount",
-    }
-)
-_LISTS = frozenset({"tags", "topics"})
-_DATES = frozenset({"nextReviewDate", "embargoUntil"})
-_TIMESTAMPS = frozenset({"createdAt", "updatedAt", "timestamp", "qaTimestamp"})
-_INTEGERS = frozenset({"order", "size", "httpStatus"})
+DERIVED_COLUMNS = COMPANION_COLUMNS
+_LISTS = columns_of(Kind.TEXT_LIST)
+_DATES = columns_of(Kind.DATE)
+_TIMESTAMPS = columns_of(Kind.TIMESTAMP)
+_INTEGERS = columns_of(Kind.INTEGER, Kind.BYTES)
 # Text a person leaves empty that must stay a string, not become null.
-_TEXTS = frozenset({"title", "description"})
+_TEXTS = frozenset(c for c, path in DATASET_PATHS.items() if FIELDS[path[0]].default == "")
 
 # Other spreadsheets' column names (lower case, letters and digits only) for our fields.
 _SYNONYMS: dict[str, str] = {

@@ -128,6 +128,8 @@ RESOURCE = Field(
     table="none",  # its own table (the resources CSV and sheet)
     doc="A file of a dataset (seed 002), keyed by its id in `resources`",
     parts=(
+        Field("order", Kind.INTEGER, "Order", nullable=False, default=0),
+        Field("title", Kind.TEXT, "Title", nullable=False, required=True, default=""),
         Field(
             "url",
             Kind.URL,
@@ -137,10 +139,8 @@ RESOURCE = Field(
             doc="[immutable] download URL",
             default="",
         ),
-        Field("order", Kind.INTEGER, "Order", nullable=False, default=0),
-        Field("title", Kind.TEXT, "Title", nullable=False, required=True, default=""),
-        Field("description", Kind.TEXT, "Description", nullable=False, default=""),
         Field("filename", Kind.TEXT, "File name"),
+        Field("description", Kind.TEXT, "Description", nullable=False, default=""),
         Field(
             "timeFrame",
             Kind.OBJECT,
@@ -166,8 +166,8 @@ RESOURCE = Field(
             ),
         ),
         Field("format", Kind.TEXT, "Format", max_length=40, immutable=True, doc=_IMMUTABLE_DOC),
-        Field("hash", Kind.HASH, "MD5", max_length=64, immutable=True, doc="[immutable] MD5"),
         Field("size", Kind.BYTES, "Size", immutable=True, doc="[immutable] bytes"),
+        Field("hash", Kind.HASH, "MD5", max_length=64, immutable=True, doc="[immutable] MD5"),
         Field("timestamp", Kind.TIMESTAMP, "Timestamp", max_length=32),
         Field("origin", Kind.TEXT, "Origin", immutable=True, doc=_IMMUTABLE_DOC, table="none"),
     ),
@@ -182,9 +182,9 @@ LINK = Field(
     table="none",  # its own sheet
     doc="An external link of a dataset (seed 002), keyed by its id in `links`",
     parts=(
-        Field("url", Kind.URL, "URL", nullable=False, required=True, default=""),
         Field("order", Kind.INTEGER, "Order", nullable=False, default=0),
         Field("title", Kind.TEXT, "Title", nullable=False, default=""),
+        Field("url", Kind.URL, "URL", nullable=False, required=True, default=""),
         Field("description", Kind.TEXT, "Description", nullable=False, default=""),
         Field(
             "qa",
@@ -194,11 +194,11 @@ LINK = Field(
             immutable=True,
             doc="[immutable] the last quality check of the link",
             parts=(
-                Field("timestamp", Kind.TIMESTAMP, "Checked", max_length=32, column="qaTimestamp"),
-                Field("hash", Kind.TEXT, "Hash", column="hash"),
+                Field("httpStatus", Kind.INTEGER, "HTTP status", column="httpStatus"),
                 Field("size", Kind.BYTES, "Size", column="size"),
                 Field("mimetype", Kind.TEXT, "Media type", column="mimetype"),
-                Field("httpStatus", Kind.INTEGER, "HTTP status", column="httpStatus"),
+                Field("hash", Kind.TEXT, "Hash", column="hash"),
+                Field("timestamp", Kind.TIMESTAMP, "Checked", max_length=32, column="qaTimestamp"),
             ),
         ),
     ),
@@ -264,11 +264,6 @@ DATASET: tuple[Field, ...] = (
         nullable=False,
         doc="Site-defined fields: a string or a list of strings",
     ),
-    RESOURCE,
-    LINK,
-    Field(
-        "team", Kind.TEAM_REF, "Owner team", max_length=100, publish=True, companions=("teamTitle",)
-    ),
     Field(
         "sharing",
         Kind.CHOICE,
@@ -279,6 +274,11 @@ DATASET: tuple[Field, ...] = (
         choices=("public", "private"),
         default="public",
     ),
+    Field(
+        "team", Kind.TEAM_REF, "Owner team", max_length=100, publish=True, companions=("teamTitle",)
+    ),
+    RESOURCE,
+    LINK,
     Field(
         "collaborators", Kind.USER_REFS, "Collaborators", nullable=False, publish=True, table="none"
     ),
@@ -304,17 +304,6 @@ DATASET: tuple[Field, ...] = (
         doc="set to now by an edit, unless a patch sets it",
     ),
     Field(
-        "site",
-        Kind.TEXT,
-        "Site",
-        nullable=False,
-        max_length=100,
-        default="",
-        table="desktop",
-        doc=_IMMUTABLE_DOC,
-        **_CATALOGUE,  # type: ignore[arg-type]
-    ),
-    Field(
         "state",
         Kind.CHOICE,
         "State",
@@ -333,6 +322,17 @@ DATASET: tuple[Field, ...] = (
         publish=True,
         table="desktop",
         doc="Catalogue Desk extension: hidden from the public until this date",
+    ),
+    Field(
+        "site",
+        Kind.TEXT,
+        "Site",
+        nullable=False,
+        max_length=100,
+        default="",
+        table="desktop",
+        doc=_IMMUTABLE_DOC,
+        **_CATALOGUE,  # type: ignore[arg-type]
     ),
 )
 

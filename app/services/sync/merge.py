@@ -3,7 +3,7 @@
 A record is compared in *units*: each top-level synced field (`title`, `tags`, `licence`, ...)
 is one unit, and each resource and each link is a unit of its own (`resources/k93`), so two
 people adding different files to the same dataset is no conflict. Values are compared in their
-canonical form (`record.canonical`: the shape records.dataset_to_record gives, defaults filled in), so
+canonical form (`record.canonical`: as records.dataset_to_record gives them, defaults filled in), so
 a portal leaving out a null field is no change.
 
 For each unit:
