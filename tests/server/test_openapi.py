@@ -21,6 +21,8 @@ from openapi_spec_validator import validate as validate_spec
 from starlette.routing import Route
 
 from app.models.database import Database
+from app.services.record.fields import DATASET
+from app.services.record.openapi import record_schemas
 from app.services.server import create_app
 from app.services.server.api_extras import OPENAPI_PATH, openapi_document
 from tests.server.conftest import Catalogue
@@ -269,3 +271,12 @@ def test_every_endpoint_answers_as_documented(
         if method in ("get", "head", "post", "patch") and (xlsx_served or path != XLSX_PATH)
     }
     assert operations - {(p, m) for p, m, _ in c.seen} == set()
+
+
+def test_the_record_schemas_are_generated_from_the_field_table() -> None:
+    # scripts/update_openapi.py writes them; a field added to the table must reach the document.
+    shipped = DOC["components"]["schemas"]
+    for name, schema in record_schemas().items():
+        assert shipped[name] == schema, f"{name}: run scripts/update_openapi.py"
+    properties = shipped["Dataset"]["properties"]
+    assert list(properties) == [field.name for field in DATASET]
