@@ -80,7 +80,6 @@ _WIDTHS: dict[str, float] = {
     "title": 40,
     "description": 60,
     "descriptionText": 60,
-    "descriptionIframe": 40,
     "url": 50,
     "licenceUrl": 40,
     "custom": 40,
@@ -102,6 +101,13 @@ _WIDTHS: dict[str, float] = {
     "state": 11,
 }
 _DEFAULT_WIDTH = 18.0
+_URL_WIDTH = 40.0
+_URL_COLUMNS = columns_of(Kind.URL)
+
+
+def _width(column: str) -> float:
+    return _WIDTHS.get(column) or (_URL_WIDTH if column in _URL_COLUMNS else _DEFAULT_WIDTH)
+
 
 # Cell styles (indexes into styles.xml's cellXfs) and the number formats they carry.
 _HEADER_STYLE = 1
@@ -276,7 +282,7 @@ class _Sheet:
         self.part = DeflatedPart(f"xl/worksheets/{self.title}-{number}.xml", self.level)
         self.parts.append((name, self.part, 0))
         cols = "".join(
-            f'<col min="{i}" max="{i}" width="{_WIDTHS.get(c, _DEFAULT_WIDTH)}" customWidth="1"/>'
+            f'<col min="{i}" max="{i}" width="{_width(c)}" customWidth="1"/>'
             for i, c in enumerate(self.columns, 1)
         )
         header = "".join(

@@ -68,7 +68,6 @@ _SYNONYMS: dict[str, str] = {
     "summary": "description",
     "abstract": "description",
     "body": "description",
-    "iframe": "descriptionIframe",
     "keywords": "tags",
     "keyword": "tags",
     "tag": "tags",
@@ -114,6 +113,15 @@ def _normal(name: str) -> str:
     return _NOT_ALNUM.sub("", name.lower())
 
 
+def _label(path: tuple[str, ...]) -> str:
+    field = FIELDS[path[0]]
+    return (field.part(path[1]) if len(path) > 1 else field).label
+
+
+# Our fields' labels, as the form shows them ("Iframe", "Next review"), are names for them too.
+_LABELS = {_normal(_label(path)): column for column, path in DATASET_PATHS.items()}
+
+
 def suggest(columns: Sequence[str]) -> dict[str, str]:
     """Our field for each column: its own name, a known synonym, or "" (ignore)."""
     ours = {_normal(name): name for name in MAPPABLE_FIELDS}
@@ -121,7 +129,7 @@ def suggest(columns: Sequence[str]) -> dict[str, str]:
     used: set[str] = set()
     for column in columns:
         key = _normal(column)
-        target = ours.get(key) or _SYNONYMS.get(key, "")
+        target = ours.get(key) or _SYNONYMS.get(key) or _LABELS.get(key, "")
         if column in DERIVED_COLUMNS or target in used:
             target = ""
         if target:

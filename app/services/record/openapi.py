@@ -55,8 +55,10 @@ def _object_of(fields: tuple[Field, ...]) -> Schema:
 
 def _always(field: Field) -> bool:
     """Present in every stored record even though it may not be null."""
-    return field.kind in (Kind.OBJECT, Kind.CUSTOM, Kind.CHILDREN) or field.is_list or (
-        field.is_text and field.kind is not Kind.MONTH
+    return (
+        field.kind in (Kind.OBJECT, Kind.CUSTOM, Kind.CHILDREN)
+        or field.is_list
+        or (field.is_text and field.kind is not Kind.MONTH)
     )
 
 
@@ -64,9 +66,7 @@ def _property(field: Field, *, top: bool) -> Schema:
     kind = field.kind
     if kind is Kind.OBJECT:
         schema = (
-            {"$ref": f"#/components/schemas/{component_name(field)}"}
-            if top
-            else _object(field)
+            {"$ref": f"#/components/schemas/{component_name(field)}"} if top else _object(field)
         )
         return schema
     if kind is Kind.CUSTOM:
