@@ -9,11 +9,12 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC
 from typing import Any
 
 from app.models.database import Database
 from app.services import datasets, history
+from app.services.clock import parse_utc
 from app.services.errors import CatalogueError, NotFound, ValidationFailed
 from app.services.record.fields import DERIVED_KEYS
 from app.services.records import Record, changed_keys
@@ -38,7 +39,7 @@ def default_author() -> str:
 def local_time(at: str) -> str:
     """A stored UTC timestamp (2025-03-01T09:30:00.000Z) in the person's time zone."""
     try:
-        moment = datetime.fromisoformat(at)
+        moment = parse_utc(at).replace(tzinfo=UTC)
     except ValueError:
         return at
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")

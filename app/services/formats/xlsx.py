@@ -42,6 +42,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import BinaryIO
 from xml.sax.saxutils import escape
 
+from app.services.clock import parse_utc
 from app.services.export_query import DatasetRow, LinkRow
 from app.services.formats import dataset_webpage
 from app.services.formats.cells import neutralise
@@ -162,12 +163,9 @@ def desktop_cells(row: DatasetRow) -> list[Cell]:
 def parse_timestamp(text: str) -> datetime | None:
     """An ISO 8601 timestamp as a naive UTC datetime (None if it is not one)."""
     try:
-        moment = datetime.fromisoformat(text)
+        return parse_utc(text)
     except ValueError:
         return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
 
 
 def parse_date(text: str) -> date | None:
