@@ -37,6 +37,7 @@ one until cleared). Kinds:
 - "hold": the answer waits until `Faults.release()` (or `clear()`, or the server's stop): a
   portal that is slow for as long as the test needs, whatever the machine's load. A test waits
   for `Fault.holding` to know a request is being held, rather than for some time to pass.
+  `delay`, if given, is a bound: held no longer than that (for a test that must fail, not hang).
 
 Every request is logged in `Faults.log` (method, path, query, status; status 0 for a dropped
 connection; `at`, its arrival in `time.monotonic()` seconds), in arrival order. Rules and the
@@ -139,10 +140,14 @@ class Faults:
         self._released.set()
 
     async def held(self, fault: Fault) -> None:
-        """Until released: polled, so that no thread is tied up and the loop can stop."""
+        """Until released (or `fault.delay` seconds, if given): polled, so that no thread is
+        tied up and the loop can stop."""
+        bound = time.monotonic() + fault.delay if fault.delay > 0 else None
         fault.holding += 1
         try:
             while not self._released.is_set():
+                if bound is not None and time.monotonic() > bound:
+                    return
                 await asyncio.sleep(0.005)
         finally:
             fault.holding -= 1
