@@ -143,7 +143,7 @@ def test_checking_all_links_marks_the_broken_one_in_table_and_form(
     assert window.statusBar().currentMessage() == "Checked 3 links: 1 broken."
 
     # The table: the count and a warning icon on Parking Fines only.
-    qtbot.waitUntil(lambda: broken_cells(window)["Parking Fines"] == 1, timeout=5000)
+    qtbot.waitUntil(lambda: broken_cells(window)["Parking Fines"] == 1)
     assert broken_cells(window) == {"Library Loans": None, "Parking Fines": 1, "Street Trees": None}
     model = window.model
     row = titles_shown(window).index("Parking Fines")
@@ -225,7 +225,7 @@ def test_cancel_stops_a_slow_check_and_records_nothing(
         slow = datasets.create_dataset(session, record, author=AUTHOR)["id"]
     window = MainWindow(database, author="archivist")
     try:
-        with qtbot.waitSignal(window.model.countChanged, timeout=5000):
+        with qtbot.waitSignal(window.model.countChanged):
             window.show()
         assert window.check_links(selected=False)
         qtbot.waitUntil(lambda: "/slow" in site.asked, timeout=10000)  # the request hangs
