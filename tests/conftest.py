@@ -10,12 +10,18 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from app.models.database import Database
 from app.services import datasets
 from app.services.records import Record
 
 AUTHOR = "tester"
+
+# Hypothesis times each example (200 ms) and its data generation by default: on a busy machine
+# that fails tests that are right. Nothing here is about speed, so neither is checked.
+settings.register_profile("catalogue", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("catalogue")
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -29,6 +31,20 @@ def _as_postgres(command: list[str]) -> list[str]:
     if os.geteuid() == 0:
         return ["runuser", "-u", "postgres", "--", *command]
     return command
+
+
+def _wait_for_logins(server: subprocess.Popen[bytes], port: int) -> None:
+    """Until the server accepts a login (accepting connections comes earlier: "the database
+    system is starting up"); the bound is only for a server that never gets there."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            psycopg.connect(host="127.0.0.1", port=port, user="postgres", connect_timeout=5).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the test PostgreSQL server did not start") from None
+            time.sleep(0.05)
 
 
 @contextmanager
@@ -72,16 +88,7 @@ def postgres_server() -> Iterator[str | None]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the test PostgreSQL server did not start") from None
-                time.sleep(0.1)
-        time.sleep(0.5)  # accepting connections is not yet accepting logins
+        _wait_for_logins(server, port)
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
     finally:
         server.terminate()

@@ -12,9 +12,12 @@ How to use it (tests/fakes/server.py wires it in; every fake portal exposes its 
     faults.add(Fault("drop", method="PATCH", skip=2))          # third PATCH: applied, then cut
     faults.add(Fault("drop", method="POST", handle=False))     # cut before it is processed
     faults.add(Fault("slow", delay=5.0, times=1))              # one answer 5 s late
+    held = faults.add(Fault("hold", path="/api/dataset/"))     # held until released
     ...
+    held.holding                                               # answers held right now
+    faults.release()                                           # let held answers go
     faults.requests(method="GET", path="/api/dataset/")        # what the portal was asked
-    faults.clear()                                             # rules off, log kept
+    faults.clear()                                             # rules off (held ones let go)
 
 A rule matches a request by `method` (None: any) and `path` (a prefix of the URL path; None:
 any). It lets `skip` matching requests through, then strikes `times` of them (None: every
@@ -30,11 +33,15 @@ one until cleared). Kinds:
 - "drop": the connection is closed mid-answer: with `handle=True` (default) the app has
   processed the request first (the worst case: the portal changed, the client does not know),
   with `handle=False` it never sees the request;
-- "slow": the answer comes `delay` seconds late (`Faults.delay` slows every answer).
+- "slow": the answer comes `delay` seconds late (`Faults.delay` slows every answer);
+- "hold": the answer waits until `Faults.release()` (or `clear()`, or the server's stop): a
+  portal that is slow for as long as the test needs, whatever the machine's load. A test waits
+  for `Fault.holding` to know a request is being held, rather than for some time to pass.
+  `delay`, if given, is a bound: held no longer than that (for a test that must fail, not hang).
 
 Every request is logged in `Faults.log` (method, path, query, status; status 0 for a dropped
-connection), in arrival order. Rules and the log are safe to touch from the test thread while
-the server thread serves.
+connection; `at`, its arrival in `time.monotonic()` seconds), in arrival order. Rules and the
+log are safe to touch from the test thread while the server thread serves.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -49,7 +57,7 @@ from typing import Any, Literal
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-FaultKind = Literal["500", "429", "malformed", "drop", "slow"]
+FaultKind = Literal["500", "429", "malformed", "drop", "slow", "hold"]
 
 
 class DroppedConnection(Exception):
@@ -82,6 +90,7 @@ class Fault:
     delay: float = 0.0
     seen: int = field(default=0, init=False)  # matching requests so far
     struck: int = field(default=0, init=False)
+    holding: int = field(default=0, init=False)  # "hold": answers held right now
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and method != self.method.upper():
@@ -99,6 +108,7 @@ class Seen:
     path: str
     query: str
     status: int
+    at: float  # time.monotonic() when the request arrived
 
 
 class Faults:
@@ -109,17 +119,38 @@ class Faults:
         self.rules: list[Fault] = []
         self.log: list[Seen] = []
         self._lock = threading.Lock()
+        self._released = threading.Event()
 
     def add(self, fault: Fault) -> Fault:
         with self._lock:
             self.rules.append(fault)
+        if fault.kind == "hold":
+            self._released.clear()
         return fault
 
     def clear(self) -> None:
-        """Remove every rule (the log stays) and the global delay."""
+        """Remove every rule (the log stays) and the global delay; held answers go."""
         with self._lock:
             self.rules.clear()
             self.delay = 0.0
+        self.release()
+
+    def release(self) -> None:
+        """Let every held answer go, and any later one until a "hold" rule is added again."""
+        self._released.set()
+
+    async def held(self, fault: Fault) -> None:
+        """Until released (or `fault.delay` seconds, if given): polled, so that no thread is
+        tied up and the loop can stop."""
+        bound = time.monotonic() + fault.delay if fault.delay > 0 else None
+        fault.holding += 1
+        try:
+            while not self._released.is_set():
+                if bound is not None and time.monotonic() > bound:
+                    return
+                await asyncio.sleep(0.005)
+        finally:
+            fault.holding -= 1
 
     def clear_log(self) -> None:
         with self._lock:
@@ -180,6 +211,7 @@ class FaultMiddleware:
         method: str = scope["method"]
         path: str = scope["path"]
         query = scope.get("query_string", b"").decode("latin-1")
+        arrived = time.monotonic()
         status = 0
 
         async def logged_send(message: Message) -> None:
@@ -194,7 +226,7 @@ class FaultMiddleware:
             status = 0
             raise
         finally:
-            self.faults.record(Seen(method, path, query, status))
+            self.faults.record(Seen(method, path, query, status, arrived))
 
     async def _serve(
         self, scope: Scope, receive: Receive, send: Send, method: str, path: str
@@ -207,6 +239,9 @@ class FaultMiddleware:
             return
         if fault.kind == "slow":
             await asyncio.sleep(fault.delay)
+            await self.app(scope, receive, send)
+        elif fault.kind == "hold":
+            await self.faults.held(fault)
             await self.app(scope, receive, send)
         elif fault.kind == "500":
             await _json(send, 500, {"error": {"code": "internal_error", "message": "boom"}})

@@ -38,6 +38,7 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
+        self.faults.release()  # a held answer must not keep the server from stopping
         self._thread.stop()
 
     def __enter__(self) -> FakeServer:

@@ -288,7 +288,7 @@ def test_concurrent_first_requests_render_once(database: Database, tmp_path: Pat
         thread.start()
     started.set()
     for thread in threads:
-        thread.join(10)
+        thread.join(60)  # a bound for a thread that hangs, not a speed
     assert results == [b"rendered"] * 6
     assert cache.renders == 1
     with database.transaction() as s:

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from app.models.database import Database
 from app.services import datasets
 from app.services.dump_cache import CachedPage, CatalogueState, PageCache
-from app.services.server import ServerThread, create_app
+from app.services.server import RequestLogEntry, ServerThread, create_app
 from app.services.server.feed import FEED_PATH
 from tests.conftest import AUTHOR
 from tests.server.conftest import Catalogue
@@ -29,9 +29,12 @@ def served(database: Database) -> Iterator[tuple[httpx.Client, PageCache]]:
 
 
 @contextmanager
-def _serving(database: Database) -> Iterator[tuple[httpx.Client, Any]]:
-    """A real server over `database`, a client, and the handlers' shared service."""
-    app = create_app(database)
+def _serving(
+    database: Database, log: list[RequestLogEntry] | None = None
+) -> Iterator[tuple[httpx.Client, Any]]:
+    """A real server over `database`, a client, and the handlers' shared service. Requests are
+    logged to `log` once their response, and its background work, are finished."""
+    app = create_app(database, on_request=None if log is None else log.append)
     route = next(r for r in app.routes if isinstance(r, Route) and r.path == FEED_PATH)
     endpoint: Any = route.endpoint
     server = ServerThread(app)
@@ -44,11 +47,12 @@ def _serving(database: Database) -> Iterator[tuple[httpx.Client, Any]]:
 
 
 def _until(condition: Callable[[], bool], what: str) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError(what)
+    """Poll `condition`; the bound is only for a server that never gets there."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(what)
+        time.sleep(0.005)
 
 
 def _until_kept(pages: PageCache) -> None:
@@ -154,7 +158,8 @@ def test_a_walk_reads_the_next_page_ahead_and_never_serves_it_stale(
 ) -> None:
     """While a harvester reads one page the next is rendered; a commit in between makes the
     request render it again, so the edit is there."""
-    with _serving(database) as (client, service):
+    log: list[RequestLogEntry] = []
+    with _serving(database, log) as (client, service):
         feed = service.feed
         first = client.get(FEED_PATH, params={"limit": 1})
         assert _ids(first) == {catalogue.public[0]}
@@ -171,10 +176,12 @@ def test_a_walk_reads_the_next_page_ahead_and_never_serves_it_stale(
         assert [d["dct:title"] for d in third.json()["dcat:dataset"]] == ["Renamed meanwhile"]
         assert feed.served_ahead == 1  # the stale read-ahead was rendered again, not served
         assert "next" not in third.links and feed.ready_ahead() == 0
-        # A page asked for out of the blue (not the first, not read ahead) starts no work.
+        # A page asked for out of the blue (not the first, not read ahead) starts no work: none
+        # once the request is logged, which is after its background work (the read-ahead).
+        asked = len(log)
         client.get(first.links["next"]["url"])
-        time.sleep(0.3)
-        assert feed.ready_ahead() == 0
+        _until(lambda: len(log) > asked, "the request was not logged")
+        assert not feed._ahead
 
 
 @pytest.mark.parametrize(

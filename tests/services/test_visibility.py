@@ -246,7 +246,7 @@ dataset_specs = st.fixed_dictionaries(
 @settings(
     max_examples=40,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(specs=st.lists(dataset_specs, min_size=1, max_size=6))
 def test_clause_and_permissions_agree_on_random_catalogues(

@@ -2,16 +2,65 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
-from pytestqt.qtbot import QtBot
+from pytestqt.qtbot import QtBot, WaitSignalsOrder
+from pytestqt.wait_signal import CheckParamsCb, MultiSignalBlocker, SignalBlocker
 
 from app.models.database import Database
 from app.views.dataset_table_model import TITLE_COLUMN
 from app.views.main_window import MainWindow
 from app.views.qt import QtCore, QtGui, QtWidgets
+
+# How long a wait may take before the test fails: work on threads (loads, saves, servers) runs
+# many times slower on a loaded machine, and a wait ends as soon as its condition holds, so only
+# a failing test waits this long.
+WAIT_MS = 30_000
+
+
+class PatientQtBot(QtBot):
+    """qtbot whose waits give up after WAIT_MS by default, not pytest-qt's 5 seconds."""
+
+    def waitSignal(
+        self,
+        signal: Any,
+        *,
+        timeout: int = WAIT_MS,
+        raising: bool | None = None,
+        check_params_cb: CheckParamsCb | None = None,
+    ) -> SignalBlocker:
+        return super().waitSignal(
+            signal, timeout=timeout, raising=raising, check_params_cb=check_params_cb
+        )
+
+    def waitSignals(
+        self,
+        signals: list[Any],
+        *,
+        timeout: int = WAIT_MS,
+        raising: bool | None = None,
+        check_params_cbs: list[CheckParamsCb] | None = None,
+        order: WaitSignalsOrder = "none",
+    ) -> MultiSignalBlocker:
+        return super().waitSignals(
+            signals,
+            timeout=timeout,
+            raising=raising,
+            check_params_cbs=check_params_cbs,
+            order=order,
+        )
+
+    def waitUntil(self, callback: Callable[[], bool | None], *, timeout: int = WAIT_MS) -> None:
+        super().waitUntil(callback, timeout=timeout)
+
+
+@pytest.fixture
+def qtbot(qapp: QtWidgets.QApplication, request: pytest.FixtureRequest) -> QtBot:
+    """pytest-qt's qtbot, patient enough for a loaded machine (see WAIT_MS)."""
+    return PatientQtBot(request)
 
 
 @pytest.fixture
@@ -19,9 +68,9 @@ def main_window(qtbot: QtBot, database: Database) -> Iterator[MainWindow]:
     """The whole window on `database` (fill it before asking for this), rows loaded."""
     main = MainWindow(database, author="archivist")
     main.ask_unsaved = lambda: QtWidgets.QMessageBox.StandardButton.Discard
-    with qtbot.waitSignal(main.model.countChanged, timeout=5000):
+    with qtbot.waitSignal(main.model.countChanged):
         main.show()
-    qtbot.waitUntil(lambda: main.model.order_loaded, timeout=5000)
+    qtbot.waitUntil(lambda: main.model.order_loaded)
     yield main
     main.close()
     main.tasks.wait_for_all()

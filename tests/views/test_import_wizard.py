@@ -242,7 +242,7 @@ def test_a_file_dropped_on_the_window_is_imported(
     path = tmp_path / "export.json"
     export_catalogue(database, ExportRequest(format=ExportFormat.JSON, destination=path))
     drop_files(main_window.table.viewport(), [path])
-    qtbot.waitUntil(lambda: main_window.import_wizard is not None, timeout=5000)
+    qtbot.waitUntil(lambda: main_window.import_wizard is not None)
     wizard = main_window.import_wizard
     assert wizard is not None and wizard.path == path
     # JSON needs no column mapping: straight to the preview.

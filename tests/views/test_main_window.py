@@ -24,7 +24,7 @@ def window(qtbot: QtBot, database: Database) -> Iterator[MainWindow]:
             datasets.create_dataset(session, make_record(title=title), author=AUTHOR)
     main = MainWindow(database, author="archivist")
     main.ask_unsaved = unexpected_prompt
-    with qtbot.waitSignal(main.model.countChanged, timeout=5000):
+    with qtbot.waitSignal(main.model.countChanged):
         main.show()
     yield main
     main.ask_unsaved = lambda: Buttons.Discard  # closing at teardown drops what a test left
@@ -43,7 +43,7 @@ def titles_shown(window: MainWindow) -> list[str]:
 
 
 def wait_for_titles(qtbot: QtBot, window: MainWindow, expected: list[str]) -> None:
-    qtbot.waitUntil(lambda: sorted(titles_shown(window)) == sorted(expected), timeout=5000)
+    qtbot.waitUntil(lambda: sorted(titles_shown(window)) == sorted(expected))
 
 
 def retype(qtbot: QtBot, edit: QtWidgets.QLineEdit, text: str) -> None:
@@ -101,7 +101,7 @@ def test_create_search_edit_undo_and_restore(
     panel.confirm = lambda *_args: True
     panel.select_version(1)
     assert panel.restore_button.isEnabled()
-    with qtbot.waitSignal(panel.restored, timeout=5000):
+    with qtbot.waitSignal(panel.restored):
         qtbot.mouseClick(panel.restore_button, QtCore.Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: form.title_edit.text() == "Canal Towpath Survey")
     with database.read() as session:

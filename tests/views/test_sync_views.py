@@ -45,6 +45,9 @@ from tests.fakes.memory_keyring import MemoryKeyring
 FAST = SyncOptions(
     http=HttpOptions(timeout=10, retries=2, backoff=0.01, max_backoff=0.05), batch_size=3
 )
+# For the tests that hold the portal's answers: a client that would wait for them for ten
+# minutes, so that only a real Cancel can end the sync within WAIT.
+PATIENT = replace(FAST, http=replace(FAST.http, timeout=600))
 LEFT = QtCore.Qt.MouseButton.LeftButton
 WAIT = 15000  # ms: generous for a loaded machine; a passing test never waits this long
 REMOTE = "portal"
@@ -658,14 +661,16 @@ def test_cancel_during_a_slow_pull_writes_nothing(
     database: Database,
     linked_ids: list[str],
 ) -> None:
-    portal.faults.add(Fault("slow", path="/api/dataset/", delay=2.0, times=None))
+    held = portal.faults.add(Fault("hold", path="/api/dataset/", times=None))
+    window.sync.options = PATIENT
     window.sync.menu_action("pull", REMOTE).trigger()
     progress = window.sync.progress_dialog
     assert progress is not None and progress.isVisible()
-    # The listing came; the slow fetches are under way.
+    # The listing came; the fetches are under way, their answers held.
     qtbot.waitUntil(lambda: progress.count_label.text() == "0 of 3 datasets", timeout=WAIT)
-    # Cancel stops it at once, not after the 2-second answers.
-    with qtbot.waitSignal(window.sync.cancelled, timeout=1000) as cancelled:
+    qtbot.waitUntil(lambda: held.holding > 0, timeout=WAIT)
+    # Cancel stops it without waiting for the answers.
+    with qtbot.waitSignal(window.sync.cancelled, timeout=WAIT) as cancelled:
         qtbot.mouseClick(progress.cancel_button, LEFT)
     assert cancelled.args[0] == (
         "Pull from portal cancelled. Nothing was written, here or on the remote."
@@ -690,15 +695,14 @@ def test_cancel_while_pushing_keeps_both_sides_consistent(
             )
     dialog = preview(qtbot, window, "push")
     assert dialog.count_labels["remote.update"].text() == "2 to update"
-    # Before each write the push re-reads the dataset on the portal: make that slow.
-    slow = portal.faults.add(
-        Fault("slow", method="GET", path="/api/dataset/", delay=2.0, times=None)
-    )
+    # Before each write the push re-reads the dataset on the portal: hold those answers.
+    held = portal.faults.add(Fault("hold", method="GET", path="/api/dataset/", times=None))
+    window.sync.options = PATIENT
     qtbot.mouseClick(dialog.apply_button, LEFT)
     progress = window.sync.progress_dialog
     assert progress is not None and progress.isVisible()
-    qtbot.waitUntil(lambda: slow.seen == 2, timeout=WAIT)
-    with qtbot.waitSignal(window.sync.cancelled, timeout=1000) as cancelled:
+    qtbot.waitUntil(lambda: held.holding == 2, timeout=WAIT)
+    with qtbot.waitSignal(window.sync.cancelled, timeout=WAIT) as cancelled:
         qtbot.mouseClick(progress.cancel_button, LEFT)
     assert cancelled.args[0] == (
         "Push to portal cancelled. What was written before you cancelled is recorded; the "
@@ -708,6 +712,7 @@ def test_cancel_while_pushing_keeps_both_sides_consistent(
     assert portal.record(ids[0])["description"] == "<p>Weekly rounds.</p>"
     # The next push carries on: each edit lands once, and both sides agree.
     portal.faults.clear()
+    window.sync.options = FAST
     dialog = preview(qtbot, window, "push")
     assert dialog.count_labels["remote.update"].text() == "2 to update"
     result = apply(qtbot, window, dialog)
@@ -723,14 +728,16 @@ def test_closing_the_window_during_a_sync_cancels_it_first(
     database: Database,
     linked_ids: list[str],
 ) -> None:
-    portal.faults.add(Fault("slow", path="/api/dataset/", delay=2.0, times=None))
+    held = portal.faults.add(Fault("hold", path="/api/dataset/", times=None))
+    window.sync.options = PATIENT
     window.sync.menu_action("pull", REMOTE).trigger()
     progress = window.sync.progress_dialog
     assert progress is not None
     qtbot.waitUntil(lambda: progress.count_label.text() == "0 of 3 datasets", timeout=WAIT)
+    qtbot.waitUntil(lambda: held.holding > 0, timeout=WAIT)
     window.close()
     assert window.isVisible()  # not yet: the sync stops first
-    qtbot.waitUntil(lambda: not window.isVisible(), timeout=1500)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT)  # without the answers
     assert window.sync.running is None and window.sync.message_box is None
     assert local_ids(database) == []
 
@@ -738,15 +745,22 @@ def test_closing_the_window_during_a_sync_cancels_it_first(
 def test_the_window_stays_live_while_a_portal_is_slow(
     qtbot: QtBot, window: MainWindow, portal: FakeDataPress, linked_ids: list[str]
 ) -> None:
-    portal.faults.add(Fault("slow", path="/api/datasets/export.json", delay=1.0))
-    ticks: list[int] = []
+    # Held until released, or for WAIT at most: a sync on the GUI thread would block the test
+    # until then, then find no tick counted, and fail.
+    held = portal.faults.add(Fault("hold", path="/api/datasets/export.json", delay=WAIT / 1000))
+    window.sync.options = PATIENT
+    ticks: list[int] = []  # timer ticks served while the portal's answer was held
     timer = QtCore.QTimer(interval=20)
-    timer.timeout.connect(lambda: ticks.append(1))
+    timer.timeout.connect(lambda: ticks.append(1) if held.holding else None)
     timer.start()
-    dialog = preview(qtbot, window, "pull")
+    with qtbot.waitSignal(window.sync.previewShown, timeout=WAIT) as shown:
+        window.sync.menu_action("pull", REMOTE).trigger()
+        # The GUI thread serves its timer while the portal has not answered.
+        qtbot.waitUntil(lambda: len(ticks) >= 10, timeout=WAIT)
+        portal.faults.release()
     timer.stop()
-    # One second waiting for the portal: the GUI thread served its timer all along.
-    assert len(ticks) >= 25
+    dialog = shown.args[0]
+    assert isinstance(dialog, SyncPreviewDialog) and dialog.isVisible()
     qtbot.mouseClick(dialog.cancel_button, LEFT)
 
 
