@@ -14,7 +14,7 @@ from typing import Any
 
 from app.services.link_check import is_broken
 from app.services.record.canonical import canonical_child
-from app.services.record.fields import LINK, RESOURCE, Field
+from app.services.record.fields import CHILDREN, LINK, RESOURCE, Field
 from app.services.records import Record
 from app.views.form_widgets import ERROR_COLOUR, FieldRow, get_path, human_size, labelled, set_path
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
@@ -311,6 +311,17 @@ class ChildListEditor(QtWidgets.QGroupBox):
             slots[index] = previous = max(slot, previous + 1)
         return dict(zip(ids, slots, strict=True)), max(next_free, previous + 1)
 
+    def child_records(self, next_free: int) -> tuple[dict[str, Record], int]:
+        """The children in list order, each with its `order` (see `orders`); the next free one."""
+        orders, next_free = self.orders(next_free)
+        children: dict[str, Record] = {}
+        for cid in self.ids():
+            child = copy.deepcopy(self.items[cid])
+            if orders is not None and child.get("order") != orders[cid]:
+                child["order"] = orders[cid]
+            children[cid] = child
+        return children, next_free
+
     # -- errors ---------------------------------------------------------------------------------
 
     def set_errors(self, errors: dict[str, dict[str, str]]) -> None:
@@ -438,6 +449,17 @@ class ChildListEditor(QtWidgets.QGroupBox):
         self.remove_button.setEnabled(item is not None)
         self.up_button.setEnabled(row > 0)
         self.down_button.setEnabled(0 <= row < self.tree.topLevelItemCount() - 1)
+
+
+def first_free_order(record: Record) -> int:
+    """The `order` after every resource's and link's of `record`: where a new child goes."""
+    orders = [
+        order_of(child)
+        for key in CHILDREN
+        for child in (record.get(key) or {}).values()
+        if isinstance(child, dict)
+    ]
+    return max(orders, default=-1) + 1
 
 
 def order_of(child: Record) -> int:

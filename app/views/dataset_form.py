@@ -22,17 +22,28 @@ from typing import Any
 from app.models.database import Database
 from app.services import access, datasets, files, managed_lists
 from app.services.record.canonical import empty_record
+from app.services.record.fields import FIELDS
 from app.services.records import Record
-from app.views.child_list_editor import ChildListEditor, links_editor, order_of, resources_editor
+from app.views.child_list_editor import (
+    ChildListEditor,
+    first_free_order,
+    links_editor,
+    resources_editor,
+)
 from app.views.custom_fields_editor import CustomFieldsEditor
 from app.views.file_drops import FileReader, accept_local_files
 from app.views.form_widgets import (
     STYLE_SHEET,
     CheckList,
     FieldRow,
+    LicenceBox,
+    MastheadCombo,
     OptionalDateEdit,
     StringListEditor,
+    TeamCombo,
+    form_layout,
     labelled,
+    line_edit,
     set_path,
 )
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
@@ -142,17 +153,9 @@ class DatasetForm(QtWidgets.QWidget):
     def _page_form(cls, page: QtWidgets.QWidget) -> QtWidgets.QFormLayout:
         """A tab's form, kept at the top of the tab rather than spread over its height."""
         outer = QtWidgets.QVBoxLayout(page)
-        form = cls._form_layout(None)
+        form = form_layout()
         outer.addLayout(form)
         outer.addStretch(1)
-        return form
-
-    @staticmethod
-    def _form_layout(parent: QtWidgets.QWidget | None) -> QtWidgets.QFormLayout:
-        form = QtWidgets.QFormLayout(parent)
-        form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.setRowWrapPolicy(QtWidgets.QFormLayout.RowWrapPolicy.WrapLongRows)
-        form.setLabelAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
         return form
 
     def _bind(
@@ -176,24 +179,25 @@ class DatasetForm(QtWidgets.QWidget):
         self._bindings[row.path] = Binding(row.path, row, get, convert)
         changed.connect(lambda *_args, p=row.path: self._on_field_edited(p))
 
-    def _line(self, path: str, placeholder: str = "") -> QtWidgets.QLineEdit:
-        line = QtWidgets.QLineEdit()
-        line.setObjectName(path)
-        line.setPlaceholderText(placeholder)
+    def _bind_line(
+        self, form: QtWidgets.QFormLayout, label: str, line: QtWidgets.QLineEdit
+    ) -> QtWidgets.QLineEdit:
+        """Bind a line edit named after its field's path; blank is the field's empty value."""
+        path = line.objectName()
+        self._bind(form, label, path, line, line.text, _from_text(path), line.textChanged)
         return line
 
     def _build_content(self, page: QtWidgets.QWidget) -> None:
         form = self._page_form(page)
-        self.id_edit = self._line("id")
+        self.id_edit = line_edit("id")
         self.id_edit.setReadOnly(True)
         self.id_edit.setMaximumWidth(120)
         self.id_row = FieldRow("id", self.id_edit)
         form.addRow("ID", self.id_row)
 
-        self.title_edit = self._line("title", "Freedom of Information Requests")
+        self.title_edit = line_edit("title", "Freedom of Information Requests")
         self.title_edit.textChanged.connect(self._update_heading)
-        self._bind(form, "&Title", "title", self.title_edit, self.title_edit.text,
-                   str, self.title_edit.textChanged)  # fmt: skip
+        self._bind_line(form, _label("title", "T"), self.title_edit)
 
         self.description_edit = QtWidgets.QPlainTextEdit()
         self.description_edit.setObjectName("description")
@@ -201,67 +205,54 @@ class DatasetForm(QtWidgets.QWidget):
         self.description_edit.setMinimumHeight(200)
         mono = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
         self.description_edit.setFont(mono)
-        self._bind(form, "&Description", "description", self.description_edit,
-                   self.description_edit.toPlainText, str, self.description_edit.textChanged,
+        self._bind(form, _label("description", "D"), "description", self.description_edit,
+                   self.description_edit.toPlainText, _from_text("description"),
+                   self.description_edit.textChanged,
                    "HTML, as shown on the dataset page.")  # fmt: skip
 
-        self.iframe_edit = self._line("descriptionIframe", "https://…/iframe.html")
-        self._bind(form, "&Iframe", "descriptionIframe", self.iframe_edit, self.iframe_edit.text,
-                   _none_if_blank, self.iframe_edit.textChanged)  # fmt: skip
+        self.iframe_edit = self._bind_line(
+            form, _label("descriptionIframe", "I"),
+            line_edit("descriptionIframe", "https://…/iframe.html"),
+        )  # fmt: skip
 
-        self.masthead_combo = QtWidgets.QComboBox()
+        self.masthead_combo = MastheadCombo()
         self.masthead_combo.setObjectName("masthead")
-        self.masthead_combo.setEditable(True)
-        self.masthead_combo.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
-        masthead_line = self.masthead_combo.lineEdit()
-        if masthead_line is not None:
-            masthead_line.setPlaceholderText("none")
-        self._bind(form, "&Masthead", "masthead", self.masthead_combo, self._masthead_value,
-                   _none_if_blank, self.masthead_combo.currentTextChanged)  # fmt: skip
+        self._bind(form, _label("masthead", "M"), "masthead", self.masthead_combo,
+                   self.masthead_combo.value, _from_text("masthead"),
+                   self.masthead_combo.currentTextChanged)  # fmt: skip
 
         self.tags_editor = StringListEditor("Add a tag and press Enter")
-        self._bind(form, "T&ags", "tags", self.tags_editor, self.tags_editor.values,
+        self._bind(form, _label("tags", "a"), "tags", self.tags_editor, self.tags_editor.values,
                    list, self.tags_editor.changed)  # fmt: skip
 
         self.topics_list = CheckList()
         self.topics_list.setObjectName("topics")
-        self._bind(form, "To&pics", "topics", self.topics_list, self.topics_list.checked,
-                   self._topics_value, self.topics_list.changed)  # fmt: skip
+        self._bind(form, _label("topics", "p"), "topics", self.topics_list,
+                   self.topics_list.checked, functools.partial(self._ordered_like_loaded, "topics"),
+                   self.topics_list.changed)  # fmt: skip
 
     def _build_sidebar(self, page: QtWidgets.QWidget) -> None:
         form = self._page_form(page)
         self.review_date = OptionalDateEdit("Review on")
-        self._bind(form, "Next &review", "nextReviewDate", self.review_date,
-                   self.review_date.value, lambda v: v, self.review_date.changed)  # fmt: skip
+        self._bind(form, _label("nextReviewDate", "r"), "nextReviewDate", self.review_date,
+                   self.review_date.value, _same, self.review_date.changed)  # fmt: skip
 
-        licence_box = QtWidgets.QGroupBox("Licence")
-        licence_form = self._form_layout(licence_box)
-        self.licence_combo = QtWidgets.QComboBox()
-        self.licence_combo.setObjectName("licence-choice")
-        self.licence_combo.activated.connect(self._on_licence_chosen)
-        licence_form.addRow("Choose", self.licence_combo)
-        self.licence_title_edit = self._line("licence.title", "UK Open Government Licence")
-        self.licence_url_edit = self._line("licence.url", "https://…")
-        for edit in (self.licence_title_edit, self.licence_url_edit):
-            edit.textChanged.connect(self._sync_licence_combo)
-        self._bind(licence_form, "Title", "licence.title", self.licence_title_edit,
-                   self.licence_title_edit.text, _none_if_blank,
-                   self.licence_title_edit.textChanged)  # fmt: skip
-        self._bind(licence_form, "URL", "licence.url", self.licence_url_edit,
-                   self.licence_url_edit.text, _none_if_blank,
-                   self.licence_url_edit.textChanged)  # fmt: skip
-        form.addRow(licence_box)
+        self.licence_box = LicenceBox(_label("licence"))
+        self.licence_combo = self.licence_box.combo
+        self.licence_title_edit = self._bind_line(self.licence_box.form, "Title",
+                                                  self.licence_box.title_edit)  # fmt: skip
+        self.licence_url_edit = self._bind_line(self.licence_box.form, "URL",
+                                                self.licence_box.url_edit)  # fmt: skip
+        form.addRow(self.licence_box)
 
-        contact_box = QtWidgets.QGroupBox("Contact")
-        contact_form = self._form_layout(contact_box)
-        self.contact_email_edit = self._line("contact.email", "opendata@example.org")
-        self.contact_title_edit = self._line("contact.title", "Open Data Team")
-        self._bind(contact_form, "&Email", "contact.email", self.contact_email_edit,
-                   self.contact_email_edit.text, _none_if_blank,
-                   self.contact_email_edit.textChanged)  # fmt: skip
-        self._bind(contact_form, "Name", "contact.title", self.contact_title_edit,
-                   self.contact_title_edit.text, _none_if_blank,
-                   self.contact_title_edit.textChanged)  # fmt: skip
+        contact_box = QtWidgets.QGroupBox(_label("contact"))
+        contact_form = form_layout(contact_box)
+        self.contact_email_edit = self._bind_line(
+            contact_form, "&Email", line_edit("contact.email", "opendata@example.org")
+        )
+        self.contact_title_edit = self._bind_line(
+            contact_form, "Name", line_edit("contact.title", "Open Data Team")
+        )
         form.addRow(contact_box)
 
         self.custom_fields = CustomFieldsEditor()
@@ -306,55 +297,50 @@ class DatasetForm(QtWidgets.QWidget):
     def _build_access(self, page: QtWidgets.QWidget) -> None:
         form = self._page_form(page)
         sharing = QtWidgets.QWidget()
-        self.public_radio = QtWidgets.QRadioButton("Public — anyone can see it once published")
-        self.private_radio = QtWidgets.QRadioButton("Private — only the people listed below")
-        self.sharing_group = QtWidgets.QButtonGroup(self)
-        self.sharing_group.addButton(self.public_radio)
-        self.sharing_group.addButton(self.private_radio)
         sharing_layout = QtWidgets.QVBoxLayout(sharing)
         sharing_layout.setContentsMargins(0, 0, 0, 0)
-        sharing_layout.addWidget(self.public_radio)
-        sharing_layout.addWidget(self.private_radio)
-        self._bind(form, "Sharing", "sharing", sharing, self._sharing_value, lambda v: v,
+        self.sharing_group = QtWidgets.QButtonGroup(self)
+        self.sharing_radios: dict[str, QtWidgets.QRadioButton] = {}
+        for choice in FIELDS["sharing"].choices:
+            radio = QtWidgets.QRadioButton(SHARING_TEXT.get(choice, choice.capitalize()))
+            self.sharing_radios[choice] = radio
+            self.sharing_group.addButton(radio)
+            sharing_layout.addWidget(radio)
+        self.public_radio = self.sharing_radios["public"]
+        self.private_radio = self.sharing_radios["private"]
+        self._bind(form, _label("sharing"), "sharing", sharing, self._sharing_value, _same,
                    self.sharing_group.buttonToggled)  # fmt: skip
 
-        self.team_combo = QtWidgets.QComboBox()
+        self.team_combo = TeamCombo()
         self.team_combo.setObjectName("team")
-        self._bind(form, "Owner &team", "team", self.team_combo,
-                   lambda: self.team_combo.currentData(), lambda v: v,
-                   self.team_combo.currentIndexChanged)  # fmt: skip
+        self._bind(form, _label("team", "t"), "team", self.team_combo, self.team_combo.value,
+                   _same, self.team_combo.currentIndexChanged)  # fmt: skip
 
         self.embargo_date = OptionalDateEdit("Embargoed until")
         self._bind(form, "Embargo", "embargoUntil", self.embargo_date, self.embargo_date.value,
-                   lambda v: v, self.embargo_date.changed)  # fmt: skip
+                   _same, self.embargo_date.changed)  # fmt: skip
 
         self.collaborators_list = CheckList()
         self.readusers_list = CheckList()
         self.readteams_list = CheckList()
-        for path, label, widget in (
-            ("collaborators", "Collaborators", self.collaborators_list),
-            ("readusers", "Read users", self.readusers_list),
-            ("readteams", "Read teams", self.readteams_list),
+        for path, widget in (
+            ("collaborators", self.collaborators_list),
+            ("readusers", self.readusers_list),
+            ("readteams", self.readteams_list),
         ):
             widget.setObjectName(path)
             ordered = functools.partial(self._ordered_like_loaded, path)
-            self._bind(form, label, path, widget, widget.checked, ordered, widget.changed)
+            self._bind(form, _label(path), path, widget, widget.checked, ordered, widget.changed)
         form.addRow(labelled("hint", "Read users and read teams apply to private datasets."))
 
     def _build_metadata(self, page: QtWidgets.QWidget) -> None:
         form = self._page_form(page)
         self.meta_edits: dict[str, QtWidgets.QLineEdit] = {}
-        for key, label in (
-            ("id", "ID"),
-            ("state", "State"),
-            ("site", "Site"),
-            ("createdAt", "Created"),
-            ("updatedAt", "Updated"),
-        ):
-            edit = self._line(f"meta-{key}")
+        for key in ("id", "state", "site", "createdAt", "updatedAt"):
+            edit = line_edit(f"meta-{key}")
             edit.setReadOnly(True)
             self.meta_edits[key] = edit
-            form.addRow(label, edit)
+            form.addRow("ID" if key == "id" else _label(key), edit)
         form.addRow(labelled("hint", "Publish and unpublish from the Dataset menu."))
 
     # -- choices from the catalogue -------------------------------------------------------------
@@ -384,41 +370,33 @@ class DatasetForm(QtWidgets.QWidget):
         self.title_edit.setText(_text(r.get("title")))
         self.description_edit.setPlainText(_text(r.get("description")))
         self.iframe_edit.setText(_text(r.get("descriptionIframe")))
-        self._fill_masthead(r.get("masthead"))
+        self.masthead_combo.set_choices(self._mastheads, r.get("masthead"))
         self.tags_editor.set_values(r.get("tags") or [])
         self.tags_editor.input.clear()
-        self.topics_list.set_choices(self._topics_choices(), r.get("topics") or [])
+        topics = [(tid, f"{title} ({tid})") for tid, title in self._topics]
+        self.topics_list.set_choices(topics, r.get("topics") or [])
         self.review_date.set_value(r.get("nextReviewDate"))
         licence = r.get("licence") or {}
         self.licence_title_edit.setText(_text(licence.get("title")))
         self.licence_url_edit.setText(_text(licence.get("url")))
-        self._fill_licence_combo()
+        self.licence_box.set_choices(self._licences)
         contact = r.get("contact") or {}
         self.contact_email_edit.setText(_text(contact.get("email")))
         self.contact_title_edit.setText(_text(contact.get("title")))
         self.custom_fields.load(r.get("custom") or {})
         self.resources.load(r.get("resources"))
         self.links.load(r.get("links"))
-        orders = [
-            order_of(child)
-            for key in ("resources", "links")
-            for child in (r.get(key) or {}).values()
-            if isinstance(child, dict)
-        ]
-        self._next_order = max(orders, default=-1) + 1
-        private = r.get("sharing") == "private"
-        self.private_radio.setChecked(private)
-        self.public_radio.setChecked(not private)
-        self._fill_team(r.get("team"))
+        self._next_order = first_free_order(r)
+        default = self.sharing_radios[FIELDS["sharing"].default]
+        self.sharing_radios.get(str(r.get("sharing")), default).setChecked(True)
+        self.team_combo.set_choices(self._teams, r.get("team"))
         self.embargo_date.set_value(r.get("embargoUntil"))
         self.collaborators_list.set_choices(self._users, r.get("collaborators") or [])
         self.readusers_list.set_choices(self._users, r.get("readusers") or [])
-        self.readteams_list.set_choices(
-            [(tid, label) for tid, label in self._teams], r.get("readteams") or []
-        )
+        self.readteams_list.set_choices(self._teams, r.get("readteams") or [])
         for key, edit in self.meta_edits.items():
             edit.setText(_text(r.get(key)))
-        self.state_badge.setText(str(r.get("state") or "draft").capitalize())
+        self.state_badge.setText(str(r.get("state") or FIELDS["state"].default).capitalize())
         for binding in self._bindings.values():
             binding.shown = binding.get()
         self._loading = False
@@ -435,16 +413,10 @@ class DatasetForm(QtWidgets.QWidget):
             if now != binding.shown:
                 set_path(out, binding.path, binding.convert(now))
         next_free = self._next_order
-        for key, editor in (("resources", self.resources), ("links", self.links)):
-            orders, next_free = editor.orders(next_free)
-            children: dict[str, Record] = {}
-            for cid in editor.ids():
-                child = copy.deepcopy(editor.items[cid])
-                if orders is not None and child.get("order") != orders[cid]:
-                    child["order"] = orders[cid]
-                children[cid] = child
-            if key in out or children:
-                out[key] = children
+        for editor in (self.resources, self.links):
+            children, next_free = editor.child_records(next_free)
+            if editor.kind in out or children:
+                out[editor.kind] = children
         return out
 
     def is_dirty(self) -> bool:
@@ -645,77 +617,14 @@ class DatasetForm(QtWidgets.QWidget):
         super().resizeEvent(event)
         self._update_heading()
 
-    # masthead
-
-    def _fill_masthead(self, value: Any) -> None:
-        combo = self.masthead_combo
-        combo.clear()
-        combo.addItem("", None)
-        for mid, title in self._mastheads:
-            combo.addItem(title, mid)
-        index = combo.findData(value) if value else 0
-        if index >= 0:
-            combo.setCurrentIndex(index)
-        else:
-            combo.setEditText(str(value))
-
-    def _masthead_value(self) -> str:
-        text = self.masthead_combo.currentText().strip()
-        index = self.masthead_combo.findText(text, QtCore.Qt.MatchFlag.MatchFixedString)
-        if text and index > 0:
-            return str(self.masthead_combo.itemData(index))
-        return text  # not a managed masthead: the id as typed
-
-    # topics, users, teams
-
-    def _topics_choices(self) -> list[tuple[Any, str]]:
-        return [(tid, f"{title} ({tid})") for tid, title in self._topics]
-
-    def _topics_value(self, checked: list[Any]) -> list[Any]:
-        return self._ordered_like_loaded("topics", checked)
-
     def _ordered_like_loaded(self, path: str, checked: list[Any]) -> list[Any]:
         """Checked values, keeping the loaded ones in their loaded order, new ones after."""
         loaded = [v for v in (self._loaded.get(path) or []) if v in checked]
         return loaded + [v for v in checked if v not in loaded]
 
     def _sharing_value(self) -> str:
-        return "private" if self.private_radio.isChecked() else "public"
-
-    def _fill_team(self, value: Any) -> None:
-        combo = self.team_combo
-        combo.clear()
-        combo.addItem("No team", None)
-        for tid, label in self._teams:
-            combo.addItem(label, tid)
-        if value and combo.findData(value) < 0:
-            combo.addItem(f"{value} (not in the catalogue)", value)
-        combo.setCurrentIndex(max(0, combo.findData(value)) if value else 0)
-
-    # licence
-
-    def _fill_licence_combo(self) -> None:
-        combo = self.licence_combo
-        blocker = QtCore.QSignalBlocker(combo)
-        combo.clear()
-        combo.addItem("Other (type below)", None)
-        for url, title in self._licences:
-            combo.addItem(title, url)
-        del blocker
-        self._sync_licence_combo()
-
-    def _on_licence_chosen(self, index: int) -> None:
-        url = self.licence_combo.itemData(index)
-        if url is None:
-            return
-        self.licence_url_edit.setText(str(url))
-        self.licence_title_edit.setText(self.licence_combo.itemText(index))
-
-    def _sync_licence_combo(self) -> None:
-        index = self.licence_combo.findData(self.licence_url_edit.text().strip())
-        blocker = QtCore.QSignalBlocker(self.licence_combo)
-        self.licence_combo.setCurrentIndex(max(index, 0))
-        del blocker
+        checked = (c for c, radio in self.sharing_radios.items() if radio.isChecked())
+        return next(checked, FIELDS["sharing"].default)
 
     # custom fields
 
@@ -727,8 +636,27 @@ class DatasetForm(QtWidgets.QWidget):
         self.custom_fields.set_field(key, text)
 
 
-def _same(widget: QtWidgets.QWidget) -> QtWidgets.QWidget:
-    return widget
+SHARING_TEXT = {
+    "public": "Public — anyone can see it once published",
+    "private": "Private — only the people listed below",
+}
+
+
+def _label(name: str, key: str = "") -> str:
+    """The field table's label for `name`, its first `key` marked as the Alt+key accelerator."""
+    text = FIELDS[name].label
+    return text.replace(key, "&" + key, 1) if key else text
+
+
+def _from_text(path: str) -> Callable[[Any], Any]:
+    """What a text field stores from its box: blank is null where the field table allows null."""
+    name, _, part = path.partition(".")
+    field = FIELDS[name].part(part) if part else FIELDS[name]
+    return _none_if_blank if field.nullable else str
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _none_if_blank(value: Any) -> Any:

@@ -274,3 +274,109 @@ class OptionalDateEdit(QtWidgets.QWidget):
         date = QtCore.QDate.fromString(value or "", QtCore.Qt.DateFormat.ISODate)
         self.enabled_box.setChecked(date.isValid())
         self.date_edit.setDate(date if date.isValid() else QtCore.QDate.currentDate())
+
+
+def form_layout(parent: QtWidgets.QWidget | None = None) -> QtWidgets.QFormLayout:
+    """A form whose fields take the width, with labels right-aligned beside (or above) them."""
+    form = QtWidgets.QFormLayout(parent)
+    form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    form.setRowWrapPolicy(QtWidgets.QFormLayout.RowWrapPolicy.WrapLongRows)
+    form.setLabelAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
+    return form
+
+
+def line_edit(name: str, placeholder: str = "") -> QtWidgets.QLineEdit:
+    line = QtWidgets.QLineEdit()
+    line.setObjectName(name)
+    line.setPlaceholderText(placeholder)
+    return line
+
+
+class MastheadCombo(QtWidgets.QComboBox):
+    """The catalogue's mastheads by title, or a masthead id typed in; empty for none."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setEditable(True)
+        self.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
+        line = self.lineEdit()
+        if line is not None:
+            line.setPlaceholderText("none")
+
+    def set_choices(self, choices: Sequence[tuple[str, str]], value: Any) -> None:
+        """Offer `choices` (id, title) and show `value`: its title, or the id itself if unknown."""
+        self.clear()
+        self.addItem("", None)
+        for mid, title in choices:
+            self.addItem(title, mid)
+        index = self.findData(value) if value else 0
+        if index >= 0:
+            self.setCurrentIndex(index)
+        else:
+            self.setEditText(str(value))
+
+    def value(self) -> str:
+        text = self.currentText().strip()
+        index = self.findText(text, QtCore.Qt.MatchFlag.MatchFixedString)
+        if text and index > 0:
+            return str(self.itemData(index))
+        return text  # not a managed masthead: the id as typed
+
+
+class TeamCombo(QtWidgets.QComboBox):
+    """One team or none; a team id the catalogue does not have is offered as it is."""
+
+    def set_choices(self, choices: Sequence[tuple[str, str]], value: Any) -> None:
+        self.clear()
+        self.addItem("No team", None)
+        for tid, label in choices:
+            self.addItem(label, tid)
+        if value and self.findData(value) < 0:
+            self.addItem(f"{value} (not in the catalogue)", value)
+        self.setCurrentIndex(max(0, self.findData(value)) if value else 0)
+
+    def value(self) -> Any:
+        return self.currentData()
+
+
+class LicenceBox(QtWidgets.QGroupBox):
+    """The licence's title and URL, and a choice of the catalogue's licences that fills them in.
+
+    The two line edits are the fields; the form binds them into `form`, below the choice.
+    """
+
+    def __init__(self, title: str) -> None:
+        super().__init__(title)
+        self._licences: Sequence[tuple[str, str]] = []
+        self.form = form_layout(self)
+        self.combo = QtWidgets.QComboBox()
+        self.combo.setObjectName("licence-choice")
+        self.combo.activated.connect(self._on_chosen)
+        self.form.addRow("Choose", self.combo)
+        self.title_edit = line_edit("licence.title", "UK Open Government Licence")
+        self.url_edit = line_edit("licence.url", "https://…")
+        for edit in (self.title_edit, self.url_edit):
+            edit.textChanged.connect(self._sync_combo)
+
+    def set_choices(self, licences: Sequence[tuple[str, str]]) -> None:
+        """Offer `licences` (url, title), after "Other" for one typed in."""
+        blocker = QtCore.QSignalBlocker(self.combo)
+        self.combo.clear()
+        self.combo.addItem("Other (type below)", None)
+        for url, title in licences:
+            self.combo.addItem(title, url)
+        del blocker
+        self._sync_combo()
+
+    def _on_chosen(self, index: int) -> None:
+        url = self.combo.itemData(index)
+        if url is None:
+            return
+        self.url_edit.setText(str(url))
+        self.title_edit.setText(self.combo.itemText(index))
+
+    def _sync_combo(self) -> None:
+        index = self.combo.findData(self.url_edit.text().strip())
+        blocker = QtCore.QSignalBlocker(self.combo)
+        self.combo.setCurrentIndex(max(index, 0))
+        del blocker
