@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,9 @@ from app.views.custom_fields_editor import CustomFieldsEditor
 from app.views.file_drops import FileReader, accept_local_files
 from app.views.form_widgets import (
     STYLE_SHEET,
+    Bindings,
     CheckList,
+    ChoiceButtons,
     FieldRow,
     LicenceBox,
     MastheadCombo,
@@ -44,21 +45,9 @@ from app.views.form_widgets import (
     form_layout,
     labelled,
     line_edit,
-    set_path,
 )
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 from app.views.tasks import TaskRunner
-
-
-@dataclass
-class Binding:
-    """One record field shown by one widget."""
-
-    path: str
-    row: FieldRow
-    get: Callable[[], Any]  # what the widget shows now, comparable with `shown`
-    convert: Callable[[Any], Any]  # from what it shows to the record's value
-    shown: Any = None  # what the widget showed right after load()
 
 
 class DatasetForm(QtWidgets.QWidget):
@@ -81,7 +70,7 @@ class DatasetForm(QtWidgets.QWidget):
         self._loaded: Record = {}
         self._dirty = False
         self._loading = False
-        self._bindings: dict[str, Binding] = {}
+        self._bindings = Bindings()
         self._licences: list[tuple[str, str]] = []
         self._next_order = 0
         self.setAcceptDrops(True)
@@ -176,7 +165,7 @@ class DatasetForm(QtWidgets.QWidget):
     def _bind_row(
         self, row: FieldRow, get: Callable[[], Any], convert: Callable[[Any], Any], changed: Any
     ) -> None:
-        self._bindings[row.path] = Binding(row.path, row, get, convert)
+        self._bindings.add(row, get, convert)
         changed.connect(lambda *_args, p=row.path: self._on_field_edited(p))
 
     def _bind_line(
@@ -296,20 +285,11 @@ class DatasetForm(QtWidgets.QWidget):
 
     def _build_access(self, page: QtWidgets.QWidget) -> None:
         form = self._page_form(page)
-        sharing = QtWidgets.QWidget()
-        sharing_layout = QtWidgets.QVBoxLayout(sharing)
-        sharing_layout.setContentsMargins(0, 0, 0, 0)
-        self.sharing_group = QtWidgets.QButtonGroup(self)
-        self.sharing_radios: dict[str, QtWidgets.QRadioButton] = {}
-        for choice in FIELDS["sharing"].choices:
-            radio = QtWidgets.QRadioButton(SHARING_TEXT.get(choice, choice.capitalize()))
-            self.sharing_radios[choice] = radio
-            self.sharing_group.addButton(radio)
-            sharing_layout.addWidget(radio)
-        self.public_radio = self.sharing_radios["public"]
-        self.private_radio = self.sharing_radios["private"]
-        self._bind(form, _label("sharing"), "sharing", sharing, self._sharing_value, _same,
-                   self.sharing_group.buttonToggled)  # fmt: skip
+        self.sharing = ChoiceButtons(FIELDS["sharing"], SHARING_TEXT)
+        self.public_radio = self.sharing.buttons["public"]
+        self.private_radio = self.sharing.buttons["private"]
+        self._bind(form, _label("sharing"), "sharing", self.sharing, self.sharing.value, _same,
+                   self.sharing.changed)  # fmt: skip
 
         self.team_combo = TeamCombo()
         self.team_combo.setObjectName("team")
@@ -387,8 +367,7 @@ class DatasetForm(QtWidgets.QWidget):
         self.resources.load(r.get("resources"))
         self.links.load(r.get("links"))
         self._next_order = first_free_order(r)
-        default = self.sharing_radios[FIELDS["sharing"].default]
-        self.sharing_radios.get(str(r.get("sharing")), default).setChecked(True)
+        self.sharing.set_value(r.get("sharing"))
         self.team_combo.set_choices(self._teams, r.get("team"))
         self.embargo_date.set_value(r.get("embargoUntil"))
         self.collaborators_list.set_choices(self._users, r.get("collaborators") or [])
@@ -397,8 +376,7 @@ class DatasetForm(QtWidgets.QWidget):
         for key, edit in self.meta_edits.items():
             edit.setText(_text(r.get(key)))
         self.state_badge.setText(str(r.get("state") or FIELDS["state"].default).capitalize())
-        for binding in self._bindings.values():
-            binding.shown = binding.get()
+        self._bindings.loaded()
         self._loading = False
         self.clear_errors()
         self.file_error.hide()
@@ -408,10 +386,7 @@ class DatasetForm(QtWidgets.QWidget):
     def record(self) -> Record:
         """The edited record: the loaded one with every changed field replaced."""
         out = copy.deepcopy(self._loaded)
-        for binding in self._bindings.values():
-            now = binding.get()
-            if now != binding.shown:
-                set_path(out, binding.path, binding.convert(now))
+        self._bindings.apply(out)
         next_free = self._next_order
         for editor in (self.resources, self.links):
             children, next_free = editor.child_records(next_free)
@@ -428,17 +403,16 @@ class DatasetForm(QtWidgets.QWidget):
         unplaced: list[str] = []
         child_errors: dict[str, dict[str, dict[str, str]]] = {"resources": {}, "links": {}}
         targets: list[tuple[int, Callable[[], QtWidgets.QWidget]]] = []
-        order = list(self._bindings)
         for path, message in errors.items():
             head, _, rest = path.partition(".")
             if head in child_errors and rest:
                 cid, _, sub = rest.partition(".")
                 child_errors[head].setdefault(cid, {})[sub or "id"] = message
                 editor = self.resources if head == "resources" else self.links
-                rank = len(order) + (head == "links")
+                rank = len(self._bindings) + (head == "links")
                 targets.append((rank, functools.partial(editor.select_for_error, cid, sub)))
                 continue
-            binding = self._binding_for(path)
+            binding = self._bindings.owner(path)
             if binding is None:
                 if path == "id":
                     self.id_row.set_error(message)
@@ -449,7 +423,7 @@ class DatasetForm(QtWidgets.QWidget):
             if binding.row.error:
                 text = f"{binding.row.error}\n{text}"
             binding.row.set_error(text)
-            rank = order.index(binding.path)
+            rank = self._bindings.rank(binding)
             targets.append((rank, functools.partial(_same, binding.row.widget)))
         self.resources.set_errors(child_errors["resources"])
         self.links.set_errors(child_errors["links"])
@@ -463,7 +437,7 @@ class DatasetForm(QtWidgets.QWidget):
             self._reveal(target())
 
     def clear_errors(self) -> None:
-        for binding in self._bindings.values():
+        for binding in self._bindings:
             binding.row.set_error(None)
         self.id_row.set_error(None)
         self.resources.set_errors({})
@@ -573,13 +547,6 @@ class DatasetForm(QtWidgets.QWidget):
             self._dirty = dirty
             self.dirtyChanged.emit(dirty)
 
-    def _binding_for(self, path: str) -> Binding | None:
-        while path:
-            if path in self._bindings:
-                return self._bindings[path]
-            path = path.rpartition(".")[0]
-        return None
-
     def _mark_tabs(self, errors: dict[str, str]) -> None:
         warning = self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MessageBoxWarning)
         for path in errors:
@@ -589,7 +556,7 @@ class DatasetForm(QtWidgets.QWidget):
             elif path == "id":
                 widget = self.id_row
             else:
-                binding = self._binding_for(path)
+                binding = self._bindings.owner(path)
                 if binding is None:
                     continue
                 widget = binding.row
@@ -621,10 +588,6 @@ class DatasetForm(QtWidgets.QWidget):
         """Checked values, keeping the loaded ones in their loaded order, new ones after."""
         loaded = [v for v in (self._loaded.get(path) or []) if v in checked]
         return loaded + [v for v in checked if v not in loaded]
-
-    def _sharing_value(self) -> str:
-        checked = (c for c, radio in self.sharing_radios.items() if radio.isChecked())
-        return next(checked, FIELDS["sharing"].default)
 
     # custom fields
 

@@ -7,9 +7,11 @@ topics, users or teams) and OptionalDateEdit (a date or none).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from app.services.record.fields import Field
 from app.services.records import Record
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 
@@ -117,6 +119,62 @@ class FieldRow(QtWidgets.QFrame):
 
 
 # -- editors for the list-shaped fields ----------------------------------------------------------
+
+
+@dataclass
+class Binding:
+    """One record field shown by one widget."""
+
+    path: str
+    row: FieldRow
+    get: Callable[[], Any]  # what the widget shows now, comparable with `shown`
+    convert: Callable[[Any], Any]  # from what it shows to the record's value
+    shown: Any = None  # what the widget showed right after the record was loaded
+
+
+class Bindings:
+    """A record's fields as their widgets show them, in the order they were bound.
+
+    `loaded()` notes what every widget shows right after a record is loaded; `apply(record)`
+    then writes back only the fields whose widget shows something else, so an unedited form
+    gives back exactly the record it was given.
+    """
+
+    def __init__(self) -> None:
+        self._by_path: dict[str, Binding] = {}
+
+    def add(self, row: FieldRow, get: Callable[[], Any], convert: Callable[[Any], Any]) -> None:
+        self._by_path[row.path] = Binding(row.path, row, get, convert)
+
+    def __iter__(self) -> Iterator[Binding]:
+        return iter(self._by_path.values())
+
+    def __len__(self) -> int:
+        return len(self._by_path)
+
+    def get(self, path: str) -> Binding | None:
+        return self._by_path.get(path)
+
+    def owner(self, path: str) -> Binding | None:
+        """The binding of `path`, or of the nearest field holding it ("licence" for "licence.x")."""
+        while path:
+            if path in self._by_path:
+                return self._by_path[path]
+            path = path.rpartition(".")[0]
+        return None
+
+    def rank(self, binding: Binding) -> int:
+        return list(self._by_path).index(binding.path)
+
+    def loaded(self) -> None:
+        for binding in self:
+            binding.shown = binding.get()
+
+    def apply(self, record: Record) -> None:
+        for binding in self:
+            now = binding.get()
+            if now != binding.shown:
+                set_path(record, binding.path, binding.convert(now))
 
 
 class StringListEditor(QtWidgets.QWidget):
@@ -380,3 +438,30 @@ class LicenceBox(QtWidgets.QGroupBox):
         blocker = QtCore.QSignalBlocker(self.combo)
         self.combo.setCurrentIndex(max(index, 0))
         del blocker
+
+
+class ChoiceButtons(QtWidgets.QWidget):
+    """One of a field's choices, as radio buttons with their `texts`; unknown shows the default."""
+
+    changed = Signal()
+
+    def __init__(self, field: Field, texts: Mapping[str, str]) -> None:
+        super().__init__()
+        self._default = field.default
+        self.group = QtWidgets.QButtonGroup(self)
+        self.buttons: dict[str, QtWidgets.QRadioButton] = {}
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for choice in field.choices:
+            button = QtWidgets.QRadioButton(texts.get(choice, choice.capitalize()))
+            self.buttons[choice] = button
+            self.group.addButton(button)
+            layout.addWidget(button)
+        self.group.buttonToggled.connect(lambda *_args: self.changed.emit())
+
+    def value(self) -> Any:
+        checked = (choice for choice, button in self.buttons.items() if button.isChecked())
+        return next(checked, self._default)
+
+    def set_value(self, value: Any) -> None:
+        self.buttons.get(str(value), self.buttons[self._default]).setChecked(True)
