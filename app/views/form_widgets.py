@@ -1,8 +1,10 @@
 """The dataset form's small widgets, and the look every dialog shares (STYLE_SHEET).
 
-A field is shown in a FieldRow: its widget, an optional hint, and the error message under it.
-The list-shaped fields have their own editors: StringListEditor (tags), CheckList (a choice of
-topics, users or teams) and OptionalDateEdit (a date or none).
+A field is shown in a FieldRow: its widget, an optional hint, and the error message under it;
+`Bindings` ties each row to its record path, which is how the form gives back an unedited record
+exactly. The fields that are not one line of text have their own widgets: StringListEditor (tags),
+CheckList (topics, users, teams), OptionalDateEdit (a date or none), MastheadCombo, TeamCombo,
+LicenceBox and ChoiceButtons (one of a field's choices).
 """
 
 from __future__ import annotations
@@ -405,7 +407,6 @@ class LicenceBox(QtWidgets.QGroupBox):
 
     def __init__(self, title: str) -> None:
         super().__init__(title)
-        self._licences: Sequence[tuple[str, str]] = []
         self.form = form_layout(self)
         self.combo = QtWidgets.QComboBox()
         self.combo.setObjectName("licence-choice")
