@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from app.services.importing import CUSTOM_PREFIX, MAPPABLE_FIELDS, TableColumns
-from app.views.dataset_form import ERROR_COLOUR
+from app.views.form_widgets import ERROR_COLOUR
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 
 IGNORE_LABEL = "(ignore this column)"

@@ -24,7 +24,7 @@ from app.services.record.fields import FIELDS, Field, Kind, label
 from app.services.sync.merge import FieldConflict, set_units
 from app.services.sync.plan import KEEP_MINE, TAKE_THEIRS, WHOLE, PlanItem, Resolution, merged
 from app.services.validation import validate_record
-from app.views.dataset_form import STYLE_SHEET
+from app.views.form_widgets import STYLE_SHEET
 from app.views.qt import QtCore, QtGui, QtWidgets
 
 Choice = Literal["mine", "theirs", "merged"]

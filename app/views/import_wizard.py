@@ -35,7 +35,7 @@ from app.services.importing import (
 )
 from app.services.progress import Progress
 from app.views.column_mapping import ColumnMappingTable
-from app.views.dataset_form import STYLE_SHEET
+from app.views.form_widgets import STYLE_SHEET
 from app.views.qt import QtCore, QtWidgets, Signal
 from app.views.task_progress import TaskProgressBar, error_text
 from app.views.tasks import Task, TaskRunner

@@ -10,8 +10,9 @@ from app.models.database import Database
 from app.services import datasets, publication
 from app.services.errors import CatalogueError, NotFound, ValidationFailed
 from app.services.records import Record
-from app.views.dataset_form import DatasetForm, local_files
+from app.views.dataset_form import DatasetForm
 from app.views.dataset_table_model import TITLE_COLUMN, DatasetTableModel, merge_ranges
+from app.views.file_drops import accept_local_files
 from app.views.history_panel import HistoryPanel
 from app.views.link_checker import LinkChecker, summary
 from app.views.permissions_view import PermissionsView
@@ -362,17 +363,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self._reload_after_write()
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
-        if local_files(event.mimeData()):
-            event.acceptProposedAction()
-        else:
+        if not accept_local_files(event):
             super().dragEnterEvent(event)
 
     def dropEvent(self, event: QtGui.QDropEvent) -> None:
-        paths = local_files(event.mimeData())
+        paths = accept_local_files(event)
         if not paths:
             super().dropEvent(event)
             return
-        event.acceptProposedAction()
         if len(paths) > 1:
             self.statusBar().showMessage(
                 f"One file at a time: importing {paths[0].name} only", 8000

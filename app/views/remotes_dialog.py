@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from app.services.errors import ValidationFailed
-from app.views.dataset_form import STYLE_SHEET
+from app.views.form_widgets import STYLE_SHEET
 from app.views.qt import QtCore, QtWidgets, Signal
 from app.views.server_panel import WARNING_STYLE
 from app.views.sync_controller import SyncController, capabilities

@@ -23,7 +23,7 @@ from app.views.conflict_dialog import (
     short_value,
     unit_label,
 )
-from app.views.dataset_form import STYLE_SHEET
+from app.views.form_widgets import STYLE_SHEET
 from app.views.qt import QtCore, QtGui, QtWidgets
 
 KIND_NAMES = {"datapress": "DataPress", "opendatasoft": "Opendatasoft", "ckan": "CKAN"}

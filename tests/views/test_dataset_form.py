@@ -16,7 +16,8 @@ from app.models.database import Database
 from app.services import access, datasets, files, managed_lists
 from app.services.progress import Progress
 from app.services.records import Record
-from app.views.dataset_form import ChildListEditor, DatasetForm
+from app.views.child_list_editor import ChildListEditor
+from app.views.dataset_form import DatasetForm
 from app.views.qt import QtCore, QtGui, QtWidgets
 from app.views.tasks import TaskRunner
 from tests.conftest import AUTHOR
