@@ -167,13 +167,14 @@ def _typed_cells() -> Iterator[tuple[int, list[Any]]]:
     from app.services import export_query
     from app.services.formats import csv_format, xlsx
     from app.services.formats.cells import neutralise
+    from app.services.record import columns as table
     from app.services.visibility import OWNER
 
     database = Database.open(Path(sys.argv[2]))
     columns = (
-        csv_format.DATASET_COLUMNS + xlsx.DESKTOP_COLUMNS,
-        csv_format.RESOURCE_COLUMNS,
-        xlsx.LINK_COLUMNS,
+        table.DATASET_COLUMNS + table.DESKTOP_COLUMNS,
+        table.RESOURCE_COLUMNS,
+        table.LINK_COLUMNS,
     )
     stamps = {"createdAt", "updatedAt", "timestamp", "qaTimestamp"}
     days = {"nextReviewDate", "embargoUntil"}
@@ -275,13 +276,14 @@ def _bare_csv(out: Path) -> None:
     from app.services import export_query
     from app.services.formats import csv_format
     from app.services.formats.cells import neutralise
+    from app.services.record import columns
     from app.services.visibility import OWNER
 
     database = Database.open(Path(sys.argv[2]))
     try:
         with out.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle, lineterminator="\r\n")
-            writer.writerow(csv_format.DATASET_COLUMNS)
+            writer.writerow(columns.DATASET_COLUMNS)
             for row in export_query.iter_datasets(database, OWNER):
                 writer.writerow(
                     neutralise(v) if isinstance(v, str) else "" if v is None else v

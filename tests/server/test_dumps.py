@@ -20,6 +20,7 @@ from app.services import datasets, export_query, publication
 from app.services.dump_cache import DumpCache
 from app.services.formats import csv_format, xlsx
 from app.services.formats.cells import restore_cell
+from app.services.record import columns
 from app.services.server import ServerThread, create_app
 from app.services.visibility import OWNER
 from tests.conftest import AUTHOR, make_record
@@ -95,7 +96,7 @@ def test_xlsx_reads_back_with_types_and_neutralised_formulas(
     try:
         assert book.sheetnames == ["datasets", "resources", "links"]
         (d,) = _sheet_rows(book, "datasets")
-        assert list(d) == list(csv_format.DATASET_COLUMNS)
+        assert list(d) == list(columns.DATASET_COLUMNS)
         assert d["id"] == typed_dataset
         assert d["title"] == '\'=HYPERLINK("http://evil")'
         assert restore_cell(d["title"]) == '=HYPERLINK("http://evil")'
@@ -106,7 +107,7 @@ def test_xlsx_reads_back_with_types_and_neutralised_formulas(
         assert isinstance(d["updatedAt"], datetime)
         assert d["resourceCount"] == 1 and d["linkCount"] == 1
         (r,) = _sheet_rows(book, "resources")
-        assert list(r) == list(csv_format.RESOURCE_COLUMNS)
+        assert list(r) == list(columns.RESOURCE_COLUMNS)
         assert r["title"] == "'@SUM(A1)"
         assert r["size"] == 1337303 and isinstance(r["size"], int)
         assert r["order"] == 0
@@ -114,7 +115,7 @@ def test_xlsx_reads_back_with_types_and_neutralised_formulas(
         assert (r["timeFrameFrom"], r["timeFrameTo"]) == ("2020-01", "2024-11")
         assert r["webpage"] == f"https://cat.example/dataset/{typed_dataset}"
         (link,) = _sheet_rows(book, "links")
-        assert list(link) == list(xlsx.LINK_COLUMNS)
+        assert list(link) == list(columns.LINK_COLUMNS)
         assert link["httpStatus"] == 200 and link["mimetype"] == "text/html"
         stamp = link["qaTimestamp"]
         assert isinstance(stamp, datetime)

@@ -16,13 +16,12 @@ from app.services.export_query import DatasetRow, Named, ResourceRow, iter_datas
 from app.services.formats import FLUSH_BYTES, write_to
 from app.services.formats.cells import neutralise, restore_cell
 from app.services.formats.csv_format import (
-    DATASET_COLUMNS,
-    RESOURCE_COLUMNS,
     datasets_csv,
     join_list,
     resources_csv,
     split_list,
 )
+from app.services.record.columns import DATASET_COLUMNS, RESOURCE_COLUMNS
 from app.services.visibility import OWNER
 from tests.conftest import AUTHOR, make_record
 

@@ -20,6 +20,7 @@ from app.services.exporting import ExportFormat
 from app.services.formats import csv_format, xlsx
 from app.services.formats.cells import restore_cell
 from app.services.importing import OnExisting, commit_import, plan_import
+from app.services.record import columns
 from app.services.visibility import OWNER
 from tests.services.importing.helpers import AUTHOR, export, fill, records
 
@@ -173,4 +174,4 @@ def test_the_server_workbook_has_the_seed_columns_only(database: Database) -> No
     book = openpyxl.load_workbook(io.BytesIO(sink.getvalue()), read_only=True)
     header = next(book["datasets"].iter_rows(max_row=1, values_only=True))
     book.close()
-    assert header == csv_format.DATASET_COLUMNS
+    assert header == columns.DATASET_COLUMNS
