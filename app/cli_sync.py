@@ -146,11 +146,12 @@ def _sync(database: Database, args: argparse.Namespace) -> int:
     # Imported here: httpx and the engine cost every CLI start (the GUI's too) otherwise.
     from app.services.progress import Progress
     from app.services.sync import engine
+    from app.services.sync.context import SyncOptions
     from app.services.sync.plan import KEEP_MINE, TAKE_THEIRS, Resolution
 
     out = sys.stdout
     progress = Progress(_progress_printer(sys.stderr))
-    options = engine.SyncOptions(full=getattr(args, "full", False))
+    options = SyncOptions(full=getattr(args, "full", False))
     planner = engine.plan_pull if args.command == "pull" else engine.plan_push
     plan = asyncio.run(planner(database, args.name, progress=progress, options=options))
     print_plan(plan, out, verbose=args.verbose)
