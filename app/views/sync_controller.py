@@ -1,6 +1,6 @@
 """The Sync menu and the flow of a pull or a push, on the Qt event loop through qasync.
 
-DESIGN.md mechanism 5: sync is async code (services.sync over httpx.AsyncClient). The
+Off the GUI thread (docs/ARCHITECTURE.md): sync is async code (services.sync over httpx). The
 application runs asyncio on Qt's event loop (qasync, see application.py), so a coroutine started
 here runs on the GUI thread between events: the window keeps painting and answering while a
 portal is slow, and the results come back where widgets may be touched. The service itself puts

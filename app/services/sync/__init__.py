@@ -1,4 +1,4 @@
-"""Sync with hosted portals (DESIGN.md mechanism 4): DataPress, Opendatasoft, CKAN.
+"""Sync with hosted portals (docs/ARCHITECTURE.md: sync): DataPress, Opendatasoft, CKAN.
 
 Where things are (no Qt anywhere; the GUI calls these on its qasync loop):
 
