@@ -34,6 +34,8 @@ class _Gone:
 
 
 class Planner:
+    """Builds the SyncPlan of one pull or push over an opened remote (`run`)."""
+
     def __init__(
         self, ctx: SyncContext, direction: Direction, progress: Progress, options: SyncOptions
     ) -> None:
