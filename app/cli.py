@@ -1,4 +1,8 @@
-"""Command line: the GUI by default, sub-commands for headless work. A client of the services."""
+"""Command line: the GUI by default, sub-commands for headless work. A client of the services.
+
+Building the parser imports nothing heavy (no Qt, SQLAlchemy, httpx, Starlette, rdflib,
+openpyxl): `--help` answers at once, and each sub-command imports what it needs when it runs.
+tests/test_cli_imports.py holds that."""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ from collections.abc import Sequence
 from app.cli_serve import add_serve_parser, run_serve
 from app.cli_sync import SYNC_COMMANDS, add_sync_parsers, run_sync
 from app.cli_transfer import add_transfer_parsers, run_transfer
-from app.models.database import Database
 from app.services.errors import CatalogueError
 
 
@@ -70,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _generate(db: str | None, count: int, seed: int) -> int:
+    from app.models.database import Database
     from app.services.synthetic import generate
 
     database = Database.open(db)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
-
-from app.models.database import Database
-from app.services.server.app import RequestLogEntry, create_app
 from app.services.server.runner import DEFAULT_HOST, bind_socket, is_loopback, url_for
+
+if TYPE_CHECKING:  # uvicorn, Starlette and SQLAlchemy load when the server runs, not for --help
+    from app.services.server.app import RequestLogEntry
 
 
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -38,6 +37,11 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted (Ctrl-C). Raises CatalogueError (e.g. port in use) to the CLI."""
+    import uvicorn
+
+    from app.models.database import Database
+    from app.services.server.app import create_app
+
     database = Database.open(args.db)
     try:
         sock = bind_socket(args.host, args.port)

@@ -22,17 +22,16 @@ A client of services.sync, like the GUI.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 
-from app.models.database import Database
 from app.services.sync import registry
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # SQLAlchemy and httpx load when a command runs, not for --help
+    from app.models.database import Database
     from app.services.sync.plan import SyncPlan, SyncResult
 
 SYNC_COMMANDS = ("remote", "pull", "push")
@@ -90,6 +89,8 @@ def add_sync_parsers(commands: Any) -> list[argparse.ArgumentParser]:
 
 def run_sync(args: argparse.Namespace) -> int:
     """Run a sync command; CatalogueError (a portal error included) goes up to the CLI."""
+    from app.models.database import Database
+
     database = Database.open(args.db)
     try:
         if args.command == "remote":
@@ -100,6 +101,8 @@ def run_sync(args: argparse.Namespace) -> int:
 
 
 def _remote(database: Database, args: argparse.Namespace) -> int:
+    import asyncio
+
     from app.services.sync import remotes
 
     out = sys.stdout
@@ -143,14 +146,16 @@ def _read_key() -> str:
 
 
 def _sync(database: Database, args: argparse.Namespace) -> int:
-    # Imported here: httpx and the engine cost every CLI start (the GUI's too) otherwise.
+    import asyncio
+
     from app.services.progress import Progress
     from app.services.sync import engine
+    from app.services.sync.context import SyncOptions
     from app.services.sync.plan import KEEP_MINE, TAKE_THEIRS, Resolution
 
     out = sys.stdout
     progress = Progress(_progress_printer(sys.stderr))
-    options = engine.SyncOptions(full=getattr(args, "full", False))
+    options = SyncOptions(full=getattr(args, "full", False))
     planner = engine.plan_pull if args.command == "pull" else engine.plan_push
     plan = asyncio.run(planner(database, args.name, progress=progress, options=options))
     print_plan(plan, out, verbose=args.verbose)

@@ -7,18 +7,15 @@ import argparse
 import getpass
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.models.database import Database
 from app.services.errors import CatalogueError
-from app.services.exporting import ExportFormat, ExportRequest, ExportScope, export_catalogue
-from app.services.importing import (
-    ImportPlan,
-    OnExisting,
-    commit_import,
-    describe,
-    plan_import,
-)
+from app.services.export_choices import DEFAULT_BASE_URL, ExportFormat, ExportScope
+from app.services.importing.model import OnExisting
+
+if TYPE_CHECKING:  # SQLAlchemy and the serializers load when a command runs, not for --help
+    from app.models.database import Database
+    from app.services.importing.plan import ImportPlan
 
 # The CLI offers the scopes that need no selection or search box.
 _CLI_SCOPES = (ExportScope.ALL.value, ExportScope.PUBLISHED.value)
@@ -41,7 +38,7 @@ def add_transfer_parsers(commands: Any) -> list[argparse.ArgumentParser]:
     )
     export.add_argument(
         "--base-url",
-        default="http://127.0.0.1:8080",
+        default=DEFAULT_BASE_URL,
         help="base of the dataset URLs written in the file",
     )
 
@@ -74,6 +71,8 @@ def add_transfer_parsers(commands: Any) -> list[argparse.ArgumentParser]:
 
 def run_transfer(args: argparse.Namespace) -> int:
     """Run `export` or `import`; the exit status. CatalogueError goes up to the CLI."""
+    from app.models.database import Database
+
     database = Database.open(args.db)
     try:
         if args.command == "export":
@@ -84,6 +83,8 @@ def run_transfer(args: argparse.Namespace) -> int:
 
 
 def _export(database: Database, args: argparse.Namespace) -> int:
+    from app.services.exporting import ExportRequest, export_catalogue
+
     request = ExportRequest(
         format=ExportFormat(args.format),
         destination=args.out,
@@ -98,7 +99,7 @@ def _export(database: Database, args: argparse.Namespace) -> int:
 def _mapping(pairs: list[str], path: Path) -> dict[str, str] | None:
     if not pairs:
         return None
-    from app.services.importing import table_columns
+    from app.services.importing.tables import table_columns
 
     mapping = dict(table_columns(path).suggested)
     for pair in pairs:
@@ -110,6 +111,8 @@ def _mapping(pairs: list[str], path: Path) -> dict[str, str] | None:
 
 
 def _import(database: Database, args: argparse.Namespace) -> int:
+    from app.services.importing.plan import commit_import, plan_import
+
     plan = plan_import(
         database,
         args.file,
@@ -133,6 +136,8 @@ def _import(database: Database, args: argparse.Namespace) -> int:
 
 
 def _print_plan(plan: ImportPlan) -> None:
+    from app.services.importing.plan import describe
+
     print(f"{plan.source} ({plan.format.value}): {describe(plan)}")
     for error in plan.errors:
         where = f"row {error.row}" + (f", {error.column}" if error.column else "")

@@ -121,12 +121,13 @@ def ours(url: str, key: str, folder: Path) -> tuple[float, float, float, int]:
     """Full pull, its plan (fetch) phase, the no-change pull (seconds); datasets pulled."""
     from app.models.database import Database
     from app.services.sync import engine, remotes
+    from app.services.sync.context import SyncOptions
 
     database = Database.open(folder / "ours.sqlite")
     try:
         with database.transaction() as session:
             remotes.add_remote(session, "portal", "datapress", url, key_env=KEY_ENV)
-        options = engine.SyncOptions(environ={KEY_ENV: key})
+        options = SyncOptions(environ={KEY_ENV: key})
         started = time.perf_counter()
         plan = asyncio.run(engine.plan_pull(database, "portal", options=options))
         planned = time.perf_counter()

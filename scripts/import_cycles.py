@@ -58,10 +58,16 @@ def import_graph(root: Path) -> dict[str, set[str]]:
 
 
 def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
-            node.body = []  # annotations only: no run-time dependency
+    # Depth first by hand: ast.walk queues a node's children before yielding it, so blanking
+    # an `if TYPE_CHECKING:` body there would come too late to leave it out.
+    todo = [tree]
+    while todo:
+        node = todo.pop()
         yield node
+        children = list(ast.iter_child_nodes(node))
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            children = [child for child in children if child not in node.body]
+        todo.extend(children)
 
 
 def _is_type_checking(test: ast.expr) -> bool:

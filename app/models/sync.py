@@ -5,7 +5,7 @@ stored here: it lives in the OS keyring, or comes from an environment variable n
 `key_env` each run (services.sync.remotes).
 
 A sync link ties a local dataset to a remote one and holds what the three-way comparison needs
-(DESIGN.md mechanism 4): the remote id and version, the local dataset version, and the base
+(docs/ARCHITECTURE.md: sync): the remote id and version, the local dataset version, and the base
 snapshot, the last state both sides agreed on (the synced record keys only). `dataset_id` is not
 a foreign key: a link outlives its local dataset, so that a local deletion can be shown and
 pushed rather than forgotten. A link with `remote_id` NULL is a create in flight: the remote

@@ -1,4 +1,4 @@
-"""The opaque `after` cursor of the JSON-LD feed (DESIGN.md mechanism 3).
+"""The opaque `after` cursor of the JSON-LD feed (docs/ARCHITECTURE.md: cursor).
 
 A feed pages by keyset on `datasets.pk`: AUTOINCREMENT, never reused and never changed by an
 edit. Page N+1 holds the visible datasets with a pk greater than the last one of page N, so a

@@ -2,7 +2,7 @@
 
 One function, `export_catalogue`, for every format and scope. The rows come from export_query
 (visibility decides through `visible_clause`, never a filter of ours) and go through the same
-streaming serializers as the server (DESIGN.md mechanism 2), so memory stays flat.
+streaming serializers as the server (docs/ARCHITECTURE.md: formats), so memory stays flat.
 
 The file is written atomically: into a temporary file beside the destination, flushed to disk,
 then renamed over it. A cancelled or failed export removes its temporary file and leaves
@@ -16,7 +16,6 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
@@ -27,30 +26,16 @@ from app.models.database import Database
 from app.services import browse, export_query, renders
 from app.services.batches import batched
 from app.services.errors import CatalogueError, ValidationFailed
+from app.services.export_choices import DEFAULT_BASE_URL
+from app.services.export_choices import ExportFormat as ExportFormat
+from app.services.export_choices import ExportScope as ExportScope
 from app.services.export_query import BATCH_SIZE, DatasetRow
 from app.services.formats import csv_format, datapress_json, jsonld, turtle, write_to, xlsx
 from app.services.progress import NO_PROGRESS, Progress
 from app.services.renders import Fragment
 from app.services.visibility import ANONYMOUS, OWNER, Principal, visible_clause
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 _Item = TypeVar("_Item")
-
-
-class ExportFormat(StrEnum):
-    CSV = "csv"
-    RESOURCES_CSV = "resources-csv"
-    XLSX = "xlsx"
-    JSON = "json"
-    JSONLD = "jsonld"
-    TURTLE = "ttl"
-
-
-class ExportScope(StrEnum):
-    ALL = "all"
-    PUBLISHED = "published"
-    SELECTION = "selection"
-    SEARCH = "search"
 
 
 # The file name extension the GUI's Save dialog proposes for each format.

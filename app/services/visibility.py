@@ -1,4 +1,4 @@
-"""The one place that decides who sees which dataset (DESIGN.md mechanism 1).
+"""The one place that decides who sees which dataset (docs/ARCHITECTURE.md: visibility).
 
 Anonymous callers see published, public datasets whose embargo has passed. A user (an API key
 acts as its user) also sees, in any state, the datasets they are granted: their team owns it,

@@ -1,4 +1,4 @@
-"""A dataset's history (DESIGN.md mechanism 6): every version, its snapshot, and Restore.
+"""A dataset's history (docs/ARCHITECTURE.md: history): every version, its snapshot, and Restore.
 
 Restoring never rewrites history: services.datasets.restore_version writes the old content as a
 new version, so a restore can itself be undone by restoring the version before it.

@@ -20,13 +20,14 @@ from app.services.errors import ValidationFailed
 from app.views.form_widgets import STYLE_SHEET
 from app.views.qt import QtCore, QtWidgets, Signal
 from app.views.server_panel import WARNING_STYLE
-from app.views.sync_controller import SyncController, capabilities
 from app.views.sync_preview_dialog import KIND_NAMES
 from app.views.task_progress import error_text
 
 if TYPE_CHECKING:
     from app.services.progress import Progress
+    from app.services.sync.adapter import Access
     from app.services.sync.remotes import RemoteInfo
+    from app.views.sync_controller import SyncController
 
 KINDS = tuple(KIND_NAMES.items())
 COLUMNS = ("Name", "Kind", "URL", "Key", "What the key may do", "Linked", "Last synced")
@@ -232,6 +233,32 @@ class AddRemoteDialog(QtWidgets.QDialog):
         text = "\n".join(([general] if general else []) + loose)
         self.error_banner.setText(text)
         self.error_banner.setVisible(bool(text))
+
+
+def capabilities(access: Access) -> str:
+    """What a remote's key may do, in a table cell."""
+    if not access.reachable:
+        return "unreachable"
+    if not access.read and not access.authenticated:
+        return "key refused"
+    rights = [
+        name
+        for name, allowed in (
+            ("read", access.read),
+            ("read private", access.read_private),
+            ("edit", access.edit),
+            ("create", access.create),
+            ("delete", access.delete),
+            ("upload files", access.upload),
+        )
+        if allowed
+    ]
+    text = ", ".join(rights) or "nothing"
+    if not access.authenticated:
+        text += " (anonymous)"
+    if access.datasets is not None:
+        text += f" · {access.datasets:,} datasets"
+    return text
 
 
 class RemotesDialog(QtWidgets.QDialog):

@@ -1,16 +1,16 @@
 """The server panel: publish the catalogue over HTTP from the desktop (issue 3).
 
 Host and port, Start and Stop, the public URL with a Copy button, a live log of the requests
-served, and a warning as soon as the host is anything but loopback (DESIGN.md: a listener is
-exposed to the network only when the person asks for it).
+served, and a warning as soon as the host is anything but loopback (docs/ARCHITECTURE.md,
+defaults: a listener is exposed to the network only when the person asks for it).
 
-Threads (DESIGN.md mechanism 5): the server runs in its own thread (services.server.ServerThread,
-its own database sessions). `ServerThread.start()` binds and then waits until uvicorn accepts
-connections, and `stop()` joins the thread after a grace period for open requests, so both run
-on the panel's TaskRunner, never on the GUI thread. The request-log hook is called on the server
-thread: it only queues the entry and emits a signal, whose queued connection delivers it to the
-GUI thread; entries that arrive in a burst are drawn in one batch, and the log keeps the last
-LOG_LINES lines.
+Threads (docs/ARCHITECTURE.md: off the GUI thread): the server runs in its own thread
+(services.server.ServerThread, its own database sessions). `ServerThread.start()` binds and
+then waits until uvicorn accepts connections, and `stop()` joins the thread after a grace
+period for open requests, so both run on the panel's TaskRunner, never on the GUI thread. The
+request-log hook is called on the server thread: it only queues the entry and emits a signal,
+whose queued connection delivers it to the GUI thread; entries that arrive in a burst are drawn
+in one batch, and the log keeps the last LOG_LINES lines.
 
 `stop()` is synchronous, for the main window's close: when it returns, the port is free. A panel
 that is destroyed while serving stops its server too.

@@ -1,6 +1,6 @@
 """The Sync menu and the flow of a pull or a push, on the Qt event loop through qasync.
 
-DESIGN.md mechanism 5: sync is async code (services.sync over httpx.AsyncClient). The
+Off the GUI thread (docs/ARCHITECTURE.md): sync is async code (services.sync over httpx). The
 application runs asyncio on Qt's event loop (qasync, see application.py), so a coroutine started
 here runs on the GUI thread between events: the window keeps painting and answering while a
 portal is slow, and the results come back where widgets may be touched. The service itself puts
@@ -36,7 +36,7 @@ from app.views.tasks import TaskRunner
 
 if TYPE_CHECKING:  # the sync service imports httpx: loaded on first use, not at every start
     from app.services.sync.adapter import Access
-    from app.services.sync.engine import SyncOptions
+    from app.services.sync.context import SyncOptions
     from app.services.sync.plan import Resolution, SyncPlan, SyncResult
     from app.services.sync.remotes import RemoteInfo
     from app.views.remotes_dialog import RemotesDialog
@@ -159,32 +159,6 @@ class SyncProgressDialog(QtWidgets.QDialog):
 
 
 # -- words -------------------------------------------------------------------------------------
-
-
-def capabilities(access: Access) -> str:
-    """What a remote's key may do, in a table cell."""
-    if not access.reachable:
-        return "unreachable"
-    if not access.read and not access.authenticated:
-        return "key refused"
-    rights = [
-        name
-        for name, allowed in (
-            ("read", access.read),
-            ("read private", access.read_private),
-            ("edit", access.edit),
-            ("create", access.create),
-            ("delete", access.delete),
-            ("upload files", access.upload),
-        )
-        if allowed
-    ]
-    text = ", ".join(rights) or "nothing"
-    if not access.authenticated:
-        text += " (anonymous)"
-    if access.datasets is not None:
-        text += f" · {access.datasets:,} datasets"
-    return text
 
 
 def _titles(plan: SyncPlan) -> dict[str, str]:
@@ -314,7 +288,7 @@ class SyncController(QtCore.QObject):
     @property
     def options(self) -> SyncOptions:
         if self._options is None:
-            from app.services.sync.engine import SyncOptions
+            from app.services.sync.context import SyncOptions
 
             self._options = SyncOptions()
         return self._options

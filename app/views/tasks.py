@@ -1,4 +1,4 @@
-"""Background work with one API (DESIGN.md mechanism 5), after Anki's taskman.
+"""Background work with one API (docs/ARCHITECTURE.md: off the GUI thread), after Anki's taskman.
 
 `TaskRunner.run(fn, on_done, on_error, on_progress)` runs `fn(progress)` on a worker thread;
 its result, its failure or its progress come back on the GUI thread through Qt signals.

@@ -11,7 +11,9 @@ from app.services.errors import Unauthorized
 from app.services.permissions import Permission
 from app.services.records import Record
 from app.views.api_key_dialog import ONCE_NOTE, ApiKeyDialog
-from app.views.permissions_view import NO_DATASET, PermissionsView
+from app.views.permissions.models import is_checked
+from app.views.permissions.rulesets_tab import NO_DATASET
+from app.views.permissions_view import PermissionsView
 from app.views.qt import QtCore, QtGui, QtWidgets
 
 Qt = QtCore.Qt
@@ -68,31 +70,34 @@ def press_space_on(qtbot: QtBot, view: QtWidgets.QAbstractItemView, row: int, co
     press(qtbot, view, Qt.Key.Key_Space)
 
 
-def cell(table: QtWidgets.QTableWidget, row: int, column: int) -> QtWidgets.QTableWidgetItem:
-    item = table.item(row, column)
-    assert item is not None, (row, column)
-    return item
+def cell(view: QtWidgets.QAbstractItemView, row: int, column: int = 0) -> QtCore.QModelIndex:
+    index = view.model().index(row, column)
+    assert index.isValid(), (row, column)
+    return index
 
 
-def select_row(qtbot: QtBot, table: QtWidgets.QTableWidget, row: int) -> None:
-    table.scrollToItem(cell(table, row, 0))
-    rect = table.visualItemRect(cell(table, row, 0))
+def text(view: QtWidgets.QAbstractItemView, row: int, column: int = 0) -> str:
+    return str(cell(view, row, column).data())
+
+
+def select_row(qtbot: QtBot, table: QtWidgets.QTableView, row: int) -> None:
+    table.scrollTo(cell(table, row, 0))
+    rect = table.visualRect(cell(table, row, 0))
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
 
 
-def cells(table: QtWidgets.QTableWidget, row: int) -> list[str]:
-    return [cell(table, row, column).text() for column in range(table.columnCount())]
+def cells(table: QtWidgets.QTableView, row: int) -> list[str]:
+    return [text(table, row, column) for column in range(table.model().columnCount())]
 
 
-def row_of(table: QtWidgets.QTableWidget, text: str) -> int:
-    rows = [r for r in range(table.rowCount()) if text in cells(table, r)]
+def row_of(table: QtWidgets.QTableView, text: str) -> int:
+    rows = [r for r in range(table.model().rowCount()) if text in cells(table, r)]
     assert len(rows) == 1, (text, rows)
     return rows[0]
 
 
-def checked(item: QtWidgets.QTableWidgetItem | QtWidgets.QListWidgetItem | None) -> bool:
-    assert item is not None
-    return item.checkState() == Qt.CheckState.Checked
+def checked(view: QtWidgets.QAbstractItemView, row: int, column: int = 0) -> bool:
+    return is_checked(cell(view, row, column).data(Qt.ItemDataRole.CheckStateRole))
 
 
 def recording(answer: bool, asked: list[str]) -> Callable[[str, str], bool]:
@@ -111,32 +116,32 @@ def recording(answer: bool, asked: list[str]) -> Callable[[str, str], bool]:
 def test_add_user_then_join_a_team_and_a_group(
     qtbot: QtBot, view: PermissionsView, database: Database
 ) -> None:
-    type_text(qtbot, view.team_id_edit, "fin01")
-    type_text(qtbot, view.team_title_edit, "Finance")
+    type_text(qtbot, view.teams.id_edit, "fin01")
+    type_text(qtbot, view.teams.title_edit, "Finance")
     with qtbot.waitSignal(view.changed):
-        click(qtbot, view.add_team_button)
-    type_text(qtbot, view.group_title_edit, "Analysts")
+        click(qtbot, view.teams.add_button)
+    type_text(qtbot, view.groups.title_edit, "Analysts")
     with qtbot.waitSignal(view.changed):
-        click(qtbot, view.add_group_button)
+        click(qtbot, view.groups.add_button)
 
-    type_text(qtbot, view.username_edit, "ann")
-    type_text(qtbot, view.display_name_edit, "Ann Example")
-    type_text(qtbot, view.email_edit, "ann@example.org")
+    type_text(qtbot, view.users.username_edit, "ann")
+    type_text(qtbot, view.users.display_name_edit, "Ann Example")
+    type_text(qtbot, view.users.email_edit, "ann@example.org")
     with qtbot.waitSignal(view.changed):
-        click(qtbot, view.add_user_button)
-    assert view.username_edit.text() == ""
-    assert cells(view.users_table, 0) == ["ann", "Ann Example", "ann@example.org", "", ""]
+        click(qtbot, view.users.add_button)
+    assert view.users.username_edit.text() == ""
+    assert cells(view.users.table, 0) == ["ann", "Ann Example", "ann@example.org", "", ""]
     # The new user is selected, so their memberships can be set straight away.
-    assert view.user_membership_box.isEnabled()
-    assert view.user_membership_box.title() == "Memberships of ann"
+    assert view.users.membership_box.isEnabled()
+    assert view.users.membership_box.title() == "Memberships of ann"
 
-    assert view.user_teams_list.item(0).text() == "Finance (fin01)"
+    assert text(view.users.teams_list, 0) == "Finance (fin01)"
     with qtbot.waitSignal(view.changed):
-        press_space_on(qtbot, view.user_teams_list, 0, 0)
+        press_space_on(qtbot, view.users.teams_list, 0, 0)
     with qtbot.waitSignal(view.changed):
-        press_space_on(qtbot, view.user_groups_list, 0, 0)
-    assert cells(view.users_table, 0)[3:] == ["Finance", "Analysts"]
-    assert checked(view.user_teams_list.item(0)) and checked(view.user_groups_list.item(0))
+        press_space_on(qtbot, view.users.groups_list, 0, 0)
+    assert cells(view.users.table, 0)[3:] == ["Finance", "Analysts"]
+    assert checked(view.users.teams_list, 0) and checked(view.users.groups_list, 0)
     with database.read() as session:
         [ann] = access.user_summaries(session)
         [team] = access.team_summaries(session)
@@ -148,17 +153,17 @@ def test_add_user_then_join_a_team_and_a_group(
         (group.id,),
     )
     assert team.member_ids == group.member_ids == (ann.id,)
-    assert cells(view.teams_table, 0) == ["fin01", "Finance", "1"]
+    assert cells(view.teams.table, 0) == ["fin01", "Finance", "1"]
 
     # Leave the group from the Groups tab: the Users tab follows.
     view.tabs.setCurrentIndex(1)
-    select_row(qtbot, view.groups_table, 0)
-    assert view.group_members_box.title() == "Members of Analysts"
-    assert checked(view.group_members_list.item(0))
+    select_row(qtbot, view.groups.table, 0)
+    assert view.groups.members_box.title() == "Members of Analysts"
+    assert checked(view.groups.members_list, 0)
     with qtbot.waitSignal(view.changed):
-        press_space_on(qtbot, view.group_members_list, 0, 0)
-    assert cells(view.groups_table, 0) == ["Analysts", "", "0"]
-    assert cells(view.users_table, 0)[4] == ""
+        press_space_on(qtbot, view.groups.members_list, 0, 0)
+    assert cells(view.groups.table, 0) == ["Analysts", "", "0"]
+    assert cells(view.users.table, 0)[4] == ""
     with database.read() as session:
         assert access.group_summaries(session)[0].member_ids == ()
 
@@ -167,28 +172,30 @@ def test_refused_input_is_shown_next_to_its_field(
     qtbot: QtBot, view: PermissionsView, database: Database, people: dict[str, int]
 ) -> None:
     view.refresh()
-    type_text(qtbot, view.username_edit, "ann")
-    type_text(qtbot, view.email_edit, "not an email")
+    type_text(qtbot, view.users.username_edit, "ann")
+    type_text(qtbot, view.users.email_edit, "not an email")
     with qtbot.assertNotEmitted(view.changed):
-        click(qtbot, view.add_user_button)
-    assert view.username_error.isVisible() and view.username_error.text() == "ann is taken"
-    assert view.email_error.isVisible()
-    assert view.email_error.text() == "is not an email address"
-    assert view.username_edit.text() == "ann"  # nothing typed is lost
+        click(qtbot, view.users.add_button)
+    assert (
+        view.users.username_error.isVisible() and view.users.username_error.text() == "ann is taken"
+    )
+    assert view.users.email_error.isVisible()
+    assert view.users.email_error.text() == "is not an email address"
+    assert view.users.username_edit.text() == "ann"  # nothing typed is lost
 
-    view.username_edit.clear()
-    type_text(qtbot, view.username_edit, "cat")
-    view.email_edit.clear()
+    view.users.username_edit.clear()
+    type_text(qtbot, view.users.username_edit, "cat")
+    view.users.email_edit.clear()
     with qtbot.waitSignal(view.changed):
-        click(qtbot, view.add_user_button)
-    assert not view.username_error.isVisible() and not view.email_error.isVisible()
+        click(qtbot, view.users.add_button)
+    assert not view.users.username_error.isVisible() and not view.users.email_error.isVisible()
 
     view.tabs.setCurrentIndex(2)
-    type_text(qtbot, view.team_id_edit, "AB")
+    type_text(qtbot, view.teams.id_edit, "AB")
     with qtbot.assertNotEmitted(view.changed):
-        click(qtbot, view.add_team_button)
-    assert view.team_id_error.isVisible()
-    assert view.team_id_error.text() == "must be 5 lower-case letters or digits"
+        click(qtbot, view.teams.add_button)
+    assert view.teams.id_error.isVisible()
+    assert view.teams.id_error.text() == "must be 5 lower-case letters or digits"
     with database.read() as session:
         assert access.team_summaries(session) == []
         assert [u.username for u in access.user_summaries(session)] == ["ann", "bob", "cat"]
@@ -208,20 +215,20 @@ def test_grant_a_group_a_ruleset_then_edit_and_remove_it(
     view.refresh()
     view.set_dataset(dataset_id)
     view.tabs.setCurrentIndex(3)
-    assert dataset_id in view.dataset_label.text()
-    assert view.rulesets_table.rowCount() == 0
+    assert dataset_id in view.rulesets.dataset_label.text()
+    assert view.rulesets.table.model().rowCount() == 0
 
-    view.ruleset_kind_combo.setCurrentIndex(view.ruleset_kind_combo.findText("Group"))
-    assert view.ruleset_target_combo.currentText() == "Analysts"
-    explore = view.ruleset_checks[Permission.EXPLORE_RESTRICTED_DATASET]
+    view.rulesets.kind_combo.setCurrentIndex(view.rulesets.kind_combo.findText("Group"))
+    assert view.rulesets.target_combo.currentText() == "Analysts"
+    explore = view.rulesets.checks[Permission.EXPLORE_RESTRICTED_DATASET]
     tick(qtbot, explore)
     with qtbot.waitSignal(view.changed):
-        click(qtbot, view.add_ruleset_button)
+        click(qtbot, view.rulesets.add_button)
 
-    table = view.rulesets_table
-    assert table.rowCount() == 1
-    assert [cell(table, 0, c).text() for c in (0, 1)] == ["Group", "Analysts"]
-    assert [checked(cell(table, 0, c)) for c in range(2, 6)] == [True, False, False, False]
+    table = view.rulesets.table
+    assert table.model().rowCount() == 1
+    assert [text(table, 0, c) for c in (0, 1)] == ["Group", "Analysts"]
+    assert [checked(table, 0, c) for c in range(2, 6)] == [True, False, False, False]
     assert not explore.isChecked()  # the form is ready for the next ruleset
     with database.read() as session:
         assert access.list_rulesets(session, dataset_id) == [
@@ -238,21 +245,21 @@ def test_grant_a_group_a_ruleset_then_edit_and_remove_it(
     assert ruleset.permissions == ["explore_restricted_dataset", "edit_dataset"]
 
     # A second ruleset for the same group is refused, with the reason beside the target.
-    tick(qtbot, view.ruleset_checks[Permission.MANAGE_DATASET])
+    tick(qtbot, view.rulesets.checks[Permission.MANAGE_DATASET])
     with qtbot.assertNotEmitted(view.changed):
-        click(qtbot, view.add_ruleset_button)
-    assert view.ruleset_target_error.isVisible()
-    assert "has a ruleset already" in view.ruleset_target_error.text()
+        click(qtbot, view.rulesets.add_button)
+    assert view.rulesets.target_error.isVisible()
+    assert "has a ruleset already" in view.rulesets.target_error.text()
 
     # Remove it, after confirming.
     asked: list[str] = []
     view.confirm = recording(True, asked)
     select_row(qtbot, table, 0)
-    assert view.remove_ruleset_button.isEnabled()
+    assert view.rulesets.remove_button.isEnabled()
     with qtbot.waitSignal(view.changed):
-        click(qtbot, view.remove_ruleset_button)
+        click(qtbot, view.rulesets.remove_button)
     assert len(asked) == 1 and "Analysts" in asked[0]
-    assert table.rowCount() == 0
+    assert table.model().rowCount() == 0
     with database.read() as session:
         assert access.list_rulesets(session, dataset_id) == []
 
@@ -269,12 +276,12 @@ def test_unticking_the_last_permission_removes_the_ruleset(
         access.set_user_ruleset(session, dataset_id, people["bob"], ["publish_dataset"])
     view.set_dataset(dataset_id)
     view.tabs.setCurrentIndex(3)
-    table = view.rulesets_table
-    assert [cell(table, 0, c).text() for c in (0, 1)] == ["User", "bob"]
-    assert [checked(cell(table, 0, c)) for c in range(2, 6)] == [False, False, True, False]
+    table = view.rulesets.table
+    assert [text(table, 0, c) for c in (0, 1)] == ["User", "bob"]
+    assert [checked(table, 0, c) for c in range(2, 6)] == [False, False, True, False]
     with qtbot.waitSignal(view.changed):
         press_space_on(qtbot, table, 0, 4)
-    qtbot.waitUntil(lambda: table.rowCount() == 0)
+    qtbot.waitUntil(lambda: table.model().rowCount() == 0)
     with database.read() as session:
         assert access.list_rulesets(session, dataset_id) == []
 
@@ -283,16 +290,16 @@ def test_without_a_dataset_rulesets_cannot_be_edited(
     qtbot: QtBot, view: PermissionsView, new_dataset: Record, people: dict[str, int]
 ) -> None:
     view.tabs.setCurrentIndex(3)
-    assert view.dataset_label.text() == NO_DATASET
-    assert not view.add_ruleset_box.isEnabled()
+    assert view.rulesets.dataset_label.text() == NO_DATASET
+    assert not view.rulesets.add_box.isEnabled()
     view.set_dataset(new_dataset["id"])
-    assert view.add_ruleset_box.isEnabled()
+    assert view.rulesets.add_box.isEnabled()
     view.set_dataset("zzzzz")
-    assert "does not exist" in view.dataset_label.text()
-    assert not view.add_ruleset_box.isEnabled()
+    assert "does not exist" in view.rulesets.dataset_label.text()
+    assert not view.rulesets.add_box.isEnabled()
     view.set_dataset(None)
-    assert view.dataset_label.text() == NO_DATASET
-    assert view.rulesets_table.rowCount() == 0
+    assert view.rulesets.dataset_label.text() == NO_DATASET
+    assert view.rulesets.table.model().rowCount() == 0
 
 
 # ----------------------------------------------------------------------------- API keys
@@ -303,8 +310,8 @@ def test_create_an_api_key_see_it_once_then_revoke_it(
 ) -> None:
     view.refresh()
     view.tabs.setCurrentIndex(4)
-    assert view.keys_table.rowCount() == 0
-    click(qtbot, view.new_key_button)
+    assert view.keys.table.model().rowCount() == 0
+    click(qtbot, view.keys.new_button)
     dialog = view.key_dialog
     assert dialog is not None
     qtbot.waitExposed(dialog)
@@ -329,7 +336,7 @@ def test_create_an_api_key_see_it_once_then_revoke_it(
     assert dialog.copied_label.text() == "Copied to the clipboard."
 
     # The list shows the key's uid and prefix, never the key.
-    row = cells(view.keys_table, 0)
+    row = cells(view.keys.table, 0)
     assert row[:4] == [info.uid, "harvester", "ann", info.prefix + "…"]
     assert row[5] == ""
     assert key not in " ".join(row)
@@ -341,12 +348,12 @@ def test_create_an_api_key_see_it_once_then_revoke_it(
     qtbot.waitUntil(lambda: view.key_dialog is None)  # deleted on close
 
     view.confirm = lambda title, text: True
-    select_row(qtbot, view.keys_table, 0)
-    assert view.revoke_key_button.isEnabled()
+    select_row(qtbot, view.keys.table, 0)
+    assert view.keys.revoke_button.isEnabled()
     with qtbot.waitSignal(view.changed):
-        click(qtbot, view.revoke_key_button)
-    assert cells(view.keys_table, 0)[5] != ""
-    assert not view.revoke_key_button.isEnabled()
+        click(qtbot, view.keys.revoke_button)
+    assert cells(view.keys.table, 0)[5] != ""
+    assert not view.keys.revoke_button.isEnabled()
     with pytest.raises(Unauthorized), database.read() as session:
         api_keys.authenticate(session, key)
 
@@ -359,15 +366,15 @@ def test_declining_to_revoke_keeps_the_key(
     view.refresh()
     view.tabs.setCurrentIndex(4)
     view.confirm = lambda title, text: False
-    select_row(qtbot, view.keys_table, row_of(view.keys_table, "ci"))
+    select_row(qtbot, view.keys.table, row_of(view.keys.table, "ci"))
     with qtbot.assertNotEmitted(view.changed):
-        click(qtbot, view.revoke_key_button)
+        click(qtbot, view.keys.revoke_button)
     with database.read() as session:
         assert api_keys.authenticate(session, issued.key).name == "bob"
 
 
 def test_new_key_needs_a_user(qtbot: QtBot, view: PermissionsView, database: Database) -> None:
-    assert not view.new_key_button.isEnabled()
+    assert not view.keys.new_button.isEnabled()
     dialog = ApiKeyDialog(database)
     qtbot.addWidget(dialog)
     assert not dialog.create_button.isEnabled()

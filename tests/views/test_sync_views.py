@@ -27,8 +27,8 @@ from app.services import datasets
 from app.services.records import Record
 from app.services.server.runner import bind_socket, url_for
 from app.services.sync import remotes
+from app.services.sync.context import SyncOptions
 from app.services.sync.datapress import CARRIED
-from app.services.sync.engine import SyncOptions
 from app.services.sync.http import HttpOptions
 from app.services.sync.merge import canonical
 from app.services.sync.plan import SyncResult

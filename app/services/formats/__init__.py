@@ -1,4 +1,4 @@
-"""One streaming serializer per format (DESIGN.md mechanism 2).
+"""One streaming serializer per format (docs/ARCHITECTURE.md: formats).
 
 Every serializer is a generator of `bytes` chunks over `export_query.DatasetRow`s, so one writer
 serves every sink: `write_to` copies it into a binary file (the GUI's Save As, the CLI's stdout),

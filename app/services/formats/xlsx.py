@@ -1,6 +1,6 @@
 """DataPress `export.xlsx` (seed 001): one workbook, sheets `datasets`, `resources`, `links`.
 
-Shared by the server and the desktop export (DESIGN.md mechanism 2). The sheets' XML is written
+Shared by the server and the desktop export (docs/ARCHITECTURE.md: formats). Sheet XML is written
 here directly, in one pass over the rows, as xlsxwriter's constant_memory mode does: every
 sheet streams through its own compressor into a temporary file (formats.zipstream) and the zip
 is laid out at the end, so memory stays flat however large the catalogue is. Strings are inline

@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from app.services.errors import CatalogueError
-from app.services.records import Record
+
+if TYPE_CHECKING:  # the records module loads SQLAlchemy; `main.py --help` reads this module
+    from app.services.records import Record
 
 
 class ImportFormat(StrEnum):
@@ -25,6 +28,14 @@ class ImportFormat(StrEnum):
     JSONLD = "jsonld"
     TURTLE = "ttl"
     RDFXML = "rdfxml"
+
+
+class OnExisting(StrEnum):
+    """What to do with a dataset whose id is already in the catalogue."""
+
+    SKIP = "skip"
+    UPDATE = "update"
+    COPY = "copy"
 
 
 class ImportRejected(CatalogueError):

@@ -18,7 +18,6 @@ import dataclasses
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -31,7 +30,7 @@ from app.services import datasets
 from app.services.clock import now_iso
 from app.services.errors import StaleEdit, ValidationFailed
 from app.services.importing.detect import detect_format
-from app.services.importing.model import ImportFormat, RowError, SourceItem
+from app.services.importing.model import ImportFormat, OnExisting, RowError, SourceItem
 from app.services.importing.sources import read_source
 from app.services.progress import NO_PROGRESS, Progress
 from app.services.record.canonical import empty_record
@@ -51,14 +50,6 @@ _PARTIAL_OBJECTS = ("licence", "contact")
 _CHILDREN = ("resources", "links")
 # Datasets planned or written between two progress reports (and ORM objects let go of).
 _STEP = 200
-
-
-class OnExisting(StrEnum):
-    """What to do with a dataset whose id is already in the catalogue."""
-
-    SKIP = "skip"
-    UPDATE = "update"
-    COPY = "copy"
 
 
 @dataclass
@@ -480,7 +471,6 @@ def describe(plan: ImportPlan) -> str:
 __all__ = [
     "ImportPlan",
     "ImportSummary",
-    "OnExisting",
     "PlannedItem",
     "commit_import",
     "describe",

@@ -30,9 +30,9 @@ from app.services.datasets import new_child_id
 from app.services.formats.cells import restore_cell
 from app.services.formats.csv_format import split_list
 from app.services.formats.xlsx import timestamp_text
-from app.services.importing import spreadsheet
 from app.services.importing.limits import MAX_DATASETS
 from app.services.importing.model import ImportFormat, ImportRejected, RowError, SourceItem
+from app.services.importing.spreadsheet import open_workbook
 from app.services.progress import Progress
 from app.services.record.columns import (
     COMPANION_COLUMNS,
@@ -147,7 +147,7 @@ def table_columns(path: Path) -> TableColumns:
         with _csv_rows(path) as rows:
             header = next(rows, None)
     elif import_format is ImportFormat.XLSX:
-        with spreadsheet.open_workbook(path) as book:
+        with open_workbook(path) as book:
             header = book.header(book.datasets_sheet())
     else:
         raise ImportRejected(f"{path.name} is not a table (CSV or XLSX): it needs no mapping")
@@ -542,7 +542,7 @@ def _resources_only(rows: Iterable[tuple[int, dict[str, Located]]]) -> list[Sour
 def _read_xlsx(
     path: Path, mapping: Mapping[str, str] | None, progress: Progress
 ) -> tuple[list[SourceItem], list[RowError]]:
-    with spreadsheet.open_workbook(path) as book:
+    with open_workbook(path) as book:
         datasets_sheet = book.datasets_sheet()
         header = book.header(datasets_sheet)
         if not any(header):

@@ -12,11 +12,12 @@ import ipaddress
 import socket
 import threading
 import time
-
-import uvicorn
-from starlette.types import ASGIApp
+from typing import TYPE_CHECKING
 
 from app.services.errors import CatalogueError
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -83,6 +84,9 @@ class ServerThread:
         self.host = host
         self.port = port
         self.start_timeout = start_timeout
+        # Imported here: the CLI reads DEFAULT_HOST for its help, which must not wait for it.
+        import uvicorn
+
         self._config = uvicorn.Config(
             app,
             log_level=log_level,

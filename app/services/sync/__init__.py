@@ -1,4 +1,4 @@
-"""Sync with hosted portals (DESIGN.md mechanism 4): DataPress, Opendatasoft, CKAN.
+"""Sync with hosted portals (docs/ARCHITECTURE.md: sync): DataPress, Opendatasoft, CKAN.
 
 Where things are (no Qt anywhere; the GUI calls these on its qasync loop):
 
@@ -6,7 +6,9 @@ Where things are (no Qt anywhere; the GUI calls these on its qasync loop):
   remote_key, and `await test_connection(database, name)` -> adapter.Access;
 - engine: `await plan_pull(...)` / `await plan_push(...)` -> plan.SyncPlan (a preview, nothing
   written), `await apply(database, plan, resolutions)` -> plan.SyncResult; `pull` / `push` do
-  both; every one takes `progress=` (services.progress: report and Cancel);
+  both; every one takes `progress=` (services.progress: report and Cancel); its steps are
+  context (SyncOptions, the opened remote), planning, apply_local, apply_remote, resolve and
+  concurrency;
 - plan: SyncPlan, PlanItem, Resolution (KEEP_MINE, TAKE_THEIRS, merged(value)), SyncResult;
 - adapter: the PortalAdapter interface, its record/summary/report types and PortalError family;
 - http: PortalHttp, the one httpx.AsyncClient wrapper (concurrency, timeouts, retries, 429);

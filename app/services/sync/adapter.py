@@ -1,4 +1,4 @@
-"""The one interface every portal kind implements (DESIGN.md mechanism 4), and its types.
+"""The one interface every portal kind implements (docs/ARCHITECTURE.md: sync), and its types.
 
 How to write an adapter for a portal kind:
 

@@ -17,9 +17,9 @@ import importlib
 from typing import TYPE_CHECKING
 
 from app.services.errors import ValidationFailed
-from app.services.sync.adapter import PortalAdapter
 
-if TYPE_CHECKING:  # httpx is imported only when a sync runs, not by every CLI start
+if TYPE_CHECKING:  # httpx and SQLAlchemy are imported when a sync runs, not by `main.py --help`
+    from app.services.sync.adapter import PortalAdapter
     from app.services.sync.http import HttpOptions
 
 # kind -> module that registers it when imported

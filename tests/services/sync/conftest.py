@@ -14,8 +14,8 @@ from app.models.database import Database
 from app.services import datasets
 from app.services.records import Record
 from app.services.sync import remotes
+from app.services.sync.context import SyncOptions
 from app.services.sync.datapress import CARRIED
-from app.services.sync.engine import SyncOptions
 from app.services.sync.http import HttpOptions
 from app.services.sync.merge import canonical
 from tests.fakes.datapress import FakeDataPress
