@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from app.services.errors import CatalogueError
+from app.services.mappings import Carriage, Loss
 from app.services.records import Record
 
 
@@ -63,3 +64,6 @@ class SourceItem:
     columns: Mapping[str, str] = field(default_factory=dict)
     # Keys whose order the format does not carry (RDF): the same set keeps the stored order.
     unordered: frozenset[str] = frozenset()
+    # What the format carries (mappings), and what of this dataset could not be read.
+    carriage: Carriage | None = None
+    losses: list[Loss] = field(default_factory=list)

@@ -34,6 +34,7 @@ from app.services.importing.detect import detect_format
 from app.services.importing.model import ImportFormat, RowError, SourceItem
 from app.services.importing.shape import check_shape
 from app.services.importing.sources import read_source
+from app.services.mappings import Loss
 from app.services.progress import NO_PROGRESS, Progress
 from app.services.records import (
     DERIVED_KEYS,
@@ -76,6 +77,8 @@ class PlannedItem:
     changes: list[str]
     # The dataset's version when planned (update and unchanged): the commit checks it.
     version: int | None = None
+    # What of the dataset the file's format does not carry (an update keeps those fields).
+    losses: list[Loss] = field(default_factory=list)
 
 
 @dataclass
@@ -182,6 +185,9 @@ class _Planner:
         item = dataclasses.replace(item, record=record, errors=[])
         self.reported = set(problems)
         planned = self._plan(item, errors)
+        for entry in planned:
+            # What the format cannot carry, said as the server and sync say it (mappings).
+            entry.losses = [*item.losses, *(item.carriage.losses(entry.record) if item.carriage else ())]
         # An item with any error is reported, never planned: the commit refuses the plan.
         return [] if problems else planned
 

@@ -41,7 +41,7 @@ import orjson
 
 from app.models.database import Database
 from app.services.records import Record
-from app.services.sync import opendatasoft_mapping as mapping
+from app.services.mappings import opendatasoft as mapping
 from app.services.sync.adapter import (
     Access,
     Item,

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from app.models import Dataset, Group, GroupRuleset, SyncLink, User, UserRuleset
 from app.models.database import Database
 from app.services.permissions import Permission, effective, to_names
-from app.services.sync.opendatasoft_mapping import DatasetGrants, Issue, group_uid
+from app.services.mappings.opendatasoft import DatasetGrants, Issue, group_uid
 
 
 def local_grants(session: Session, dataset_id: str) -> DatasetGrants | None:
