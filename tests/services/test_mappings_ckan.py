@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from app.services.records import Record
 from app.services.mappings import ckan as m
+from app.services.records import Record
 from app.services.sync.merge import canonical
 from app.services.validation import validate_record
 

@@ -9,8 +9,8 @@ import pytest
 
 from app.models.database import Database
 from app.services import access, datasets
-from app.services.records import Record
 from app.services.mappings import opendatasoft as m
+from app.services.records import Record
 from app.services.sync.opendatasoft_grants import local_grants
 from app.services.validation import CHILD_ID, validate_record
 from tests.conftest import AUTHOR, make_record

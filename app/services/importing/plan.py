@@ -187,7 +187,10 @@ class _Planner:
         planned = self._plan(item, errors)
         for entry in planned:
             # What the format cannot carry, said as the server and sync say it (mappings).
-            entry.losses = [*item.losses, *(item.carriage.losses(entry.record) if item.carriage else ())]
+            entry.losses = [
+                *item.losses,
+                *(item.carriage.losses(entry.record) if item.carriage else ()),
+            ]
         # An item with any error is reported, never planned: the commit refuses the plan.
         return [] if problems else planned
 

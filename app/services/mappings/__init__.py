@@ -46,9 +46,14 @@ def has_value(value: Any) -> bool:
     return value not in (None, "", [], {})
 
 
-# A field whose loss matters only in some states: an embargo that has passed loses nothing.
+def _embargo_matters(record: Mapping[str, Any], today: str | None) -> bool:
+    return record.get("state") == "published" and is_embargoed(record, today)
+
+
+# A field whose loss matters only in some states: an embargo that has passed, or of a draft,
+# loses nothing.
 _MATTERS: dict[str, Callable[[Mapping[str, Any], str | None], bool]] = {
-    "embargoUntil": is_embargoed,
+    "embargoUntil": _embargo_matters,
 }
 
 

@@ -121,7 +121,9 @@ class CkanAdapter(PortalAdapter):
                 licences, groups, orgs = await asyncio.gather(
                     self._call("license_list"),
                     self._call("group_list"),
-                    self._call("organization_list_for_user", params={"permission": "create_dataset"}),
+                    self._call(
+                        "organization_list_for_user", params={"permission": "create_dataset"}
+                    ),
                 )
                 if not all(isinstance(v, list) for v in (licences, groups, orgs)):
                     raise self.http.malformed(
@@ -140,9 +142,7 @@ class CkanAdapter(PortalAdapter):
                 organizations = frozenset(
                     str(o["name"]) for o in orgs if isinstance(o, dict) and o.get("name")
                 )
-                self._vocabulary = mapping.PortalVocabulary(
-                    tuple(register_), names, organizations
-                )
+                self._vocabulary = mapping.PortalVocabulary(tuple(register_), names, organizations)
             return self._vocabulary
 
     # -- access ---------------------------------------------------------------------------------

@@ -40,8 +40,8 @@ from typing import Any
 import orjson
 
 from app.models.database import Database
-from app.services.records import Record
 from app.services.mappings import opendatasoft as mapping
+from app.services.records import Record
 from app.services.sync.adapter import (
     Access,
     Item,
