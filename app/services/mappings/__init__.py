@@ -101,13 +101,21 @@ class Carriage:
         return losses
 
 
-@dataclass(frozen=True, slots=True)
 class Titles:
-    """Managed-list titles by id, for the formats that show them beside the ids."""
+    """Managed-list titles by id, for the formats that show them beside the ids. (A plain
+    class: one is made per dataset a serializer writes.)"""
 
-    topics: Mapping[str, str] = field(default_factory=dict)
-    mastheads: Mapping[str, str] = field(default_factory=dict)
-    teams: Mapping[str, str] = field(default_factory=dict)
+    __slots__ = ("mastheads", "teams", "topics")
+
+    def __init__(
+        self,
+        topics: Mapping[str, str] | None = None,
+        mastheads: Mapping[str, str] | None = None,
+        teams: Mapping[str, str] | None = None,
+    ) -> None:
+        self.topics: Mapping[str, str] = topics or {}
+        self.mastheads: Mapping[str, str] = mastheads or {}
+        self.teams: Mapping[str, str] = teams or {}
 
 
 NO_TITLES = Titles()

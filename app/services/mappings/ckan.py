@@ -5,8 +5,8 @@ Used by the server's legacy CKAN actions (formats.ckan: `package_search`,
 sync adapter (sync.ckan). Pure functions, no HTTP:
 
 - `to_ckan` builds the package fields of a record (the body of `package_create` /
-  `package_patch`, or with `shown=` the whole package as `package_show` returns it), and what
-  could not go; `from_ckan` reads a package back (only the keys the package has);
+  `package_patch`) and what could not go, `show_package` the whole package as `package_show`
+  answers it (our server); `from_ckan` reads a package back (only the keys the package has);
 - `carried` is a record as the portal would give it back, `outgoing_losses` what of a record a
   portal cannot hold (CARRIAGE's derived list, and the values CKAN refuses).
 
@@ -36,6 +36,7 @@ import hashlib
 import re
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Literal
 
 import orjson
@@ -135,12 +136,14 @@ class PortalVocabulary:
     organizations: frozenset[str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class Shown:
     """What `package_show` adds to the package fields: read-only facts of the dataset."""
 
-    webpage: str
-    titles: Titles = NO_TITLES
+    __slots__ = ("titles", "webpage")
+
+    def __init__(self, webpage: str, titles: Titles = NO_TITLES) -> None:
+        self.webpage = webpage
+        self.titles = titles
 
 
 # -- timestamps ----------------------------------------------------------------------------------
@@ -371,137 +374,160 @@ def package_name(record: Mapping[str, Any]) -> str:
     return f"{slug}-{record['id']}" if slug else f"dataset-{record['id']}"
 
 
+def _fields(record: Mapping[str, Any], today: str | None, shown: bool) -> dict[str, Any]:
+    """Every CARRIED field of `record` as package fields, as they are (the portal's vocabulary
+    is applied by `to_ckan`). `shown`: the shape `package_show` answers with."""
+    licence = record.get("licence") or {}
+    contact = record.get("contact") or {}
+    team = record.get("team") or None
+    tags = record.get("tags") or ()
+    # An empty string clears the portal's value; package_show shows null.
+    empty = None if shown else ""
+    published = record.get("state") == "published" and not is_embargoed(record, today)
+    custom = record.get("custom") or {}
+    return {
+        "title": str(record.get("title") or "").strip(),
+        "notes": str(record.get("description") or ""),
+        "tags": [
+            {"name": tag, "display_name": tag, "state": "active", "vocabulary_id": None}
+            for tag in tags
+        ]
+        if shown
+        else [{"name": tag} for tag in tags],
+        "groups": [{"name": topic} for topic in record.get("topics") or ()],
+        "license_id": licence.get("url") or "",
+        "license_title": licence.get("title"),
+        "license_url": licence.get("url"),
+        "maintainer": contact.get("title") or empty,
+        "maintainer_email": contact.get("email") or empty,
+        "extras": [
+            {"key": name, "value": data if isinstance(data, str) else orjson.dumps(data).decode()}
+            for name, data in sorted(custom.items())
+        ],
+        "owner_org": team,
+        "private": record.get("sharing") == "private",
+        "state": "active" if published else "draft",
+        "resources": _resources(record, shown),
+    }
+
+
+# The record field each package field carries (resources: files and links alike).
+_FIELD_OF = {
+    "title": "title",
+    "notes": "description",
+    "tags": "tags",
+    "groups": "topics",
+    "license_id": "licence",
+    "license_title": "licence",
+    "license_url": "licence",
+    "maintainer": "contact",
+    "maintainer_email": "contact",
+    "extras": "custom",
+    "owner_org": "team",
+    "private": "sharing",
+    "state": "state",
+}
+
+
 def to_ckan(
     record: Mapping[str, Any],
     vocabulary: PortalVocabulary = PortalVocabulary(),
     *,
     keys: Iterable[str] = CARRIED,
-    shown: Shown | None = None,
     today: str | None = None,
 ) -> tuple[dict[str, Any], list[Loss]]:
-    """The package fields for `keys` of `record` (only CARRIED ones count), and what of them
-    could not go. With `shown`, the whole package as `package_show` gives it (every key)."""
-    wanted = [k for k in keys if k in CARRIED]
-    package: dict[str, Any] = {}
+    """The body of `package_create` / `package_patch` for `keys` of `record` (only CARRIED
+    ones count), and what of them the portal cannot take (not sent)."""
+    wanted = set(keys)
+    package = _fields(record, today, shown=False)
+    del package["license_title"], package["license_url"]  # the portal's register says them
     losses: list[Loss] = []
-    titles = shown.titles if shown is not None else NO_TITLES
-    for key in wanted:
-        value = record.get(key)
-        if key == "title":
-            package["title"] = str(value or "").strip()
-        elif key == "description":
-            package["notes"] = str(value or "")
-        elif key == "tags":
-            package["tags"] = _tags(value or (), losses, shown is not None)
-        elif key == "topics":
-            package["groups"] = _groups(value or (), vocabulary, titles, losses)
-        elif key == "licence":
-            licence = value or {}
-            if shown is None:
-                package["license_id"] = _licence_id(licence, vocabulary.licences, losses)
-            else:
-                # No register of our own: a licence's URL is its id, as CKAN's are.
-                package["license_id"] = licence.get("url") or ""
-                package["license_title"] = licence.get("title")
-                package["license_url"] = licence.get("url")
-        elif key == "contact":
-            contact = value or {}
-            # An empty string clears the portal's value; package_show shows null.
-            empty = None if shown is not None else ""
-            package["maintainer"] = contact.get("title") or empty
-            package["maintainer_email"] = contact.get("email") or empty
-        elif key == "custom":
-            package["extras"] = _extras(value or {}, losses)
-        elif key == "team":
-            _team(value, vocabulary, titles, package, losses, shown is not None)
-        elif key == "sharing":
-            package["private"] = value == "private"
-        elif key == "state":
-            published = value == "published" and not is_embargoed(record, today)
-            package["state"] = "active" if published else "draft"
-    if "resources" in wanted or "links" in wanted:
-        # CKAN holds files and links in one list: both go whenever either changed.
-        package["resources"] = _resources(record, shown is not None)
-    if shown is not None:
-        _show(record, package, shown)
-    return package, losses
-
-
-def _tags(tags: Iterable[str], losses: list[Loss], shown: bool) -> list[dict[str, Any]]:
-    good: list[dict[str, Any]] = []
-    for tag in tags:
-        if not TAG.match(tag):
+    good_tags = [t for t in package["tags"] if TAG.match(t["name"])]
+    for tag in package["tags"]:
+        if not TAG.match(tag["name"]):
             losses.append(
                 Loss(
                     "tags",
-                    f"tag {tag!r} has characters CKAN refuses (letters, digits, spaces, - _ . "
-                    "only, 2 to 100 of them)",
+                    f"tag {tag['name']!r} has characters CKAN refuses (letters, digits, spaces, "
+                    "- _ . only, 2 to 100 of them)",
                 )
             )
-            if not shown:
-                continue
-        good.append(
-            {"name": tag, "display_name": tag, "state": "active", "vocabulary_id": None}
-            if shown
-            else {"name": tag}
-        )
-    return good
-
-
-def _groups(
-    topics: Iterable[str], vocabulary: PortalVocabulary, titles: Titles, losses: list[Loss]
-) -> list[dict[str, Any]]:
-    groups: list[dict[str, Any]] = []
-    for topic in topics:
-        if vocabulary.groups is not None and topic not in vocabulary.groups:
-            losses.append(Loss("topics", f"the portal has no group {topic!r}"))
-            continue
-        if titles is NO_TITLES:
-            groups.append({"name": topic})
+    package["tags"] = good_tags
+    if vocabulary.groups is not None:
+        known = vocabulary.groups
+        for group in package["groups"]:
+            if group["name"] not in known:
+                losses.append(Loss("topics", f"the portal has no group {group['name']!r}"))
+        package["groups"] = [g for g in package["groups"] if g["name"] in known]
+    package["license_id"] = _licence_id(record.get("licence") or {}, vocabulary.licences, losses)
+    extras = []
+    for extra in package["extras"]:
+        if extra["key"] in CORE_PACKAGE_FIELDS:
+            losses.append(Loss(f"custom/{extra['key']}", "CKAN has a package field of that name"))
         else:
-            title = titles.topics.get(topic, topic)
-            groups.append({"id": topic, "name": topic, "title": title, "display_name": title})
-    return groups
-
-
-def _team(
-    team: Any,
-    vocabulary: PortalVocabulary,
-    titles: Titles,
-    package: dict[str, Any],
-    losses: list[Loss],
-    shown: bool,
-) -> None:
+            extras.append(extra)
+    package["extras"] = extras
+    team = package["owner_org"]
     if team and vocabulary.organizations is not None and team not in vocabulary.organizations:
         losses.append(
             Loss("team", f"the portal has no organization {team!r} the key may put datasets in")
         )
-        return
-    package["owner_org"] = team or None
-    if shown:
-        package["organization"] = (
-            {
-                "id": team,
-                "name": team,
-                "title": titles.teams.get(team, team),
-                "type": "organization",
-                "is_organization": True,
-                "state": "active",
-            }
-            if team
-            else None
-        )
+        del package["owner_org"]
+    body = {
+        key: value
+        for key, value in package.items()
+        if _FIELD_OF.get(key) in wanted
+        # CKAN holds files and links in one list: both go whenever either changed.
+        or (key == "resources" and wanted & {"resources", "links"})
+    }
+    return body, [loss for loss in losses if loss.field.split("/")[0] in wanted]
 
 
-def _extras(custom: Mapping[str, Any], losses: list[Loss]) -> list[dict[str, str]]:
-    extras: list[dict[str, str]] = []
-    for name, data in sorted(custom.items()):
-        if name in CORE_PACKAGE_FIELDS:
-            losses.append(Loss(f"custom/{name}", "CKAN has a package field of that name"))
-            continue
-        text = data if isinstance(data, str) else orjson.dumps(list(data)).decode()
-        extras.append({"key": name, "value": text})
-    return extras
+def show_package(
+    record: Mapping[str, Any], shown: Shown, *, today: str | None = None
+) -> dict[str, Any]:
+    """The whole package of `record` as CKAN's `package_show` answers it, for our own server:
+    named by our id, its resources' ids `<dataset id>-<child id>` because CKAN resource ids
+    are unique site-wide. (What a portal could not take is `outgoing_losses`.)"""
+    package = _fields(record, today, shown=True)
+    dataset = str(record.get("id") or "")
+    titles = shown.titles
+    for group in package["groups"]:
+        title = titles.topics.get(group["name"], group["name"])
+        group.update({"id": group["name"], "title": title, "display_name": title})
+    team = package["owner_org"]
+    package["organization"] = (
+        {
+            "id": team,
+            "name": team,
+            "title": titles.teams.get(team, team),
+            "type": "organization",
+            "is_organization": True,
+            "state": "active",
+        }
+        if team
+        else None
+    )
+    resources = package["resources"]
+    for position, resource in enumerate(resources):
+        resource["id"] = f"{dataset}-{resource[RES_ID]}"
+        resource["package_id"] = dataset
+        resource["position"] = position
+    package.update(
+        {
+            "id": dataset,
+            "name": dataset,
+            "type": "dataset",
+            "url": shown.webpage,
+            "author": None,
+            "author_email": None,
+            "metadata_created": record.get("createdAt"),
+            "metadata_modified": record.get("updatedAt"),
+            "num_tags": len(package["tags"]),
+            "num_resources": len(resources),
+        }
+    )
+    return package
 
 
 def _licence_id(
@@ -533,6 +559,8 @@ def _resources(record: Mapping[str, Any], shown: bool) -> list[dict[str, Any]]:
         digest = resource.get("hash")
         order = int(resource.get("order") or 0)
         timestamp = resource.get("timestamp")
+        if not shown:
+            timestamp = to_ckan_time(timestamp)
         item: dict[str, Any] = {
             RES_ID: rid,
             RES_ORDER: order,
@@ -543,76 +571,47 @@ def _resources(record: Mapping[str, Any], shown: bool) -> list[dict[str, Any]]:
             "format": (resource.get("format") or "").upper(),
             "hash": f"md5:{digest}" if digest else "",
             "size": resource.get("size"),
-            "last_modified": timestamp if shown else to_ckan_time(timestamp),
+            "last_modified": timestamp,
             RES_FILENAME: resource.get("filename") or "",
             RES_FROM: time_frame.get("gte") or "",
             RES_TO: time_frame.get("lte") or "",
             RES_ORIGIN: resource.get("origin") or "",
         }
         if shown:
-            item.update({"created": timestamp, "mimetype": None})
+            item.update(_SHOWN_FILE)
+            item["created"] = timestamp
         children.append((order, 0, rid, item))
     for lid, link in (record.get("links") or {}).items():
         qa = link.get("qa") or {}
         order = int(link.get("order") or 0)
         timestamp = qa.get("timestamp")
-        children.append(
-            (
-                order,
-                1,
-                lid,
-                {
-                    RES_ID: lid,
-                    RES_ORDER: order,
-                    "resource_type": "link",
-                    "name": link.get("title") or "",
-                    "description": link.get("description") or "",
-                    "url": link.get("url") or "",
-                    "format": "",
-                    "mimetype": qa.get("mimetype"),
-                    "size": qa.get("size"),
-                    "hash": qa.get("hash") or "",
-                    "last_modified": timestamp if shown else to_ckan_time(timestamp),
-                    RES_HTTP_STATUS: qa.get("httpStatus"),
-                },
-            )
-        )
-    # Files before links at equal order, as the DataPress page interleaves them.
-    children.sort(key=lambda c: c[:3])
-    return [item for *_sort, item in children]
-
-
-def _show(record: Mapping[str, Any], package: dict[str, Any], shown: Shown) -> None:
-    """The read-only keys of `package_show`: the package is named by our id, its resources'
-    ids are `<dataset id>-<child id>` because CKAN resource ids are unique site-wide."""
-    dataset = str(record.get("id") or "")
-    resources = package.get("resources") or []
-    for position, resource in enumerate(resources):
-        resource.update(
-            {
-                "id": f"{dataset}-{resource[RES_ID]}",
-                "package_id": dataset,
-                "position": position,
-                "url_type": None,
-                "state": "active",
-            }
-        )
-        resource.setdefault("created", None)
-    tags = package.get("tags") or []
-    package.update(
-        {
-            "id": dataset,
-            "name": dataset,
-            "type": "dataset",
-            "url": shown.webpage,
-            "author": None,
-            "author_email": None,
-            "metadata_created": record.get("createdAt"),
-            "metadata_modified": record.get("updatedAt"),
-            "num_tags": len(tags),
-            "num_resources": len(resources),
+        item = {
+            RES_ID: lid,
+            RES_ORDER: order,
+            "resource_type": "link",
+            "name": link.get("title") or "",
+            "description": link.get("description") or "",
+            "url": link.get("url") or "",
+            "format": "",
+            "mimetype": qa.get("mimetype"),
+            "size": qa.get("size"),
+            "hash": qa.get("hash") or "",
+            "last_modified": timestamp if shown else to_ckan_time(timestamp),
+            RES_HTTP_STATUS: qa.get("httpStatus"),
         }
-    )
+        if shown:
+            item.update(_SHOWN_LINK)
+        children.append((order, 1, lid, item))
+    if len(children) > 1:
+        # Files before links at equal order, as the DataPress page interleaves them.
+        children.sort(key=_BY_ORDER)
+    return [child[3] for child in children]
+
+
+_BY_ORDER = itemgetter(0, 1)
+# The keys package_show adds to a file and a link (their id, package and position aside).
+_SHOWN_FILE = {"mimetype": None, "url_type": None, "state": "active"}
+_SHOWN_LINK = {"created": None, "url_type": None, "state": "active"}
 
 
 # -- what the portal keeps -----------------------------------------------------------------------
@@ -649,5 +648,7 @@ def outgoing_losses(
     today: str | None = None,
 ) -> list[Loss]:
     """Everything of `record` (of `keys`, if given) a CKAN portal cannot hold."""
-    _package, losses = to_ckan(record, vocabulary, keys=CARRIED if keys is None else keys)
+    _package, losses = to_ckan(
+        record, vocabulary, keys=CARRIED if keys is None else keys, today=today
+    )
     return losses + CARRIAGE.losses(record, keys=keys, today=today)

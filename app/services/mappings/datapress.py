@@ -81,17 +81,14 @@ def _named(value: str | None, titles: Mapping[str, str]) -> dict[str, str] | Non
     return {"id": value, "title": titles.get(value, value)} if value else None
 
 
-def _ordered(children: Mapping[str, Record]) -> list[tuple[str, Record]]:
-    return sorted(children.items(), key=lambda item: int(item[1].get("order") or 0))
-
-
 def to_export(record: Mapping[str, Any], webpage: str, titles: Titles = NO_TITLES) -> Record:
-    """One dataset's object of export.json."""
+    """One dataset's object of export.json; files and links in the record's order (a stored
+    record has them by `order`, as records.dataset_to_record and rows.row_record give them)."""
     dataset = record["id"]
     licence = record.get("licence") or {}
     contact = record.get("contact") or {}
     resources = []
-    for rid, r in _ordered(record.get("resources") or {}):
+    for rid, r in (record.get("resources") or {}).items():
         frame = r.get("timeFrame") or {}
         resources.append(
             {
@@ -111,7 +108,7 @@ def to_export(record: Mapping[str, Any], webpage: str, titles: Titles = NO_TITLE
             }
         )
     links = []
-    for lid, link in _ordered(record.get("links") or {}):
+    for lid, link in (record.get("links") or {}).items():
         qa = link.get("qa") or {}
         links.append(
             {

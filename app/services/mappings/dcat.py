@@ -185,15 +185,12 @@ def _link_distribution(
     return node
 
 
-def _ordered(children: Mapping[str, Record]) -> list[tuple[str, Record]]:
-    return sorted(children.items(), key=lambda item: int(item[1].get("order") or 0))
-
-
 def to_dcat(
     record: Mapping[str, Any], dataset_iri: str, base_url: str, titles: Titles = NO_TITLES
 ) -> dict[str, Any]:
     """One dcat:Dataset node, with its distributions, themes and contact point embedded.
-    `dataset_iri`: the dataset's public URL; `base_url`: the site's, for the topics' IRIs."""
+    `dataset_iri`: the dataset's public URL; `base_url`: the site's, for the topics' IRIs.
+    Distributions in the record's order (a stored record has them by `order`)."""
     base = base_url.rstrip("/")
     title = record.get("title") or ""
     node: dict[str, Any] = {
@@ -231,13 +228,13 @@ def to_dcat(
     licence = _licence(record.get("licence") or {})
     distributions = [
         _file_distribution(rid, r, dataset_iri, licence)
-        for rid, r in _ordered(record.get("resources") or {})
+        for rid, r in (record.get("resources") or {}).items()
     ]
     distributions.extend(
         d
         for d in (
             _link_distribution(lid, link, dataset_iri)
-            for lid, link in _ordered(record.get("links") or {})
+            for lid, link in (record.get("links") or {}).items()
         )
         if d is not None
     )

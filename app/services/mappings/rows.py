@@ -73,8 +73,9 @@ def row_record(row: DatasetRow) -> Record:
 
 def row_titles(row: DatasetRow) -> Titles:
     """The managed-list titles `row` names."""
+    masthead, team = row.masthead, row.team
     return Titles(
-        topics={t.id: t.title for t in row.topics},
-        mastheads={row.masthead.id: row.masthead.title} if row.masthead else {},
-        teams={row.team.id: row.team.title} if row.team else {},
+        {t.id: t.title for t in row.topics} if row.topics else None,
+        {masthead.id: masthead.title} if masthead else None,
+        {team.id: team.title} if team else None,
     )
