@@ -46,14 +46,9 @@ def has_value(value: Any) -> bool:
     return value not in (None, "", [], {})
 
 
-def _embargo_matters(record: Mapping[str, Any], today: str | None) -> bool:
-    return record.get("state") == "published" and is_embargoed(record, today)
-
-
-# A field whose loss matters only in some states: an embargo that has passed, or of a draft,
-# loses nothing.
+# A field whose loss matters only in some states: an embargo that has passed loses nothing.
 _MATTERS: dict[str, Callable[[Mapping[str, Any], str | None], bool]] = {
-    "embargoUntil": _embargo_matters,
+    "embargoUntil": is_embargoed,
 }
 
 
