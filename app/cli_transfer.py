@@ -19,6 +19,7 @@ from app.services.importing import (
     describe,
     plan_import,
 )
+from app.services.mappings import grouped
 
 # The CLI offers the scopes that need no selection or search box.
 _CLI_SCOPES = (ExportScope.ALL.value, ExportScope.PUBLISHED.value)
@@ -137,6 +138,9 @@ def _print_plan(plan: ImportPlan) -> None:
     for error in plan.errors:
         where = f"row {error.row}" + (f", {error.column}" if error.column else "")
         print(f"  {where}: {error.message}", file=sys.stderr)
+    losses = ((item.dataset_id, loss) for item in plan.items for loss in item.losses)
+    for line in grouped(losses):
+        print(f"  not carried: {line}")
 
 
 def _user() -> str:

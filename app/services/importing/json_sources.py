@@ -17,7 +17,7 @@ import orjson
 from app.services.datasets import new_child_id
 from app.services.importing.limits import MAX_DATASETS, check_file_size
 from app.services.importing.model import ImportFormat, ImportRejected, RowError, SourceItem
-from app.services.mappings import ckan, datapress
+from app.services.mappings import Carriage, ckan, datapress
 
 MAX_JSON_BYTES = 256 * 1024 * 1024
 
@@ -33,7 +33,7 @@ def read_json(path: Path, import_format: ImportFormat) -> list[SourceItem]:
     if import_format is ImportFormat.DATASET_JSON:
         if not isinstance(document, dict):
             raise ImportRejected(f"{path.name}: one dataset's JSON must be an object")
-        return [_checked(_datapress_item(1, document))]
+        return [_checked(_dataset_item(1, document))]
     if import_format is ImportFormat.CKAN_JSON:
         return _items(_ckan_packages(path, document), _ckan_item)
     if not isinstance(document, list):
@@ -54,11 +54,20 @@ def _checked(item: SourceItem) -> SourceItem:
 
 
 def _datapress_item(row: int, value: Any) -> SourceItem:
-    """A seed-002 object, or an export.json element (mappings.datapress)."""
+    """An export.json element (mappings.datapress); its fields beyond the export's count too."""
+    return _datapress(row, value, datapress.EXPORT)
+
+
+def _dataset_item(row: int, value: Any) -> SourceItem:
+    """One dataset's seed-002 JSON (mappings.datapress)."""
+    return _datapress(row, value, datapress.DATASET_JSON)
+
+
+def _datapress(row: int, value: Any, carriage: Carriage) -> SourceItem:
     if not isinstance(value, dict):
         return SourceItem(row, {}, [RowError(row, "", "must be a dataset object")])
     record = datapress.from_datapress(value, new_child_id)
-    return SourceItem(row, record, carriage=datapress.DATASET_JSON)
+    return SourceItem(row, record, carriage=carriage)
 
 
 # -- CKAN ------------------------------------------------------------------------------------

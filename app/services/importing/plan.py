@@ -34,7 +34,7 @@ from app.services.importing.detect import detect_format
 from app.services.importing.model import ImportFormat, RowError, SourceItem
 from app.services.importing.shape import check_shape
 from app.services.importing.sources import read_source
-from app.services.mappings import Loss
+from app.services.mappings import Loss, record_fields
 from app.services.progress import NO_PROGRESS, Progress
 from app.services.records import (
     DERIVED_KEYS,
@@ -185,12 +185,13 @@ class _Planner:
         item = dataclasses.replace(item, record=record, errors=[])
         self.reported = set(problems)
         planned = self._plan(item, errors)
+        # What the format cannot carry, said as the server and sync say it (mappings): the
+        # fields this file did not hold (a file may hold more than its format must).
+        absent = [key for key in record_fields() if key not in item.record]
         for entry in planned:
-            # What the format cannot carry, said as the server and sync say it (mappings).
-            entry.losses = [
-                *item.losses,
-                *(item.carriage.losses(entry.record) if item.carriage else ()),
-            ]
+            carriage = item.carriage
+            lost = carriage.losses(entry.record, keys=absent) if carriage else []
+            entry.losses = [*item.losses, *lost]
         # An item with any error is reported, never planned: the commit refuses the plan.
         return [] if problems else planned
 

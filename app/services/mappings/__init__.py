@@ -22,7 +22,11 @@ from app.services.records import DERIVED_KEYS, IMMUTABLE_KEYS, empty_record
 def record_fields() -> tuple[str, ...]:
     """The fields of a record a person sets: what a format may carry or lose. (The one place
     that knows them here; the typed field table replaces `empty_record`'s keys.)"""
-    return tuple(k for k in empty_record("", "") if k not in IMMUTABLE_KEYS | DERIVED_KEYS)
+    return tuple(_EMPTY)
+
+
+# Each field's value in a new record: a field still at it has nothing to lose.
+_EMPTY = {k: v for k, v in empty_record("", "").items() if k not in IMMUTABLE_KEYS | DERIVED_KEYS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,16 +88,32 @@ class Carriage:
         keys: Iterable[str] | None = None,
         today: str | None = None,
     ) -> list[Loss]:
-        """The fields of `record` (of `keys`, if given) that are set and not carried."""
+        """The fields of `record` (of `keys`, if given) that are not carried and hold more than
+        a new record's value."""
         wanted = None if keys is None else set(keys)
         losses: list[Loss] = []
         for key in self.not_carried:
             if wanted is not None and key not in wanted:
                 continue
             matters = _MATTERS.get(key)
-            if matters(record, today) if matters else has_value(record.get(key)):
+            value = record.get(key)
+            if matters(record, today) if matters else has_value(value) and value != _EMPTY[key]:
                 losses.append(Loss(key, self.reason(key)))
         return losses
+
+
+def grouped(losses: Iterable[tuple[str, Loss]], examples: int = 5) -> list[str]:
+    """One line per (field, reason) of (dataset id, loss) pairs: how many datasets, a few of
+    them by id."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for dataset, loss in losses:
+        groups.setdefault((loss.field.split("/")[0], loss.reason), []).append(dataset)
+    lines = []
+    for (field_, reason), datasets in groups.items():
+        shown = ", ".join(datasets[:examples])
+        more = f" and {len(datasets) - examples} more" if len(datasets) > examples else ""
+        lines.append(f"{field_}: {reason} — {shown}{more}")
+    return lines
 
 
 class Titles:

@@ -32,8 +32,9 @@ from typing import Any
 import orjson
 
 from app.services.clock import now_iso
+from app.services.datasets import new_child_id
 from app.services.importing.shape import check_shape
-from app.services.mappings.datapress import SYNC
+from app.services.mappings import datapress
 from app.services.records import Record
 from app.services.sync.adapter import (
     CHILD_FIELDS,
@@ -51,7 +52,7 @@ from app.services.sync.registry import register
 
 EXPORT_PATH = "/api/datasets/export.json"
 PATCH_TYPE = "application/json-patch+json"
-CARRIED = tuple(sorted(SYNC.carried))
+CARRIED = tuple(sorted(datapress.SYNC.carried))
 RESOURCE_IMMUTABLE = ("url", "format", "hash", "size", "origin")
 LINK_IMMUTABLE = ("qa",)
 
@@ -117,8 +118,9 @@ class DataPressAdapter(PortalAdapter):
             raise bad("the dataset JSON is not an object")
         if data.get("id") != remote_id:
             raise bad(f"the dataset JSON has id {data.get('id')!r}")
-        # The same shape checks as an import of the same JSON (importing.shape).
-        record, problems = check_shape({k: data[k] for k in CARRIED if k in data})
+        # Read by the DataPress mapping, checked as an import of the same JSON is.
+        read = datapress.from_datapress(data, new_child_id)
+        record, problems = check_shape({k: read[k] for k in CARRIED if k in read})
         if problems:
             path, problem = next(iter(problems.items()))
             raise bad(f"{path} {problem}")
@@ -129,7 +131,7 @@ class DataPressAdapter(PortalAdapter):
             if isinstance(data.get(key), str):
                 record[key] = data[key]
         report = MappingReport()
-        for loss in SYNC.losses(data):
+        for loss in datapress.SYNC.losses(read):
             report.add(remote_id, loss.field, "pull", loss.reason)
         return RemoteRecord(remote_id, record, None, report)
 
@@ -157,7 +159,7 @@ class DataPressAdapter(PortalAdapter):
 
     def outgoing_report(self, dataset: str, record: Record) -> MappingReport:
         report = MappingReport()
-        for loss in SYNC.losses(record):
+        for loss in datapress.SYNC.losses(record):
             report.add(dataset, loss.field, "push", loss.reason)
         return report
 
