@@ -23,6 +23,7 @@ from app.services.mappings import (
 )
 from app.services.records import DERIVED_KEYS, IMMUTABLE_KEYS, Record, empty_record
 from app.services.sync.merge import canonical
+from tests.services.test_mappings_ckan import full_record as ckan_record
 
 BASE = "https://cat.example"
 WEBPAGE = f"{BASE}/dataset/ab12x"
@@ -32,57 +33,21 @@ TITLES = Titles({"council": "Council"}, {"barnet": "Barnet"}, {"vrv65": "Open da
 def full_record() -> Record:
     """A record with every field set (children in order, as a stored record has them)."""
     record = empty_record("ab12x", "2024-05-01T10:00:00.123Z")
+    record.update(ckan_record())
     record.update(
         {
-            "title": "Freedom of Information Requests",
             "description": "Requests by month.",
             "descriptionText": "Requests by month.",
             "descriptionIframe": "https://maps.example/embed",
             "masthead": "barnet",
-            "tags": ["FOI", "requests"],
             "topics": ["council"],
             "nextReviewDate": "2030-01-15",
-            "licence": {"url": "https://ogl.example/3/", "title": "OGL v3"},
-            "contact": {"email": "opendata@example.org", "title": "Open Data Team"},
-            "custom": {"unit": "Assurance", "geography": ["London", "Barnet"]},
-            "resources": {
-                "k93": {
-                    "url": "https://data.example/foi.csv",
-                    "order": 0,
-                    "title": "FOI requests",
-                    "description": "One row a request",
-                    "filename": "foi.csv",
-                    "timeFrame": {"gte": "2020-01", "lte": "2024-11"},
-                    "format": "csv",
-                    "hash": "2cdf3a47738b93492906e3ad7e415d1a",
-                    "size": 1337303,
-                    "timestamp": "2025-01-24T19:17:04.371Z",
-                    "origin": "/barnet/dataset/foi.csv",
-                }
-            },
-            "links": {
-                "0xd": {
-                    "url": "https://tfl.gov.uk/",
-                    "order": 1,
-                    "title": "TfL",
-                    "description": "Transport",
-                    "qa": {
-                        "timestamp": "2025-01-24T19:17:04.371Z",
-                        "hash": "abc",
-                        "size": 12,
-                        "mimetype": "text/html",
-                        "httpStatus": 200,
-                    },
-                }
-            },
             "team": "vrv65",
-            "sharing": "private",
             "collaborators": [3],
             "readusers": [4],
             "readteams": ["abc12"],
             "updatedAt": "2024-06-01T10:00:00.456Z",
             "site": "barnet",
-            "state": "published",
             "embargoUntil": "2999-01-01",
         }
     )
