@@ -422,7 +422,7 @@ def carried(record: Mapping[str, Any], *, today: str | None = None) -> Record:
     return result
 
 
-def outgoing_issues(
+def outgoing_losses(
     record: Mapping[str, Any],
     *,
     keys: Iterable[str] | None = None,
