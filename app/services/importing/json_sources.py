@@ -2,8 +2,11 @@
 `package_search` / `current_package_list_with_resources` responses.
 
 Each dataset becomes a record with only the keys its object has (an update leaves the others
-alone). Values are taken as they come: importing.shape and validation judge them, so a wrong
-type is an error on that field, not a crash. Row numbers are positions in the list (1-based).
+alone), mapped by the format's mapping module (mappings.datapress, mappings.ckan: the server and
+sync use the same), which also says what the format does not carry. Values are taken as they
+come: importing.shape and validation judge them, so a wrong type is an error on that field, not
+a crash (a CKAN package whose lists are not lists of objects is an error on its row). Row
+numbers are positions in the list (1-based).
 """
 
 from __future__ import annotations
