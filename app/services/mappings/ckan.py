@@ -513,6 +513,8 @@ def show_package(
         resource["id"] = f"{dataset}-{resource[RES_ID]}"
         resource["package_id"] = dataset
         resource["position"] = position
+        resource["url_type"] = None
+        resource["state"] = "active"
     package.update(
         {
             "id": dataset,
@@ -553,7 +555,9 @@ def _licence_id(
 
 
 def _resources(record: Mapping[str, Any], shown: bool) -> list[dict[str, Any]]:
-    children: list[tuple[int, int, str, dict[str, Any]]] = []
+    """Files and links as CKAN resources, by order; `shown`: with the keys package_show adds
+    (their ids and positions are set by show_package)."""
+    children: list[tuple[int, int, dict[str, Any]]] = []
     for rid, resource in (record.get("resources") or {}).items():
         time_frame = resource.get("timeFrame") or {}
         digest = resource.get("hash")
@@ -578,9 +582,9 @@ def _resources(record: Mapping[str, Any], shown: bool) -> list[dict[str, Any]]:
             RES_ORIGIN: resource.get("origin") or "",
         }
         if shown:
-            item.update(_SHOWN_FILE)
             item["created"] = timestamp
-        children.append((order, 0, rid, item))
+            item["mimetype"] = None
+        children.append((order, 0, item))
     for lid, link in (record.get("links") or {}).items():
         qa = link.get("qa") or {}
         order = int(link.get("order") or 0)
@@ -600,18 +604,15 @@ def _resources(record: Mapping[str, Any], shown: bool) -> list[dict[str, Any]]:
             RES_HTTP_STATUS: qa.get("httpStatus"),
         }
         if shown:
-            item.update(_SHOWN_LINK)
-        children.append((order, 1, lid, item))
+            item["created"] = None
+        children.append((order, 1, item))
     if len(children) > 1:
         # Files before links at equal order, as the DataPress page interleaves them.
         children.sort(key=_BY_ORDER)
-    return [child[3] for child in children]
+    return [child[2] for child in children]
 
 
 _BY_ORDER = itemgetter(0, 1)
-# The keys package_show adds to a file and a link (their id, package and position aside).
-_SHOWN_FILE = {"mimetype": None, "url_type": None, "state": "active"}
-_SHOWN_LINK = {"created": None, "url_type": None, "state": "active"}
 
 
 # -- what the portal keeps -----------------------------------------------------------------------
