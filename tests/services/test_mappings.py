@@ -125,6 +125,17 @@ def test_ckan_server_packages_read_back_as_the_record() -> None:
     assert ckan.dataset_id(package) == "ab12x"
 
 
+def test_a_field_the_record_lacks_is_not_cleared_on_the_way_back() -> None:
+    """The server's rows have no file origin: its package leaves it out, so an import of the
+    package keeps the stored one instead of clearing it."""
+    record = full_record()
+    del record["resources"]["k93"]["origin"]
+    package = ckan.show_package(record, ckan.Shown(WEBPAGE))
+    assert ckan.RES_ORIGIN not in package["resources"][0]
+    back, _losses = ckan.from_ckan(package)
+    assert "origin" not in back["resources"]["k93"]
+
+
 def test_ckan_reads_the_team_from_the_organization_name() -> None:
     """CKAN answers owner_org with the organization's UUID; its name is our team."""
     package = {

@@ -579,8 +579,10 @@ def _resources(record: Mapping[str, Any], shown: bool) -> list[dict[str, Any]]:
             RES_FILENAME: resource.get("filename") or "",
             RES_FROM: time_frame.get("gte") or "",
             RES_TO: time_frame.get("lte") or "",
-            RES_ORIGIN: resource.get("origin") or "",
         }
+        if "origin" in resource:
+            # The export rows have no origin: an import of our own package keeps the stored one.
+            item[RES_ORIGIN] = resource["origin"] or ""
         if shown:
             item["created"] = timestamp
             item["mimetype"] = None
