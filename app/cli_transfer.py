@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from app.services.errors import CatalogueError
 from app.services.export_choices import DEFAULT_BASE_URL, ExportFormat, ExportScope
 from app.services.importing.model import OnExisting
+from app.services.mappings import grouped
 
 if TYPE_CHECKING:  # SQLAlchemy and the serializers load when a command runs, not for --help
     from app.models.database import Database
@@ -142,6 +143,9 @@ def _print_plan(plan: ImportPlan) -> None:
     for error in plan.errors:
         where = f"row {error.row}" + (f", {error.column}" if error.column else "")
         print(f"  {where}: {error.message}", file=sys.stderr)
+    losses = ((item.dataset_id, loss) for item in plan.items for loss in item.losses)
+    for line in grouped(losses):
+        print(f"  not carried: {line}")
 
 
 def _user() -> str:

@@ -11,6 +11,7 @@ from app.cli import main
 from app.models.database import Database
 from app.services import synthetic
 from app.services.clock import today_iso
+from app.services.mappings import datapress
 from tests.services.importing.helpers import empty_catalogue, fill, records
 
 
@@ -124,3 +125,21 @@ def test_a_bad_file_is_an_error_message_not_a_traceback(
     assert main(["import", str(path), "--db", str(tmp_path / "t.sqlite")]) == 2
     assert capsys.readouterr().err.startswith("error: Cannot import notes.pdf")
     assert main(["import", str(path), "--db", str(tmp_path / "t.sqlite"), "--map", "x"]) == 2
+
+
+def test_the_import_preview_says_what_the_format_does_not_carry(
+    catalogue: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exported = tmp_path / "export.json"
+    main(["export", "--format", "json", "--out", str(exported), "--db", str(catalogue)])
+    capsys.readouterr()
+    argv = ["import", str(exported), "--db", str(catalogue), "--on-existing", "update"]
+    assert main([*argv, "--dry-run"]) == 0
+    lines = [
+        line.removeprefix("  not carried: ")
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("  not carried: ")
+    ]
+    # export.json has no publication state: the stored one is kept, and the preview says so.
+    assert any(line.startswith("state: not carried by DataPress export.json — ") for line in lines)
+    assert {line.split(":")[0] for line in lines} <= set(datapress.EXPORT.not_carried)

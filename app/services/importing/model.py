@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from app.services.errors import CatalogueError
+from app.services.mappings import Carriage, Loss
 
 if TYPE_CHECKING:  # the records module loads SQLAlchemy; `main.py --help` reads this module
     from app.services.records import Record
@@ -74,3 +75,6 @@ class SourceItem:
     columns: Mapping[str, str] = field(default_factory=dict)
     # Keys whose order the format does not carry (RDF): the same set keeps the stored order.
     unordered: frozenset[str] = frozenset()
+    # What the format carries (mappings), and what of this dataset could not be read.
+    carriage: Carriage | None = None
+    losses: list[Loss] = field(default_factory=list)

@@ -32,6 +32,7 @@ from app.services.errors import StaleEdit, ValidationFailed
 from app.services.importing.detect import detect_format
 from app.services.importing.model import ImportFormat, OnExisting, RowError, SourceItem
 from app.services.importing.sources import read_source
+from app.services.mappings import Loss, record_fields
 from app.services.progress import NO_PROGRESS, Progress
 from app.services.record.canonical import empty_record
 from app.services.record.fields import CATALOGUE_KEYS, DERIVED_KEYS
@@ -66,6 +67,8 @@ class PlannedItem:
     changes: list[str]
     # The dataset's version when planned (update and unchanged): the commit checks it.
     version: int | None = None
+    # What of the dataset the file's format does not carry (an update keeps those fields).
+    losses: list[Loss] = field(default_factory=list)
 
 
 @dataclass
@@ -173,6 +176,13 @@ class _Planner:
         item = dataclasses.replace(item, record=record, errors=[])
         self.reported = set(problems)
         planned = self._plan(item, errors)
+        # What the format cannot carry, said as the server and sync say it (mappings): the
+        # fields this file did not hold (a file may hold more than its format must).
+        absent = [key for key in record_fields() if key not in item.record]
+        for entry in planned:
+            carriage = item.carriage
+            lost = carriage.losses(entry.record, keys=absent) if carriage else []
+            entry.losses = [*item.losses, *lost]
         # An item with any error is reported, never planned: the commit refuses the plan.
         return [] if problems else planned
 

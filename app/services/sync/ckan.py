@@ -1,4 +1,4 @@
-"""The CKAN adapter: CKAN's action API (`/api/3/action/...`), mapped by ckan_mapping.
+"""The CKAN adapter: CKAN's action API (`/api/3/action/...`), mapped by mappings.ckan.
 
 - auth: the API token in the `Authorization` header (CKAN 2.10). CKAN does not reject a token it
   does not know: the caller is then anonymous, so `check_access` reports what the key may do
@@ -31,9 +31,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from sqlalchemy import select
 
+from app.models import Team
+from app.models.database import Database
+from app.services.mappings import ckan as mapping
 from app.services.records import Record
-from app.services.sync import ckan_mapping as mapping
 from app.services.sync.adapter import (
     Access,
     Item,
@@ -69,6 +72,19 @@ class CkanAdapter(PortalAdapter):
         super().__init__(name, http)
         self._vocabulary: mapping.PortalVocabulary | None = None
         self._vocabulary_lock = asyncio.Lock()
+        self._database: Database | None = None
+        self._teams: frozenset[str] | None = None  # our team ids, once read
+
+    def attach_catalogue(self, database: Database, remote_pk: int) -> None:
+        """Our teams are the portal's organizations (by name): a pulled organization that is
+        no team here is reported, not written."""
+        del remote_pk
+        self._database = database
+
+    async def _local_teams(self) -> frozenset[str] | None:
+        if self._database is not None and self._teams is None:
+            self._teams = await asyncio.to_thread(team_ids, self._database)
+        return self._teams
 
     # -- the action API -------------------------------------------------------------------------
 
@@ -98,14 +114,21 @@ class CkanAdapter(PortalAdapter):
         return answer["result"]
 
     async def vocabulary(self) -> mapping.PortalVocabulary:
-        """The portal's licences and groups, read once per adapter."""
+        """The portal's licences, groups and the organizations the key may create datasets
+        in, read once per adapter."""
         async with self._vocabulary_lock:
             if self._vocabulary is None:
-                licences, groups = await asyncio.gather(
-                    self._call("license_list"), self._call("group_list")
+                licences, groups, orgs = await asyncio.gather(
+                    self._call("license_list"),
+                    self._call("group_list"),
+                    self._call(
+                        "organization_list_for_user", params={"permission": "create_dataset"}
+                    ),
                 )
-                if not isinstance(licences, list) or not isinstance(groups, list):
-                    raise self.http.malformed("license_list or group_list is not a list")
+                if not all(isinstance(v, list) for v in (licences, groups, orgs)):
+                    raise self.http.malformed(
+                        "license_list, group_list or organization_list_for_user is not a list"
+                    )
                 register_ = [
                     mapping.CkanLicence(
                         str(entry.get("id") or ""),
@@ -116,7 +139,10 @@ class CkanAdapter(PortalAdapter):
                     if isinstance(entry, dict) and entry.get("id")
                 ]
                 names = frozenset(g for g in groups if isinstance(g, str))
-                self._vocabulary = mapping.PortalVocabulary(tuple(register_), names)
+                organizations = frozenset(
+                    str(o["name"]) for o in orgs if isinstance(o, dict) and o.get("name")
+                )
+                self._vocabulary = mapping.PortalVocabulary(tuple(register_), names, organizations)
             return self._vocabulary
 
     # -- access ---------------------------------------------------------------------------------
@@ -220,17 +246,21 @@ class CkanAdapter(PortalAdapter):
 
     async def fetch(self, remote_id: str) -> RemoteRecord:
         package = await self._call("package_show", params={"id": remote_id}, dataset=remote_id)
-        return self._remote(remote_id, package)
+        return await self._remote(remote_id, package)
 
-    def _remote(self, remote_id: str, package: Any) -> RemoteRecord:
+    async def _remote(self, remote_id: str, package: Any) -> RemoteRecord:
         try:
-            record = mapping.package_to_record(package)
+            record, losses = mapping.from_ckan(package, teams=await self._local_teams())
         except mapping.Malformed as error:
             raise self.http.malformed(f"package_show: {error}", dataset=remote_id) from None
+        report = MappingReport()
+        for loss in losses:
+            report.add(remote_id, loss.field, "pull", loss.reason)
         return RemoteRecord(
             remote_id=package["id"],
             record=record,
             version=str(package.get("metadata_modified") or "") or None,
+            report=report,
         )
 
     # -- writing --------------------------------------------------------------------------------
@@ -238,7 +268,7 @@ class CkanAdapter(PortalAdapter):
     async def update(self, remote_id: str, before: Record, after: Record) -> RemoteRecord | None:
         vocabulary = await self.vocabulary()
         raw = await self._call("package_show", params={"id": remote_id}, dataset=remote_id)
-        current = self._remote(remote_id, raw)
+        current = await self._remote(remote_id, raw)
         keys = [k for k in mapping.CARRIED if k in after]
         # Compared as the portal would hold them, so what CKAN cannot take is no change.
         was = canonical(mapping.carried(before, vocabulary), keys)
@@ -255,9 +285,9 @@ class CkanAdapter(PortalAdapter):
             )
         report = MappingReport()
         label = str(after.get("id") or remote_id)
-        package, issues = mapping.record_to_package(after, vocabulary, keys=changing)
-        for issue in issues:
-            report.add(label, issue.field, "push", issue.reason)
+        package, losses = mapping.to_ckan(after, vocabulary, keys=changing)
+        for loss in losses:
+            report.add(label, loss.field, "push", loss.reason)
         if not package:
             return RemoteRecord(current.remote_id, current.record, current.version, report)
         if "resources" in package:
@@ -265,43 +295,24 @@ class CkanAdapter(PortalAdapter):
         answer = await self._call(
             "package_patch", body={"id": remote_id, **package}, dataset=remote_id
         )
-        updated = self._remote(remote_id, answer)
+        updated = await self._remote(remote_id, answer)
         return RemoteRecord(updated.remote_id, updated.record, updated.version, report)
 
     async def create(self, record: Record) -> RemoteRecord:
         vocabulary = await self.vocabulary()
-        package, issues = mapping.record_to_package(record, vocabulary)
+        package, _losses = mapping.to_ckan(record, vocabulary)
         report = MappingReport()
-        for issue in mapping.outgoing_issues(record, vocabulary):
-            report.add(record["id"], issue.field, "push", issue.reason)
-        del issues  # outgoing_issues includes them
+        for loss in mapping.outgoing_losses(record, vocabulary):
+            report.add(record["id"], loss.field, "push", loss.reason)
         package["name"] = mapping.package_name(record)
-        owner, note = await self._owner_org(record)
-        if owner:
+        if not package.get("owner_org"):
+            owner, note = _owner_org(vocabulary)
             package["owner_org"] = owner
-        if note:
-            report.add(record["id"], "team", "push", note)
+            if note:
+                report.add(record["id"], "team", "push", note)
         answer = await self._call("package_create", body=package, dataset=record["id"])
-        created = self._remote(record["id"], answer)
+        created = await self._remote(record["id"], answer)
         return RemoteRecord(created.remote_id, created.record, created.version, report)
-
-    async def _owner_org(self, record: Record) -> tuple[str | None, str | None]:
-        """The organization a new package goes to: the one named like our team, else the only
-        one the key may create in; with a note when we had to choose."""
-        orgs = await self._call(
-            "organization_list_for_user",
-            params={"permission": "create_dataset"},
-            dataset=record["id"],
-        )
-        names = sorted(str(o["name"]) for o in orgs or [] if isinstance(o, dict) and o.get("name"))
-        team = record.get("team")
-        if team in names:
-            return str(team), None
-        if len(names) == 1:
-            return names[0], None
-        if not names:
-            return None, "the key may create datasets in no organization"
-        return names[0], f"created in organization {names[0]}, the first of {', '.join(names)}"
 
     async def find(self, record: Record) -> RemoteSummary | None:
         try:
@@ -330,12 +341,29 @@ class CkanAdapter(PortalAdapter):
     def outgoing_report(self, dataset: str, record: Record) -> MappingReport:
         report = MappingReport()
         vocabulary = self._vocabulary or mapping.PortalVocabulary()
-        for issue in mapping.outgoing_issues(record, vocabulary):
-            # Licences and groups are judged against the portal's lists, once they are read.
-            if self._vocabulary is None and issue.field in ("licence/url", "topics"):
+        for loss in mapping.outgoing_losses(record, vocabulary):
+            # Licences, groups and organizations are judged against the portal's lists, once
+            # they are read.
+            if self._vocabulary is None and loss.field in ("licence/url", "topics", "team"):
                 continue
-            report.add(dataset, issue.field, "push", issue.reason)
+            report.add(dataset, loss.field, "push", loss.reason)
         return report
+
+
+def _owner_org(vocabulary: mapping.PortalVocabulary) -> tuple[str | None, str | None]:
+    """The organization a new package without a team the portal has goes to: the only one the
+    key may create in, else the first, with a note saying so."""
+    names = sorted(vocabulary.organizations or ())
+    if len(names) == 1:
+        return names[0], None
+    if not names:
+        return None, "the key may create datasets in no organization"
+    return names[0], f"created in organization {names[0]}, the first of {', '.join(names)}"
+
+
+def team_ids(database: Database) -> frozenset[str]:
+    with database.read() as session:
+        return frozenset(session.scalars(select(Team.id)))
 
 
 def _keep_resource_ids(resources: list[dict[str, Any]], package: Any) -> None:

@@ -18,11 +18,10 @@
 - test connection: the keyed export (read; read private when private datasets show), then a
   `test`-only PATCH (changes nothing) on up to three datasets for edit.
 
-Carried both ways: title, description, descriptionIframe, masthead, tags, topics,
-nextReviewDate, licence, contact, custom, resources, links, sharing; and state and embargoUntil
-when the portal's record has them (a Catalogue Desk server does, DataPress does not). Not
-carried, reported when set: team, collaborators, readusers, readteams (user and team ids mean
-different people on each side), link QA (the portal computes it; pulled, never pushed).
+What is carried is mappings.datapress.SYNC: every field but the people (user and team ids mean
+different people on each side), which are reported when set; state and embargoUntil only when
+the portal's record has them (a Catalogue Desk server does, DataPress does not). Link QA is
+pulled, never pushed (the portal computes it).
 """
 
 from __future__ import annotations
@@ -33,10 +32,12 @@ from typing import Any
 import orjson
 
 from app.services.clock import now_iso
+from app.services.datasets import new_child_id
+from app.services.mappings import datapress
+from app.services.record.shape import check_shape
 from app.services.records import Record
 from app.services.sync.adapter import (
     CHILD_FIELDS,
-    SYNC_FIELDS,
     Access,
     Listing,
     MappingReport,
@@ -51,14 +52,9 @@ from app.services.sync.registry import register
 
 EXPORT_PATH = "/api/datasets/export.json"
 PATCH_TYPE = "application/json-patch+json"
-NOT_CARRIED = ("team", "collaborators", "readusers", "readteams")
-CARRIED = tuple(k for k in SYNC_FIELDS if k not in NOT_CARRIED)
+CARRIED = tuple(sorted(datapress.SYNC.carried))
 RESOURCE_IMMUTABLE = ("url", "format", "hash", "size", "origin")
 LINK_IMMUTABLE = ("qa",)
-_TEXT = ("title", "description", "sharing", "state")
-_OPTIONAL_TEXT = ("descriptionIframe", "masthead", "nextReviewDate", "embargoUntil")
-_LISTS = ("tags", "topics")
-_OBJECTS = ("licence", "contact", "custom")
 
 
 def dataset_path(remote_id: str) -> str:
@@ -122,43 +118,21 @@ class DataPressAdapter(PortalAdapter):
             raise bad("the dataset JSON is not an object")
         if data.get("id") != remote_id:
             raise bad(f"the dataset JSON has id {data.get('id')!r}")
-        record: Record = {"id": remote_id}
-        for key in CARRIED:
-            if key not in data:
-                continue
-            value = data[key]
-            if key in _TEXT and not isinstance(value, str):
-                raise bad(f"{key} is not a string")
-            if key in _OPTIONAL_TEXT and value is not None and not isinstance(value, str):
-                raise bad(f"{key} is not a string or null")
-            if key in _LISTS and not (
-                isinstance(value, list) and all(isinstance(v, str) for v in value)
-            ):
-                raise bad(f"{key} is not a list of strings")
-            if key in _OBJECTS and value is not None and not isinstance(value, dict):
-                raise bad(f"{key} is not an object")
-            if key in CHILD_FIELDS:
-                if value is None:
-                    value = {}
-                if not isinstance(value, dict) or not all(
-                    isinstance(child, dict) for child in value.values()
-                ):
-                    raise bad(f"{key} is not an object of objects keyed by id")
-            record[key] = value
+        # Read by the DataPress mapping, checked as an import of the same JSON is.
+        read = datapress.from_datapress(data, new_child_id)
+        record, problems = check_shape({k: read[k] for k in CARRIED if k in read})
+        if problems:
+            path, problem = next(iter(problems.items()))
+            raise bad(f"{'.'.join(path)} {problem}")
         if "title" not in record:
             raise bad("the dataset JSON has no title")
+        record["id"] = remote_id
         for key in ("createdAt", "updatedAt"):
             if isinstance(data.get(key), str):
                 record[key] = data[key]
         report = MappingReport()
-        for key in NOT_CARRIED:
-            if data.get(key):
-                report.add(
-                    remote_id,
-                    key,
-                    "pull",
-                    "user and team ids belong to the portal: not carried",
-                )
+        for loss in datapress.SYNC.losses(read):
+            report.add(remote_id, loss.field, "pull", loss.reason)
         return RemoteRecord(remote_id, record, None, report)
 
     # -- write --------------------------------------------------------------------------------
@@ -185,14 +159,8 @@ class DataPressAdapter(PortalAdapter):
 
     def outgoing_report(self, dataset: str, record: Record) -> MappingReport:
         report = MappingReport()
-        for key in NOT_CARRIED:
-            if record.get(key):
-                report.add(
-                    dataset,
-                    key,
-                    "push",
-                    "user and team ids belong to this catalogue: not sent to the portal",
-                )
+        for loss in datapress.SYNC.losses(record):
+            report.add(dataset, loss.field, "push", loss.reason)
         return report
 
     # -- test connection ----------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The Opendatasoft adapter: read through Search API v1 (seed 003), write through the
-Automation API v1.0 (seed 004); the mapping is opendatasoft_mapping's.
+Automation API v1.0 (seed 004); the mapping is mappings.opendatasoft's.
 
 - auth: `Authorization: Apikey <key>` on both APIs.
 - list: `GET /api/datasets/1.0/search`, paged with rows/start (1000 a page), sorted by
@@ -40,8 +40,8 @@ from typing import Any
 import orjson
 
 from app.models.database import Database
+from app.services.mappings import opendatasoft as mapping
 from app.services.records import Record
-from app.services.sync import opendatasoft_mapping as mapping
 from app.services.sync.adapter import (
     Access,
     Item,
@@ -321,7 +321,7 @@ class OpendatasoftAdapter(PortalAdapter):
         changing = [k for k in keys if was.get(k) != wanted.get(k)]
         report = MappingReport()
         attached = self.grants is not None
-        for issue in mapping.outgoing_issues(after, keys=changing, grants_attached=attached):
+        for issue in mapping.outgoing_losses(after, keys=changing, grants_attached=attached):
             report.add(label, issue.field, "push", issue.reason)
         current = await self.http.get_json(f"{DATASETS}{uid}/", dataset=remote_id)
         try:
@@ -490,7 +490,7 @@ class OpendatasoftAdapter(PortalAdapter):
         report = MappingReport()
         grants = await self.grants.for_dataset(record["id"]) if self.grants is not None else None
         attached = self.grants is not None
-        for issue in mapping.outgoing_issues(record, grants_attached=attached):
+        for issue in mapping.outgoing_losses(record, grants_attached=attached):
             report.add(record["id"], issue.field, "push", issue.reason)
         created = await self.http.send_json("POST", DATASETS, body, dataset=record["id"])
         if not isinstance(created, dict) or not isinstance(created.get("uid"), str):
@@ -528,7 +528,7 @@ class OpendatasoftAdapter(PortalAdapter):
     def outgoing_report(self, dataset: str, record: Record) -> MappingReport:
         report = MappingReport()
         attached = self.grants is not None
-        for issue in mapping.outgoing_issues(record, grants_attached=attached):
+        for issue in mapping.outgoing_losses(record, grants_attached=attached):
             report.add(dataset, issue.field, "push", issue.reason)
         return report
 

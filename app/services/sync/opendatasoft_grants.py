@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 
 from app.models import Dataset, Group, GroupRuleset, SyncLink, User, UserRuleset
 from app.models.database import Database
+from app.services.mappings import Loss
+from app.services.mappings.opendatasoft import DatasetGrants, group_uid
 from app.services.permissions import Permission, effective, to_names
-from app.services.sync.opendatasoft_mapping import DatasetGrants, Issue, group_uid
 
 
 def local_grants(session: Session, dataset_id: str) -> DatasetGrants | None:
@@ -45,14 +46,14 @@ def local_grants(session: Session, dataset_id: str) -> DatasetGrants | None:
     ):
         uid = group_uid(group_ruleset.group.title)
         groups[uid] = groups.get(uid, 0) | group_ruleset.perms
-    issues: list[Issue] = []
+    issues: list[Loss] = []
     if dataset.team:
         issues.append(
-            Issue("team", f"Opendatasoft has no teams: team {dataset.team} is not granted")
+            Loss("team", f"Opendatasoft has no teams: team {dataset.team} is not granted")
         )
     if dataset.read_teams:
         names = ", ".join(t.id for t in dataset.read_teams)
-        issues.append(Issue("readteams", f"Opendatasoft has no teams: {names} not granted"))
+        issues.append(Loss("readteams", f"Opendatasoft has no teams: {names} not granted"))
     return DatasetGrants(
         users={name: to_names(effective(bits)) for name, bits in sorted(users.items())},
         groups={uid: to_names(effective(bits)) for uid, bits in sorted(groups.items())},

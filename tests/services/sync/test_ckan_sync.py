@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,11 +14,15 @@ from sqlalchemy import select
 
 from app.models import SyncLink
 from app.models.database import Database
-from app.services import datasets
+from app.services import datasets, export_query
+from app.services.formats import ckan as ckan_format
+from app.services.formats import write_to
+from app.services.importing import OnExisting, plan_import
 from app.services.sync import engine, registry, remotes
 from app.services.sync.adapter import MalformedAnswer, PortalConflict
 from app.services.sync.ckan import CkanAdapter
 from app.services.sync.http import HttpOptions
+from app.services.visibility import OWNER
 from tests.conftest import AUTHOR, make_record
 from tests.fakes.ckan import CkanPortal
 from tests.fakes.faults import Fault, Faults
@@ -385,3 +390,37 @@ def test_a_create_cut_off_mid_push_is_adopted_not_duplicated(
     assert [p["name"] for p in ckan.portal.active()].count(name) == 1
     assert len(ckan.faults.requests("POST", f"{ACTION}package_create")) == 1
     assert_same(database, ckan.portal)
+
+
+def test_import_and_sync_previews_report_the_same_losses(
+    database: Database, ckan: Ckan, remote: str, tmp_path: Path
+) -> None:
+    """One record, two previews: a push to a CKAN portal, and an import of the same dataset
+    from our server's CKAN output, name the same fields CKAN cannot carry."""
+    with database.transaction() as session:
+        record = datasets.create_dataset(
+            session,
+            make_record(
+                title="Potholes filled",
+                masthead="roads",
+                nextReviewDate="2030-01-15",
+                state="published",
+                embargoUntil="2999-01-01",
+            ),
+            author=AUTHOR,
+        )
+    plan = run(engine.plan_push(database, remote, options=FAST))
+    pushed = sorted(i.field for i in plan.report.issues if i.dataset == record["id"])
+
+    path = tmp_path / "ckan.json"
+    with path.open("wb") as sink:
+        rows = export_query.iter_datasets(database, OWNER)
+        write_to(sink, ckan_format.package_list_response(rows, base_url="https://cat.example"))
+    imported = plan_import(database, path, on_existing=OnExisting.UPDATE)
+    (item,) = imported.items
+    assert item.dataset_id == record["id"]
+    assert sorted(loss.field for loss in item.losses) == pushed
+    assert pushed == ["embargoUntil", "masthead", "nextReviewDate"]
+    assert {loss.reason for loss in item.losses if loss.field != "embargoUntil"} == {
+        "not carried by CKAN"
+    }

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from app.services.mappings import ckan as m
 from app.services.records import Record
-from app.services.sync import ckan_mapping as m
 from app.services.sync.merge import canonical
 from app.services.validation import validate_record
 
@@ -17,6 +17,7 @@ VOCABULARY = m.PortalVocabulary(
         m.CkanLicence("OGL-UK-3.0", "Open Government Licence v3.0", "https://ogl.example/3/"),
     ),
     groups=frozenset({"council", "transport"}),
+    organizations=frozenset({"barnet"}),
 )
 
 
@@ -60,6 +61,7 @@ def full_record(**overrides: Any) -> Record:
                 },
             }
         },
+        "team": "barnet",
         "sharing": "private",
         "state": "published",
     }
@@ -69,7 +71,7 @@ def full_record(**overrides: Any) -> Record:
 
 def round_trip(record: Record) -> Record:
     """Ours -> a package CKAN would store and give back -> ours."""
-    package, _issues = m.record_to_package(record, VOCABULARY)
+    package, _losses = m.to_ckan(record, VOCABULARY)
     package.update({"id": "0b5c8f3e-2a41-4a4e-9a43-5b0d9c1f0001", "name": "foi"})
     package["metadata_modified"] = "2024-05-01T10:00:00.123456"
     for entry in VOCABULARY.licences:
@@ -78,7 +80,7 @@ def round_trip(record: Record) -> Record:
     for position, resource in enumerate(package["resources"]):
         resource["id"] = f"0b5c8f3e-2a41-4a4e-9a43-5b0d9c1f{position:04d}"
         resource["last_modified"] = m.to_ckan_time(resource.get("last_modified"))
-    return m.package_to_record(package)
+    return m.from_ckan(package)[0]
 
 
 def test_a_record_the_portal_can_hold_comes_back_unchanged() -> None:
@@ -86,7 +88,7 @@ def test_a_record_the_portal_can_hold_comes_back_unchanged() -> None:
     back = round_trip(record)
     assert canonical(back, m.CARRIED) == canonical(record, m.CARRIED)
     assert back["updatedAt"] == "2024-05-01T10:00:00.123Z"
-    assert m.outgoing_issues(record, VOCABULARY) == []
+    assert m.outgoing_losses(record, VOCABULARY) == []
 
 
 def test_what_the_portal_keeps_is_stable() -> None:
@@ -120,7 +122,7 @@ def test_what_cannot_be_carried_is_reported() -> None:
         readteams=["abc12"],
         embargoUntil="2999-01-01",
     )
-    fields = {issue.field for issue in m.outgoing_issues(record, VOCABULARY)}
+    fields = {loss.field for loss in m.outgoing_losses(record, VOCABULARY)}
     assert fields == {
         "tags",
         "topics",
@@ -134,7 +136,7 @@ def test_what_cannot_be_carried_is_reported() -> None:
         "readteams",
         "embargoUntil",
     }
-    package, _ = m.record_to_package(record, VOCABULARY)
+    package, _ = m.to_ckan(record, VOCABULARY)
     assert package["tags"] == [{"name": "FOI"}]
     assert package["groups"] == [{"name": "council"}]
     assert package["license_id"] == "My licence"
@@ -144,17 +146,17 @@ def test_what_cannot_be_carried_is_reported() -> None:
 
 
 def test_licences_match_the_portal_register_by_url_then_title() -> None:
-    by_url, _ = m.record_to_package(
+    by_url, _ = m.to_ckan(
         full_record(licence={"url": "http://opendefinition.org/cc-by/", "title": "CC BY 4.0"}),
         VOCABULARY,
     )
     assert by_url["license_id"] == "cc-by"
-    by_title, _ = m.record_to_package(
+    by_title, _ = m.to_ckan(
         full_record(licence={"url": None, "title": "open government licence v3.0"}), VOCABULARY
     )
     assert by_title["license_id"] == "OGL-UK-3.0"
-    none, issues = m.record_to_package(full_record(licence={"url": None, "title": None}))
-    assert none["license_id"] == "" and issues == []
+    none, losses = m.to_ckan(full_record(licence={"url": None, "title": None}))
+    assert none["license_id"] == "" and losses == []
 
 
 def test_a_foreign_package_maps_to_a_valid_record() -> None:
@@ -195,7 +197,8 @@ def test_a_foreign_package_maps_to_a_valid_record() -> None:
             },
         ],
     }
-    record = m.package_to_record(package)
+    record, losses = m.from_ckan(package)
+    assert losses == []
     assert record["title"] == "Road traffic counts"
     assert record["licence"] == {
         "url": "http://opendefinition.org/cc-by",
@@ -205,7 +208,7 @@ def test_a_foreign_package_maps_to_a_valid_record() -> None:
     assert record["custom"] == {"frequency": "daily", "areas": ["A", "B"]}
     assert record["createdAt"] == "2023-02-05T16:34:18.000Z"
     resource = record["resources"]["c0ffee00-0000-4000-8000-000000000002"]
-    assert resource["format"] == "CSV" and resource["size"] == 2048 and resource["order"] == 0
+    assert resource["format"] == "csv" and resource["size"] == 2048 and resource["order"] == 0
     assert record["links"]["c0ffee00-0000-4000-8000-000000000003"]["order"] == 1
     validate_record({**record, "id": "ab12x"})
 
@@ -221,7 +224,7 @@ def test_a_foreign_package_maps_to_a_valid_record() -> None:
 )
 def test_a_package_of_the_wrong_shape_is_refused(package: Any, problem: str) -> None:
     with pytest.raises(m.Malformed, match=problem):
-        m.package_to_record(package)
+        m.from_ckan(package)
 
 
 def test_timestamps_convert_both_ways() -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from app.models.database import Database
 from app.services import access, datasets
+from app.services.mappings import opendatasoft as m
 from app.services.records import Record
-from app.services.sync import opendatasoft_mapping as m
 from app.services.sync.opendatasoft_grants import local_grants
 from app.services.validation import CHILD_ID, validate_record
 from tests.conftest import AUTHOR, make_record
@@ -174,7 +174,7 @@ def test_what_the_portal_keeps_is_stable_and_what_it_cannot_hold_is_reported() -
     assert list(kept["resources"]) == ["k93"]
     assert kept["resources"]["k93"]["hash"] is None
     assert m.carried(kept) == kept
-    issues = {i.field: i.reason for i in m.outgoing_issues(record, grants_attached=False)}
+    issues = {i.field: i.reason for i in m.outgoing_losses(record, grants_attached=False)}
     assert set(issues) == {
         "resources/k93",
         "resources/pdf",
@@ -190,7 +190,7 @@ def test_what_the_portal_keeps_is_stable_and_what_it_cannot_hold_is_reported() -
     assert "hash, size" in issues["resources/k93"]
     assert "no extractor for format pdf" in issues["resources/pdf"]
     # Only the fields a push changes are reported for it.
-    only = m.outgoing_issues(record, keys=["title", "topics"])
+    only = m.outgoing_losses(record, keys=["title", "topics"])
     assert [i.field for i in only] == ["topics"]
 
 

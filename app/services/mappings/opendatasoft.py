@@ -19,10 +19,8 @@ its Automation resources. Writing: the values of the default metadata template, 
 - our user and group rulesets, collaborators, read users -> user and group security rulesets
   (pushed only: DatasetGrants, opendatasoft_grants).
 
-Not carried (reported when set): descriptionIframe, masthead, nextReviewDate, contact (the
-default template has no contact), custom, links (the default template has a single
-`references` URL, not a list of links), team and readteams (Opendatasoft has groups, not teams),
-embargoUntil (no embargo: an embargoed dataset is kept unpublished until the day passes).
+Every other field is not carried: PULL and PUSH declare what is, the losses are derived from
+them (mappings.Carriage), with a reason where it says more than "not carried".
 """
 
 from __future__ import annotations
@@ -35,7 +33,8 @@ from typing import Any
 
 import orjson
 
-from app.services.clock import as_seed_time, today_iso
+from app.services.clock import as_seed_time
+from app.services.mappings import Carriage, Loss, has_value, is_embargoed
 from app.services.records import Record
 from app.services.text import slugify
 from app.services.validation import CHILD_ID
@@ -55,21 +54,32 @@ CARRIED: tuple[str, ...] = (
 WRITABLE: frozenset[str] = frozenset(
     {"title", "description", "tags", "sharing", "state", "resources"}
 )
-READ_ONLY_REASON = {
-    "topics": "the Automation API's default template has no theme; change it on the portal",
-    "licence": "the Automation API's default template has no licence; change it on the portal",
-}
-NOT_CARRIED: dict[str, str] = {
-    "descriptionIframe": "Opendatasoft has no iframe field",
-    "masthead": "Opendatasoft has no masthead",
-    "nextReviewDate": "Opendatasoft has no review date",
+_NO_TEAMS = "Opendatasoft has groups, not teams"
+_REASONS = {
     "contact": "the default metadata template has no contact",
     "custom": "the default metadata template has no custom fields",
     "links": "the default metadata template has one references URL, not a list of links",
-    "team": "Opendatasoft has groups, not teams: the owner team is not carried",
-    "readteams": "Opendatasoft has groups, not teams: team read access is not carried",
+    "team": f"{_NO_TEAMS}: the owner team is not carried",
+    "readteams": f"{_NO_TEAMS}: team read access is not carried",
     "embargoUntil": "Opendatasoft has no embargo; the dataset stays unpublished until the day",
 }
+_NO_RULESETS = "not pushed: the adapter has no catalogue to read rulesets from"
+# What a push writes (collaborators and read users as security rulesets, when the adapter has
+# the catalogue to read them from); a pull reads CARRIED.
+PUSH = Carriage.of(
+    "Opendatasoft",
+    WRITABLE | {"collaborators", "readusers"},
+    topics="not written: the Automation API's default template has no theme; change it on the "
+    "portal",
+    licence="not written: the Automation API's default template has no licence; change it on "
+    "the portal",
+    **_REASONS,
+)
+PUSH_WITHOUT_RULESETS = Carriage(
+    "Opendatasoft",
+    WRITABLE,
+    {**PUSH.reasons, "collaborators": _NO_RULESETS, "readusers": _NO_RULESETS},
+)
 RESOURCE_LOST = ("description", "filename", "timeFrame", "hash", "size", "timestamp", "origin")
 
 # Our resource format -> the Automation extractor that reads it over HTTP, and back.
@@ -103,12 +113,6 @@ PERMISSIONS = (
 
 class Malformed(ValueError):
     """A dataset without the shape the API documents; the message says what is wrong."""
-
-
-@dataclass(frozen=True, slots=True)
-class Issue:
-    field: str
-    reason: str
 
 
 # -- versions and timestamps ---------------------------------------------------------------------
@@ -253,11 +257,6 @@ def dataset_id_for(record: Mapping[str, Any]) -> str:
     return f"{slug}-{record['id']}" if slug else f"dataset-{record['id']}"
 
 
-def is_embargoed(record: Mapping[str, Any], today: str | None = None) -> bool:
-    embargo = record.get("embargoUntil")
-    return bool(embargo) and str(embargo) > (today or today_iso())
-
-
 def wants_published(record: Mapping[str, Any], today: str | None = None) -> bool:
     """Published on the portal: published here and out of embargo."""
     return record.get("state") == "published" and not is_embargoed(record, today)
@@ -300,10 +299,10 @@ class ResourceBody:
     body: dict[str, Any]
 
 
-def resource_bodies(record: Mapping[str, Any]) -> tuple[list[ResourceBody], list[Issue]]:
+def resource_bodies(record: Mapping[str, Any]) -> tuple[list[ResourceBody], list[Loss]]:
     """Automation resource bodies for our resources, and those that cannot go."""
     bodies: list[ResourceBody] = []
-    issues: list[Issue] = []
+    issues: list[Loss] = []
     resources = record.get("resources") or {}
     for rid, resource in sorted(resources.items(), key=lambda item: _order(item[1])):
         body, issue = resource_body(rid, resource)
@@ -316,7 +315,7 @@ def resource_bodies(record: Mapping[str, Any]) -> tuple[list[ResourceBody], list
 
 def resource_body(
     rid: str, resource: Mapping[str, Any]
-) -> tuple[dict[str, Any] | None, Issue | None]:
+) -> tuple[dict[str, Any] | None, Loss | None]:
     fmt = str(resource.get("format") or "").lower()
     extractor = EXTRACTORS.get(fmt)
     url = str(resource.get("url") or "")
@@ -326,16 +325,16 @@ def resource_body(
             if not url
             else f"Opendatasoft has no extractor for format {fmt or '(none)'}"
         )
-        return None, Issue(f"resources/{rid}", f"not sent: {why}")
+        return None, Loss(f"resources/{rid}", f"not sent: {why}")
     body = {
         "type": extractor,
         "title": str(resource.get("title") or rid),
         "params": {},
         "datasource": {"type": "http", "url": tagged_url(url, rid, _order(resource))},
     }
-    lost = [name for name in RESOURCE_LOST if _has_value(resource.get(name))]
+    lost = [name for name in RESOURCE_LOST if has_value(resource.get(name))]
     issue = (
-        Issue(f"resources/{rid}", f"Opendatasoft resources do not hold: {', '.join(lost)}")
+        Loss(f"resources/{rid}", f"Opendatasoft resources do not hold: {', '.join(lost)}")
         if lost
         else None
     )
@@ -347,10 +346,6 @@ def _order(resource: Mapping[str, Any]) -> int:
         return int(resource.get("order") or 0)
     except (TypeError, ValueError):
         return 0
-
-
-def _has_value(value: Any) -> bool:
-    return value not in (None, "", {}, [])
 
 
 # -- security ------------------------------------------------------------------------------------
@@ -370,7 +365,7 @@ class DatasetGrants:
 
     users: Mapping[str, Sequence[str]] = field(default_factory=dict)
     groups: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    issues: Sequence[Issue] = ()
+    issues: Sequence[Loss] = ()
     managed_users: frozenset[str] = frozenset()
     managed_groups: frozenset[str] = frozenset()
 
@@ -427,47 +422,20 @@ def carried(record: Mapping[str, Any], *, today: str | None = None) -> Record:
     return result
 
 
-def outgoing_issues(
+def outgoing_losses(
     record: Mapping[str, Any],
     *,
     keys: Iterable[str] | None = None,
     grants_attached: bool = True,
     today: str | None = None,
-) -> list[Issue]:
+) -> list[Loss]:
     """Everything of `record` an Opendatasoft portal cannot hold (of `keys` only, if given:
     the fields a push changes). `grants_attached`: whether our permissions are pushed as
     rulesets (the adapter has the catalogue); if not, collaborators and read users are lost."""
-    wanted = set(keys) if keys is not None else None
-
-    def concerned(key: str) -> bool:
-        return wanted is None or key in wanted
-
-    issues: list[Issue] = []
-    if concerned("resources"):
+    keys = None if keys is None else list(keys)
+    issues: list[Loss] = []
+    if keys is None or "resources" in keys:
         _bodies, resource_issues = resource_bodies(record)
         issues.extend(resource_issues)
-    for key, reason in READ_ONLY_REASON.items():
-        if concerned(key) and _has_value(_values(record.get(key))):
-            issues.append(Issue(key, f"not written: {reason}"))
-    for key, reason in NOT_CARRIED.items():
-        if not concerned(key):
-            continue
-        if key == "embargoUntil":
-            if is_embargoed(record, today) and record.get("state") == "published":
-                issues.append(Issue(key, reason))
-        elif _has_value(_values(record.get(key))):
-            issues.append(Issue(key, reason))
-    if not grants_attached:
-        for key in ("collaborators", "readusers"):
-            if concerned(key) and record.get(key):
-                issues.append(
-                    Issue(key, "not pushed: the adapter has no catalogue to read rulesets from")
-                )
-    return issues
-
-
-def _values(value: Any) -> Any:
-    """A dict counts as set when one of its values is (an empty licence or contact is not)."""
-    if isinstance(value, dict) and all(not _has_value(v) for v in value.values()):
-        return None
-    return value
+    carriage = PUSH if grants_attached else PUSH_WITHOUT_RULESETS
+    return issues + carriage.losses(record, keys=keys, today=today)

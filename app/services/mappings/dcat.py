@@ -1,0 +1,431 @@
+"""DCAT (DCAT-AP 3.0.1) <-> our canonical record: the one DCAT mapping.
+
+Out (`to_dcat`): one dcat:Dataset node as JSON-LD (compact IRIs of resources/dcat-context.jsonld),
+written directly as JSON, never through an rdflib graph, which is about a hundred times slower;
+the feed (formats.jsonld) and the Turtle export (formats.turtle) are made of these nodes. Every
+node is typed with the class the DCAT-AP shapes ask for (vcard:Kind, dct:LicenseDocument,
+dct:MediaType, spdx:Checksum, skos:Concept), a dataset without a description gets its title as
+dct:description, and every distribution has a dcat:accessURL.
+
+In (`from_dcat`): a dcat:Dataset of an rdflib graph (importing.dcat parses the file), read as
+formats.jsonld writes it and as other DCAT publishers commonly do.
+
+- a dataset -> dcat:Dataset `<base>/dataset/<id>`, dct:identifier <-> id;
+- title <-> dct:title; description <-> dct:description as plain text (an import keeps the stored
+  HTML when its text is the same);
+- tags <-> dcat:keyword; topics <-> dcat:theme (a skos:Concept `<base>/topic/<id>` labelled with
+  its title; read back by the IRI's last segment);
+- contact <-> dcat:contactPoint (vcard:fn, vcard:hasEmail);
+- licence <-> dct:license of each file (read from the dataset or any distribution);
+- createdAt, updatedAt <-> dct:issued, dct:modified;
+- each file <-> a dcat:Distribution `<dataset>/resource/<id>`: title, description, downloadURL
+  and accessURL, byte size, media type and format, MD5 checksum, modified;
+- each external link <-> a dcat:Distribution `<dataset>/link/<id>`: title, description,
+  accessURL, media type.
+
+RDF has no order: tags and topics keep the stored order when the set is the same
+(importing.plan), and new children are numbered in IRI order.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from functools import cache
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
+
+from app.services.clock import iso
+from app.services.mappings import NO_TITLES, Carriage, Titles
+from app.services.records import Record
+from app.services.validation import CHILD_ID, DATASET_ID
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+    from rdflib.term import Node
+
+CARRIAGE = Carriage.of(
+    "DCAT",
+    ("title", "description", "tags", "topics", "licence", "contact", "resources", "links"),
+)
+
+MD5_ALGORITHM = "http://spdx.org/rdf/terms#checksumAlgorithm_md5"
+IANA = "https://www.iana.org/assignments/media-types/"
+FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
+
+# A resource's detected format -> (IANA media type, EU file-type authority code).
+FORMATS: dict[str, tuple[str, str]] = {
+    "csv": ("text/csv", "CSV"),
+    "tsv": ("text/tab-separated-values", "TSV"),
+    "json": ("application/json", "JSON"),
+    "geojson": ("application/geo+json", "GEOJSON"),
+    "jsonld": ("application/ld+json", "JSON_LD"),
+    "xml": ("application/xml", "XML"),
+    "rdf": ("application/rdf+xml", "RDF_XML"),
+    "ttl": ("text/turtle", "RDF_TURTLE"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "XLSX"),
+    "xls": ("application/vnd.ms-excel", "XLS"),
+    "ods": ("application/vnd.oasis.opendocument.spreadsheet", "ODS"),
+    "pdf": ("application/pdf", "PDF"),
+    "zip": ("application/zip", "ZIP"),
+    "txt": ("text/plain", "TXT"),
+    "html": ("text/html", "HTML"),
+    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "DOCX"),
+    "kml": ("application/vnd.google-earth.kml+xml", "KML"),
+    "shp": ("application/x-shapefile", "SHP"),
+    "parquet": ("application/vnd.apache.parquet", "PARQUET"),
+}
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
+_DATETIME = re.compile(r"^-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
+# Characters that may not appear in an IRI (RFC 3987): a URL holding one is left out.
+_NOT_IRI = re.compile(r"[\x00-\x20<>\"{}|\\^`]")
+# What `quote(value, safe="")` leaves as it is: such a value needs no quoting call.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+# -- ours -> DCAT --------------------------------------------------------------------------------
+
+
+def _segment(value: str) -> str:
+    """`quote(value, safe="")`, without the call for the usual all-unreserved value."""
+    return value if _UNRESERVED.fullmatch(value) else quote(value, safe="")
+
+
+def _iri(value: str | None) -> str | None:
+    if not value or _NOT_IRI.search(value):
+        return None
+    return value
+
+
+def _datetime(value: str | None) -> str | None:
+    return value if value and _DATETIME.match(value) else None
+
+
+def _media_type(mime: str) -> dict[str, str] | None:
+    essence = mime.split(";", 1)[0].strip().lower()
+    if not _MEDIA_TYPE.match(essence):
+        return None
+    return {"@id": IANA + essence, "@type": "dct:MediaType"}
+
+
+# The (dcat:mediaType, dct:format) nodes of each known format, built once: only serialized.
+_FORMAT_NODES: dict[str, tuple[dict[str, str] | None, dict[str, str]]] = {
+    name: (_media_type(mime), {"@id": FILE_TYPE + code, "@type": "dct:MediaTypeOrExtent"})
+    for name, (mime, code) in FORMATS.items()
+}
+_MD5 = {"@id": MD5_ALGORITHM, "@type": "spdx:ChecksumAlgorithm"}
+
+
+def _licence(licence: Mapping[str, Any]) -> dict[str, Any] | None:
+    url = _iri(licence.get("url"))
+    if url is None:
+        return None
+    node: dict[str, Any] = {"@id": url, "@type": "dct:LicenseDocument"}
+    if licence.get("title"):
+        node["dct:title"] = licence["title"]
+    return node
+
+
+def _file_distribution(
+    rid: str, r: Mapping[str, Any], dataset_iri: str, licence: dict[str, Any] | None
+) -> dict[str, Any]:
+    download = _iri(r.get("url"))
+    node: dict[str, Any] = {
+        "@id": f"{dataset_iri}/resource/{_segment(rid)}",
+        "@type": "dcat:Distribution",
+        "dct:title": r.get("title") or "",
+        "dcat:accessURL": download or dataset_iri,
+    }
+    if download:
+        node["dcat:downloadURL"] = download
+    if r.get("description"):
+        node["dct:description"] = r["description"]
+    size = r.get("size")
+    if size is not None and size >= 0:
+        node["dcat:byteSize"] = str(size)
+    fmt = r.get("format")
+    known = _FORMAT_NODES.get(fmt.lower()) if fmt else None
+    if known is not None:
+        node["dcat:mediaType"], node["dct:format"] = known
+    if r.get("hash"):
+        node["spdx:checksum"] = {
+            "@type": "spdx:Checksum",
+            "spdx:algorithm": _MD5,
+            "spdx:checksumValue": r["hash"],
+        }
+    if licence is not None:
+        node["dct:license"] = licence
+    modified = _datetime(r.get("timestamp"))
+    if modified:
+        node["dct:modified"] = modified
+    return node
+
+
+def _link_distribution(
+    lid: str, link: Mapping[str, Any], dataset_iri: str
+) -> dict[str, Any] | None:
+    url = _iri(link.get("url"))
+    if url is None:
+        return None
+    node: dict[str, Any] = {
+        "@id": f"{dataset_iri}/link/{_segment(lid)}",
+        "@type": "dcat:Distribution",
+        "dct:title": link.get("title") or url,
+        "dcat:accessURL": url,
+    }
+    if link.get("description"):
+        node["dct:description"] = link["description"]
+    mimetype = (link.get("qa") or {}).get("mimetype")
+    media_type = _media_type(mimetype) if mimetype else None
+    if media_type is not None:
+        node["dcat:mediaType"] = media_type
+    return node
+
+
+def to_dcat(
+    record: Mapping[str, Any], dataset_iri: str, base_url: str, titles: Titles = NO_TITLES
+) -> dict[str, Any]:
+    """One dcat:Dataset node, with its distributions, themes and contact point embedded.
+    `dataset_iri`: the dataset's public URL; `base_url`: the site's, for the topics' IRIs.
+    Distributions in the record's order (a stored record has them by `order`)."""
+    base = base_url.rstrip("/")
+    title = record.get("title") or ""
+    node: dict[str, Any] = {
+        "@id": dataset_iri,
+        "@type": "dcat:Dataset",
+        "dct:identifier": record["id"],
+        "dct:title": title,
+        "dct:description": record.get("descriptionText") or title,
+    }
+    issued, modified = _datetime(record.get("createdAt")), _datetime(record.get("updatedAt"))
+    if issued:
+        node["dct:issued"] = issued
+    if modified:
+        node["dct:modified"] = modified
+    if record.get("tags"):
+        node["dcat:keyword"] = list(record["tags"])
+    if record.get("topics"):
+        node["dcat:theme"] = [
+            {
+                "@id": f"{base}/topic/{_segment(t)}",
+                "@type": "skos:Concept",
+                "skos:prefLabel": titles.topics.get(t, t),
+            }
+            for t in record["topics"]
+        ]
+    contact = record.get("contact") or {}
+    if contact.get("email") or contact.get("title"):
+        point: dict[str, Any] = {"@type": "vcard:Kind"}
+        if contact.get("title"):
+            point["vcard:fn"] = contact["title"]
+        email = _iri(f"mailto:{contact['email']}") if contact.get("email") else None
+        if email:
+            point["vcard:hasEmail"] = email
+        node["dcat:contactPoint"] = point
+    licence = _licence(record.get("licence") or {})
+    distributions = [
+        _file_distribution(rid, r, dataset_iri, licence)
+        for rid, r in (record.get("resources") or {}).items()
+    ]
+    distributions.extend(
+        d
+        for d in (
+            _link_distribution(lid, link, dataset_iri)
+            for lid, link in (record.get("links") or {}).items()
+        )
+        if d is not None
+    )
+    if distributions:
+        node["dcat:distribution"] = distributions
+    return node
+
+
+# -- DCAT -> ours --------------------------------------------------------------------------------
+
+
+@cache
+def _rdf() -> SimpleNamespace:
+    """rdflib's names, imported when a graph is first read: rdflib is slow to import, and only
+    an import of a DCAT file needs it."""
+    from rdflib import Literal, Namespace, URIRef
+
+    return SimpleNamespace(
+        Literal=Literal,
+        URIRef=URIRef,
+        DCAT=Namespace("http://www.w3.org/ns/dcat#"),
+        DCT=Namespace("http://purl.org/dc/terms/"),
+        VCARD=Namespace("http://www.w3.org/2006/vcard/ns#"),
+        SPDX=Namespace("http://spdx.org/rdf/terms#"),
+    )
+
+
+_FORMAT_BY_CODE = {code: name for name, (_mime, code) in FORMATS.items()}
+_FORMAT_BY_MIME = {mime: name for name, (mime, _code) in FORMATS.items()}
+_DIGITS = re.compile(r"[0-9]{1,30}")
+
+
+def _text(graph: Graph, subject: Node, predicate: Node) -> str | None:
+    """One literal value, preferring one without a language tag, then English."""
+    values = [o for o in graph.objects(subject, predicate) if isinstance(o, _rdf().Literal)]
+    if not values:
+        return None
+    values.sort(key=lambda o: (o.language not in (None, ""), o.language != "en", str(o)))
+    return str(values[0])
+
+
+def _moment(graph: Graph, subject: Node, predicate: Node) -> str | None:
+    """An xsd:dateTime as the catalogue writes it. rdflib keeps the value, not the text: one
+    with a zone comes back in UTC with milliseconds and Z (clock.iso); one without stays
+    without, with milliseconds only if it has a fraction. Other literals are kept as they are."""
+    for value in graph.objects(subject, predicate):
+        if isinstance(value, _rdf().Literal) and isinstance(value.value, datetime):
+            moment: datetime = value.value
+            text = iso(moment)  # "...T10:00:00.123Z"
+            if moment.tzinfo is None:
+                text = text[:-1] if moment.microsecond else text[:19]
+            return text
+    return _text(graph, subject, predicate)
+
+
+def _iri_of(graph: Graph, subject: Node, predicate: Node) -> str | None:
+    values = sorted(
+        str(o) for o in graph.objects(subject, predicate) if isinstance(o, _rdf().URIRef)
+    )
+    return values[0] if values else None
+
+
+def _last_segment(iri: str) -> str:
+    return unquote(iri.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1])
+
+
+def from_dcat(graph: Graph, subject: Node, new_id: Callable[[set[str]], str]) -> Record:
+    """Our record of the dcat:Dataset `subject` of `graph`, with the keys it has (tags, topics,
+    resources and links always). `new_id` names a distribution whose IRI gives no child id."""
+    rdf = _rdf()
+    record: Record = {}
+    identifier = _text(graph, subject, rdf.DCT.identifier)
+    if identifier is None and isinstance(subject, rdf.URIRef):
+        identifier = _last_segment(str(subject))
+    if identifier and DATASET_ID.match(identifier):
+        record["id"] = identifier
+    title = _text(graph, subject, rdf.DCT.title)
+    if title is not None:
+        record["title"] = title
+    description = _text(graph, subject, rdf.DCT.description)
+    if description is not None:
+        # Plain text: the planner keeps the stored HTML when its text is this text.
+        record["description"] = html.escape(description, quote=False)
+        record["descriptionText"] = description
+    keywords = sorted(str(o) for o in graph.objects(subject, rdf.DCAT.keyword))
+    record["tags"] = list(dict.fromkeys(k for k in keywords if k.strip()))
+    record["topics"] = sorted(
+        {
+            _last_segment(str(o))
+            for o in graph.objects(subject, rdf.DCAT.theme)
+            if isinstance(o, rdf.URIRef)
+        }
+    )
+    for key, predicate in (("createdAt", rdf.DCT.issued), ("updatedAt", rdf.DCT.modified)):
+        moment = _moment(graph, subject, predicate)
+        if moment is not None:
+            record[key] = moment
+    contact = next(iter(graph.objects(subject, rdf.DCAT.contactPoint)), None)
+    if contact is not None:
+        email = _iri_of(graph, contact, rdf.VCARD.hasEmail) or _text(
+            graph, contact, rdf.VCARD.hasEmail
+        )
+        record["contact"] = {
+            "email": email.removeprefix("mailto:") if email else None,
+            "title": _text(graph, contact, rdf.VCARD.fn),
+        }
+    distributions = sorted(set(graph.objects(subject, rdf.DCAT.distribution)), key=str)
+    licence = _licence_of(graph, subject, distributions)
+    if licence is not None:
+        record["licence"] = licence
+    record["resources"], record["links"] = _children(graph, subject, distributions, new_id)
+    return record
+
+
+def _licence_of(graph: Graph, subject: Node, distributions: list[Node]) -> dict[str, Any] | None:
+    rdf = _rdf()
+    for owner in (subject, *distributions):
+        node = next(iter(graph.objects(owner, rdf.DCT.license)), None)
+        if node is not None:
+            url = str(node) if isinstance(node, rdf.URIRef) else None
+            return {"url": url, "title": _text(graph, node, rdf.DCT.title)}
+    return None
+
+
+def _children(
+    graph: Graph,
+    subject: Node,
+    distributions: list[Node],
+    new_id: Callable[[set[str]], str],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    rdf = _rdf()
+    dataset_iri = str(subject)
+    files: dict[str, Any] = {}
+    links: dict[str, Any] = {}
+    for node in distributions:
+        iri = str(node) if isinstance(node, rdf.URIRef) else ""
+        download = _iri_of(graph, node, rdf.DCAT.downloadURL)
+        access = _iri_of(graph, node, rdf.DCAT.accessURL)
+        is_link = f"{dataset_iri}/link/" in iri or (
+            download is None and f"{dataset_iri}/resource/" not in iri
+        )
+        taken = links if is_link else files
+        child_id = _last_segment(iri) if iri else ""
+        if not CHILD_ID.match(child_id) or child_id in taken:
+            child_id = new_id(set(taken))
+        title = _text(graph, node, rdf.DCT.title) or ""
+        description = _text(graph, node, rdf.DCT.description) or ""
+        if is_link:
+            url = access or download or ""
+            links[child_id] = {
+                "url": url,
+                # Our export titles an untitled link with its URL.
+                "title": "" if title == url else title,
+                "description": description,
+            }
+            continue
+        files[child_id] = _file(graph, node, download, access, dataset_iri, title, description)
+    return files, links
+
+
+def _file(
+    graph: Graph,
+    node: Node,
+    download: str | None,
+    access: str | None,
+    dataset_iri: str,
+    title: str,
+    description: str,
+) -> dict[str, Any]:
+    rdf = _rdf()
+    size = _text(graph, node, rdf.DCAT.byteSize)
+    checksum = next(iter(graph.objects(node, rdf.SPDX.checksum)), None)
+    digest = _text(graph, checksum, rdf.SPDX.checksumValue) if checksum is not None else None
+    return {
+        "url": download or (access if access != dataset_iri else "") or "",
+        "title": title,
+        "description": description,
+        # ASCII digits only: str.isdigit() also says yes to "²", which int() refuses.
+        "size": int(size) if size is not None and _DIGITS.fullmatch(size) else size,
+        "hash": digest.lower() if digest else None,
+        "format": _format(graph, node),
+        "timestamp": _moment(graph, node, rdf.DCT.modified),
+    }
+
+
+def _format(graph: Graph, node: Node) -> str | None:
+    rdf = _rdf()
+    code = _iri_of(graph, node, rdf.DCT["format"])
+    if code and code.startswith(FILE_TYPE) and code[len(FILE_TYPE) :] in _FORMAT_BY_CODE:
+        return _FORMAT_BY_CODE[code[len(FILE_TYPE) :]]
+    media = _iri_of(graph, node, rdf.DCAT.mediaType)
+    if media and media.startswith(IANA):
+        return _FORMAT_BY_MIME.get(media[len(IANA) :])
+    return None
