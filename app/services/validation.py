@@ -28,7 +28,10 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def is_url(value: str) -> bool:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unbalanced "[" in the host: not an IPv6 address, not a URL
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in value
 
 

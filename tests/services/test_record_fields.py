@@ -8,6 +8,7 @@ import pytest
 
 from app.models.database import Database
 from app.services import datasets, json_patch
+from app.services.errors import ValidationFailed
 from app.services.record.canonical import canonical_field, empty_record
 from app.services.record.columns import (
     COMPANION_COLUMNS,
@@ -18,6 +19,7 @@ from app.services.record.columns import (
 from app.services.record.fields import CHILDREN, DATASET, FIELDS, SYNC_KEYS
 from app.services.record.shape import check_shape
 from app.services.records import Record
+from app.services.validation import validate_record
 from app.services.visibility import OWNER
 from tests.conftest import AUTHOR
 
@@ -95,3 +97,11 @@ def test_a_patch_of_the_wrong_type_is_refused_with_a_422_error(
         )
     with database.read() as session:
         assert datasets.get_record(session, new_dataset["id"]) == new_dataset
+
+
+def test_a_url_that_urllib_cannot_split_is_a_validation_error() -> None:
+    record = empty_record("abcde", "2025-01-01T00:00:00.000Z")
+    record.update(title="T", descriptionIframe="https://]files.example.org/x")
+    with pytest.raises(ValidationFailed) as failure:
+        validate_record(record)
+    assert failure.value.errors == {"descriptionIframe": "must be an http(s) URL"}
