@@ -14,8 +14,13 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from sqlalchemy import create_engine, text
+
+from app.models.database import Database
 
 
 def _free_port() -> int:
@@ -87,3 +92,20 @@ def postgres_server() -> Iterator[str | None]:
         server.terminate()
         server.wait(timeout=30)
         shutil.rmtree(data, ignore_errors=True)
+
+
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[Database]:
+    """A new, migrated catalogue database on the server at `server_url`, dropped afterwards."""
+    name = "catalogue_" + uuid.uuid4().hex[:12]
+    admin = create_engine(f"{server_url}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    database = Database.open(f"{server_url}/{name}")
+    try:
+        yield database
+    finally:
+        database.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}"'))
+        admin.dispose()

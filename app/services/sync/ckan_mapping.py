@@ -33,7 +33,8 @@ from typing import Any, Literal
 
 import orjson
 
-from app.services.clock import as_seed_time, parse_utc, today_iso
+from app.services import policy
+from app.services.clock import as_seed_time, parse_utc
 from app.services.records import Record
 from app.services.text import slugify
 from app.services.validation import CHILD_ID
@@ -330,7 +331,7 @@ def package_name(record: Record) -> str:
 
 def is_embargoed(record: Mapping[str, Any], today: str | None = None) -> bool:
     embargo = record.get("embargoUntil")
-    return bool(embargo) and str(embargo) > (today or today_iso())
+    return policy.is_embargoed(str(embargo) if embargo else None, today)
 
 
 def record_to_package(
