@@ -95,13 +95,15 @@ def postgres_server() -> Iterator[str | None]:
 
 
 @contextmanager
-def fresh_database(server_url: str) -> Iterator[Database]:
-    """A new, migrated catalogue database on the server at `server_url`, dropped afterwards."""
+def fresh_database(server_url: str, *, migrated: bool = True) -> Iterator[Database]:
+    """A new catalogue database on the server at `server_url` (empty, or migrated to the
+    current schema), dropped afterwards."""
     name = "catalogue_" + uuid.uuid4().hex[:12]
     admin = create_engine(f"{server_url}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    database = Database.open(f"{server_url}/{name}")
+    url = f"{server_url}/{name}"
+    database = Database.open(url) if migrated else Database(url)
     try:
         yield database
     finally:

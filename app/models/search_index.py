@@ -45,8 +45,8 @@ _SQL_BLOCKS = (
 
 def _fold_table() -> dict[int, str | None]:
     """str.translate's table after lower(): a Latin letter without its marks, a variant form as
-    its plain letter (ς σ, µ μ, ſ s: casefold, where that is one letter; ß stays), the marks
-    those letters carry dropped when they stand alone."""
+    its plain letter (final sigma, micro sign, long s: casefold where that is one letter, so
+    "ß" stays), and the marks those letters carry dropped when they stand alone."""
     table: dict[int, str | None] = {}
     marks: set[str] = set()
     for first, last in _CASED_BLOCKS:
@@ -133,6 +133,7 @@ POSTGRESQL_DROP = [
     "DROP FUNCTION IF EXISTS catalogue_search_document(text, text, text, json)",
 ]
 
+FTS5_TOKENIZER = "unicode61 remove_diacritics 2"
 # The tags' values, space-separated, as the FTS5 index holds them (`row` is new, old or
 # datasets). A counter rather than json_each, which FTS5 cannot read a view through ("SQL logic
 # error" on 'rebuild' and 'integrity-check').
@@ -151,10 +152,10 @@ SQLITE_CREATE = [
     f"""CREATE VIEW datasets_fts_content AS
         SELECT pk, id, title, description_text, {_SQLITE_TAGS.format(row="datasets")} AS tags
         FROM datasets""",
-    """CREATE VIRTUAL TABLE datasets_fts USING fts5(
+    f"""CREATE VIRTUAL TABLE datasets_fts USING fts5(
         id, title, description_text, tags,
         content='datasets_fts_content', content_rowid='pk',
-        tokenize='unicode61 remove_diacritics 2')""",
+        tokenize='{FTS5_TOKENIZER}')""",
     f"""CREATE TRIGGER datasets_fts_ai AFTER INSERT ON datasets BEGIN
         INSERT INTO datasets_fts({_SQLITE_COLUMNS}) VALUES ({_sqlite_values("new")});
     END""",

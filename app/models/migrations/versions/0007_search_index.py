@@ -38,7 +38,9 @@ def downgrade() -> None:
     # Back to 0001's index, as 0001 wrote it.
     initial = context.script.get_revision("0001")
     assert initial is not None
+    rebuild = ["INSERT INTO datasets_fts(datasets_fts) VALUES ('rebuild')"]
     for statement in _statements(
-        search_index.SQLITE_DROP + initial.module.FTS_STATEMENTS, search_index.POSTGRESQL_DROP
+        search_index.SQLITE_DROP + initial.module.FTS_STATEMENTS + rebuild,
+        search_index.POSTGRESQL_DROP,
     ):
         op.execute(statement)
