@@ -11,9 +11,9 @@ store the same words:
   as the JSON text (which escapes "é" as "\\u00e9"): the content is the view
   `datasets_fts_content`, so a rebuild and the triggers see the same text.
 * PostgreSQL: a stored generated `tsvector` column, `datasets.search_vector`, with a GIN index.
-  Its text is folded in SQL by `translate` with a table made from `fold` itself (SQL_FOLD), so
-  PostgreSQL needs no `unaccent` extension, and the `simple` configuration then only splits
-  words that are already folded.
+  Its text is folded in SQL by the steps of `fold` (`_sql_fold`: normalize, regexp_replace and
+  translate, with the tables made here), so PostgreSQL needs no `unaccent` extension; the
+  `simple` configuration then lowers and splits words that are already folded.
 
 Changing `fold` or `WORD` changes what the indexes hold: it needs a migration that rebuilds
 them (0007 made them).
@@ -25,51 +25,47 @@ import re
 import unicodedata
 
 WORD = re.compile(r"[^\W_]+")
-# Latin letters whose accents are dropped, as FTS5's remove_diacritics does (Greek and Cyrillic
-# keep theirs there, so they keep them here: both engines must hold the same words).
-_LATIN_BLOCKS = ((0x00, 0x24F), (0x1E00, 0x1EFF))
-_CASED_BLOCKS = ((0x00, 0x24F), (0x370, 0x52F), (0x1E00, 0x1FFF))  # Latin, Greek, Cyrillic
-# Latin letters FTS5 keeps whole: a mark on æ, ø or ʒ, or two marks one of which is a dot.
-_FTS5_KEEPS = frozenset("ǠǡǢǣǮǯǼǽǾǿ")
-# Blocks whose characters SQL_FOLD maps on PostgreSQL: Latin, combining marks, Greek, Cyrillic,
-# Latin and Greek extended, punctuation and symbols. Outside them PostgreSQL's own lower() and
-# parser apply.
-_SQL_BLOCKS = (
-    (0x01, 0x24F),
-    (0x300, 0x36F),
-    (0x370, 0x52F),
-    (0x1E00, 0x1FFF),
-    (0x2000, 0x2BFF),
-)
+# Variant letter forms as their plain letter, as FTS5 folds them: final sigma, micro sign, long
+# s... (casefold, where it gives one letter other than lower(): "ß" stays).
+_VARIANTS = {
+    char: char.casefold()
+    for first, last in ((0x00, 0x24F), (0x370, 0x52F), (0x1E00, 0x1FFF))
+    for char in map(chr, range(first, last + 1))
+    if char == char.lower() and len(char.casefold()) == 1 and char.casefold() != char
+}
+_VARIANT_TABLE = str.maketrans(_VARIANTS)
+# Accents of Latin letters: the marks that follow an ASCII letter once decomposed (Vietnamese
+# letters carry two). Other scripts keep theirs, as FTS5's remove_diacritics keeps them.
+_LATIN_ACCENTS = re.compile("([A-Za-z])[\u0300-\u036f]+")
+_SQL_LATIN_ACCENTS = r"'([A-Za-z])[\u0300-\u036F]+'"
 
 
-def _fold_table() -> dict[int, str | None]:
-    """str.translate's table after lower(): a Latin letter without its marks, a variant form as
-    its plain letter (final sigma, micro sign, long s: casefold where that is one letter, so
-    "ß" stays), and the marks those letters carry dropped when they stand alone."""
-    table: dict[int, str | None] = {}
-    marks: set[str] = set()
-    for first, last in _CASED_BLOCKS:
-        for code in range(first, last + 1):
-            char = chr(code)
-            folded = char.casefold() if len(char.casefold()) == 1 else char
-            latin = any(low <= code <= high for low, high in _LATIN_BLOCKS)
-            if latin and char not in _FTS5_KEEPS:
-                decomposed = unicodedata.normalize("NFD", folded)
-                marks.update(c for c in decomposed if unicodedata.combining(c))
-                folded = "".join(c for c in decomposed if not unicodedata.combining(c))
-            if folded != char:
-                table[code] = folded
-    table.update(dict.fromkeys(map(ord, marks)))
-    return table
+def _sql_separators() -> str:
+    """A PostgreSQL regex bracket of every character WORD does not take for a letter or digit
+    (PostgreSQL's parser would read ASCII punctuation as part of a URL, a host or a version
+    number, and combining marks or circled letters as letters)."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(1, 0x110000):
+        if 0xD800 <= code <= 0xDFFF or WORD.match(chr(code)):
+            continue
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
 
+    def escaped(code: int) -> str:
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
-_FOLD = _fold_table()
+    return "[" + "".join(f"{escaped(a)}-{escaped(b)}" for a, b in ranges) + "]+"
 
 
 def fold(text: str) -> str:
-    """Lower case, Latin letters without accents: 'Zürich CAFÉ Straße' -> 'zurich cafe straße'."""
-    return text.lower().translate(_FOLD)
+    """Lower case, Latin letters without accents: 'Zürich CAFÉ Straße' -> 'zurich cafe straße'.
+
+    `_sql_fold` takes the same steps in PostgreSQL: keep them in step."""
+    plain = text.lower().translate(_VARIANT_TABLE)
+    decomposed = unicodedata.normalize("NFD", plain)
+    return unicodedata.normalize("NFC", _LATIN_ACCENTS.sub(r"\1", decomposed))
 
 
 def words(text: str) -> list[str]:
@@ -77,37 +73,26 @@ def words(text: str) -> list[str]:
     return WORD.findall(fold(text))
 
 
-def _sql_fold_table() -> tuple[str, str]:
-    """(from, to) for SQL's translate(): each character of the blocks as `fold` and `WORD` see
-    it: a separator becomes a space, a letter its folded letter, a lone combining mark nothing
-    (translate drops the characters of `from` past the end of `to`)."""
-    sources: list[str] = []
-    targets: list[str] = []
-    dropped: list[str] = []
-    for first, last in _SQL_BLOCKS:
-        for code in range(first, last + 1):
-            char = chr(code)
-            if unicodedata.category(char) == "Cs":
-                continue
-            folded = fold(char)
-            if not folded:
-                dropped.append(char)
-            elif not WORD.fullmatch(folded):
-                sources.append(char)
-                targets.append(" ")
-            elif len(folded) == 1 and folded != char:
-                sources.append(char)
-                targets.append(folded)
-    return "".join(sources + dropped), "".join(targets)
-
-
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _sql_fold(document: str) -> str:
+    """`fold` of `document` (SQL text) in PostgreSQL, and what WORD separates made spaces; the
+    `simple` configuration then lowers the words."""
+    variant, plain = _sql_string("".join(_VARIANTS)), _sql_string("".join(_VARIANTS.values()))
+    variants = f"translate({document}, {variant}, {plain})"
+    accents = f"regexp_replace(normalize({variants}, NFD), {_SQL_LATIN_ACCENTS}, '\\1', 'g')"
+    separators = _sql_string(_sql_separators())
+    return f"regexp_replace(normalize({accents}, NFC), {separators}, ' ', 'g')"
+
+
 SEARCH_VECTOR = "search_vector"
 SEARCH_VECTOR_INDEX = "ix_datasets_search_vector"
-_FROM, _TO = _sql_fold_table()
+_DOCUMENT = """coalesce(id, '') || ' ' || coalesce(title, '') || ' '
+    || coalesce(description_text, '') || ' '
+    || CASE WHEN json_typeof(tags) = 'array' THEN coalesce(
+        (SELECT string_agg(value, ' ') FROM json_array_elements_text(tags)), '') ELSE '' END"""
 
 POSTGRESQL_CREATE = [
     # The document: id, title, description text and the tags' values, folded. IMMUTABLE, so a
@@ -115,13 +100,7 @@ POSTGRESQL_CREATE = [
     f"""CREATE FUNCTION catalogue_search_document(
         id text, title text, description_text text, tags json
     ) RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-        SELECT to_tsvector('simple'::regconfig, translate(
-            coalesce(id, '') || ' ' || coalesce(title, '') || ' '
-            || coalesce(description_text, '') || ' '
-            || CASE WHEN json_typeof(tags) = 'array' THEN coalesce(
-                (SELECT string_agg(value, ' ') FROM json_array_elements_text(tags)), '')
-               ELSE '' END,
-            {_sql_string(_FROM)}, {_sql_string(_TO)}))
+        SELECT to_tsvector('simple'::regconfig, {_sql_fold(_DOCUMENT)})
     $$""",
     f"""ALTER TABLE datasets ADD COLUMN {SEARCH_VECTOR} tsvector GENERATED ALWAYS AS (
         catalogue_search_document(id, title, description_text, tags)) STORED""",

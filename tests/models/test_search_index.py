@@ -39,8 +39,14 @@ def test_fts5_reads_every_character_as_words_does() -> None:
     indexed: dict[int, list[str]] = {}
     for term, row in connection.execute("SELECT term, doc FROM terms ORDER BY doc, offset"):
         indexed.setdefault(row, []).append(term)
-    differ = [s for row, s in enumerate(SAMPLES_FTS5) if words(s) != indexed.get(row, [])]
-    assert differ == []
+    differ = [
+        s
+        for row, s in enumerate(SAMPLES_FTS5)
+        # NFC: FTS5 keeps canonically equal forms apart (Greek oxia and tonos), `fold` does not.
+        if words(s) != [unicodedata.normalize("NFC", term) for term in indexed.get(row, [])]
+    ]
+    # The one Latin letter FTS5 keeps with both its marks, where `fold` takes them off.
+    assert differ == ["aǠb", "aǡb"]
     assert len(SAMPLES_FTS5) > 2000
 
 
