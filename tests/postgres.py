@@ -17,7 +17,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from app.models.database import Database
@@ -111,3 +113,21 @@ def fresh_database(server_url: str, *, migrated: bool = True) -> Iterator[Databa
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE "{name}"'))
         admin.dispose()
+
+
+ENGINES = ["sqlite", "postgresql"]
+
+
+@contextmanager
+def catalogue_on(engine: str, folder: Path, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """An empty, migrated catalogue on `engine` (one of ENGINES): a SQLite file in `folder`, or a
+    database on the session's PostgreSQL server (skipped where there is none)."""
+    if engine == "sqlite":
+        database = Database.open(folder / "catalogue.sqlite")
+        try:
+            yield database
+        finally:
+            database.dispose()
+        return
+    with fresh_database(request.getfixturevalue("pg_server")) as database:
+        yield database

@@ -20,19 +20,14 @@ from ckanapi import (  # type: ignore[import-untyped]  # no type information
 
 from app.models.database import Database
 from app.services.server import ServerThread
-from tests.postgres import fresh_database
+from tests.postgres import ENGINES, catalogue_on
 from tests.server.conftest import Catalogue
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=ENGINES)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """The catalogue behind the server, on each engine."""
-    if request.param == "sqlite":
-        db = Database.open(tmp_path / "catalogue.sqlite")
-        yield db
-        db.dispose()
-        return
-    with fresh_database(request.getfixturevalue("pg_server")) as db:
+    with catalogue_on(request.param, tmp_path, request) as db:
         yield db
 
 

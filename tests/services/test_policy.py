@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from sqlalchemy import ColumnElement, Integer, String, case, literal, select
 from app.models.database import Database
 from app.services import policy
 from app.services.policy import PYTHON, SQL
-from tests.postgres import fresh_database
+from tests.postgres import ENGINES, catalogue_on
 
 TODAY = "2026-06-01"
 STATES = ("draft", "published")
@@ -24,16 +23,11 @@ STATUSES = (None, -1, 0, 200, 301, 399, 400, 404, 500)
 CHECKED = (None, "2026-01-02T03:04:05Z")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=ENGINES)
 def engine_database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = Database.open(Path(tmp_path_factory.mktemp("policy")) / "c.sqlite")
-        yield database
-        database.dispose()
-        return
-    with fresh_database(request.getfixturevalue("pg_server")) as database:
+    with catalogue_on(request.param, tmp_path_factory.mktemp("policy"), request) as database:
         yield database
 
 

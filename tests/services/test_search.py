@@ -16,7 +16,7 @@ from app.services import browse, datasets, export_query, search
 from app.services.exporting import ExportFormat, ExportRequest, ExportScope, export_catalogue
 from app.services.visibility import OWNER
 from tests.conftest import AUTHOR, make_record
-from tests.postgres import fresh_database
+from tests.postgres import ENGINES, catalogue_on
 
 # id -> (title, description, tags)
 DATASETS: dict[str, tuple[str, str, list[str]]] = {
@@ -70,17 +70,11 @@ def _fill(database: Database) -> None:
             datasets.create_dataset(session, record, author=AUTHOR)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=ENGINES)
 def catalogue(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = Database.open(Path(tmp_path_factory.mktemp("search")) / "catalogue.sqlite")
-        _fill(database)
-        yield database
-        database.dispose()
-        return
-    with fresh_database(request.getfixturevalue("pg_server")) as database:
+    with catalogue_on(request.param, tmp_path_factory.mktemp("search"), request) as database:
         _fill(database)
         yield database
 
