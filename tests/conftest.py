@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, settings
 from app.models.database import Database
 from app.services import datasets
 from app.services.records import Record
+from tests.postgres import fresh_database, postgres_server
 
 AUTHOR = "tester"
 
@@ -30,6 +31,22 @@ def database(tmp_path: Path) -> Iterator[Database]:
     db = Database.open(tmp_path / "catalogue.sqlite")
     yield db
     db.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A throwaway PostgreSQL server's URL (no database), one for the whole run."""
+    with postgres_server() as url:
+        if url is None:
+            pytest.skip("no PostgreSQL binaries (scripts/system-deps.sh installs them)")
+        yield url
+
+
+@pytest.fixture
+def pg_database(pg_server: str) -> Iterator[Database]:
+    """An empty, migrated catalogue in its own PostgreSQL database."""
+    with fresh_database(pg_server) as db:
+        yield db
 
 
 def make_record(**overrides: object) -> Record:

@@ -14,10 +14,16 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
+import pytest
+from sqlalchemy import create_engine, text
+
+from app.models.database import Database
 
 
 def _free_port() -> int:
@@ -94,3 +100,40 @@ def postgres_server() -> Iterator[str | None]:
         server.terminate()
         server.wait(timeout=30)
         shutil.rmtree(data, ignore_errors=True)
+
+
+@contextmanager
+def fresh_database(server_url: str, *, migrated: bool = True) -> Iterator[Database]:
+    """A new catalogue database on the server at `server_url` (empty, or migrated to the
+    current schema), dropped afterwards."""
+    name = "catalogue_" + uuid.uuid4().hex[:12]
+    admin = create_engine(f"{server_url}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"{server_url}/{name}"
+    database = Database.open(url) if migrated else Database(url)
+    try:
+        yield database
+    finally:
+        database.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}"'))
+        admin.dispose()
+
+
+ENGINES = ["sqlite", "postgresql"]
+
+
+@contextmanager
+def catalogue_on(engine: str, folder: Path, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """An empty, migrated catalogue on `engine` (one of ENGINES): a SQLite file in `folder`, or a
+    database on the session's PostgreSQL server (skipped where there is none)."""
+    if engine == "sqlite":
+        database = Database.open(folder / "catalogue.sqlite")
+        try:
+            yield database
+        finally:
+            database.dispose()
+        return
+    with fresh_database(request.getfixturevalue("pg_server")) as database:
+        yield database

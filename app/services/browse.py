@@ -9,16 +9,15 @@ The table never loads the catalogue. It asks for a count, then for windows of ro
   streams that list (8 bytes a row, as Anki's browser keeps its id list); the table loads it
   in the background while the first windows come from keyset queries.
 
-Search is FTS5 over title, description text and tags (`datasets_fts`, rowid = datasets.pk),
-every word a quoted prefix, so what the person types is never FTS syntax. On other databases
-(PostgreSQL) it falls back to ILIKE. The state column and filter come from the one visibility
-module. Sortable columns: title, id, state, updated_at, created_at and team (by team id); the
-state sort has no index (it depends on today's date), so its windows cost a scan.
+Search is services.search (every word a prefix of a word of the id, title, description text or
+tags; FTS5 on SQLite, a tsvector on PostgreSQL). The state column and filter come from the one
+visibility module, the broken-links count from the one policy. Sortable columns: title, id,
+state, updated_at, created_at and team (by team id); the state sort has no index (it depends
+on today's date), so its windows cost a scan.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 import threading
 from array import array
@@ -27,26 +26,14 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    String,
-    and_,
-    cast,
-    column,
-    func,
-    literal_column,
-    or_,
-    select,
-    table,
-    true,
-    tuple_,
-)
+from sqlalchemy import ColumnElement, Select, and_, func, select, true, tuple_
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.models import Dataset, Link, Resource, Team
+from app.services import search
 from app.services.clock import today_iso
+from app.services.policy import broken_link_clause
 from app.services.progress import Cancelled
 from app.services.visibility import display_state_expr
 
@@ -57,10 +44,6 @@ DISPLAY_STATES = ("draft", "embargoed", "private", "published")
 WALK_DENSITY = 500
 # Rows fetched per chunk while streaming the ordered pk list.
 PK_CHUNK = 20_000
-
-# Words as FTS5's unicode61 tokenizer sees them: letters and digits; "_" and the rest separate.
-_WORD = re.compile(r"[^\W_]+")
-_FTS = table("datasets_fts", column("rowid"))
 
 
 @dataclass(frozen=True)
@@ -97,20 +80,8 @@ class BrowseRow:
     created_at: str
     tags: tuple[str, ...]
     resources: int
-    broken_links: int  # links whose last check failed (link_check.is_broken)
+    broken_links: int  # links whose last check failed (policy.is_broken_link)
     key: Key
-
-
-def fts_query(text: str) -> str | None:
-    """`text` as an FTS5 query: every word quoted and a prefix, all required. None if no word.
-
-    'air qual' -> '"air"* "qual"*'; quotes, stars, NEAR, AND, column filters and the like
-    typed by the person are words or separators here, never syntax.
-    """
-    words = _WORD.findall(text)
-    if not words:
-        return None
-    return " ".join(f'"{word}"*' for word in words)
 
 
 def _sort_expr(spec: BrowseSpec, today: str) -> ColumnElement[Any]:
@@ -135,44 +106,12 @@ def _is_sqlite(session: Session) -> bool:
 def _filter(
     session: Session, spec: BrowseSpec, today: str, *, walk: bool = False
 ) -> ColumnElement[bool]:
-    clauses: list[ColumnElement[bool]] = []
-    if spec.search.strip():
-        clauses.append(_search_clause(session, spec.search, walk=walk))
+    clauses: list[ColumnElement[bool]] = [
+        search.matches(session, search.terms(spec.search), walk=walk)
+    ]
     if spec.state is not None:
         clauses.append(display_state_expr(today) == spec.state)
     return and_(true(), *clauses)
-
-
-def _search_clause(session: Session, text: str, *, walk: bool) -> ColumnElement[bool]:
-    if _is_sqlite(session):
-        query = fts_query(text)
-        if query is None:
-            return true()
-        matches = select(_FTS.c.rowid).where(literal_column("datasets_fts").op("MATCH")(query))
-        # `pk + 0` hides the rowid from the planner, so it walks the sort index and probes the
-        # matches instead of fetching every match and sorting them (see prefer_walk).
-        return (Dataset.pk + 0 if walk else Dataset.pk).in_(matches)
-    words = _WORD.findall(text)
-    return and_(
-        true(),
-        *(
-            or_(
-                Dataset.title.ilike(f"%{word}%"),
-                Dataset.description_text.ilike(f"%{word}%"),
-                cast(Dataset.tags, String).ilike(f"%{word}%"),
-            )
-            for word in words
-        ),
-    )
-
-
-def broken_link_clause() -> ColumnElement[bool]:
-    """link_check.is_broken in SQL: an error status, or checked (a timestamp) with no status."""
-    status = Link.qa_http_status
-    return or_(
-        status >= 400,
-        and_(or_(status.is_(None), status <= 0), Link.qa_timestamp.is_not(None)),
-    )
 
 
 def _row_select(spec: BrowseSpec, today: str) -> Select[Any]:
@@ -237,7 +176,7 @@ def prefer_walk(
     window / density, a few ms while matches are at least 1 in WALK_DENSITY rows, but the whole
     index for a rare word. `matches` is the search's count, if the caller has it.
     """
-    if not spec.search.strip() or spec.sort == "state" or not _is_sqlite(session):
+    if not search.terms(spec.search) or spec.sort == "state" or not _is_sqlite(session):
         return False
     if matches is None:
         matches = count(session, spec, today=today)
@@ -248,16 +187,9 @@ def prefer_walk(
 def count(session: Session, spec: BrowseSpec, *, today: str | None = None) -> int:
     """How many datasets the table shows for `spec`."""
     today = today or today_iso()
-    if _is_sqlite(session) and spec.state is None and spec.search.strip():
-        query = fts_query(spec.search)
-        if query is not None:
-            # The FTS index alone answers this: no look-up of the datasets rows.
-            matches = (
-                select(func.count())
-                .select_from(_FTS)
-                .where(literal_column("datasets_fts").op("MATCH")(query))
-            )
-            return int(session.scalar(matches) or 0)
+    query = search.terms(spec.search)
+    if query and spec.state is None:
+        return search.count(session, query)
     stmt = select(func.count()).select_from(Dataset).where(_filter(session, spec, today))
     return int(session.scalar(stmt) or 0)
 

@@ -15,33 +15,22 @@ in its current state if its pk is still ahead of the walk.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import (
-    ColumnElement,
-    Text,
-    and_,
-    bindparam,
-    column,
-    func,
-    or_,
-    select,
-    table,
-    text,
-    type_coerce,
-)
+from sqlalchemy import ColumnElement, Text, bindparam, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from app.models import Dataset, Link, Masthead, Resource, Team, Topic
 from app.models.database import Database
 from app.services import datasets
+from app.services import search as search_module
 from app.services.clock import today_iso
 from app.services.errors import CatalogueError, PermissionDenied
 from app.services.records import Record, dataset_to_record
+from app.services.search import AnySelect
 from app.services.visibility import READ, Principal, permissions_for, visible_clause
 
 BATCH_SIZE = 500
@@ -213,9 +202,15 @@ def fetch_batch(
     return build_rows(session, session.connection().execute(statement).all())
 
 
-def rows_by_pk(session: Session, pks: Sequence[int]) -> list[DatasetRow]:
-    """The rows of the datasets `pks` (those that exist), by pk, whoever may see them."""
-    statement = select(*_DATASET_COLUMNS).where(Dataset.pk.in_(pks)).order_by(Dataset.pk)
+def rows_by_pk(
+    session: Session, principal: Principal, pks: Sequence[int], *, today: str | None = None
+) -> list[DatasetRow]:
+    """The rows of the datasets `pks` that exist and `principal` may see, by pk."""
+    statement = (
+        select(*_DATASET_COLUMNS)
+        .where(Dataset.pk.in_(pks), visible_clause(principal, today))
+        .order_by(Dataset.pk)
+    )
     return build_rows(session, session.connection().execute(statement).all())
 
 
@@ -388,8 +383,6 @@ def readable_record(session: Session, principal: Principal, dataset_id: str) -> 
 
 # -- search (CKAN package_search) --------------------------------------------------------------
 
-_FTS = table("datasets_fts", column("rowid"), column("rank"))
-_WORD = re.compile(r"\w+", re.UNICODE)
 SORT_FIELDS: dict[str, Any] = {
     "metadata_modified": Dataset.updated_at,
     "metadata_created": Dataset.created_at,
@@ -408,14 +401,6 @@ class SearchPage:
     rows: list[DatasetRow]
 
 
-def search_terms(q: str) -> list[str]:
-    """The words of a CKAN/Solr `q`; `*:*` and blank mean everything."""
-    q = q.strip()
-    if not q or q == "*:*":
-        return []
-    return _WORD.findall(q)
-
-
 def search(
     session: Session,
     principal: Principal,
@@ -425,48 +410,29 @@ def search(
     start: int = 0,
     rows: int = 10,
 ) -> SearchPage:
-    """One page of the datasets visible to `principal` matching every word of `q`.
-
-    Words match title, description text and tags through the FTS5 index (prefix-free, as Solr's
-    default field does); `sort` is CKAN's "field dir, field dir" over score, metadata_modified,
+    """One page of the datasets visible to `principal` that match `q` (services.search: every
+    word the beginning of a word of the id, title, description or tags; `*:*` and blank match
+    everything). `sort` is CKAN's "field dir, field dir" over score, metadata_modified,
     metadata_created, title_string and name.
     """
     if start < 0 or rows < 0:
         raise InvalidQuery("start and rows must not be negative")
-    words = search_terms(q)
-    conditions: list[ColumnElement[bool]] = [visible_clause(principal)]
-    use_fts = bool(words) and session.get_bind().dialect.name == "sqlite"
-    if words and not use_fts:
-        conditions.append(and_(*(_word_like(word) for word in words)))
-    order = _order_by(sort, use_fts)
+    query = search_module.terms(q)
 
-    def restricted(statement: Any) -> Any:
-        if use_fts:
-            statement = statement.join(_FTS, _FTS.c.rowid == Dataset.pk).where(
-                text("datasets_fts MATCH :match").bindparams(match=_fts_query(words))
-            )
-        return statement.where(*conditions)
+    def restricted(statement: AnySelect) -> tuple[AnySelect, ColumnElement[float] | None]:
+        return search_module.ranked(session, statement.where(visible_clause(principal)), query)
 
-    count = session.scalar(restricted(select(func.count()).select_from(Dataset))) or 0
-    statement = restricted(select(*_DATASET_COLUMNS)).order_by(*order).offset(start).limit(rows)
+    counting, _ = restricted(select(func.count()).select_from(Dataset))
+    statement, score = restricted(select(*_DATASET_COLUMNS))
+    statement = statement.order_by(*_order_by(sort, score)).offset(start).limit(rows)
     return SearchPage(
-        count=count,
+        count=session.scalar(counting) or 0,
         sort=sort,
         rows=build_rows(session, session.connection().execute(statement).all()),
     )
 
 
-def _fts_query(words: list[str]) -> str:
-    # Each word as an FTS5 string: no user text is ever read as FTS5 syntax.
-    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
-
-
-def _word_like(word: str) -> ColumnElement[bool]:
-    pattern = f"%{word}%"
-    return or_(Dataset.title.ilike(pattern), Dataset.description_text.ilike(pattern))
-
-
-def _order_by(sort: str, use_fts: bool) -> list[Any]:
+def _order_by(sort: str, score: ColumnElement[float] | None) -> list[Any]:
     order: list[Any] = []
     for part in sort.split(","):
         words = part.split()
@@ -477,9 +443,8 @@ def _order_by(sort: str, use_fts: bool) -> list[Any]:
         if len(words) > 2 or direction not in ("asc", "desc"):
             raise InvalidQuery(f"Cannot sort by {part.strip()!r}: use 'field asc' or 'field desc'")
         if field == "score":
-            if use_fts:
-                # FTS5 rank: more negative is a better match.
-                order.append(_FTS.c.rank.asc() if direction == "desc" else _FTS.c.rank.desc())
+            if score is not None:
+                order.append(score.desc() if direction == "desc" else score.asc())
             continue
         if field not in SORT_FIELDS:
             known = ", ".join(["score", *SORT_FIELDS])

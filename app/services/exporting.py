@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from app.models import Dataset
 from app.models.database import Database
-from app.services import browse, export_query, renders
+from app.services import export_query, renders, search
 from app.services.batches import batched
 from app.services.errors import CatalogueError, ValidationFailed
 from app.services.export_choices import DEFAULT_BASE_URL
@@ -158,7 +158,7 @@ class _Scope:
         assert self.pks is not None
         for batch in batched(self.pks, BATCH_SIZE):
             with self.database.read() as session:
-                rows = export_query.rows_by_pk(session, batch)
+                rows = export_query.rows_by_pk(session, self.principal, batch)
             yield rows
 
 
@@ -172,21 +172,21 @@ def _scope(database: Database, request: ExportRequest) -> _Scope:
                 select(func.count()).select_from(Dataset).where(visible_clause(principal))
             )
         return _Scope(database, principal, int(total or 0))
-    # A selection or a search is the desktop owner's, who sees every dataset.
-    if scope is ExportScope.SELECTION:
-        if not request.dataset_ids:
-            raise ValidationFailed({"selection": "select at least one dataset"}, subject="export")
-        with database.read() as session:
-            pks = sorted(
-                session.scalars(
-                    select(Dataset.pk).where(
-                        visible_clause(OWNER), Dataset.id.in_(set(request.dataset_ids))
-                    )
-                ).all()
+    # A selection or a search is the desktop owner's: the table shows the owner's view.
+    if scope is ExportScope.SELECTION and not request.dataset_ids:
+        raise ValidationFailed({"selection": "select at least one dataset"}, subject="export")
+    with database.read() as session:
+        chosen = (
+            Dataset.id.in_(set(request.dataset_ids))
+            if scope is ExportScope.SELECTION
+            # The table's search (services.search), by pk.
+            else search.matches(session, search.terms(request.search))
+        )
+        pks = list(
+            session.scalars(
+                select(Dataset.pk).where(visible_clause(OWNER), chosen).order_by(Dataset.pk)
             )
-    else:
-        with database.read() as session:
-            pks = sorted(browse.ordered_pks(session, browse.BrowseSpec(search=request.search)))
+        )
     return _Scope(database, OWNER, len(pks), pks)
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from app.models import Dataset, Link
 from app.models.database import Database
-from app.services import datasets
+from app.services import datasets, policy
 from app.services.clock import now_iso
 from app.services.errors import NotFound, StaleEdit
 from app.services.progress import NO_PROGRESS, Progress
@@ -40,16 +40,20 @@ class LinkCheckResult:
     url: str
     http_status: int | None
     error: str | None
+    checked_at: str
+
+    @property
+    def broken(self) -> bool:
+        """Whether this check marks its link broken (policy.broken_link)."""
+        return policy.is_broken_link(self.http_status, self.checked_at)
 
 
 def is_broken(qa: dict[str, Any]) -> bool:
-    """Whether a link's last check failed: an error status, or checked and no answer.
-
-    A link never checked (no timestamp) is not broken, only unknown."""
+    """Whether a link's last check failed (policy.broken_link), from its stored qa."""
     status = qa.get("httpStatus")
-    if isinstance(status, int) and status > 0:
-        return status >= 400
-    return qa.get("timestamp") is not None
+    if not isinstance(status, int) or isinstance(status, bool):
+        status = None  # a value no check writes: no answer
+    return policy.is_broken_link(status, qa.get("timestamp"))
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,10 @@ async def _check(
         # As DataPress QA: no answer, so no status, type, size or hash.
         failed = dict.fromkeys(("httpStatus", "mimetype", "size", "hash"))
         failed["timestamp"] = checked_at
-        return LinkCheckResult(target.dataset_id, target.lid, target.url, None, message), failed
+        failed_result = LinkCheckResult(
+            target.dataset_id, target.lid, target.url, None, message, checked_at
+        )
+        return failed_result, failed
     headers = response.headers
     length = headers.get("content-length")
     qa: dict[str, Any] = {
@@ -144,7 +151,9 @@ async def _check(
         "size": int(length) if length and _LENGTH.fullmatch(length) else None,
         "hash": headers.get("etag"),
     }
-    result = LinkCheckResult(target.dataset_id, target.lid, target.url, response.status_code, None)
+    result = LinkCheckResult(
+        target.dataset_id, target.lid, target.url, response.status_code, None, checked_at
+    )
     return result, qa
 
 

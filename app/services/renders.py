@@ -56,7 +56,7 @@ from app.services.batches import batched
 from app.services.clock import today_iso
 from app.services.export_query import DatasetRow
 from app.services.formats import csv_format, datapress_json, jsonld
-from app.services.visibility import Principal, visible_clause
+from app.services.visibility import OWNER, Principal, visible_clause
 
 PLACEHOLDER = "http://catalogue-desk-base-url.invalid"
 _PLACEHOLDER_BYTES = PLACEHOLDER.encode()
@@ -118,7 +118,7 @@ def refresh(session: Session, pks: Sequence[int]) -> None:
 def _refresh_batch(session: Session, pks: Sequence[int]) -> None:
     session.flush()  # the rows are read through the connection, past the ORM's pending changes
     session.execute(delete(DatasetRender).where(DatasetRender.dataset_pk.in_(pks)))
-    rows = export_query.rows_by_pk(session, pks)
+    rows = export_query.rows_by_pk(session, OWNER, pks)  # stored for every caller
     versions: dict[int, int] = {
         pk: version
         for pk, version in session.execute(
@@ -176,7 +176,7 @@ def fragment_page(
     missing = [pk for pk, part in found if part is None]
     fresh: dict[int, bytes] = {}
     if missing:
-        rows = export_query.rows_by_pk(session, missing)
+        rows = export_query.rows_by_pk(session, principal, missing, today=today)
         fresh = dict(zip((row.pk for row in rows), fragment.render(rows, base), strict=True))
     if not verbatim:
         return [(pk, fresh[pk]) for pk, _ in found]

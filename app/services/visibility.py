@@ -5,7 +5,8 @@ acts as its user) also sees, in any state, the datasets they are granted: their 
 they collaborate on it, they or one of their teams is on its read list, or a user or group
 ruleset (seed 004) with any permission is declared for them. The desktop owner sees everything.
 Every endpoint, export and view filters through `visible_clause`; `permissions_for` answers the
-same question for one dataset and also says what the caller may do with it.
+same question for one dataset and also says what the caller may do with it. The rules they
+rest on (the embargo, "public", the state column) are written once in services.policy.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from app.models import (
     dataset_read_teams,
     dataset_read_users,
 )
+from app.services import policy
 from app.services.clock import today_iso
 from app.services.permissions import Permission, effective
 
@@ -63,12 +65,9 @@ def principal_for_user(user: User) -> Principal:
 
 
 def public_clause(today: str | None = None) -> ColumnElement[bool]:
-    """Published, public and out of embargo: what anybody may see."""
-    today = today or today_iso()
-    return and_(
-        Dataset.state == "published",
-        Dataset.sharing == "public",
-        or_(Dataset.embargo_until.is_(None), Dataset.embargo_until <= today),
+    """Published, public and out of embargo: what anybody may see (policy.public)."""
+    return policy.public(
+        policy.SQL, Dataset.state, Dataset.sharing, Dataset.embargo_until, today or today_iso()
     )
 
 
@@ -128,8 +127,9 @@ def visible_clause(
     if published_only:
         return and_(
             base,
-            Dataset.state == "published",
-            or_(Dataset.embargo_until.is_(None), Dataset.embargo_until <= today),
+            policy.published_out_of_embargo(
+                policy.SQL, Dataset.state, Dataset.embargo_until, today
+            ),
         )
     return base
 
@@ -171,32 +171,23 @@ def permissions_for(
 
 
 def is_public(dataset: Dataset, today: str | None = None) -> bool:
-    today = today or today_iso()
-    return (
-        dataset.state == "published"
-        and dataset.sharing == "public"
-        and (dataset.embargo_until is None or dataset.embargo_until <= today)
+    """`public_clause` for one dataset."""
+    return policy.public(
+        policy.PYTHON, dataset.state, dataset.sharing, dataset.embargo_until, today or today_iso()
     )
 
 
 def display_state(dataset: Dataset, today: str | None = None) -> str:
-    """The state column: draft, embargoed, private or published."""
-    today = today or today_iso()
-    if dataset.state == "draft":
-        return "draft"
-    if dataset.embargo_until is not None and dataset.embargo_until > today:
-        return "embargoed"
-    if dataset.sharing == "private":
-        return "private"
-    return "published"
+    """The state column: draft, embargoed, private or published (policy.display_states)."""
+    cases = policy.display_states(
+        policy.PYTHON, dataset.state, dataset.sharing, dataset.embargo_until, today or today_iso()
+    )
+    return next((name for holds, name in cases if holds), policy.DEFAULT_DISPLAY_STATE)
 
 
 def display_state_expr(today: str | None = None) -> ColumnElement[str]:
     """`display_state` in SQL, for sorting and filtering the table."""
-    today = today or today_iso()
-    return case(
-        (Dataset.state == "draft", "draft"),
-        (and_(Dataset.embargo_until.is_not(None), Dataset.embargo_until > today), "embargoed"),
-        (Dataset.sharing == "private", "private"),
-        else_="published",
+    cases = policy.display_states(
+        policy.SQL, Dataset.state, Dataset.sharing, Dataset.embargo_until, today or today_iso()
     )
+    return case(*cases, else_=policy.DEFAULT_DISPLAY_STATE)

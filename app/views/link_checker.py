@@ -52,15 +52,10 @@ def run_link_check(
     return asyncio.run(_check_cancellable(database, dataset_ids, progress))
 
 
-def is_failure(result: LinkCheckResult) -> bool:
-    """A result that marks its link broken (link_check.is_broken of the qa it wrote)."""
-    return result.http_status is None or result.http_status >= 400
-
-
 def summary(results: Sequence[LinkCheckResult]) -> str:
     if not results:
         return "No links to check."
-    broken = sum(1 for result in results if is_failure(result))
+    broken = sum(1 for result in results if result.broken)
     checked = f"Checked {len(results):,} link{'s' if len(results) != 1 else ''}"
     if not broken:
         return f"{checked}: all answered."

@@ -2,40 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
-import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from app.models import Dataset
 from app.models.database import Database
 from app.services import browse, datasets, history, publication
 from app.services.visibility import ANONYMOUS, visible_clause
 from tests.conftest import AUTHOR, make_record
-from tests.postgres import postgres_server
-
-
-@pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
-    with postgres_server() as url:
-        if url is None:
-            pytest.skip("no PostgreSQL binaries (scripts/system-deps.sh installs them)")
-        yield url
-
-
-@pytest.fixture
-def pg_database(server_url: str) -> Iterator[Database]:
-    name = "catalogue_" + uuid.uuid4().hex[:12]
-    admin = create_engine(f"{server_url}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    database = Database.open(f"{server_url}/{name}")
-    yield database
-    database.dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE "{name}"'))
-    admin.dispose()
 
 
 def test_the_catalogue_works_on_postgresql(pg_database: Database) -> None:

@@ -1,12 +1,14 @@
 """The real `ckanapi` client (PyPI) reads the CKAN actions from a real server on loopback.
 
 RemoteCKAN calls actions by POST with the parameters as a JSON body (as CKAN clients do); with
-`get_only=True` it sends a GET with a query string instead. Both are served.
+`get_only=True` it sends a GET with a query string instead. Both are served, over a SQLite and
+over a PostgreSQL catalogue.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +18,17 @@ from ckanapi import (  # type: ignore[import-untyped]  # no type information
     ValidationError,
 )
 
+from app.models.database import Database
 from app.services.server import ServerThread
+from tests.postgres import ENGINES, catalogue_on
 from tests.server.conftest import Catalogue
+
+
+@pytest.fixture(params=ENGINES)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """The catalogue behind the server, on each engine."""
+    with catalogue_on(request.param, tmp_path, request) as db:
+        yield db
 
 
 @pytest.fixture(params=[False, True], ids=["post", "get"])
@@ -46,6 +57,16 @@ def test_package_search_with_q_rows_start_and_sort(ckan: RemoteCKAN, catalogue: 
 
     newest_first = ckan.action.package_search(sort="metadata_created desc", rows=1)
     assert ids(newest_first["results"]) == [catalogue.public[2]]
+
+
+def test_package_search_finds_by_tag_id_and_word_prefix(
+    ckan: RemoteCKAN, catalogue: Catalogue
+) -> None:
+    potholes = [catalogue.public[1]]
+    assert ids(ckan.action.package_search(q="roads")["results"]) == potholes  # a tag
+    assert ids(ckan.action.package_search(q="ROAD")["results"]) == potholes  # its prefix
+    assert ids(ckan.action.package_search(q=catalogue.public[1])["results"]) == potholes  # id
+    assert ckan.action.package_search(q="roads library")["count"] == 0  # every word
 
 
 def test_current_package_list_with_resources(ckan: RemoteCKAN, catalogue: Catalogue) -> None:

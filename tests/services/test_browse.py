@@ -76,7 +76,7 @@ def _matches(d: Dataset, spec: BrowseSpec) -> bool:
     wanted = _words(spec.search)
     if not wanted:
         return True
-    words = _words(" ".join([d.title, d.description_text, *d.tags]))
+    words = _words(" ".join([d.id, d.title, d.description_text, *d.tags]))
     return all(any(w.startswith(prefix) for w in words) for prefix in wanted)
 
 
@@ -212,12 +212,6 @@ def test_search_plan_follows_the_density_of_matches(catalogue: Database) -> None
         assert not browse.prefer_walk(session, BrowseSpec(search="air"), matches=1)
         assert not browse.prefer_walk(session, BrowseSpec())
         assert not browse.prefer_walk(session, BrowseSpec(search="air", sort="state"))
-
-
-def test_fts_query_quotes_every_word_as_a_prefix() -> None:
-    assert browse.fts_query('air "qual NEAR(x) *') == '"air"* "qual"* "NEAR"* "x"*'
-    assert browse.fts_query(" -*^ ") is None
-    assert browse.fts_query("under_score") == '"under"* "score"*'
 
 
 def test_spec_refuses_unknown_sort_and_state() -> None:

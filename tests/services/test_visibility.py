@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Dataset, GroupRuleset, Team, User, UserRuleset
 from app.models.database import Database
-from app.services import access, api_keys, datasets
+from app.services import access, api_keys, datasets, export_query
 from app.services.errors import Unauthorized
 from app.services.permissions import Permission
 from app.services.visibility import (
@@ -148,6 +148,19 @@ def test_each_user_sees_exactly_what_they_are_granted(
         visible = _visible(session, principal)
         assert visible == PUBLIC | EXPECTED_EXTRA[username]
         assert _readable(session, principal) == visible
+
+
+@pytest.mark.parametrize("username", [None, *USERS])
+def test_rows_by_pk_reads_what_the_principal_sees(
+    database: Database, catalogue: Catalogue, username: str | None
+) -> None:
+    with database.read() as session:
+        principal = ANONYMOUS if username is None else _principal(session, username)
+        every_pk = list(session.scalars(select(Dataset.pk).order_by(Dataset.pk)))
+        rows = export_query.rows_by_pk(session, principal, every_pk, today=TODAY)
+        assert {row.title for row in rows} == _visible(session, principal)
+        everything = export_query.rows_by_pk(session, OWNER, every_pk, today=TODAY)
+        assert len(everything) == len(every_pk) > len(rows)
 
 
 def test_owner_sees_everything(database: Database, catalogue: Catalogue) -> None:

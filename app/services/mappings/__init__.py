@@ -38,9 +38,21 @@ class Loss:
 
 
 def is_embargoed(record: Mapping[str, Any], today: str | None = None) -> bool:
-    """Whether `record` is still under embargo (the day has not come yet)."""
+    """Whether `record` is still under embargo (the day has not come yet): services.policy."""
+    from app.services import policy  # loads SQLAlchemy: not for `main.py --help`
+
     embargo = record.get("embargoUntil")
-    return bool(embargo) and str(embargo) > (today or today_iso())
+    return policy.is_embargoed(str(embargo) if embargo else None, today)
+
+
+def is_public_now(record: Mapping[str, Any], today: str | None = None) -> bool:
+    """Published and out of embargo (services.policy): what a portal may show anybody."""
+    from app.services import policy
+
+    embargo = record.get("embargoUntil")
+    return policy.published_out_of_embargo(
+        policy.PYTHON, record.get("state"), str(embargo) if embargo else None, today or today_iso()
+    )
 
 
 def has_value(value: Any) -> bool:

@@ -42,7 +42,7 @@ from typing import Any, Literal
 import orjson
 
 from app.services.clock import as_seed_time, parse_utc
-from app.services.mappings import NO_TITLES, Carriage, Loss, Titles, is_embargoed
+from app.services.mappings import NO_TITLES, Carriage, Loss, Titles, is_public_now
 from app.services.records import Record
 from app.services.text import slugify
 from app.services.validation import CHILD_ID, DATASET_ID
@@ -383,7 +383,7 @@ def _fields(record: Mapping[str, Any], today: str | None, shown: bool) -> dict[s
     tags = record.get("tags") or ()
     # An empty string clears the portal's value; package_show shows null.
     empty = None if shown else ""
-    published = record.get("state") == "published" and not is_embargoed(record, today)
+    published = is_public_now(record, today)
     custom = record.get("custom") or {}
     return {
         "title": str(record.get("title") or "").strip(),

@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from app.services.clock import as_seed_time
-from app.services.mappings import Carriage, Loss, has_value, is_embargoed
+from app.services.mappings import Carriage, Loss, has_value, is_public_now
 from app.services.records import Record
 from app.services.text import slugify
 from app.services.validation import CHILD_ID
@@ -259,7 +259,7 @@ def dataset_id_for(record: Mapping[str, Any]) -> str:
 
 def wants_published(record: Mapping[str, Any], today: str | None = None) -> bool:
     """Published on the portal: published here and out of embargo."""
-    return record.get("state") == "published" and not is_embargoed(record, today)
+    return is_public_now(record, today)
 
 
 def default_metadata(record: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:

@@ -1,0 +1,100 @@
+"""One search for every surface: the desktop table (services.browse), CKAN `package_search`
+(services.export_query) and the export's "search" scope.
+
+What the person types becomes `terms`: the folded words of `search_index.words` (the one
+tokenizer), each once, at most MAX_TERMS, so that a pasted page of text cannot tie the server
+up. A dataset matches when every term begins one of the words of its id, title, description
+text or tags: `air qual` finds "Air Quality", `zur` finds "Zürich", `cafe` finds "café".
+Prefixes rather than whole words everywhere: the desktop has always worked so, and Solr's
+stemming (CKAN's own search) is closer to a prefix than to an exact word.
+
+Typed text is never query syntax: on SQLite each term is a quoted FTS5 string with a prefix
+star; on PostgreSQL a tsquery `term:* & ...` of terms that are letters and digits only. Reads
+are not filtered by who may see what: callers add `visibility.visible_clause`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, column, func, literal_column, select, table, true
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnClause
+
+from app.models import Dataset
+from app.models.search_index import SEARCH_VECTOR, words
+
+MAX_TERMS = 32
+AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
+
+_FTS = table("datasets_fts", column("rowid"), column("rank"))
+_FTS_TABLE: ColumnClause[Any] = literal_column("datasets_fts")
+_VECTOR: ColumnClause[Any] = literal_column(f"datasets.{SEARCH_VECTOR}")
+_SIMPLE: ColumnClause[Any] = literal_column("'simple'::regconfig")
+
+
+def terms(text: str) -> tuple[str, ...]:
+    """The search terms of `text`: its folded words, each once, in order, at most MAX_TERMS.
+
+    'Air "qual* NEAR(x) air' -> ('air', 'qual', 'near', 'x'); nothing to search -> ().
+    """
+    return tuple(dict.fromkeys(words(text)))[:MAX_TERMS]
+
+
+def fts5_query(query: tuple[str, ...]) -> str:
+    """`query` as an FTS5 expression: every term quoted and a prefix, all required."""
+    return " ".join(f'"{term}"*' for term in query)
+
+
+def tsquery(query: tuple[str, ...]) -> str:
+    """`query` as PostgreSQL to_tsquery text: every term a prefix, all required."""
+    return " & ".join(f"{term}:*" for term in query)
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _fts_match(query: tuple[str, ...]) -> ColumnElement[bool]:
+    return _FTS_TABLE.op("MATCH")(fts5_query(query))
+
+
+def _ts_query(query: tuple[str, ...]) -> ColumnElement[Any]:
+    return func.to_tsquery(_SIMPLE, tsquery(query))
+
+
+def matches(session: Session, query: tuple[str, ...], *, walk: bool = False) -> ColumnElement[bool]:
+    """Condition on `Dataset`: it matches every term (always true for no terms).
+
+    walk (SQLite): hide the pk from the planner (`pk + 0`), so that it walks the caller's sort
+    index and probes the matches instead of fetching every match and sorting them.
+    """
+    if not query:
+        return true()
+    if _is_sqlite(session):
+        found = select(_FTS.c.rowid).where(_fts_match(query))
+        return (Dataset.pk + 0 if walk else Dataset.pk).in_(found)
+    return _VECTOR.op("@@")(_ts_query(query))
+
+
+def count(session: Session, query: tuple[str, ...]) -> int:
+    """How many datasets match `query` (whoever may see them); on SQLite the FTS5 index alone
+    answers, without a look-up of the datasets' rows."""
+    if query and _is_sqlite(session):
+        statement = select(func.count()).select_from(_FTS).where(_fts_match(query))
+    else:
+        statement = select(func.count()).select_from(Dataset).where(matches(session, query))
+    return int(session.scalar(statement) or 0)
+
+
+def ranked(
+    session: Session, statement: AnySelect, query: tuple[str, ...]
+) -> tuple[AnySelect, ColumnElement[float] | None]:
+    """`statement` (over `Dataset`) narrowed to the matches of `query`, and their score for
+    ORDER BY, higher is better (None for no terms: every dataset, no score)."""
+    if not query:
+        return statement, None
+    if _is_sqlite(session):
+        narrowed = statement.join(_FTS, _FTS.c.rowid == Dataset.pk).where(_fts_match(query))
+        return narrowed, -_FTS.c.rank  # FTS5's bm25 rank: more negative is better
+    return statement.where(matches(session, query)), func.ts_rank(_VECTOR, _ts_query(query))

@@ -1,0 +1,175 @@
+"""One search, the same answers on SQLite (FTS5) and PostgreSQL (tsvector): the desktop table,
+CKAN package_search and the export's search scope, case by case."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from app.models import Dataset
+from app.models.database import Database
+from app.models.search_index import fold, words
+from app.services import browse, datasets, export_query, search
+from app.services.exporting import ExportFormat, ExportRequest, ExportScope, export_catalogue
+from app.services.visibility import OWNER
+from tests.conftest import AUTHOR, make_record
+from tests.postgres import ENGINES, catalogue_on
+
+# id -> (title, description, tags)
+DATASETS: dict[str, tuple[str, str, list[str]]] = {
+    "air01": (
+        "Air Quality Monitoring",
+        "<p>Hourly nitrogen dioxide in the air.</p>",
+        ["Environment"],
+    ),
+    "zur01": ("Zürich Café Survey", "Visitors to CAFÉS, by month.", ["Qualité de l'air"]),
+    "bus01": ("Bus Stops", "Locations: see example.com/stops.csv (v2.1)", ["transport"]),
+    "und01": ("Footfall_under_scores", "", ["roads"]),
+    "msk01": ("Москва Transit", "Αθήνα and ΜΟΣΧΑΣ", []),
+}
+# search -> the ids it finds
+CASES: dict[str, set[str]] = {
+    "monitoring": {"air01"},  # title
+    "nitrogen": {"air01"},  # description text (not its HTML)
+    "environment": {"air01"},  # tag
+    "transport": {"bus01"},
+    "bus01": {"bus01"},  # id
+    "und": {"und01"},  # id prefix, and a word of the title split at "_"
+    "air qual": {"air01", "zur01"},  # prefixes, every word required, tags included
+    "AIR": {"air01", "zur01"},  # case
+    "qualite": {"zur01"},  # an accent in a tag (stored as JSON "\u00e9")
+    "zurich": {"zur01"},  # accents folded in the data
+    "ZÜRICH café": {"zur01"},  # and in the query
+    "cafes": {"zur01"},
+    "bus locations": {"bus01"},
+    "bus nitrogen": set(),  # all words, not any
+    "csv": {"bus01"},  # a word inside example.com/stops.csv
+    "example stops": {"bus01"},
+    "v2": {"bus01"},
+    "scores": {"und01"},
+    "москва": {"msk01"},  # Cyrillic, case folded
+    "МОСК": {"msk01"},
+    "ΑΘΉΝ": {"msk01"},  # Greek, case folded; its accents are kept, as FTS5 keeps them
+    "αθηνα": set(),
+    "μοσχας": {"msk01"},  # a final sigma is a sigma
+    'air" * ^(-:': {"air01", "zur01"},  # typed FTS5 or tsquery syntax is not syntax
+    "air OR nowhere": set(),  # OR is a word like any other
+    "xyz": set(),
+    "": set(DATASETS),
+    "*:*": set(DATASETS),  # CKAN's "everything": no words
+}
+
+
+def _fill(database: Database) -> None:
+    with database.transaction() as session:
+        for dataset_id, (title, description, tags) in DATASETS.items():
+            record = make_record(id=dataset_id, title=title, description=description, tags=tags)
+            datasets.create_dataset(session, record, author=AUTHOR)
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def catalogue(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
+    with catalogue_on(request.param, tmp_path_factory.mktemp("search"), request) as database:
+        _fill(database)
+        yield database
+
+
+def _ids(database: Database, pks: list[int]) -> set[str]:
+    with database.read() as session:
+        return set(session.scalars(select(Dataset.id).where(Dataset.pk.in_(pks))))
+
+
+@pytest.mark.parametrize("typed", list(CASES))
+def test_every_surface_finds_the_same_datasets(catalogue: Database, typed: str) -> None:
+    expected = CASES[typed]
+    with catalogue.read() as session:
+        query = search.terms(typed)
+        matching = session.scalars(select(Dataset.pk).where(search.matches(session, query)))
+        assert _ids(catalogue, list(matching)) == expected
+        assert search.count(session, query) == len(expected)
+        spec = browse.BrowseSpec(search=typed)
+        assert _ids(catalogue, browse.ordered_pks(session, spec).tolist()) == expected
+        assert browse.count(session, spec) == len(expected)
+        page = export_query.search(session, OWNER, q=typed, rows=100)
+        assert {row.id for row in page.rows} == expected
+        assert page.count == len(expected)
+
+
+def test_the_export_search_scope_is_the_tables_search(catalogue: Database, tmp_path: Path) -> None:
+    out = tmp_path / "found.csv"
+    request = ExportRequest(ExportFormat.CSV, out, scope=ExportScope.SEARCH, search="air qual")
+    assert export_catalogue(catalogue, request).datasets == 2
+    exported = out.read_text(encoding="utf-8")
+    assert "air01" in exported and "zur01" in exported and "bus01" not in exported
+
+
+def test_a_score_sort_ranks_on_both_engines(catalogue: Database) -> None:
+    with catalogue.read() as session:
+        page = export_query.search(session, OWNER, q="air", sort="score desc, name asc")
+        worst_first = export_query.search(session, OWNER, q="air", sort="score asc")
+    assert {row.id for row in page.rows} == {"air01", "zur01"}
+    # "air" twice (title, description) beats "air" once (a tag), on either engine.
+    assert [row.id for row in page.rows] == ["air01", "zur01"]
+    assert [row.id for row in worst_first.rows] == ["zur01", "air01"]
+
+
+def test_the_index_follows_edits_and_deletes(catalogue: Database) -> None:
+    with catalogue.transaction() as session:
+        datasets.update_dataset(session, "bus01", {"tags": ["Tramways"]}, author=AUTHOR)
+    with catalogue.read() as session:
+        assert search.count(session, search.terms("tramway")) == 1
+        assert search.count(session, search.terms("transport")) == 0
+    with catalogue.transaction() as session:
+        datasets.update_dataset(session, "bus01", {"tags": ["transport"]}, author=AUTHOR)
+    with catalogue.read() as session:
+        assert search.count(session, search.terms("tramway")) == 0
+        assert search.count(session, search.terms("transport")) == 1
+
+
+def test_a_five_thousand_word_query_is_cut_to_max_terms(catalogue: Database) -> None:
+    typed = "air " + " ".join(f"w{n}" for n in range(5000))
+    assert len(search.terms(typed)) == search.MAX_TERMS
+    with catalogue.read() as session:
+        assert export_query.search(session, OWNER, q=typed).count == 0
+        # Words past the cap are not searched: 36 prefixes of air01's words, then one it lacks.
+        prefixes = [
+            w[:n]
+            for w in ("monitoring", "nitrogen", "dioxide", "environment")
+            for n in range(1, len(w) + 1)
+        ]
+        assert len(prefixes) > search.MAX_TERMS
+        assert search.count(session, search.terms(" ".join([*prefixes, "nowhere"]))) == 1
+
+
+def test_sqlite_fts_integrity_after_the_migration(tmp_path: Path) -> None:
+    database = Database.open(tmp_path / "c.sqlite")
+    _fill(database)
+    with database.transaction() as session:
+        session.execute(text("INSERT INTO datasets_fts(datasets_fts) VALUES ('integrity-check')"))
+        session.execute(text("INSERT INTO datasets_fts(datasets_fts) VALUES ('rebuild')"))
+    with database.read() as session:
+        assert search.count(session, search.terms("qualite")) == 1
+    database.dispose()
+
+
+# -- the tokenizer ---------------------------------------------------------------------------
+
+
+def test_terms_are_folded_words_once_each() -> None:
+    assert search.terms('Air "qual NEAR(x) *air') == ("air", "qual", "near", "x")
+    assert search.terms(" -*^ ") == ()
+    assert search.terms("under_score") == ("under", "score")
+    assert search.terms("Zürich CAFÉ İstanbul") == ("zurich", "cafe", "istanbul")
+    assert fold("Ångström") == "angstrom"
+    assert words("a.b/c-d") == ["a", "b", "c", "d"]
+
+
+def test_query_texts_quote_every_term_as_a_prefix() -> None:
+    query = search.terms('air "qual')
+    assert search.fts5_query(query) == '"air"* "qual"*'
+    assert search.tsquery(query) == "air:* & qual:*"
