@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -47,7 +47,30 @@ def resource_to_dict(resource: Resource) -> Record:
     }
 
 
-def link_to_dict(link: Link) -> Record:
+class LinkFields(Protocol):
+    """A stored link: the ORM row, or the export query's frozen row."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def qa_timestamp(self) -> str | None: ...
+    @property
+    def qa_hash(self) -> str | None: ...
+    @property
+    def qa_size(self) -> int | None: ...
+    @property
+    def qa_mimetype(self) -> str | None: ...
+    @property
+    def qa_http_status(self) -> int | None: ...
+
+
+def link_to_dict(link: LinkFields) -> Record:
     return {
         "url": link.url,
         "order": link.position,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from app.services.mappings import Titles
-from app.services.records import Record
+from app.services.records import Record, link_to_dict
 
 if TYPE_CHECKING:
     from app.services.export_query import DatasetRow
@@ -45,22 +45,7 @@ def row_record(row: DatasetRow) -> Record:
             }
             for r in row.resources
         },
-        "links": {
-            link.lid: {
-                "url": link.url,
-                "order": link.position,
-                "title": link.title,
-                "description": link.description,
-                "qa": {
-                    "timestamp": link.qa_timestamp,
-                    "hash": link.qa_hash,
-                    "size": link.qa_size,
-                    "mimetype": link.qa_mimetype,
-                    "httpStatus": link.qa_http_status,
-                },
-            }
-            for link in row.links
-        },
+        "links": {link.lid: link_to_dict(link) for link in row.links},
         "team": row.team.id if row.team else None,
         "sharing": row.sharing,
         "createdAt": row.created_at,
