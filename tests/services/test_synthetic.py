@@ -156,4 +156,4 @@ def test_an_id_already_taken_is_replaced_everywhere() -> None:
     new_id = chunk.datasets[0][1]
     assert new_id != first_id and len(new_id) == 5
     assert chunk.versions[0][1] == new_id
-    assert chunk.versions[0][7].startswith(f'{{"id": "{new_id}"')
+    assert chunk.versions[0][7]["id"] == new_id
