@@ -45,7 +45,7 @@ from app.models import (
 )
 from app.models.database import Database
 from app.models.history import pack
-from app.services import renders
+from app.services.changes import ChangeSet, announce
 from app.services.records import Record
 from app.services.text import html_to_text, slugify
 
@@ -268,9 +268,8 @@ def generate(
                 chunk.make_ids_unique(taken, clash_rng)
                 with connection.begin():
                     chunk.insert(connection)
-                    # The export fragments, as services.datasets renders them on each write.
-                    with Session(bind=connection) as session:
-                        renders.refresh(session, [row[0] for row in chunk.datasets])
+                # What services.datasets announces when its transaction commits.
+                announce(ChangeSet(frozenset(row[0] for row in chunk.datasets)))
                 written += len(chunk.datasets)
                 if progress_stream is not None:
                     progress_stream.write(f"\rgenerated {written:,}/{count:,} datasets")

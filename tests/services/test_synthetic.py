@@ -83,7 +83,6 @@ def test_rows_are_byte_for_byte_what_create_dataset_writes(
             " FROM dataset_versions ORDER BY pk",
             "SELECT * FROM dataset_collaborators ORDER BY 1, 2",
             "SELECT * FROM dataset_read_teams ORDER BY 1, 2",
-            "SELECT * FROM dataset_renders ORDER BY dataset_pk",
         ]
         for sql in queries:
             assert _rows(database, sql) == _rows(orm, sql), sql

@@ -1,4 +1,5 @@
-"""history packed: each version's changes and snapshot deflated against a preset dictionary
+"""history packed: each version's changes and snapshot deflated against a preset dictionary;
+the per-dataset render fragments dropped (services.renders keeps them outside the catalogue)
 
 Revision ID: 0008_packed_history
 Revises: 0006_history_by_dataset_id
@@ -24,11 +25,29 @@ BATCH = 2000
 
 
 def upgrade() -> None:
+    op.drop_table("dataset_renders")
     _convert(sa.JSON(none_as_null=True), sa.LargeBinary(), pack)
 
 
 def downgrade() -> None:
     _convert(sa.LargeBinary(), sa.JSON(none_as_null=True), unpack)
+    # Empty: the fragments of 0004 were rendered on the fly when missing.
+    op.create_table(
+        "dataset_renders",
+        sa.Column("dataset_pk", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("datasets_csv", sa.LargeBinary(), nullable=False),
+        sa.Column("resources_csv", sa.LargeBinary(), nullable=False),
+        sa.Column("jsonld_node", sa.LargeBinary(), nullable=False),
+        sa.Column("export_json", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["dataset_pk"],
+            ["datasets.pk"],
+            name=op.f("fk_dataset_renders_dataset_pk_datasets"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("dataset_pk", name=op.f("pk_dataset_renders")),
+    )
 
 
 def _convert(old: Any, new: Any, convert: Callable[[Any], Any]) -> None:
