@@ -143,20 +143,6 @@ def test_an_edit_is_announced_and_re_rendered(
         unsubscribe()
 
 
-def test_a_rolled_back_write_is_not_announced(database: Database) -> None:
-    heard: list[changes.ChangeSet] = []
-    unsubscribe = changes.subscribe(heard.append)
-    try:
-        with pytest.raises(RuntimeError), database.transaction() as session:
-            datasets.create_dataset(session, make_record(), author=AUTHOR)
-            raise RuntimeError("abandon")
-        with database.transaction() as session:
-            datasets.create_dataset(session, make_record(), author=AUTHOR)
-        assert len(heard) == 1
-    finally:
-        unsubscribe()
-
-
 def test_renaming_a_topic_masthead_or_team_re_renders_the_datasets_showing_it(
     database: Database, store: FragmentStore
 ) -> None:
@@ -201,3 +187,30 @@ def test_a_deleted_dataset_leaves_the_dumps(
     assembled = _assembled(database, Fragment.DATASETS_CSV, OWNER, BASE, store)
     assert assembled == _rendered(database, Fragment.DATASETS_CSV, OWNER, BASE)
     assert assembled.count(b"\n") <= 1  # the header alone
+
+
+def test_a_shelf_mostly_garbage_is_dropped_and_refilled(
+    database: Database, store: FragmentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(renders, "MIN_GARBAGE", 0)
+    count = load_sample(database)
+    _assembled(database, Fragment.DATASETS_CSV, OWNER, BASE, store)
+    assert store.rendered == count
+    with database.transaction() as session:
+        ids = list(session.scalars(select(Dataset.id).order_by(Dataset.pk)))
+        for dataset_id in ids[: count // 2 + 1]:  # more than half of the bytes forgotten
+            datasets.update_dataset(session, dataset_id, {"title": "Edited"}, author=AUTHOR)
+    assembled = _assembled(database, Fragment.DATASETS_CSV, OWNER, BASE, store)
+    assert store.rendered == 2 * count  # a new shelf: every fragment rendered again
+    assert assembled == _rendered(database, Fragment.DATASETS_CSV, OWNER, BASE)
+
+
+def test_at_most_max_shelves_are_kept(
+    database: Database, store: FragmentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(renders, "MAX_SHELVES", 2)
+    count = load_sample(database)
+    for base in ("http://a", "http://b", "http://c", "http://a"):
+        assembled = _assembled(database, Fragment.EXPORT_JSON, OWNER, base, store)
+        assert assembled == _rendered(database, Fragment.EXPORT_JSON, OWNER, base)
+    assert store.rendered == 4 * count  # "http://a" was dropped for "http://c"
