@@ -37,6 +37,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
@@ -222,22 +223,26 @@ class FragmentStore:
         *,
         base_url: str,
         tag: str | None = None,
-    ) -> list[bytes]:
-        """The fragments of the datasets `wanted` as (pk, version) pairs, in order: read where
-        kept, else rendered from their rows (and kept). Every wanted dataset must exist."""
+    ) -> dict[int, bytes]:
+        """The fragment of each of the datasets `wanted` as (pk, version) pairs: read where
+        kept, else rendered from their rows (and kept). A dataset deleted since it was selected
+        (a database without snapshot reads, e.g. PostgreSQL's READ COMMITTED) is left out; one
+        edited since is rendered as it is now, which later readers tell by its version."""
         base = base_url.rstrip("/")
         shelf = self._shelf(fragment, base, self.stamp(session, tag))
         found = shelf.read(wanted)
         missing = [pk for (pk, _), part in zip(wanted, found, strict=True) if part is None]
-        if not missing:
-            return found  # type: ignore[return-value]  # no None left
-        rows = export_query.rows_by_pk(session, missing)
-        versions = dict(wanted)
-        fresh = dict(zip((row.pk for row in rows), fragment.render(rows, base), strict=True))
-        self.rendered += len(fresh)
-        shelf.add((pk, versions[pk], part) for pk, part in fresh.items())
-        pairs = zip(wanted, found, strict=True)
-        return [fresh[pk] if part is None else part for (pk, _), part in pairs]
+        fresh: dict[int, bytes] = {}
+        if missing:
+            rows = export_query.rows_by_pk(session, missing)
+            versions = dict(wanted)
+            fresh = dict(zip((row.pk for row in rows), fragment.render(rows, base), strict=True))
+            self.rendered += len(fresh)
+            shelf.add((pk, versions[pk], part) for pk, part in fresh.items())
+        for (pk, _), part in zip(wanted, found, strict=True):
+            if part is not None:
+                fresh[pk] = part
+        return fresh
 
     def _forget_written(self, written: changes.ChangeSet) -> None:
         with self._lock:
@@ -272,6 +277,19 @@ def store_for(database: Database) -> FragmentStore:
         return store
 
 
+@dataclass(frozen=True, slots=True)
+class FragmentPage:
+    """The datasets a page selected, and their fragments (`ordered`)."""
+
+    selected: list[int]  # pks, ascending
+    parts: dict[int, bytes]  # by pk; none for a dataset deleted while the page was read
+
+    def ordered(self, pks: Iterable[int] | None = None) -> list[bytes]:
+        """The fragments of `pks` (all selected ones unless given), in order."""
+        chosen = self.selected if pks is None else pks
+        return [self.parts[pk] for pk in chosen if pk in self.parts]
+
+
 def fragment_page(
     session: Session,
     principal: Principal,
@@ -284,14 +302,14 @@ def fragment_page(
     today: str | None = None,
     store: FragmentStore,
     tag: str | None = None,
-) -> list[tuple[int, bytes]]:
-    """(pk, fragment) of up to `limit` datasets visible to `principal` past `after_pk`, by pk.
+) -> FragmentPage:
+    """Up to `limit` datasets visible to `principal` past `after_pk`, by pk, and their fragments.
     tag: the catalogue state the caller runs under, if it knows it (dump_cache)."""
     statement = _page_statement(principal, published_only, today or today_iso())
     found = session.connection().execute(statement, {"after_pk": after_pk, "limit": limit}).all()
     wanted = [(pk, version) for pk, version in found]
     parts = store.fragments(session, fragment, wanted, base_url=base_url, tag=tag)
-    return [(pk, part) for (pk, _), part in zip(wanted, parts, strict=True)]
+    return FragmentPage([pk for pk, _ in wanted], parts)
 
 
 @functools.lru_cache(maxsize=64)
@@ -338,7 +356,7 @@ def iter_fragments(
                 store=kept,
                 tag=tag,
             )
-        yield from (part for _, part in page)
-        if len(page) < batch_size:
+        yield from page.ordered()
+        if len(page.selected) < batch_size:
             return
-        after_pk = page[-1][0]
+        after_pk = page.selected[-1]

@@ -214,3 +214,20 @@ def test_at_most_max_shelves_are_kept(
         assembled = _assembled(database, Fragment.EXPORT_JSON, OWNER, base, store)
         assert assembled == _rendered(database, Fragment.EXPORT_JSON, OWNER, base)
     assert store.rendered == 4 * count  # "http://a" was dropped for "http://c"
+
+
+def test_a_dataset_gone_since_it_was_selected_is_left_out(
+    database: Database, store: FragmentStore
+) -> None:
+    """Without snapshot reads (PostgreSQL's READ COMMITTED) a dataset can be deleted between
+    the page's query and the reading of its rows."""
+    load_sample(database)
+    with database.read() as session:
+        pk, version = session.execute(
+            select(Dataset.pk, Dataset.version).order_by(Dataset.pk)
+        ).first() or (0, 0)
+        gone = pk + 10_000
+        parts = store.fragments(
+            session, Fragment.DATASETS_CSV, [(pk, version), (gone, 1)], base_url=BASE
+        )
+    assert list(parts) == [pk]

@@ -236,7 +236,7 @@ class Feed:
     ) -> FeedPage:
         """Render a page in this (worker) thread with a session of its own."""
         with self._database.read() as session:
-            nodes = renders.fragment_page(
+            page = renders.fragment_page(
                 session,
                 request.principal,
                 renders.Fragment.JSONLD_NODE,
@@ -249,15 +249,16 @@ class Feed:
             )
         next_token = next_url = None
         next_after = 0
-        if len(nodes) > request.limit:
-            nodes = nodes[: request.limit]
-            next_after = nodes[-1][0]
+        shown = page.selected
+        if len(shown) > request.limit:
+            shown = shown[: request.limit]
+            next_after = shown[-1]
             next_token = codec.encode(next_after)
             next_url = self.url(request.base, request.limit, next_token)
         first_url = self.url(request.base, request.limit, None)
         body = b"".join(
             jsonld.page_document(
-                (node for _, node in nodes),
+                page.ordered(shown),
                 base_url=request.base,
                 page_url=self.url(request.base, request.limit, request.token),
                 first_url=first_url,
