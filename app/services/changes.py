@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
 _WRITTEN = "changes.written"  # Session.info key: the dataset pks written in the transaction
@@ -27,9 +27,15 @@ _WRITTEN = "changes.written"  # Session.info key: the dataset pks written in the
 @dataclass(frozen=True, slots=True)
 class ChangeSet:
     """What one committed transaction wrote: the pks of the datasets created, edited or
-    deleted."""
+    deleted, in which catalogue (`catalogue_of` its engine or connection)."""
 
+    catalogue: str
     datasets: frozenset[int]
+
+
+def catalogue_of(bind: Engine | Connection) -> str:
+    """The name a ChangeSet gives the catalogue that `bind` writes to: its database URL."""
+    return bind.engine.url.render_as_string(hide_password=False)
 
 
 Subscriber = Callable[[ChangeSet], None]
@@ -70,7 +76,7 @@ def announce(change: ChangeSet) -> None:
 def _announce_written(session: Session) -> None:
     written = session.info.pop(_WRITTEN, None)
     if written:
-        announce(ChangeSet(frozenset(written)))
+        announce(ChangeSet(catalogue_of(session.get_bind()), frozenset(written)))
 
 
 @event.listens_for(Session, "after_rollback")

@@ -175,7 +175,9 @@ class _Shelf:
 class FragmentStore:
     """Rendered fragments of one catalogue, in temporary files (module docstring)."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, catalogue: str, directory: Path | None = None) -> None:
+        """catalogue: changes.catalogue_of the database whose fragments are kept."""
+        self._catalogue = catalogue
         self._directory = Path(tempfile.mkdtemp(prefix="catalogue-fragments-", dir=directory))
         self._lock = threading.Lock()
         self._shelves: OrderedDict[tuple[Fragment, str], _Shelf] = OrderedDict()
@@ -245,6 +247,8 @@ class FragmentStore:
         return fresh
 
     def _forget_written(self, written: changes.ChangeSet) -> None:
+        if written.catalogue != self._catalogue:
+            return
         with self._lock:
             shelves = list(self._shelves.values())
         for shelf in shelves:
@@ -273,7 +277,8 @@ def store_for(database: Database) -> FragmentStore:
     with _STORES_LOCK:
         store = _STORES.get(database)
         if store is None:
-            store = _STORES[database] = FragmentStore()
+            catalogue = changes.catalogue_of(database.engine)
+            store = _STORES[database] = FragmentStore(catalogue)
         return store
 
 

@@ -45,7 +45,7 @@ from app.models import (
 )
 from app.models.database import Database
 from app.models.history import pack
-from app.services.changes import ChangeSet, announce
+from app.services.changes import ChangeSet, announce, catalogue_of
 from app.services.records import Record
 from app.services.text import html_to_text, slugify
 
@@ -269,7 +269,8 @@ def generate(
                 with connection.begin():
                     chunk.insert(connection)
                 # What services.datasets announces when its transaction commits.
-                announce(ChangeSet(frozenset(row[0] for row in chunk.datasets)))
+                pks = frozenset(row[0] for row in chunk.datasets)
+                announce(ChangeSet(catalogue_of(connection), pks))
                 written += len(chunk.datasets)
                 if progress_stream is not None:
                     progress_stream.write(f"\rgenerated {written:,}/{count:,} datasets")

@@ -39,7 +39,8 @@ def test_create_edit_delete_and_restore_are_announced_once_committed(
         pk = datasets.get_dataset(session, first["id"]).pk
         datasets.update_dataset(session, first["id"], {"title": "Renamed"}, author=AUTHOR)
         datasets.update_dataset(session, first["id"], {"title": "Again"}, author=AUTHOR)
-    assert heard[1:] == [changes.ChangeSet(frozenset({pk}))]  # one change set a transaction
+    assert [c.datasets for c in heard[1:]] == [frozenset({pk})]  # one change set a transaction
+    assert {c.catalogue for c in heard} == {changes.catalogue_of(database.engine)}
     with database.transaction() as session:
         datasets.delete_dataset(session, second["id"], author=AUTHOR)
     deleted = heard[2].datasets

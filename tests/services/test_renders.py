@@ -73,8 +73,8 @@ def _rendered(database: Database, fragment: Fragment, principal: Principal, base
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[FragmentStore]:
-    kept = FragmentStore(tmp_path)
+def store(database: Database, tmp_path: Path) -> Iterator[FragmentStore]:
+    kept = FragmentStore(changes.catalogue_of(database.engine), tmp_path)
     yield kept
     kept.close()
 
@@ -135,7 +135,7 @@ def test_an_edit_is_announced_and_re_rendered(
             datasets.update_dataset(session, dataset_id, {"title": "Renamed"}, author=AUTHOR)
             pk = datasets.get_dataset(session, dataset_id).pk
             assert heard == []  # announced once committed, not before
-        assert heard == [changes.ChangeSet(frozenset({pk}))]
+        assert [c.datasets for c in heard] == [frozenset({pk})]
         assembled = _assembled(database, Fragment.DATASETS_CSV, OWNER, BASE, store)
         assert b"Renamed" in assembled
         assert store.rendered == 2
@@ -231,3 +231,20 @@ def test_a_dataset_gone_since_it_was_selected_is_left_out(
             session, Fragment.DATASETS_CSV, [(pk, version), (gone, 1)], base_url=BASE
         )
     assert list(parts) == [pk]
+
+
+def test_a_write_to_another_catalogue_forgets_nothing(
+    database: Database, store: FragmentStore, tmp_path: Path
+) -> None:
+    load_sample(database)
+    _assembled(database, Fragment.DATASETS_CSV, OWNER, BASE, store)
+    rendered = store.rendered
+    other = Database.open(tmp_path / "other.sqlite")
+    try:
+        with other.transaction() as session:  # its pks are the same small numbers
+            for _ in range(3):
+                datasets.create_dataset(session, make_record(), author=AUTHOR)
+    finally:
+        other.dispose()
+    _assembled(database, Fragment.DATASETS_CSV, OWNER, BASE, store)
+    assert store.rendered == rendered
