@@ -57,6 +57,9 @@ MAX_SHELVES = 8  # (kind, base URL) pairs kept; the base URL comes from the Host
 # A shelf is dropped (and refilled) once its garbage exceeds both this and its live bytes.
 MIN_GARBAGE = 64 * 1024 * 1024
 
+# os.pread and os.pwrite where the platform has them (not Windows): else seek and read under a lock.
+_POSITIONAL = hasattr(os, "pread") and hasattr(os, "pwrite")
+
 Renderer = Callable[[Iterable[DatasetRow], str], Iterator[bytes]]
 
 
@@ -97,7 +100,8 @@ class _Shelf:
 
     def __init__(self, directory: Path, stamp: str) -> None:
         self.stamp = stamp
-        file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed by the finalizer
+        file = tempfile.TemporaryFile(dir=directory, buffering=0)  # noqa: SIM115 - finalizer
+        self._file = file
         self._fd = file.fileno()
         # Closed when the last reader lets go of a dropped shelf, or by close().
         self.close = weakref.finalize(self, file.close)
@@ -137,7 +141,7 @@ class _Shelf:
         first, last = spans[run[0]], spans[run[-1]]
         assert first is not None and last is not None
         start = first[1]
-        data = os.pread(self._fd, last[1] + last[2] - start, start)
+        data = self._read_at(last[1] + last[2] - start, start)
         for position in run:
             span = spans[position]
             assert span is not None
@@ -151,7 +155,7 @@ class _Shelf:
         blob = b"".join(part for _, _, part in items)
         with self._lock:
             offset = self._size
-            os.pwrite(self._fd, blob, offset)  # written before the index points at it
+            self._write_at(blob, offset)  # written before the index points at it
             self._size += len(blob)
             for pk, version, part in items:
                 old = self._index.get(pk)
@@ -159,6 +163,24 @@ class _Shelf:
                     self.garbage += old[2]
                 self._index[pk] = (version, offset, len(part))
                 offset += len(part)
+
+    def _read_at(self, size: int, offset: int) -> bytes:
+        if _POSITIONAL:  # no lock: readers never wait for each other or for a writer
+            return os.pread(self._fd, size, offset)
+        with self._lock:
+            self._file.seek(offset)
+            return self._file.read(size)
+
+    def _write_at(self, data: bytes, offset: int) -> None:
+        """Under self._lock. A write may take less than it is given: the rest follows."""
+        view = memoryview(data)
+        while view:
+            if _POSITIONAL:
+                written = os.pwrite(self._fd, view, offset)
+            else:
+                self._file.seek(offset)
+                written = self._file.write(view) or 0
+            view, offset = view[written:], offset + written
 
     def forget(self, pks: Iterable[int]) -> None:
         with self._lock:

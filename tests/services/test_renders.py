@@ -248,3 +248,14 @@ def test_a_write_to_another_catalogue_forgets_nothing(
         other.dispose()
     _assembled(database, Fragment.DATASETS_CSV, OWNER, BASE, store)
     assert store.rendered == rendered
+
+
+def test_without_positional_io_the_store_seeks_under_its_lock(
+    database: Database, store: FragmentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows has no os.pread: the same bytes come back by seek and read."""
+    monkeypatch.setattr(renders, "_POSITIONAL", False)
+    load_sample(database)
+    for _ in range(2):
+        assembled = _assembled(database, Fragment.JSONLD_NODE, OWNER, BASE, store)
+        assert assembled == _rendered(database, Fragment.JSONLD_NODE, OWNER, BASE)
