@@ -25,7 +25,7 @@ def _modules(only: str | None) -> list[str]:
 def _format(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
-    if unit == "ms":
+    if unit in ("ms", "MB"):
         return f"{value:.1f}"
     return f"{value:.0f}"
 

@@ -17,7 +17,6 @@ from app.models.base import Base
 from app.models.dataset import Dataset, Link, Resource
 from app.models.history import DatasetVersion
 from app.models.managed_lists import Licence, Masthead, Topic
-from app.models.renders import DatasetRender
 from app.models.settings import ServerSetting
 from app.models.sync import Remote, SyncLink
 
@@ -25,7 +24,6 @@ __all__ = [
     "ApiKey",
     "Base",
     "Dataset",
-    "DatasetRender",
     "DatasetVersion",
     "Group",
     "GroupRuleset",

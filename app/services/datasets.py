@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.models import Dataset
 from app.services import history
 from app.services.batches import IN_CHUNK, batched
+from app.services.changes import note_datasets
 from app.services.clock import now_iso
 from app.services.errors import NotFound, StaleEdit, ValidationFailed
 from app.services.record.canonical import empty_record
@@ -168,7 +169,7 @@ def create_datasets(
             snapshot=after,
             number=dataset.version,
         )
-        _render_at_commit(session, dataset.pk)
+        note_datasets(session, (dataset.pk,))
         created.append(Created(after, dataset.version))
     return created
 
@@ -228,15 +229,8 @@ def _record_version(
         changes=sorted(after) if changes is None else changes,
         snapshot=after,
     ).number
-    _render_at_commit(session, dataset.pk)
+    note_datasets(session, (dataset.pk,))
     return after
-
-
-def _render_at_commit(session: Session, pk: int) -> None:
-    # Imported here: renders reads rows through export_query, which reads through this module.
-    from app.services import renders
-
-    renders.render_at_commit(session, pk)
 
 
 def delete_dataset(session: Session, dataset_id: str, *, author: str) -> None:
@@ -250,6 +244,7 @@ def delete_dataset(session: Session, dataset_id: str, *, author: str) -> None:
         changes=[],
         snapshot=None,
     )
+    note_datasets(session, (dataset.pk,))
     session.delete(dataset)
     session.flush()
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from app.models import DatasetVersion
 from app.services.batches import IN_CHUNK, batched
@@ -76,6 +76,7 @@ def list_versions(session: Session, dataset_id: str) -> list[VersionInfo]:
         select(DatasetVersion)
         .where(DatasetVersion.dataset_id == dataset_id)
         .order_by(DatasetVersion.pk.desc())
+        .options(defer(DatasetVersion.snapshot))  # packed: inflated only when restored
     )
     return [
         VersionInfo(v.pk, v.dataset_id, v.number, v.at, v.author, v.action, list(v.changes))

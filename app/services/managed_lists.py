@@ -6,7 +6,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Licence, Masthead, Topic
-from app.services import renders
 from app.services.errors import ValidationFailed
 from app.services.validation import is_url
 
@@ -27,11 +26,8 @@ def add_topic(session: Session, topic_id: str, title: str) -> Topic:
     if not topic_id.strip() or not title.strip():
         raise ValidationFailed({"topic": "an id and a title are required"}, subject="topic")
     topic_id, title = topic_id.strip(), title.strip()
-    renamed = _renamed(session.get(Topic, topic_id), title)
     topic = session.merge(Topic(id=topic_id, title=title))
     session.flush()
-    if renamed:
-        renders.refresh_referring(session, topic=topic_id)
     return topic
 
 
@@ -52,14 +48,6 @@ def add_masthead(session: Session, masthead_id: str, title: str) -> Masthead:
     if not masthead_id.strip() or not title.strip():
         raise ValidationFailed({"masthead": "an id and a title are required"}, subject="masthead")
     masthead_id, title = masthead_id.strip(), title.strip()
-    renamed = _renamed(session.get(Masthead, masthead_id), title)
     masthead = session.merge(Masthead(id=masthead_id, title=title))
     session.flush()
-    if renamed:
-        renders.refresh_referring(session, masthead=masthead_id)
     return masthead
-
-
-def _renamed(entry: Topic | Masthead | None, title: str) -> bool:
-    """Whether an existing entry gets a new title, which every export shows beside its id."""
-    return entry is not None and entry.title != title

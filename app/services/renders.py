@@ -1,76 +1,70 @@
-"""Each dataset's export fragments, rendered once when it is written and reused by every dump.
+"""Each dataset's export fragments, rendered once and reused by every dump: derived data kept
+outside the catalogue.
 
 A bulk dump is the same few bytes per dataset over and over: its CSV line, its JSON-LD node,
-its export.json object. They change only when the dataset does, so they are rendered when the
-dataset is written and stored in `dataset_renders` (`refresh`: run just before the writing
-transaction commits, for every dataset services.datasets wrote in it, and by
-services.synthetic); a dump or a feed page then selects the visible datasets' fragments and
-joins them (`fragment_page`, `iter_fragments`), which is what makes the first download after a
-change about as fast as a repeated one.
+its export.json object. They are rendered by the format's serializer (`Fragment.render`) the
+first time a dump or a feed page needs them and kept in a `FragmentStore`: per fragment kind and
+base URL, an anonymous temporary file the fragments are appended to and an index from a
+dataset's pk to where its fragment is. A dump then selects the visible datasets' (pk, version)
+through visibility.visible_clause, reads their fragments and renders only the missing ones.
 
-Correctness does not depend on the store being complete:
+What a fragment's bytes depend on, and so what keys it (nothing else needs invalidating):
 
-- A fragment is used only if it was rendered from the dataset's current `version`; a missing
-  or stale one (a catalogue from before migration 0004, a dataset whose topic was renamed) is
-  rendered on the fly from the row, exactly as the serializers always did.
-- The base URL is not known when a dataset is written, so fragments are rendered with
-  `PLACEHOLDER` in its place and the request's base URL is substituted on the way out. That is
-  exact only for a base URL that every format writes verbatim (`_VERBATIM_BASE`: no character
-  that CSV quotes, JSON escapes or an IRI refuses) and for a dataset whose own text does not
-  contain the placeholder; anything else is rendered on the fly.
+- the dataset's own rows (dataset, resources, links): every write of them goes through
+  services.datasets, which bumps `Dataset.version`, and pks are never reused (AUTOINCREMENT;
+  a PostgreSQL sequence), so (pk, version) names one content;
+- the titles of the topics, mastheads and teams it refers to: `context_stamp` hashes those
+  lists, and a shelf rendered under another stamp is dropped whole;
+- the fragment kind and the base URL: one shelf each (at most MAX_SHELVES, least recently used
+  dropped first), so no placeholder is ever substituted.
 
-Which datasets a caller sees is still decided by visibility.visible_clause alone; fragments
-hold content, never access.
+The store also subscribes to services.changes: a committed write in this process forgets the
+written datasets' fragments at once (their space is counted as garbage; a shelf that is mostly
+garbage is dropped and refilled). Writes in other processes are caught by the version check.
+
+Which datasets a caller sees is decided by visibility.visible_clause alone; fragments hold
+content, never access.
 """
 
 from __future__ import annotations
 
 import functools
-import re
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from pathlib import Path
 
-from sqlalchemy import (
-    ColumnElement,
-    Integer,
-    LargeBinary,
-    Select,
-    Text,
-    and_,
-    bindparam,
-    cast,
-    delete,
-    event,
-    insert,
-    literal,
-    or_,
-    select,
-)
+from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from app.models import Dataset, DatasetRender
+from app.models import Dataset, Masthead, Team, Topic
 from app.models.database import Database
-from app.services import export_query
-from app.services.batches import batched
+from app.services import changes, export_query
 from app.services.clock import today_iso
 from app.services.export_query import DatasetRow
 from app.services.formats import csv_format, datapress_json, jsonld
 from app.services.visibility import OWNER, Principal, visible_clause
 
-PLACEHOLDER = "http://catalogue-desk-base-url.invalid"
-_PLACEHOLDER_BYTES = PLACEHOLDER.encode()
-# Scheme, host, optional port and a plain path: written the same in CSV, JSON and IRIs.
-_VERBATIM_BASE = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9.\-_~/]*)?")
-
 BATCH_SIZE = 2000
-_PENDING = "renders.pending"  # Session.info key: pks written in the transaction
+MAX_SHELVES = 8  # (kind, base URL) pairs kept; the base URL comes from the Host header
+# A shelf is dropped (and refilled) once its garbage exceeds both this and its live bytes.
+MIN_GARBAGE = 64 * 1024 * 1024
+
+# os.pread and os.pwrite where the platform has them (not Windows): else seek and read under a lock.
+_POSITIONAL = hasattr(os, "pread") and hasattr(os, "pwrite")
 
 Renderer = Callable[[Iterable[DatasetRow], str], Iterator[bytes]]
 
 
 class Fragment(Enum):
-    """One dataset's part of a dump: the column it is stored in and the serializer writing it."""
+    """One dataset's part of a dump and the serializer writing it."""
 
     DATASETS_CSV = "datasets_csv"
     RESOURCES_CSV = "resources_csv"
@@ -89,72 +83,238 @@ _RENDERERS: dict[Fragment, Renderer] = {
 }
 
 
-def render_at_commit(session: Session, pk: int) -> None:
-    """Have dataset `pk`'s fragments rendered just before `session` commits: once per
-    transaction however often it was written, and in batches for a transaction that writes
-    many (an import, a sync)."""
-    session.info.setdefault(_PENDING, set()).add(pk)
+def context_stamp(session: Session) -> str:
+    """A digest of everything besides a dataset's own rows that its fragments show: the titles
+    of the topics, mastheads and teams (export_query.build_rows looks them up)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for model in (Topic, Masthead, Team):
+        digest.update(b"\x1e" + model.__tablename__.encode())
+        for key, title in session.execute(select(model.id, model.title).order_by(model.id)):
+            digest.update(f"\x1f{key}\x1f{title}".encode())
+    return digest.hexdigest()
 
 
-@event.listens_for(Session, "before_commit")
-def _render_pending(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if pending:
-        refresh(session, sorted(pending))
+class _Shelf:
+    """The fragments of one kind under one base URL and one context stamp: an append-only
+    anonymous file and, per pk, (version, offset, length) of its fragment in it."""
+
+    def __init__(self, directory: Path, stamp: str) -> None:
+        self.stamp = stamp
+        file = tempfile.TemporaryFile(dir=directory, buffering=0)  # noqa: SIM115 - finalizer
+        self._file = file
+        self._fd = file.fileno()
+        # Closed when the last reader lets go of a dropped shelf, or by close().
+        self.close = weakref.finalize(self, file.close)
+        self._index: dict[int, tuple[int, int, int]] = {}
+        self._lock = threading.Lock()
+        self._size = 0
+        self.garbage = 0
+
+    def read(self, wanted: Sequence[tuple[int, int]]) -> list[bytes | None]:
+        """The fragments of `wanted` (pk, version) pairs, None where none of that version is
+        kept. Fragments stored one after the other are read at once."""
+        index = self._index
+        spans = [index.get(pk) for pk, _ in wanted]
+        found: list[bytes | None] = [None] * len(wanted)
+        run: list[int] = []  # positions in `wanted` whose fragments lie end to end
+        for position, ((_, version), span) in enumerate(zip(wanted, spans, strict=True)):
+            if span is None or span[0] != version:
+                continue
+            if run:
+                last = spans[run[-1]]
+                assert last is not None
+                if last[1] + last[2] == span[1]:
+                    run.append(position)
+                    continue
+                self._read_run(run, spans, found)
+            run = [position]
+        if run:
+            self._read_run(run, spans, found)
+        return found
+
+    def _read_run(
+        self,
+        run: list[int],
+        spans: list[tuple[int, int, int] | None],
+        found: list[bytes | None],
+    ) -> None:
+        first, last = spans[run[0]], spans[run[-1]]
+        assert first is not None and last is not None
+        start = first[1]
+        data = self._read_at(last[1] + last[2] - start, start)
+        for position in run:
+            span = spans[position]
+            assert span is not None
+            found[position] = data[span[1] - start : span[1] - start + span[2]]
+
+    def add(self, items: Iterable[tuple[int, int, bytes]]) -> None:
+        """Keep (pk, version, fragment) items, replacing what was kept for their pks."""
+        items = list(items)
+        if not items:
+            return
+        blob = b"".join(part for _, _, part in items)
+        with self._lock:
+            offset = self._size
+            self._write_at(blob, offset)  # written before the index points at it
+            self._size += len(blob)
+            for pk, version, part in items:
+                old = self._index.get(pk)
+                if old is not None:
+                    self.garbage += old[2]
+                self._index[pk] = (version, offset, len(part))
+                offset += len(part)
+
+    def _read_at(self, size: int, offset: int) -> bytes:
+        if _POSITIONAL:  # no lock: readers never wait for each other or for a writer
+            return os.pread(self._fd, size, offset)
+        with self._lock:
+            self._file.seek(offset)
+            return self._file.read(size)
+
+    def _write_at(self, data: bytes, offset: int) -> None:
+        """Under self._lock. A write may take less than it is given: the rest follows."""
+        view = memoryview(data)
+        while view:
+            if _POSITIONAL:
+                written = os.pwrite(self._fd, view, offset)
+            else:
+                self._file.seek(offset)
+                written = self._file.write(view) or 0
+            view, offset = view[written:], offset + written
+
+    def forget(self, pks: Iterable[int]) -> None:
+        with self._lock:
+            for pk in pks:
+                old = self._index.pop(pk, None)
+                if old is not None:
+                    self.garbage += old[2]
+
+    @property
+    def mostly_garbage(self) -> bool:
+        return self.garbage > max(MIN_GARBAGE, self._size - self.garbage)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+class FragmentStore:
+    """Rendered fragments of one catalogue, in temporary files (module docstring)."""
+
+    def __init__(self, catalogue: str, directory: Path | None = None) -> None:
+        """catalogue: changes.catalogue_of the database whose fragments are kept."""
+        self._catalogue = catalogue
+        self._directory = Path(tempfile.mkdtemp(prefix="catalogue-fragments-", dir=directory))
+        self._lock = threading.Lock()
+        self._shelves: OrderedDict[tuple[Fragment, str], _Shelf] = OrderedDict()
+        self._stamps: tuple[str, str] | None = None  # (catalogue state tag, stamp) last computed
+        # Subscribed weakly: the subscription must not keep a store of a closed catalogue.
+        method = weakref.WeakMethod(self._forget_written)
+
+        def forward(written: changes.ChangeSet) -> None:
+            bound = method()
+            if bound is not None:
+                bound(written)
+
+        unsubscribe = changes.subscribe(forward)
+        self._finalizer = weakref.finalize(self, _remove, self._directory, unsubscribe)
+        self.rendered = 0  # fragments rendered (for tests and the benchmark)
+
+    def stamp(self, session: Session, tag: str | None) -> str:
+        """The context stamp, computed once per catalogue state `tag` (every time without one)."""
+        kept = self._stamps
+        if tag is not None and kept is not None and kept[0] == tag:
+            return kept[1]
+        stamp = context_stamp(session)
+        if tag is not None:
+            self._stamps = (tag, stamp)
+        return stamp
+
+    def _shelf(self, fragment: Fragment, base: str, stamp: str) -> _Shelf:
+        key = (fragment, base)
+        with self._lock:
+            shelf = self._shelves.get(key)
+            if shelf is None or shelf.stamp != stamp or shelf.mostly_garbage:
+                # Old shelves are not closed here: a reader may hold one. Dropped, they are
+                # closed by the garbage collector with their file.
+                shelf = self._shelves[key] = _Shelf(self._directory, stamp)
+            self._shelves.move_to_end(key)
+            while len(self._shelves) > MAX_SHELVES:
+                self._shelves.popitem(last=False)
+            return shelf
+
+    def fragments(
+        self,
+        session: Session,
+        fragment: Fragment,
+        wanted: Sequence[tuple[int, int]],
+        *,
+        base_url: str,
+        tag: str | None = None,
+    ) -> dict[int, bytes]:
+        """The fragment of each of the datasets `wanted` as (pk, version) pairs: read where
+        kept, else rendered from their rows (and kept). A dataset deleted since it was selected
+        (a database without snapshot reads, e.g. PostgreSQL's READ COMMITTED) is left out; one
+        edited since is rendered as it is now, which later readers tell by its version."""
+        base = base_url.rstrip("/")
+        shelf = self._shelf(fragment, base, self.stamp(session, tag))
+        found = shelf.read(wanted)
+        missing = [pk for (pk, _), part in zip(wanted, found, strict=True) if part is None]
+        fresh: dict[int, bytes] = {}
+        if missing:
+            rows = export_query.rows_by_pk(session, OWNER, missing)  # content for every caller
+            versions = dict(wanted)
+            fresh = dict(zip((row.pk for row in rows), fragment.render(rows, base), strict=True))
+            self.rendered += len(fresh)
+            shelf.add((pk, versions[pk], part) for pk, part in fresh.items())
+        for (pk, _), part in zip(wanted, found, strict=True):
+            if part is not None:
+                fresh[pk] = part
+        return fresh
+
+    def _forget_written(self, written: changes.ChangeSet) -> None:
+        if written.catalogue != self._catalogue:
+            return
+        with self._lock:
+            shelves = list(self._shelves.values())
+        for shelf in shelves:
+            shelf.forget(written.datasets)
+
+    def close(self) -> None:
+        with self._lock:
+            shelves = list(self._shelves.values())
+            self._shelves.clear()
+        for shelf in shelves:
+            shelf.close()
+        self._finalizer()
 
 
-def refresh(session: Session, pks: Sequence[int]) -> None:
-    """Render and store the fragments of datasets `pks`, in the caller's transaction, BATCH_SIZE
-    datasets at a time."""
-    for batch in batched(pks, BATCH_SIZE):
-        _refresh_batch(session, batch)
+def _remove(directory: Path, unsubscribe: Callable[[], None]) -> None:
+    unsubscribe()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
-def _refresh_batch(session: Session, pks: Sequence[int]) -> None:
-    session.flush()  # the rows are read through the connection, past the ORM's pending changes
-    session.execute(delete(DatasetRender).where(DatasetRender.dataset_pk.in_(pks)))
-    rows = export_query.rows_by_pk(session, OWNER, pks)  # stored for every caller
-    versions: dict[int, int] = {
-        pk: version
-        for pk, version in session.execute(
-            select(Dataset.pk, Dataset.version).where(Dataset.pk.in_(pks))
-        )
-    }
-    # A dataset whose text contains the placeholder would have it replaced: none stored.
-    storable = [row for row in rows if PLACEHOLDER not in repr(row)]
-    if not storable:
-        return
-    rendered = {f: f.render(storable, PLACEHOLDER) for f in Fragment}
-    values: list[dict[str, Any]] = [
-        {"dataset_pk": row.pk, "version": versions[row.pk]} for row in storable
-    ]
-    for fragment, parts in rendered.items():
-        for value, part in zip(values, parts, strict=True):
-            value[fragment.value] = part
-    session.execute(insert(DatasetRender), values)
+_STORES: weakref.WeakKeyDictionary[Database, FragmentStore] = weakref.WeakKeyDictionary()
+_STORES_LOCK = threading.Lock()
 
 
-def refresh_referring(
-    session: Session, *, topic: str | None = None, masthead: str | None = None
-) -> int:
-    """Re-render the datasets that show a topic's or masthead's title (it was renamed)."""
-    conditions: list[ColumnElement[bool]] = []
-    if topic is not None:
-        # The JSON text of the topics list holds the id quoted; a false match only re-renders.
-        needle = topic.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(cast(Dataset.topics, Text).like(f'%"{needle}"%', escape="\\"))
-    if masthead is not None:
-        conditions.append(Dataset.masthead == masthead)
-    if not conditions:
-        return 0
-    pks = list(session.scalars(select(Dataset.pk).where(or_(*conditions)).order_by(Dataset.pk)))
-    refresh(session, pks)
-    return len(pks)
+def store_for(database: Database) -> FragmentStore:
+    """The process's fragment store for `database` (the server and desktop exports share it)."""
+    with _STORES_LOCK:
+        store = _STORES.get(database)
+        if store is None:
+            catalogue = changes.catalogue_of(database.engine)
+            store = _STORES[database] = FragmentStore(catalogue)
+        return store
+
+
+@dataclass(frozen=True, slots=True)
+class FragmentPage:
+    """The datasets a page selected, and their fragments (`ordered`)."""
+
+    selected: list[int]  # pks, ascending
+    parts: dict[int, bytes]  # by pk; none for a dataset deleted while the page was read
+
+    def ordered(self, pks: Iterable[int] | None = None) -> list[bytes]:
+        """The fragments of `pks` (all selected ones unless given), in order."""
+        chosen = self.selected if pks is None else pks
+        return [self.parts[pk] for pk in chosen if pk in self.parts]
 
 
 def fragment_page(
@@ -167,46 +327,29 @@ def fragment_page(
     limit: int = BATCH_SIZE,
     published_only: bool = False,
     today: str | None = None,
-) -> list[tuple[int, bytes]]:
-    """(pk, fragment) of up to `limit` datasets visible to `principal` past `after_pk`, by pk."""
-    base = base_url.rstrip("/")
-    verbatim = _VERBATIM_BASE.fullmatch(base) is not None
-    statement = _page_statement(principal, fragment, verbatim, published_only, today or today_iso())
+    store: FragmentStore,
+    tag: str | None = None,
+) -> FragmentPage:
+    """Up to `limit` datasets visible to `principal` past `after_pk`, by pk, and their fragments.
+    tag: the catalogue state the caller runs under, if it knows it (dump_cache)."""
+    statement = _page_statement(principal, published_only, today or today_iso())
     found = session.connection().execute(statement, {"after_pk": after_pk, "limit": limit}).all()
-    missing = [pk for pk, part in found if part is None]
-    fresh: dict[int, bytes] = {}
-    if missing:
-        rows = export_query.rows_by_pk(session, principal, missing, today=today)
-        fresh = dict(zip((row.pk for row in rows), fragment.render(rows, base), strict=True))
-    if not verbatim:
-        return [(pk, fresh[pk]) for pk, _ in found]
-    stand_in, real = _PLACEHOLDER_BYTES, base.encode()
-    return [(pk, fresh[pk] if part is None else part.replace(stand_in, real)) for pk, part in found]
+    wanted = [(pk, version) for pk, version in found]
+    parts = store.fragments(session, fragment, wanted, base_url=base_url, tag=tag)
+    return FragmentPage([pk for pk, _ in wanted], parts)
 
 
 @functools.lru_cache(maxsize=64)
-def _page_statement(
-    principal: Principal, fragment: Fragment, verbatim: bool, published_only: bool, today: str
-) -> Select[int, bytes | None]:
+def _page_statement(principal: Principal, published_only: bool, today: str) -> Select[int, int]:
     """The query of `fragment_page`, built once per caller and day (building the visibility
     clause costs more than running the query on a page)."""
-    stored: ColumnElement[bytes | None] = (
-        DatasetRender.__table__.c[fragment.value] if verbatim else literal(None, LargeBinary)
-    )
-    statement = (
-        select(Dataset.pk, stored)
-        .select_from(Dataset)
+    return (
+        select(Dataset.pk, Dataset.version)
         .where(visible_clause(principal, today, published_only=published_only))
         .where(Dataset.pk > bindparam("after_pk", type_=Integer))
         .order_by(Dataset.pk)
         .limit(bindparam("limit", type_=Integer))
     )
-    if verbatim:
-        current = and_(
-            DatasetRender.dataset_pk == Dataset.pk, DatasetRender.version == Dataset.version
-        )
-        statement = statement.outerjoin(DatasetRender, current)
-    return statement
 
 
 def iter_fragments(
@@ -217,9 +360,13 @@ def iter_fragments(
     base_url: str,
     published_only: bool = False,
     batch_size: int = BATCH_SIZE,
+    store: FragmentStore | None = None,
+    tag: str | None = None,
 ) -> Iterator[bytes]:
     """The fragment of every dataset visible to `principal`, by pk, one read session a batch
-    (a walk, not a snapshot: as export_query.iter_datasets)."""
+    (a walk, not a snapshot: as export_query.iter_datasets). store: the process's store for
+    `database` unless given."""
+    kept = store if store is not None else store_for(database)
     today = today_iso()
     after_pk = 0
     while True:
@@ -233,8 +380,10 @@ def iter_fragments(
                 limit=batch_size,
                 published_only=published_only,
                 today=today,
+                store=kept,
+                tag=tag,
             )
-        yield from (part for _, part in page)
-        if len(page) < batch_size:
+        yield from page.ordered()
+        if len(page.selected) < batch_size:
             return
-        after_pk = page[-1][0]
+        after_pk = page.selected[-1]

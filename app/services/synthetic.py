@@ -44,7 +44,8 @@ from app.models import (
     team_members,
 )
 from app.models.database import Database
-from app.services import renders
+from app.models.history import pack
+from app.services.changes import ChangeSet, announce, catalogue_of
 from app.services.records import Record
 from app.services.text import html_to_text, slugify
 
@@ -267,9 +268,9 @@ def generate(
                 chunk.make_ids_unique(taken, clash_rng)
                 with connection.begin():
                     chunk.insert(connection)
-                    # The export fragments, as services.datasets renders them on each write.
-                    with Session(bind=connection) as session:
-                        renders.refresh(session, [row[0] for row in chunk.datasets])
+                # What services.datasets announces when its transaction commits.
+                pks = frozenset(row[0] for row in chunk.datasets)
+                announce(ChangeSet(catalogue_of(connection), pks))
                 written += len(chunk.datasets)
                 if progress_stream is not None:
                     progress_stream.write(f"\rgenerated {written:,}/{count:,} datasets")
@@ -597,7 +598,8 @@ Row = tuple[Any, ...]
 @dataclass
 class _Chunk:
     """Rows ready for executemany. JSON columns hold the text SQLAlchemy's JSON type would
-    write (its default serialiser is json.dumps), so no type processing happens per row."""
+    write (its default serialiser is json.dumps), and a version's changes and snapshot are
+    packed as models.history.Packed packs them, so no type processing happens per row."""
 
     datasets: list[Row] = field(default_factory=list)
     resources: list[Row] = field(default_factory=list)
@@ -620,8 +622,8 @@ class _Chunk:
                 record["createdAt"],
                 AUTHOR,
                 "create",
-                json.dumps(sorted(record)),
-                json.dumps(record),
+                pack(sorted(record)),
+                record,  # packed by `insert`, once its id is final
             )
         )
 
@@ -638,16 +640,18 @@ class _Chunk:
             taken.add(new)
             self.datasets[index] = (row[0], new, *row[2:])
             version = self.versions[index]
-            # The snapshot is the record, whose first key is the id.
-            snapshot = version[7].replace(f'{{"id": "{old}"', f'{{"id": "{new}"', 1)
-            self.versions[index] = (version[0], new, *version[2:7], snapshot)
+            self.versions[index] = (version[0], new, *version[2:7], {**version[7], "id": new})
 
     def insert(self, connection: Connection) -> None:
         tables = (
             (Dataset.__tablename__, DATASET_COLUMNS, self.datasets),
             (Resource.__tablename__, RESOURCE_COLUMNS, self.resources),
             (Link.__tablename__, LINK_COLUMNS, self.links),
-            (DatasetVersion.__tablename__, VERSION_COLUMNS, self.versions),
+            (
+                DatasetVersion.__tablename__,
+                VERSION_COLUMNS,
+                [(*v[:7], pack(v[7])) for v in self.versions],
+            ),
             (dataset_collaborators.name, ("dataset_pk", "user_id"), self.collaborators),
             (dataset_read_teams.name, ("dataset_pk", "team_id"), self.read_teams),
         )

@@ -1,13 +1,12 @@
 """The bulk dumps: CSV (seed 000 and 001), DataPress export.json and export.xlsx (seed 001).
 
-The text dumps join each visible dataset's stored fragments (services.renders, rendered by the
-format's serializer when the dataset was written) in the format's document; XLSX is written by
-its serializer over the rows of services.export_query. Both select through the one visibility
-function. HTTP validators come from
-services.dump_cache: the ETag is the catalogue state (which moves on every commit and every
-midnight) hashed with the endpoint, the base URL and who asks; Last-Modified is when the state
-last moved. `If-None-Match` (or, without it, `If-Modified-Since`) answers 304 without touching
-the rows.
+The text dumps join each visible dataset's fragment (services.renders: rendered by the format's
+serializer once per dataset version and kept outside the catalogue) in the format's document;
+XLSX is written by its serializer over the rows of services.export_query. Both select through
+the one visibility function. HTTP validators come from services.dump_cache: the ETag is the
+catalogue state (which moves on every commit and every midnight) hashed with the endpoint, the
+base URL and who asks; Last-Modified is when the state last moved. `If-None-Match` (or, without
+it, `If-Modified-Since`) answers 304 without touching the rows.
 
 Anonymous dumps are rendered once per catalogue state into a file and served from it; keyed
 callers get their dump rendered per request (streamed for the text formats, through a temporary
@@ -160,8 +159,7 @@ class DumpHandlers:
         *,
         published_only: bool = False,
     ) -> Response:
-        """A text dump: each visible dataset's stored fragment (services.renders) in its
-        document."""
+        """A text dump: each visible dataset's fragment (services.renders) in its document."""
         principal = await self.service.principal(request)
         database = self.service.database
 

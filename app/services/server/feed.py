@@ -1,6 +1,6 @@
 """The JSON-LD feed of seed 000: pages of DCAT datasets, walked by an opaque cursor.
 
-A page is joined from the datasets' stored JSON-LD nodes (services.renders.fragment_page) inside
+A page is joined from the datasets' JSON-LD nodes (services.renders.fragment_page) inside
 the page document of formats.jsonld. Two things make a harvest fast without ever serving a page
 of another catalogue state:
 
@@ -113,6 +113,7 @@ class Feed:
         self._dumps = dumps
         self._page_size = page_size
         self._catalogue = catalogue
+        self._fragments = renders.store_for(database)
         self._lock = threading.Lock()
         # Pages a walk is expected to ask for next: their rendering, or None if cached.
         self._ahead: OrderedDict[str, Future[FeedPage] | None] = OrderedDict()
@@ -235,7 +236,7 @@ class Feed:
     ) -> FeedPage:
         """Render a page in this (worker) thread with a session of its own."""
         with self._database.read() as session:
-            nodes = renders.fragment_page(
+            page = renders.fragment_page(
                 session,
                 request.principal,
                 renders.Fragment.JSONLD_NODE,
@@ -243,18 +244,21 @@ class Feed:
                 after_pk=request.after_pk,
                 limit=request.limit + 1,
                 published_only=True,
+                store=self._fragments,
+                tag=state.tag if state is not None else None,
             )
         next_token = next_url = None
         next_after = 0
-        if len(nodes) > request.limit:
-            nodes = nodes[: request.limit]
-            next_after = nodes[-1][0]
+        shown = page.selected
+        if len(shown) > request.limit:
+            shown = shown[: request.limit]
+            next_after = shown[-1]
             next_token = codec.encode(next_after)
             next_url = self.url(request.base, request.limit, next_token)
         first_url = self.url(request.base, request.limit, None)
         body = b"".join(
             jsonld.page_document(
-                (node for _, node in nodes),
+                page.ordered(shown),
                 base_url=request.base,
                 page_url=self.url(request.base, request.limit, request.token),
                 first_url=first_url,
