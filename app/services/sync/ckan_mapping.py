@@ -330,8 +330,7 @@ def package_name(record: Record) -> str:
 
 
 def is_embargoed(record: Mapping[str, Any], today: str | None = None) -> bool:
-    embargo = record.get("embargoUntil")
-    return policy.is_embargoed(str(embargo) if embargo else None, today)
+    return policy.is_record_embargoed(record, today)
 
 
 def record_to_package(
