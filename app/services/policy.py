@@ -10,7 +10,6 @@ services.visibility reads the dataset rules; the link rule is read here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, and_, case, not_
@@ -131,7 +130,7 @@ def broken_link(logic: Logic[T], http_status: Any, checked_at: Any) -> T:
     )
 
 
-# -- ready to use ----------------------------------------------------------------------------
+# -- the link rule, ready to use -------------------------------------------------------------
 
 
 def is_broken_link(http_status: int | None, checked_at: str | None) -> bool:
@@ -145,9 +144,3 @@ def broken_link_clause() -> ColumnElement[bool]:
 
 def is_embargoed(until: str | None, today: str | None = None) -> bool:
     return embargoed(PYTHON, until, today or today_iso())
-
-
-def is_record_embargoed(record: Mapping[str, Any], today: str | None = None) -> bool:
-    """`is_embargoed` of a record (seed 002): its "embargoUntil", none when empty."""
-    until = record.get("embargoUntil")
-    return is_embargoed(str(until) if until else None, today)

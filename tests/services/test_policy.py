@@ -62,9 +62,6 @@ def test_the_dataset_rules(engine_database: Database) -> None:
     assert _in_sql(engine_database, sql) == python
     assert policy.is_embargoed("2026-06-02", TODAY) and not policy.is_embargoed(TODAY, TODAY)
     assert not policy.is_embargoed(None, TODAY)
-    assert policy.is_record_embargoed({"embargoUntil": "2026-06-02"}, TODAY)
-    assert not policy.is_record_embargoed({"embargoUntil": ""}, TODAY)
-    assert not policy.is_record_embargoed({}, TODAY)
 
 
 def test_the_state_column(engine_database: Database) -> None:

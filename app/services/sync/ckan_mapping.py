@@ -330,7 +330,8 @@ def package_name(record: Record) -> str:
 
 
 def is_embargoed(record: Mapping[str, Any], today: str | None = None) -> bool:
-    return policy.is_record_embargoed(record, today)
+    embargo = record.get("embargoUntil")
+    return policy.is_embargoed(str(embargo) if embargo else None, today)
 
 
 def record_to_package(
