@@ -15,6 +15,10 @@ store the same words:
   translate, with the tables made here), so PostgreSQL needs no `unaccent` extension; the
   `simple` configuration then lowers and splits words that are already folded.
 
+PostgreSQL needs a UTF-8 database (for normalize()); its `simple` configuration lowers letters
+by the database's LC_CTYPE, so a "C" ctype lowers ASCII letters only (initdb's usual UTF-8
+locales lower all).
+
 Changing `fold` or `WORD` changes what the indexes hold: it needs a migration that rebuilds
 them (0007 made them).
 """

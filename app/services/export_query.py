@@ -30,7 +30,6 @@ from app.services import search as search_module
 from app.services.clock import today_iso
 from app.services.errors import CatalogueError, PermissionDenied
 from app.services.records import Record, dataset_to_record
-from app.services.search import AnySelect
 from app.services.visibility import READ, Principal, permissions_for, visible_clause
 
 BATCH_SIZE = 500
@@ -418,12 +417,14 @@ def search(
     if start < 0 or rows < 0:
         raise InvalidQuery("start and rows must not be negative")
     query = search_module.terms(q)
-
-    def restricted(statement: AnySelect) -> tuple[AnySelect, ColumnElement[float] | None]:
-        return search_module.ranked(session, statement.where(visible_clause(principal)), query)
-
-    counting, _ = restricted(select(func.count()).select_from(Dataset))
-    statement, score = restricted(select(*_DATASET_COLUMNS))
+    visible = visible_clause(principal)
+    counting = (
+        select(func.count())
+        .select_from(Dataset)
+        .where(visible, search_module.matches(session, query))
+    )
+    page = select(*_DATASET_COLUMNS).where(visible)
+    statement, score = search_module.ranked(session, page, query)
     statement = statement.order_by(*_order_by(sort, score)).offset(start).limit(rows)
     return SearchPage(
         count=session.scalar(counting) or 0,

@@ -95,6 +95,14 @@ def ranked(
     if not query:
         return statement, None
     if _is_sqlite(session):
-        narrowed = statement.join(_FTS, _FTS.c.rowid == Dataset.pk).where(_fts_match(query))
-        return narrowed, -_FTS.c.rank  # FTS5's bm25 rank: more negative is better
+        # The matches and their rank first, once (SQLite >= 3.35): joined directly, the planner
+        # may walk a selective index of `statement` and run the match again for every row.
+        found = (
+            select(_FTS.c.rowid, _FTS.c.rank)
+            .where(_fts_match(query))
+            .cte("fts_matches")
+            .prefix_with("MATERIALIZED")
+        )
+        narrowed = statement.join(found, found.c.rowid == Dataset.pk)
+        return narrowed, -found.c.rank  # FTS5's bm25 rank: more negative is better
     return statement.where(matches(session, query)), func.ts_rank(_VECTOR, _ts_query(query))

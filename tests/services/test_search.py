@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from app.models import Dataset
 from app.models.database import Database
 from app.models.search_index import fold, words
 from app.services import browse, datasets, export_query, search
 from app.services.exporting import ExportFormat, ExportRequest, ExportScope, export_catalogue
-from app.services.visibility import OWNER
+from app.services.visibility import ANONYMOUS, OWNER
 from tests.conftest import AUTHOR, make_record
 from tests.postgres import ENGINES, catalogue_on
 
@@ -173,3 +174,26 @@ def test_query_texts_quote_every_term_as_a_prefix() -> None:
     query = search.terms('air "qual')
     assert search.fts5_query(query) == '"air"* "qual"*'
     assert search.tsquery(query) == "air:* & qual:*"
+
+
+def test_package_search_runs_the_fts5_match_once(tmp_path: Path) -> None:
+    """Not once per dataset row: the plan never probes the FTS5 table by rowid (`=`)."""
+    database = Database.open(tmp_path / "c.sqlite")
+    _fill(database)
+    statements: list[tuple[str, Any]] = []
+
+    def remember(*args: Any) -> None:
+        statements.append((args[2], args[3]))  # the SQL and its parameters
+
+    event.listen(database.engine, "before_cursor_execute", remember)
+    with database.read() as session:
+        export_query.search(session, ANONYMOUS, q="air qual")
+        event.remove(database.engine, "before_cursor_execute", remember)
+        searches = [(sql, parameters) for sql, parameters in statements if "MATCH" in sql]
+        assert len(searches) == 2  # the count and the page
+        for sql, parameters in searches:
+            plan = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters)
+            details = [row[3] for row in plan]
+            assert any("datasets_fts" in d for d in details)
+            assert not any("VIRTUAL TABLE INDEX 0:=" in d for d in details), details
+    database.dispose()
