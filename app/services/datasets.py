@@ -16,16 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Dataset
-from app.services import history
+from app.services import history, new_datasets
 from app.services.batches import IN_CHUNK, batched
 from app.services.changes import note_datasets
 from app.services.clock import now_iso
 from app.services.errors import NotFound, StaleEdit, ValidationFailed
+from app.services.new_datasets import stored_record
 from app.services.record.canonical import empty_record
 from app.services.record.fields import CATALOGUE_KEYS
 from app.services.records import (
     RECORD_LOAD,
-    People,
     Record,
     apply_record,
     changed_keys,
@@ -113,17 +113,15 @@ def create_datasets(
     now = now_iso()
     prepared: list[Record] = []
     for record in records:
-        record = copy.deepcopy(record)
-        record["createdAt"] = record.get("createdAt") or now
-        record["updatedAt"] = record.get("updatedAt") or now
-        record.setdefault("state", "draft")
-        record.setdefault("sharing", "public")
+        record = stored_record(record)
+        record["createdAt"] = record["createdAt"] or now
+        record["updatedAt"] = record["updatedAt"] or now
         prepared.append(record)
-    taken = taken_ids(session, {r["id"] for r in prepared if r.get("id")})
+    taken = taken_ids(session, {r["id"] for r in prepared if r["id"]})
     seen: set[str] = set()
     needing: list[Record] = []
     for record in prepared:
-        wanted = record.get("id")
+        wanted = record["id"]
         if wanted and (wanted in taken or wanted in seen):
             if not replace_taken_ids:
                 raise ValidationFailed({"id": f"a dataset with id {wanted} already exists"})
@@ -134,44 +132,17 @@ def create_datasets(
             needing.append(record)
     for record, fresh in zip(needing, new_dataset_ids(session, len(needing), seen), strict=True):
         record["id"] = fresh
-    for record in prepared:
-        validate_record(record)
     numbers = history.next_numbers(session, (r["id"] for r in prepared))
-    people = People.load(session, prepared)
-    rows: list[Dataset] = []
-    for record in prepared:
-        dataset = Dataset(
-            id=record["id"],
-            created_at=record["createdAt"],
-            updated_at=record["updatedAt"],
-            site=record.get("site") or "",
-            version=numbers[record["id"]],
-            resources=[],
-            links=[],
-            collaborators=[],
-            read_users=[],
-            read_teams=[],
-        )
-        apply_record(session, dataset, record, people)
-        rows.append(dataset)
-    session.add_all(rows)
-    session.flush()
-    created: list[Created] = []
-    for dataset in rows:
-        after = dataset_to_record(dataset)
-        history.record_version(
-            session,
-            dataset_pk=dataset.pk,
-            dataset_id=dataset.id,
-            action=action,
-            author=author,
-            changes=sorted(after),
-            snapshot=after,
-            number=dataset.version,
-        )
-        note_datasets(session, (dataset.pk,))
-        created.append(Created(after, dataset.version))
-    return created
+    session.flush()  # what the session holds goes first: the batch is written beside it
+    connection = session.connection()
+    pks = new_datasets.reserve_pks(connection, len(prepared))
+    batch = [
+        new_datasets.NewDataset(pk, numbers[record["id"]], record)
+        for pk, record in zip(pks, prepared, strict=True)
+    ]
+    new_datasets.write_new(connection, batch, author=author, action=action, at=now)
+    note_datasets(session, pks)
+    return [Created(new.record, new.number) for new in batch]
 
 
 def update_dataset(

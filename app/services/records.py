@@ -7,6 +7,7 @@ published) and ``embargoUntil`` (ISO date or null).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -16,7 +17,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.models import Dataset, Link, Resource, Team, User
 from app.services.errors import ValidationFailed
-from app.services.record.fields import DERIVED_KEYS
+from app.services.record.canonical import canonical_field, canonical_value
+from app.services.record.fields import DATASET, DERIVED_KEYS, Kind, SetBy
 from app.services.text import html_to_text, slugify
 
 Record = dict[str, Any]
@@ -86,34 +88,44 @@ def link_to_dict(link: LinkFields) -> Record:
     }
 
 
+# The access lists: record key -> the dataset's relation (users or teams, by id).
+_ACCESS = {"collaborators": "collaborators", "readusers": "read_users", "readteams": "read_teams"}
+# The fields stored in the dataset's own columns, each as (key, column attribute): an object's
+# parts have one column each (`licence_url`), named after the key in snake case.
+_SCALARS = tuple(
+    f for f in DATASET if f.kind not in (Kind.OBJECT, Kind.CHILDREN) and f.name not in _ACCESS
+)
+_OBJECTS = tuple(f for f in DATASET if f.kind is Kind.OBJECT)
+
+
+def column_name(key: str) -> str:
+    """The model's attribute for a record key: `nextReviewDate` -> `next_review_date`."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
+
+
+SCALAR_COLUMNS = tuple((f.name, column_name(f.name), f) for f in _SCALARS)
+OBJECT_COLUMNS = tuple(
+    (f.name, tuple((p.name, column_name(f"{f.name}_{p.name}")) for p in f.parts)) for f in _OBJECTS
+)
+
+
 def dataset_to_record(dataset: Dataset) -> Record:
-    """The full seed-002 JSON of one dataset."""
-    return {
-        "id": dataset.id,
-        "title": dataset.title,
-        "description": dataset.description,
-        "descriptionText": dataset.description_text,
-        "descriptionIframe": dataset.description_iframe,
-        "masthead": dataset.masthead,
-        "tags": list(dataset.tags or []),
-        "topics": list(dataset.topics or []),
-        "nextReviewDate": dataset.next_review_date,
-        "licence": {"url": dataset.licence_url, "title": dataset.licence_title},
-        "contact": {"email": dataset.contact_email, "title": dataset.contact_title},
-        "custom": dict(dataset.custom or {}),
-        "resources": {r.rid: resource_to_dict(r) for r in dataset.resources},
-        "links": {link.lid: link_to_dict(link) for link in dataset.links},
-        "team": dataset.team,
-        "sharing": dataset.sharing,
-        "collaborators": [u.id for u in dataset.collaborators],
-        "readusers": [u.id for u in dataset.read_users],
-        "readteams": [t.id for t in dataset.read_teams],
-        "createdAt": dataset.created_at,
-        "updatedAt": dataset.updated_at,
-        "site": dataset.site,
-        "state": dataset.state,
-        "embargoUntil": dataset.embargo_until,
-    }
+    """The full seed-002 JSON of one dataset, in the field table's order."""
+    record: Record = {}
+    for key, attribute, field in SCALAR_COLUMNS:
+        value = getattr(dataset, attribute)
+        if field.is_list:
+            value = list(value or [])
+        elif field.kind is Kind.CUSTOM:
+            value = dict(value or {})
+        record[key] = value
+    for key, parts in OBJECT_COLUMNS:
+        record[key] = {part: getattr(dataset, attribute) for part, attribute in parts}
+    record["resources"] = {r.rid: resource_to_dict(r) for r in dataset.resources}
+    record["links"] = {link.lid: link_to_dict(link) for link in dataset.links}
+    for key, relation in _ACCESS.items():
+        record[key] = [member.id for member in getattr(dataset, relation)]
+    return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,26 +160,15 @@ def apply_record(
 ) -> None:
     """Write a validated record onto a dataset row (resources and links included). `people`:
     the users and teams the record names, if the caller loaded them for a batch."""
-    dataset.title = record["title"].strip()
+    for key, attribute, field in SCALAR_COLUMNS:
+        if field.set_by is SetBy.USER:
+            setattr(dataset, attribute, canonical_value(field, record.get(key)))
+    for key, parts in OBJECT_COLUMNS:
+        value = canonical_field(key, record.get(key))
+        for part, attribute in parts:
+            setattr(dataset, attribute, value[part])
     dataset.slug = slugify(dataset.title)
-    dataset.description = record.get("description") or ""
     dataset.description_text = html_to_text(dataset.description)
-    dataset.description_iframe = record.get("descriptionIframe") or None
-    dataset.masthead = record.get("masthead") or None
-    dataset.tags = list(record.get("tags") or [])
-    dataset.topics = list(record.get("topics") or [])
-    dataset.next_review_date = record.get("nextReviewDate") or None
-    licence = record.get("licence") or {}
-    dataset.licence_url = licence.get("url") or None
-    dataset.licence_title = licence.get("title") or None
-    contact = record.get("contact") or {}
-    dataset.contact_email = contact.get("email") or None
-    dataset.contact_title = contact.get("title") or None
-    dataset.custom = dict(record.get("custom") or {})
-    dataset.sharing = record.get("sharing") or "public"
-    dataset.team = record.get("team") or None
-    dataset.state = record.get("state") or "draft"
-    dataset.embargo_until = record.get("embargoUntil") or None
     if record.get("site") is not None and not dataset.site:
         dataset.site = record["site"]
     _apply_access_lists(dataset, record, people or People.load(session, [record]))

@@ -17,39 +17,34 @@ and the first free primary key, and ids already in the catalogue are never reuse
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import string
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, column, func, insert, select, text
-from sqlalchemy import table as sql_table
+from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from app.models import (
     Dataset,
-    DatasetVersion,
     Licence,
-    Link,
     Masthead,
-    Resource,
     Team,
     Topic,
     User,
-    dataset_collaborators,
-    dataset_read_teams,
     team_members,
 )
 from app.models.database import Database
-from app.models.history import pack
 from app.services.changes import ChangeSet, announce, catalogue_of
+from app.services.new_datasets import NewDataset, stored_record, write_new
+from app.services.record.fields import DATASET, Kind
 from app.services.records import Record
 from app.services.text import html_to_text, slugify
 
 AUTHOR = "synthetic"
+# The record's optional links to elsewhere (the description's iframe).
+OPTIONAL_URLS = tuple(f.name for f in DATASET if f.kind is Kind.URL and f.nullable)
 CHUNK = 10_000
 ID_ALPHABET = string.ascii_lowercase + string.digits
 # A bigger page cache while bulk-loading: the title, date and FTS indexes grow in random order.
@@ -269,7 +264,7 @@ def generate(
                 with connection.begin():
                     chunk.insert(connection)
                 # What services.datasets announces when its transaction commits.
-                pks = frozenset(row[0] for row in chunk.datasets)
+                pks = frozenset(new.pk for new in chunk.datasets)
                 announce(ChangeSet(catalogue_of(connection), pks))
                 written += len(chunk.datasets)
                 if progress_stream is not None:
@@ -415,9 +410,6 @@ class _Builder:
             "title": title,
             "description": description,
             "descriptionText": html_to_text(description),
-            "descriptionIframe": (
-                f"https://maps.example.org/embed/{pk}" if rng.random() < 0.05 else None
-            ),
             "masthead": rng.choice(MASTHEADS)[0] if rng.random() < 0.4 else None,
             "tags": tags,
             "topics": topics,
@@ -445,6 +437,8 @@ class _Builder:
             "state": state,
             "embargoUntil": embargo,
         }
+        for key in OPTIONAL_URLS:  # an embedded map now and then
+            record[key] = f"https://maps.example.org/embed/{pk}" if rng.random() < 0.05 else None
         return record
 
     def description(self, subject: str, place: str, team: str, year: int) -> str:
@@ -519,223 +513,33 @@ def _iso(moment: datetime) -> str:
 
 
 def build_chunk(seed: int, first_pk: int, size: int) -> _Chunk:
-    """The rows of datasets `first_pk` .. `first_pk + size - 1`."""
+    """The records of datasets `first_pk` .. `first_pk + size - 1`."""
     builder = _Builder(random.Random(seed * 1_000_003 + first_pk))
     chunk = _Chunk()
     for pk in range(first_pk, first_pk + size):
-        chunk.add(pk, builder.record(pk))
+        chunk.datasets.append(NewDataset(pk, 1, builder.record(pk)))
     return chunk
-
-
-DATASET_COLUMNS = (
-    "pk",
-    "id",
-    "title",
-    "slug",
-    "description",
-    "description_text",
-    "description_iframe",
-    "masthead",
-    "tags",
-    "topics",
-    "next_review_date",
-    "licence_url",
-    "licence_title",
-    "contact_email",
-    "contact_title",
-    "custom",
-    "sharing",
-    "team",
-    "state",
-    "embargo_until",
-    "created_at",
-    "updated_at",
-    "site",
-    "version",
-)
-RESOURCE_COLUMNS = (
-    "dataset_pk",
-    "rid",
-    "position",
-    "title",
-    "description",
-    "url",
-    "filename",
-    "time_from",
-    "time_to",
-    "format",
-    "hash",
-    "size",
-    "timestamp",
-    "origin",
-)
-LINK_COLUMNS = (
-    "dataset_pk",
-    "lid",
-    "position",
-    "title",
-    "url",
-    "description",
-    "qa_timestamp",
-    "qa_hash",
-    "qa_size",
-    "qa_mimetype",
-    "qa_http_status",
-)
-VERSION_COLUMNS = (
-    "dataset_pk",
-    "dataset_id",
-    "number",
-    "at",
-    "author",
-    "action",
-    "changes",
-    "snapshot",
-)
-Row = tuple[Any, ...]
 
 
 @dataclass
 class _Chunk:
-    """Rows ready for executemany. JSON columns hold the text SQLAlchemy's JSON type would
-    write (its default serialiser is json.dumps), and a version's changes and snapshot are
-    packed as models.history.Packed packs them, so no type processing happens per row."""
+    """New datasets for the one batch write path (services.new_datasets)."""
 
-    datasets: list[Row] = field(default_factory=list)
-    resources: list[Row] = field(default_factory=list)
-    links: list[Row] = field(default_factory=list)
-    versions: list[Row] = field(default_factory=list)
-    collaborators: list[Row] = field(default_factory=list)
-    read_teams: list[Row] = field(default_factory=list)
-
-    def add(self, pk: int, record: Record) -> None:
-        self.datasets.append(_dataset_row(pk, record))
-        self.resources.extend(_resource_rows(pk, record))
-        self.links.extend(_link_rows(pk, record))
-        self.collaborators.extend((pk, user_id) for user_id in record["collaborators"])
-        self.read_teams.extend((pk, team_id) for team_id in record["readteams"])
-        self.versions.append(
-            (
-                pk,
-                record["id"],
-                1,
-                record["createdAt"],
-                AUTHOR,
-                "create",
-                pack(sorted(record)),
-                record,  # packed by `insert`, once its id is final
-            )
-        )
+    datasets: list[NewDataset] = field(default_factory=list)
 
     def make_ids_unique(self, taken: set[str], rng: random.Random) -> None:
         """Replace ids already in the catalogue (or drawn earlier) by fresh ones."""
-        for index, row in enumerate(self.datasets):
-            old = row[1]
+        for index, new in enumerate(self.datasets):
+            old = new.record["id"]
             if old not in taken:
                 taken.add(old)
                 continue
-            new = old
-            while new in taken:
-                new = "".join(rng.choices(ID_ALPHABET, k=5))
-            taken.add(new)
-            self.datasets[index] = (row[0], new, *row[2:])
-            version = self.versions[index]
-            self.versions[index] = (version[0], new, *version[2:7], {**version[7], "id": new})
+            fresh = old
+            while fresh in taken:
+                fresh = "".join(rng.choices(ID_ALPHABET, k=5))
+            taken.add(fresh)
+            self.datasets[index] = NewDataset(new.pk, new.number, {**new.record, "id": fresh})
 
     def insert(self, connection: Connection) -> None:
-        tables = (
-            (Dataset.__tablename__, DATASET_COLUMNS, self.datasets),
-            (Resource.__tablename__, RESOURCE_COLUMNS, self.resources),
-            (Link.__tablename__, LINK_COLUMNS, self.links),
-            (
-                DatasetVersion.__tablename__,
-                VERSION_COLUMNS,
-                [(*v[:7], pack(v[7])) for v in self.versions],
-            ),
-            (dataset_collaborators.name, ("dataset_pk", "user_id"), self.collaborators),
-            (dataset_read_teams.name, ("dataset_pk", "team_id"), self.read_teams),
-        )
-        for name, columns, rows in tables:
-            if not rows:
-                continue
-            if connection.dialect.name == "sqlite":
-                placeholders = ", ".join("?" * len(columns))
-                connection.exec_driver_sql(
-                    f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({placeholders})",
-                    rows,
-                )
-            else:
-                # Untyped columns: the JSON text goes through as it is.
-                untyped = sql_table(name, *(column(c) for c in columns))
-                connection.execute(
-                    insert(untyped), [dict(zip(columns, r, strict=True)) for r in rows]
-                )
-
-
-def _dataset_row(pk: int, record: Record) -> Row:
-    """The row `records.apply_record` writes for this record, in DATASET_COLUMNS order."""
-    return (
-        pk,
-        record["id"],
-        record["title"],
-        slugify(record["title"]),
-        record["description"],
-        record["descriptionText"],
-        record["descriptionIframe"],
-        record["masthead"],
-        json.dumps(record["tags"]),
-        json.dumps(record["topics"]),
-        record["nextReviewDate"],
-        record["licence"]["url"],
-        record["licence"]["title"],
-        record["contact"]["email"],
-        record["contact"]["title"],
-        json.dumps(record["custom"]),
-        record["sharing"],
-        record["team"],
-        record["state"],
-        record["embargoUntil"],
-        record["createdAt"],
-        record["updatedAt"],
-        record["site"],
-        1,
-    )
-
-
-def _resource_rows(pk: int, record: Record) -> Iterator[Row]:
-    for rid, data in record["resources"].items():
-        time_frame = data["timeFrame"]
-        yield (
-            pk,
-            rid,
-            data["order"],
-            data["title"],
-            data["description"],
-            data["url"],
-            data["filename"],
-            time_frame.get("gte"),
-            time_frame.get("lte"),
-            data["format"],
-            data["hash"],
-            data["size"],
-            data["timestamp"],
-            data["origin"],
-        )
-
-
-def _link_rows(pk: int, record: Record) -> Iterator[Row]:
-    for lid, data in record["links"].items():
-        qa = data["qa"]
-        yield (
-            pk,
-            lid,
-            data["order"],
-            data["title"],
-            data["url"],
-            data["description"],
-            qa["timestamp"],
-            qa["hash"],
-            qa["size"],
-            qa["mimetype"],
-            qa["httpStatus"],
-        )
+        batch = [NewDataset(n.pk, n.number, stored_record(n.record)) for n in self.datasets]
+        write_new(connection, batch, author=AUTHOR, action="create", at=None)

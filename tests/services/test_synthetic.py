@@ -150,9 +150,9 @@ def test_appending_keeps_ids_unique_and_indexes_new_rows(database: Database) -> 
 
 def test_an_id_already_taken_is_replaced_everywhere() -> None:
     chunk = synthetic.build_chunk(0, 1, 3)
-    first_id = chunk.datasets[0][1]
+    first_id = chunk.datasets[0].record["id"]
+    second_id = chunk.datasets[1].record["id"]
     chunk.make_ids_unique({first_id}, random.Random(0))
-    new_id = chunk.datasets[0][1]
+    new_id = chunk.datasets[0].record["id"]
     assert new_id != first_id and len(new_id) == 5
-    assert chunk.versions[0][1] == new_id
-    assert chunk.versions[0][7]["id"] == new_id
+    assert chunk.datasets[1].record["id"] == second_id

@@ -1,0 +1,310 @@
+"""The one batch write path for new datasets: import, pull, `generate` and the form's "New".
+
+A batch of records goes in with one executemany per table (datasets, resources, links, access
+lists, versions), with no ORM object per row: validation, the access lists' users and teams
+(one query each for the batch), the derived fields, the history version and the search index
+(kept by the catalogue's own triggers, or PostgreSQL's generated column) are all in it. The
+stored record is computed from the written record as `records.dataset_to_record` would read it
+back (a test compares the two), so no row is read back either.
+
+JSON columns are written as the text SQLAlchemy's JSON type writes (json.dumps), and a
+version's changes and snapshot as models.history.Packed packs them, so the bytes are those of
+an ORM write.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, column, func, insert, select, text
+from sqlalchemy import table as sql_table
+
+from app.models import (
+    Dataset,
+    DatasetVersion,
+    Link,
+    Resource,
+    Team,
+    User,
+    dataset_collaborators,
+    dataset_read_teams,
+    dataset_read_users,
+)
+from app.models.history import pack
+from app.services.errors import ValidationFailed
+from app.services.record.canonical import canonical_field
+from app.services.record.fields import DATASET, Kind
+from app.services.records import OBJECT_COLUMNS, SCALAR_COLUMNS, Record
+from app.services.text import html_to_text, slugify
+from app.services.validation import validate_record
+
+Row = tuple[Any, ...]
+
+# The dataset row: its key, the slug and version, then the record's columns (records knows
+# which record key each column holds).
+_SCALARS = tuple(
+    (key, attribute, field.is_list or field.kind is Kind.CUSTOM)
+    for key, attribute, field in SCALAR_COLUMNS
+)
+DATASET_COLUMNS = (
+    "pk",
+    "slug",
+    "version",
+    *(attribute for _, attribute, _ in _SCALARS),
+    *(attribute for _, parts in OBJECT_COLUMNS for _, attribute in parts),
+)
+RESOURCE_COLUMNS = (
+    "dataset_pk",
+    "rid",
+    "position",
+    "title",
+    "description",
+    "url",
+    "filename",
+    "time_from",
+    "time_to",
+    "format",
+    "hash",
+    "size",
+    "timestamp",
+    "origin",
+)
+LINK_COLUMNS = (
+    "dataset_pk",
+    "lid",
+    "position",
+    "title",
+    "url",
+    "description",
+    "qa_timestamp",
+    "qa_hash",
+    "qa_size",
+    "qa_mimetype",
+    "qa_http_status",
+)
+VERSION_COLUMNS = (
+    "dataset_pk",
+    "dataset_id",
+    "number",
+    "at",
+    "author",
+    "action",
+    "changes",
+    "snapshot",
+)
+PAIR_COLUMNS = ("dataset_pk", "user_id")
+TEAM_PAIR_COLUMNS = ("dataset_pk", "team_id")
+
+
+@dataclass(frozen=True, slots=True)
+class NewDataset:
+    """A dataset to write: its primary key, history number and full record (ids assigned)."""
+
+    pk: int
+    number: int
+    record: Record
+
+
+def stored_record(record: Record) -> Record:
+    """`record` as the catalogue stores and reads it back: every field in canonical form, the
+    title stripped, the description's text derived, files and links in their order, the
+    access lists sorted (records.dataset_to_record reads them ordered by id)."""
+    stored: Record = {}
+    for field in DATASET:
+        stored[field.name] = canonical_field(field.name, record.get(field.name))
+    stored["descriptionText"] = html_to_text(stored["description"])
+    for key in ("resources", "links"):
+        children = stored[key]
+        stored[key] = dict(sorted(children.items(), key=lambda item: item[1]["order"]))
+    for key in ("collaborators", "readusers", "readteams"):
+        stored[key] = sorted(stored[key])
+    stored["site"] = stored["site"] or ""
+    return stored
+
+
+def reserve_pks(connection: Connection, count: int) -> list[int]:
+    """`count` primary keys for new datasets, never used before (a deleted dataset's pk is
+    not reused: AUTOINCREMENT on SQLite, the sequence on PostgreSQL). Inside the writing
+    transaction, which holds SQLite's write lock."""
+    if count == 0:
+        return []
+    if connection.dialect.name == "sqlite":
+        highest = connection.scalar(select(func.max(Dataset.pk))) or 0
+        sequence = connection.exec_driver_sql(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'datasets'"
+        ).scalar()
+        first = max(int(highest), int(sequence or 0)) + 1
+        return list(range(first, first + count))
+    rows = connection.execute(
+        text(
+            "SELECT nextval(pg_get_serial_sequence('datasets', 'pk')) FROM generate_series(1, :n)"
+        ),
+        {"n": count},
+    )
+    return [int(pk) for (pk,) in rows]
+
+
+def check_people(connection: Connection, records: Sequence[Record]) -> None:
+    """ValidationFailed if a record names a user or team the catalogue does not have (one
+    query each for the batch)."""
+    user_ids: set[Any] = set()
+    team_ids: set[Any] = set()
+    for record in records:
+        user_ids.update(record["collaborators"])
+        user_ids.update(record["readusers"])
+        team_ids.update(record["readteams"])
+        if record["team"]:
+            team_ids.add(record["team"])
+    users = (
+        set(connection.scalars(select(User.id).where(User.id.in_(user_ids)))) if user_ids else set()
+    )
+    teams = (
+        set(connection.scalars(select(Team.id).where(Team.id.in_(team_ids)))) if team_ids else set()
+    )
+    for record in records:
+        errors: dict[str, str] = {}
+        for key in ("collaborators", "readusers"):
+            missing = [uid for uid in record[key] if uid not in users]
+            if missing:
+                errors[key] = f"unknown user id(s): {', '.join(map(str, missing))}"
+        missing_teams = [tid for tid in record["readteams"] if tid not in teams]
+        if missing_teams:
+            errors["readteams"] = f"unknown team id(s): {', '.join(missing_teams)}"
+        if record["team"] and record["team"] not in teams:
+            errors["team"] = f"unknown team id: {record['team']}"
+        if errors:
+            raise ValidationFailed(errors)
+
+
+def write_new(
+    connection: Connection,
+    batch: Sequence[NewDataset],
+    *,
+    author: str,
+    action: str,
+    at: str | None,
+    validate: bool = True,
+) -> None:
+    """Insert `batch` (stored records, see `stored_record`) with their `create` versions;
+    `at`: the versions' time (None: each dataset's createdAt, as a generated catalogue has).
+    Validation and the access-list check come first, so a refused batch writes nothing."""
+    records = [new.record for new in batch]
+    if validate:
+        for record in records:
+            validate_record(record)
+        check_people(connection, records)
+    rows = _Rows()
+    for new in batch:
+        rows.add(new, author=author, action=action, at=at)
+    rows.insert(connection)
+
+
+class _Rows:
+    def __init__(self) -> None:
+        self.datasets: list[Row] = []
+        self.resources: list[Row] = []
+        self.links: list[Row] = []
+        self.versions: list[Row] = []
+        self.collaborators: list[Row] = []
+        self.read_users: list[Row] = []
+        self.read_teams: list[Row] = []
+
+    def add(self, new: NewDataset, *, author: str, action: str, at: str | None) -> None:
+        pk, record = new.pk, new.record
+        self.datasets.append(_dataset_row(pk, new.number, record))
+        self.resources.extend(_resource_rows(pk, record))
+        self.links.extend(_link_rows(pk, record))
+        self.collaborators.extend((pk, user_id) for user_id in record["collaborators"])
+        self.read_users.extend((pk, user_id) for user_id in record["readusers"])
+        self.read_teams.extend((pk, team_id) for team_id in record["readteams"])
+        self.versions.append(
+            (
+                pk,
+                record["id"],
+                new.number,
+                at or record["createdAt"],
+                author,
+                action,
+                pack(sorted(record)),
+                pack(record),
+            )
+        )
+
+    def insert(self, connection: Connection) -> None:
+        tables = (
+            (Dataset.__tablename__, DATASET_COLUMNS, self.datasets),
+            (Resource.__tablename__, RESOURCE_COLUMNS, self.resources),
+            (Link.__tablename__, LINK_COLUMNS, self.links),
+            (DatasetVersion.__tablename__, VERSION_COLUMNS, self.versions),
+            (dataset_collaborators.name, PAIR_COLUMNS, self.collaborators),
+            (dataset_read_users.name, PAIR_COLUMNS, self.read_users),
+            (dataset_read_teams.name, TEAM_PAIR_COLUMNS, self.read_teams),
+        )
+        for name, columns, rows in tables:
+            if not rows:
+                continue
+            if connection.dialect.name == "sqlite":
+                placeholders = ", ".join("?" * len(columns))
+                connection.exec_driver_sql(
+                    f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({placeholders})", rows
+                )
+            else:
+                # Untyped columns: the JSON text and packed bytes go through as they are.
+                untyped = sql_table(name, *(column(c) for c in columns))
+                connection.execute(
+                    insert(untyped), [dict(zip(columns, r, strict=True)) for r in rows]
+                )
+
+
+def _dataset_row(pk: int, number: int, record: Record) -> Row:
+    """The row `records.apply_record` writes for this record, in DATASET_COLUMNS order; JSON
+    columns as the text SQLAlchemy's JSON type writes."""
+    row: list[Any] = [pk, slugify(record["title"]), number]
+    for key, _, is_json in _SCALARS:
+        row.append(json.dumps(record[key]) if is_json else record[key])
+    for key, parts in OBJECT_COLUMNS:
+        value = record[key]
+        row.extend(value[part] for part, _ in parts)
+    return tuple(row)
+
+
+def _resource_rows(pk: int, record: Record) -> Iterator[Row]:
+    for rid, data in record["resources"].items():
+        time_frame = data["timeFrame"]
+        yield (
+            pk,
+            rid,
+            data["order"],
+            data["title"],
+            data["description"],
+            data["url"],
+            data["filename"],
+            time_frame.get("gte"),
+            time_frame.get("lte"),
+            data["format"],
+            data["hash"],
+            data["size"],
+            data["timestamp"],
+            data["origin"],
+        )
+
+
+def _link_rows(pk: int, record: Record) -> Iterator[Row]:
+    for lid, data in record["links"].items():
+        qa = data["qa"]
+        yield (
+            pk,
+            lid,
+            data["order"],
+            data["title"],
+            data["url"],
+            data["description"],
+            qa["timestamp"],
+            qa["hash"],
+            qa["size"],
+            qa["mimetype"],
+            qa["httpStatus"],
+        )
