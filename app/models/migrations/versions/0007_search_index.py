@@ -29,7 +29,7 @@ def _statements(sqlite: list[str], postgresql: list[str]) -> list[str]:
 def upgrade() -> None:
     drop_0001 = search_index.SQLITE_DROP
     for statement in _statements(
-        drop_0001 + search_index.SQLITE_CREATE, search_index.POSTGRESQL_CREATE
+        drop_0001 + search_index.SQLITE_CREATE, search_index.postgresql_create()
     ):
         op.execute(statement)
 
