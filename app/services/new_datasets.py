@@ -35,8 +35,8 @@ from app.models import (
 )
 from app.models.history import pack
 from app.services.errors import ValidationFailed
-from app.services.record.canonical import canonical_field
-from app.services.record.fields import DATASET, Kind
+from app.services.record.canonical import canonical_record
+from app.services.record.fields import Kind
 from app.services.records import OBJECT_COLUMNS, SCALAR_COLUMNS, Record
 from app.services.text import html_to_text, slugify
 from app.services.validation import validate_record
@@ -112,9 +112,7 @@ def stored_record(record: Record) -> Record:
     """`record` as the catalogue stores and reads it back: every field in canonical form, the
     title stripped, the description's text derived, files and links in their order, the
     access lists sorted (records.dataset_to_record reads them ordered by id)."""
-    stored: Record = {}
-    for field in DATASET:
-        stored[field.name] = canonical_field(field.name, record.get(field.name))
+    stored = canonical_record(record)
     stored["descriptionText"] = html_to_text(stored["description"])
     for key in ("resources", "links"):
         children = stored[key]

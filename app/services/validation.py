@@ -46,61 +46,97 @@ def is_iso_date(value: str) -> bool:
 def validate_record(record: Record) -> None:
     """Raise ValidationFailed listing every problem with the record."""
     errors: dict[str, str] = {}
-    _check_fields(record, DATASET, "", errors)
+    _run(_DATASET_CHECKS, record, "", errors)
     if errors:
         raise ValidationFailed(errors)
 
 
-def _check_fields(
-    values: Mapping[str, Any], fields: tuple[Field, ...], prefix: str, errors: dict[str, str]
+# A field's check: its value, its path, the errors to add to. Made once per field from the
+# field table (`_compile`), as validation runs for every dataset an import writes.
+FieldCheck = Callable[[Any, str, dict[str, str]], None]
+
+
+def _run(
+    checks: tuple[tuple[str, FieldCheck], ...],
+    values: Mapping[str, Any],
+    prefix: str,
+    errors: dict[str, str],
 ) -> None:
-    for field in fields:
-        value = values.get(field.name)
-        path = prefix + field.name
-        if field.kind is Kind.OBJECT:
-            _check_fields(value or {}, field.parts, path + ".", errors)
-        elif field.kind is Kind.CUSTOM:
-            _check_custom(value, path, errors)
-        elif field.kind is Kind.CHILDREN:
+    get = values.get
+    for name, check in checks:
+        check(get(name), prefix + name, errors)
+
+
+def _compile(fields: tuple[Field, ...]) -> tuple[tuple[str, FieldCheck], ...]:
+    return tuple((field.name, _field_check(field)) for field in fields)
+
+
+def _field_check(field: Field) -> FieldCheck:
+    if field.kind is Kind.OBJECT:
+        parts = _compile(field.parts)
+
+        def an_object(value: Any, path: str, errors: dict[str, str]) -> None:
+            _run(parts, value or {}, path + ".", errors)
+
+        return an_object
+    if field.kind is Kind.CUSTOM:
+        return _check_custom
+    if field.kind is Kind.CHILDREN:
+        children = _compile(field.parts)
+
+        def children_of(value: Any, path: str, errors: dict[str, str]) -> None:
             for child_id, child in (value or {}).items():
-                _check_child(field, f"{path}.{child_id}", child_id, child, errors)
-        else:
-            problem = value_error(field, value)
-            if problem:
-                errors[path] = problem
+                _check_child(children, f"{path}.{child_id}", child_id, child, errors)
+
+        return children_of
+    problem_of = _value_check(field)
+
+    def a_value(value: Any, path: str, errors: dict[str, str]) -> None:
+        problem = problem_of(value)
+        if problem:
+            errors[path] = problem
+
+    return a_value
 
 
 def _check_child(
-    field: Field, path: str, child_id: str, child: Mapping[str, Any], errors: dict[str, str]
+    checks: tuple[tuple[str, FieldCheck], ...],
+    path: str,
+    child_id: str,
+    child: Mapping[str, Any],
+    errors: dict[str, str],
 ) -> None:
     if not CHILD_ID.match(child_id):
         errors[f"{path}.id"] = "must be 3 lower-case letters or digits, or a UUID"
-    _check_fields(child, field.parts, path + ".", errors)
+    _run(checks, child, path + ".", errors)
     time_frame = child.get("timeFrame") or {}
     gte, lte = time_frame.get("gte"), time_frame.get("lte")
     if gte and lte and ISO_MONTH.match(gte) and ISO_MONTH.match(lte) and gte > lte:
         errors[f"{path}.timeFrame.lte"] = "must not be before the start month"
 
 
-def value_error(field: Field, value: Any) -> str | None:
-    """What is wrong with `value` for `field`, or None (objects and children: see
-    validate_record)."""
-    empty = value is None or value == "" or value == []
-    if field.required and (empty or (isinstance(value, str) and not value.strip())):
-        name = field.label if field.label.isupper() else field.label.lower()
-        return f"a {name} is required"
-    if field.kind is Kind.CHOICE:
-        return None if value in field.choices else "must be " + " or ".join(field.choices)
-    if field.kind is Kind.DATASET_ID:
-        return (
-            None if DATASET_ID.match(str(value or "")) else "must be 5 lower-case letters or digits"
-        )
-    if empty:
-        return None
-    if field.max_length and isinstance(value, str) and len(value) > field.max_length:
-        return f"must be at most {field.max_length} characters"
-    check = _CHECKS.get(field.kind)
-    return check(value) if check else None
+def _value_check(field: Field) -> Callable[[Any], str | None]:
+    """What is wrong with a value of `field` (a scalar or a list), or None."""
+    required, kind, limit = field.required, field.kind, field.max_length
+    label = field.label if field.label.isupper() else field.label.lower()
+    check = _CHECKS.get(kind)
+
+    def problem(value: Any) -> str | None:
+        empty = value is None or value == "" or value == []
+        if required and (empty or (isinstance(value, str) and not value.strip())):
+            return f"a {label} is required"
+        if kind is Kind.CHOICE:
+            return None if value in field.choices else "must be " + " or ".join(field.choices)
+        if kind is Kind.DATASET_ID:
+            ok = DATASET_ID.match(str(value or ""))
+            return None if ok else "must be 5 lower-case letters or digits"
+        if empty:
+            return None
+        if limit and isinstance(value, str) and len(value) > limit:
+            return f"must be at most {limit} characters"
+        return check(value) if check else None
+
+    return problem
 
 
 def _text(value: Any) -> str | None:
@@ -172,3 +208,6 @@ _CHECKS: dict[Kind, Callable[[Any], str | None]] = {
     Kind.USER_REFS: _user_ids,
     Kind.BYTES: _size,
 }
+
+
+_DATASET_CHECKS = _compile(DATASET)

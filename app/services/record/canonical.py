@@ -2,69 +2,116 @@
 
 Two records that mean the same thing are equal in canonical form: an absent optional field, a
 null and an empty string are one value; a list or an object comes back as a fresh copy. Sync
-compares canonical values (a portal leaving out a null field is no change), and a new record
-is the canonical form of nothing.
+compares canonical values (a portal leaving out a null field is no change), the batch write
+path stores them, and a new record is the canonical form of nothing.
+
+Each field's conversion is made once from the field table (`_converter`): the write path runs
+it for every field of every dataset it writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from app.services.record.fields import CHILDREN, DATASET, FIELDS, Field, Kind
+from app.services.record.fields import (
+    CHILDREN,
+    DATASET,
+    FIELDS,
+    LIST_KINDS,
+    TEXT_KINDS,
+    Field,
+    Kind,
+)
 
 Record = dict[str, Any]
+Converter = Callable[[Any], Any]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _converter(field: Field) -> Converter:
+    """The function that puts a value of `field` in canonical form."""
+    kind, default = field.kind, field.default
+    if kind is Kind.CHILDREN:
+        child = _child_converter(field)
+        return lambda value: {cid: child(data) for cid, data in (value or {}).items()}
+    if kind is Kind.OBJECT:
+        parts = tuple((p.name, _converter(p), p.nullable) for p in field.parts)
+
+        def an_object(value: Any) -> Any:
+            data = value or {}
+            converted: Record = {}
+            for name, convert, nullable in parts:
+                part = convert(data.get(name))
+                # A part that cannot be null (a time frame's bound) is left out when empty.
+                if nullable or part is not None:
+                    converted[name] = part
+            return converted
+
+        return an_object
+    if kind is Kind.CUSTOM:
+        return lambda value: dict(value or {})
+    if kind in LIST_KINDS:
+        return lambda value: list(value or [])
+    if kind in (Kind.INTEGER, Kind.BYTES):
+        return _same if default is None else lambda value: default if value is None else value
+    if kind in TEXT_KINDS:
+        required = field.required
+
+        def a_text(value: Any) -> Any:
+            if value is None or value == "":
+                return default
+            text = value if type(value) is str else str(value)
+            return text.strip() if required else text
+
+        return a_text
+    return _same
+
+
+def _child_converter(field: Field) -> Callable[[Mapping[str, Any]], Record]:
+    parts = tuple((p.name, _converter(p)) for p in field.parts)
+    return lambda data: {name: convert(data.get(name)) for name, convert in parts}
+
+
+_BY_NAME: dict[str, Converter] = {f.name: _converter(f) for f in DATASET}
+_CHILD: dict[str, Callable[[Mapping[str, Any]], Record]] = {
+    name: _child_converter(child) for name, child in CHILDREN.items()
+}
+_ORDER = tuple(_BY_NAME.items())
 
 
 def canonical_value(field: Field, value: Any) -> Any:
     """`value` of `field` in canonical form."""
-    kind = field.kind
-    if kind is Kind.CHILDREN:
-        return {
-            child_id: canonical_child(field, child) for child_id, child in (value or {}).items()
-        }
-    if kind is Kind.OBJECT:
-        data = value or {}
-        values: Record = {}
-        for part in field.parts:
-            part_value = canonical_value(part, data.get(part.name))
-            # A part that cannot be null (a time frame's bound) is left out when empty.
-            if part.nullable or part_value is not None:
-                values[part.name] = part_value
-        return values
-    if kind is Kind.CUSTOM:
-        return dict(value or {})
-    if field.is_list:
-        return list(value or [])
-    if kind in (Kind.INTEGER, Kind.BYTES):
-        if value is None and field.default is not None:
-            return field.default
-        return value
-    if field.is_text:
-        if value is None or value == "":
-            return field.default
-        text = str(value)
-        return text.strip() if field.required else text
-    return value
-
-
-def canonical_child(field: Field, data: Mapping[str, Any]) -> Record:
-    """A resource or link (`field` is RESOURCE or LINK) in canonical form."""
-    return {part.name: canonical_value(part, data.get(part.name)) for part in field.parts}
+    convert = _BY_NAME.get(field.name) if FIELDS.get(field.name) is field else None
+    return (convert or _converter(field))(value)
 
 
 def canonical_field(key: str, value: Any) -> Any:
     """The dataset field `key` in canonical form (an unknown key: `value` as it is)."""
-    field = FIELDS.get(key)
-    return value if field is None else canonical_value(field, value)
+    convert = _BY_NAME.get(key)
+    return value if convert is None else convert(value)
+
+
+def canonical_record(record: Mapping[str, Any]) -> Record:
+    """Every field of the table, in its order, in canonical form (absent ones empty)."""
+    get = record.get
+    return {name: convert(get(name)) for name, convert in _ORDER}
+
+
+def canonical_child(field: Field, data: Mapping[str, Any]) -> Record:
+    """A resource or link (`field` is RESOURCE or LINK) in canonical form."""
+    return (_CHILD.get(field.name) or _child_converter(field))(data)
 
 
 def canonical_resource(data: Mapping[str, Any]) -> Record:
-    return canonical_child(CHILDREN["resources"], data)
+    return _CHILD["resources"](data)
 
 
 def canonical_link(data: Mapping[str, Any]) -> Record:
-    return canonical_child(CHILDREN["links"], data)
+    return _CHILD["links"](data)
 
 
 def empty_record(dataset_id: str, created_at: str) -> Record:
