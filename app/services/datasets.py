@@ -105,11 +105,13 @@ def create_datasets(
     author: str,
     action: str = "create",
     replace_taken_ids: bool = False,
+    validated: bool = False,
 ) -> list[Created]:
     """Insert datasets from full records, together: one flush and one query for each lookup,
     however many there are (an import or a first pull writes thousands). A record without an
     id gets a fresh one; a taken id is refused (ValidationFailed), or with replace_taken_ids
-    replaced by a fresh one."""
+    replaced by a fresh one. validated: the caller validated these very records (an import
+    plan); the users and teams they name are checked all the same."""
     now = now_iso()
     prepared: list[Record] = []
     for record in records:
@@ -140,7 +142,9 @@ def create_datasets(
         new_datasets.NewDataset(pk, numbers[record["id"]], record)
         for pk, record in zip(pks, prepared, strict=True)
     ]
-    new_datasets.write_new(connection, batch, author=author, action=action, at=now)
+    new_datasets.write_new(
+        connection, batch, author=author, action=action, at=now, validate=not validated
+    )
     note_datasets(session, pks)
     return [Created(new.record, new.number) for new in batch]
 

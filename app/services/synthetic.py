@@ -40,7 +40,7 @@ from app.services.changes import ChangeSet, announce, catalogue_of
 from app.services.new_datasets import NewDataset, stored_record, write_new
 from app.services.record.fields import DATASET, Kind
 from app.services.records import Record
-from app.services.text import html_to_text, slugify
+from app.services.text import slugify
 
 AUTHOR = "synthetic"
 # The record's optional links to elsewhere (the description's iframe).
@@ -409,7 +409,6 @@ class _Builder:
             "id": dataset_id,
             "title": title,
             "description": description,
-            "descriptionText": html_to_text(description),
             "masthead": rng.choice(MASTHEADS)[0] if rng.random() < 0.4 else None,
             "tags": tags,
             "topics": topics,

@@ -49,7 +49,9 @@ class _TextExtractor(HTMLParser):
 
 
 # A plain start or end tag: a name, then attributes (no angle brackets, even quoted).
-_SIMPLE_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)(?:\s(?:[^<>\"']|\"[^\"<>]*\"|'[^'<>]*')*)?/?>")
+_SIMPLE_TAG = re.compile(
+    r"<(/?)([a-zA-Z][a-zA-Z0-9]*)(?:\s(?:[^<>\"']|\"[^\"<>]*\"|'[^'<>]*')*)?/?>"
+)
 
 
 def html_to_text(html: str) -> str:

@@ -27,7 +27,14 @@ MD5 = re.compile(r"^[0-9a-f]{32}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+# An http(s) URL of printable ASCII with a plain host: a URL by the rule below, read without
+# urlsplit (the batch write path checks every file's URL).
+_PLAIN_URL = re.compile(r"(?i)https?://[A-Za-z0-9\-._~%!$&'()*+,;=:@]+(?:[/?#][!-~]*)?\Z")
+
+
 def is_url(value: str) -> bool:
+    if _PLAIN_URL.match(value):
+        return True
     try:
         parts = urlsplit(value)
     except ValueError:  # e.g. an unbalanced "[" in the host: not an IPv6 address, not a URL
@@ -68,7 +75,18 @@ def _run(
 
 
 def _compile(fields: tuple[Field, ...]) -> tuple[tuple[str, FieldCheck], ...]:
-    return tuple((field.name, _field_check(field)) for field in fields)
+    return tuple((field.name, _field_check(field)) for field in fields if _has_rules(field))
+
+
+def _has_rules(field: Field) -> bool:
+    """Whether any value of `field` can be wrong (a plain text or a number never is: the shape
+    check has seen to its type)."""
+    return (
+        field.required
+        or bool(field.max_length)
+        or field.kind in _CHECKS
+        or field.kind in (Kind.CHOICE, Kind.DATASET_ID, Kind.OBJECT, Kind.CUSTOM, Kind.CHILDREN)
+    )
 
 
 def _field_check(field: Field) -> FieldCheck:
@@ -92,10 +110,14 @@ def _field_check(field: Field) -> FieldCheck:
     problem_of = _value_check(field)
 
     def a_value(value: Any, path: str, errors: dict[str, str]) -> None:
+        if value is None and not checks_none:
+            return
         problem = problem_of(value)
         if problem:
             errors[path] = problem
 
+    # Only a required field, a choice or an id can be wrong when it has no value.
+    checks_none = field.required or field.kind in (Kind.CHOICE, Kind.DATASET_ID)
     return a_value
 
 

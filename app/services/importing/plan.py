@@ -50,7 +50,7 @@ Action = Literal["create", "update", "copy", "skip", "unchanged"]
 _PARTIAL_OBJECTS = ("licence", "contact")
 _CHILDREN = ("resources", "links")
 # Datasets planned or written between two progress reports (and ORM objects let go of).
-_STEP = 200
+_STEP = 2000
 
 
 @dataclass
@@ -444,8 +444,9 @@ def _commit_chunk(session: Session, chunk: list[PlannedItem], author: str) -> No
                 f"Dataset {min(taken)} was created since the import was planned; "
                 "plan the import again"
             )
+        # Each record was validated when the plan was made, and has not changed since.
         datasets.create_datasets(
-            session, [item.record for item in items], author=author, action="import"
+            session, [item.record for item in items], author=author, action="import", validated=True
         )
 
 

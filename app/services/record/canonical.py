@@ -114,8 +114,12 @@ def canonical_link(data: Mapping[str, Any]) -> Record:
     return _CHILD["links"](data)
 
 
+_EMPTY: Record = {field.name: field.empty() for field in DATASET}
+
+
 def empty_record(dataset_id: str, created_at: str) -> Record:
     """A new dataset's record before the person fills it in."""
-    record = {field.name: field.empty() for field in DATASET}
+    # Lists and objects fresh for each record; an empty object's parts are all None.
+    record = {k: v.copy() if isinstance(v, list | dict) else v for k, v in _EMPTY.items()}
     record.update(id=dataset_id, createdAt=created_at, updatedAt=created_at)
     return record

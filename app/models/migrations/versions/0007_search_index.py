@@ -27,10 +27,11 @@ def _statements(sqlite: list[str], postgresql: list[str]) -> list[str]:
 
 
 def upgrade() -> None:
-    drop_0001 = search_index.SQLITE_DROP
-    for statement in _statements(
-        drop_0001 + search_index.SQLITE_CREATE, search_index.postgresql_create()
-    ):
+    if op.get_bind().dialect.name == "postgresql":
+        statements = search_index.postgresql_create()  # made only where it is used
+    else:
+        statements = _statements(search_index.SQLITE_DROP + search_index.SQLITE_CREATE, [])
+    for statement in statements:
         op.execute(statement)
 
 
