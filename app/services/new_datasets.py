@@ -191,15 +191,54 @@ def write_new(
     `at`: the versions' time (None: each dataset's createdAt, as a generated catalogue has).
     Validation (unless the caller has validated these records) and the access-list check come
     first, so a refused batch writes nothing."""
-    records = [new.record for new in batch]
+    write_prepared(
+        connection, prepare(batch, author=author, action=action, at=at, validate=validate)
+    )
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A batch validated and turned into rows, ready to insert: all the work that needs no
+    database, so that a producer (`generate`) may do it in another process."""
+
+    batch: list[NewDataset]
+    rows: _Rows
+    author: str
+    action: str
+    at: str | None
+
+    def rename(self, index: int, dataset_id: str) -> None:
+        """Give the `index`th dataset another id (one taken since the batch was prepared)."""
+        new = self.batch[index]
+        renamed = NewDataset(new.pk, new.number, {**new.record, "id": dataset_id})
+        self.batch[index] = renamed
+        self.rows.datasets[index] = _dataset_row(renamed.pk, renamed.number, renamed.record)
+        self.rows.versions[index] = _version_row(renamed, self.author, self.action, self.at)
+
+
+def prepare(
+    batch: Sequence[NewDataset],
+    *,
+    author: str,
+    action: str,
+    at: str | None,
+    validate: bool = True,
+) -> Prepared:
+    """`batch` validated (unless the caller has) and as rows."""
     if validate:
-        for record in records:
-            validate_record(record)
-    check_people(connection, records)
+        for new in batch:
+            validate_record(new.record)
     rows = _Rows()
     for new in batch:
         rows.add(new, author=author, action=action, at=at)
-    rows.insert(connection)
+    return Prepared(list(batch), rows, author, action, at)
+
+
+def write_prepared(connection: Connection, prepared: Prepared) -> None:
+    """Check the users and teams `prepared` names (ValidationFailed: nothing written) and
+    insert its rows."""
+    check_people(connection, [new.record for new in prepared.batch])
+    prepared.rows.insert(connection)
 
 
 class _Rows:
@@ -220,18 +259,7 @@ class _Rows:
         self.collaborators.extend((pk, user_id) for user_id in record["collaborators"])
         self.read_users.extend((pk, user_id) for user_id in record["readusers"])
         self.read_teams.extend((pk, team_id) for team_id in record["readteams"])
-        self.versions.append(
-            (
-                pk,
-                record["id"],
-                new.number,
-                at or record["createdAt"],
-                author,
-                action,
-                _packed_keys(tuple(record)),
-                pack(record),
-            )
-        )
+        self.versions.append(_version_row(new, author, action, at))
 
     def insert(self, connection: Connection) -> None:
         tables = (
@@ -257,6 +285,20 @@ class _Rows:
                 connection.execute(
                     insert(untyped), [dict(zip(columns, r, strict=True)) for r in rows]
                 )
+
+
+def _version_row(new: NewDataset, author: str, action: str, at: str | None) -> Row:
+    record = new.record
+    return (
+        new.pk,
+        record["id"],
+        new.number,
+        at or record["createdAt"],
+        author,
+        action,
+        _packed_keys(tuple(record)),
+        pack(record),
+    )
 
 
 @functools.lru_cache(maxsize=16)

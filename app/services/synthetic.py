@@ -19,8 +19,11 @@ from __future__ import annotations
 import itertools
 import random
 import string
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from multiprocessing import get_context
 from typing import Any, TextIO
 
 from sqlalchemy import Connection, func, insert, select, text
@@ -37,7 +40,7 @@ from app.models import (
 )
 from app.models.database import Database
 from app.services.changes import ChangeSet, announce, catalogue_of
-from app.services.new_datasets import NewDataset, stored_record, write_new
+from app.services.new_datasets import NewDataset, Prepared, prepare, stored_record, write_prepared
 from app.services.record.fields import DATASET, Kind
 from app.services.records import Record
 from app.services.text import slugify
@@ -46,6 +49,7 @@ AUTHOR = "synthetic"
 # The record's optional links to elsewhere (the description's iframe).
 OPTIONAL_URLS = tuple(f.name for f in DATASET if f.kind is Kind.URL and f.nullable)
 CHUNK = 10_000
+AHEAD = 2  # chunks a worker prepares ahead of the writer
 ID_ALPHABET = string.ascii_lowercase + string.digits
 # A bigger page cache while bulk-loading: the title, date and FTS indexes grow in random order.
 BULK_CACHE_KIB = 262_144
@@ -237,10 +241,11 @@ def generate(
 ) -> None:
     """Add `count` synthetic datasets (with resources, links and a version each) to `database`.
 
-    One thread on purpose. A builder thread beside the writer was slower (the writer gives up
-    the GIL on every row SQLite steps, then waits for it), and a builder process gained 7% on
-    this 2-vCPU box, not worth the pickling and the spawn. Each chunk has its own seeded
-    generator, so the output does not depend on how the work is split.
+    Two processes for a large catalogue: a worker builds and prepares the next chunks (the
+    records, their stored form, validation, the packed history: services.new_datasets) while
+    this one inserts, which is what needs the database. (A builder thread was slower: the writer
+    gives up the GIL on every row SQLite steps, then waits for it.) Each chunk has its own
+    seeded generator, so the output does not depend on how the work is split.
     """
     if count < 0:
         raise ValueError("count must not be negative")
@@ -258,15 +263,14 @@ def generate(
         connection.execution_options(sqlite_begin="IMMEDIATE")
         previous = _bulk_pragmas(connection, database.is_sqlite)
         try:
-            for job in jobs:
-                chunk = build_chunk(*job)
-                chunk.make_ids_unique(taken, clash_rng)
+            for prepared in _prepared_chunks(jobs):
+                make_ids_unique(prepared, taken, clash_rng)
                 with connection.begin():
-                    chunk.insert(connection)
+                    write_prepared(connection, prepared)
                 # What services.datasets announces when its transaction commits.
-                pks = frozenset(new.pk for new in chunk.datasets)
+                pks = frozenset(new.pk for new in prepared.batch)
                 announce(ChangeSet(catalogue_of(connection), pks))
-                written += len(chunk.datasets)
+                written += len(prepared.batch)
                 if progress_stream is not None:
                     progress_stream.write(f"\rgenerated {written:,}/{count:,} datasets")
                     progress_stream.flush()
@@ -282,6 +286,22 @@ def generate(
     if progress_stream is not None and count:
         progress_stream.write("\n")
         progress_stream.flush()
+
+
+def _prepared_chunks(jobs: list[tuple[int, int, int]]) -> Iterator[Prepared]:
+    """Each job's chunk prepared, in order: by a worker process a chunk or two ahead when
+    there is more than one chunk, else here."""
+    if len(jobs) < 2:
+        yield from (prepared_chunk(*job) for job in jobs)
+        return
+    # spawn: the worker needs none of this process's state (its database connections above all).
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        pending = [pool.submit(prepared_chunk, *job) for job in jobs[:AHEAD]]
+        for job in jobs[AHEAD:]:
+            yield pending.pop(0).result()
+            pending.append(pool.submit(prepared_chunk, *job))
+        for future in pending:
+            yield future.result()
 
 
 def _bulk_pragmas(connection: Connection, is_sqlite: bool) -> tuple[int, int] | None:
@@ -520,25 +540,32 @@ def build_chunk(seed: int, first_pk: int, size: int) -> _Chunk:
     return chunk
 
 
+def prepared_chunk(seed: int, first_pk: int, size: int) -> Prepared:
+    """`build_chunk`'s datasets through the write path's preparation (stored form, validation,
+    rows): all that needs no database, so a worker process may do it."""
+    batch = [
+        NewDataset(new.pk, new.number, stored_record(new.record))
+        for new in build_chunk(seed, first_pk, size).datasets
+    ]
+    return prepare(batch, author=AUTHOR, action="create", at=None)
+
+
 @dataclass
 class _Chunk:
-    """New datasets for the one batch write path (services.new_datasets)."""
+    """Generated records, before the write path's preparation."""
 
     datasets: list[NewDataset] = field(default_factory=list)
 
-    def make_ids_unique(self, taken: set[str], rng: random.Random) -> None:
-        """Replace ids already in the catalogue (or drawn earlier) by fresh ones."""
-        for index, new in enumerate(self.datasets):
-            old = new.record["id"]
-            if old not in taken:
-                taken.add(old)
-                continue
-            fresh = old
-            while fresh in taken:
-                fresh = "".join(rng.choices(ID_ALPHABET, k=5))
-            taken.add(fresh)
-            self.datasets[index] = NewDataset(new.pk, new.number, {**new.record, "id": fresh})
 
-    def insert(self, connection: Connection) -> None:
-        batch = [NewDataset(n.pk, n.number, stored_record(n.record)) for n in self.datasets]
-        write_new(connection, batch, author=AUTHOR, action="create", at=None)
+def make_ids_unique(prepared: Prepared, taken: set[str], rng: random.Random) -> None:
+    """Give the datasets whose ids are in the catalogue (or drawn earlier) fresh ones."""
+    for index, new in enumerate(prepared.batch):
+        old = new.record["id"]
+        if old not in taken:
+            taken.add(old)
+            continue
+        fresh = old
+        while fresh in taken:
+            fresh = "".join(rng.choices(ID_ALPHABET, k=5))
+        taken.add(fresh)
+        prepared.rename(index, fresh)

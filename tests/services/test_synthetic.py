@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 
 from app.models import Dataset, DatasetVersion, Link, Resource
 from app.models.database import Database
+from app.models.history import unpack
 from app.services import datasets, synthetic
 from app.services.records import dataset_to_record
 from app.services.text import html_to_text, slugify
@@ -149,10 +150,14 @@ def test_appending_keeps_ids_unique_and_indexes_new_rows(database: Database) -> 
 
 
 def test_an_id_already_taken_is_replaced_everywhere() -> None:
-    chunk = synthetic.build_chunk(0, 1, 3)
-    first_id = chunk.datasets[0].record["id"]
-    second_id = chunk.datasets[1].record["id"]
-    chunk.make_ids_unique({first_id}, random.Random(0))
-    new_id = chunk.datasets[0].record["id"]
+    prepared = synthetic.prepared_chunk(0, 1, 3)
+    first_id = prepared.batch[0].record["id"]
+    second_id = prepared.batch[1].record["id"]
+    synthetic.make_ids_unique(prepared, {first_id}, random.Random(0))
+    new_id = prepared.batch[0].record["id"]
     assert new_id != first_id and len(new_id) == 5
-    assert chunk.datasets[1].record["id"] == second_id
+    assert prepared.batch[1].record["id"] == second_id
+    # The rows follow: the dataset's row and its version's row and snapshot.
+    assert new_id in prepared.rows.datasets[0] and first_id not in prepared.rows.datasets[0]
+    assert prepared.rows.versions[0][1] == new_id
+    assert unpack(prepared.rows.versions[0][7])["id"] == new_id
