@@ -35,7 +35,7 @@ from app.services import search
 from app.services.clock import today_iso
 from app.services.policy import broken_link_clause
 from app.services.progress import Cancelled
-from app.services.visibility import display_state_expr
+from app.services.visibility import OWNER, Principal, display_state_expr, visible_clause
 
 SortColumn = Literal["title", "id", "state", "updated_at", "created_at", "team"]
 SORT_COLUMNS: tuple[SortColumn, ...] = get_args(SortColumn)
@@ -48,12 +48,14 @@ PK_CHUNK = 20_000
 
 @dataclass(frozen=True)
 class BrowseSpec:
-    """What the table shows: a search, a sort and an optional display-state filter."""
+    """What the table shows: a search, a sort and an optional display-state filter, of the
+    datasets `principal` may read (the desktop's owner: all of them)."""
 
     search: str = ""
     sort: SortColumn = "title"
     descending: bool = False
     state: str | None = None
+    principal: Principal = OWNER
 
     def __post_init__(self) -> None:
         if self.sort not in SORT_COLUMNS:
@@ -107,7 +109,8 @@ def _filter(
     session: Session, spec: BrowseSpec, today: str, *, walk: bool = False
 ) -> ColumnElement[bool]:
     clauses: list[ColumnElement[bool]] = [
-        search.matches(session, search.terms(spec.search), walk=walk)
+        visible_clause(spec.principal, today),
+        search.matches(session, search.terms(spec.search), walk=walk),
     ]
     if spec.state is not None:
         clauses.append(display_state_expr(today) == spec.state)

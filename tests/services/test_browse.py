@@ -17,7 +17,7 @@ from app.models.database import Database
 from app.services import browse, datasets, synthetic
 from app.services.browse import SORT_COLUMNS, BrowseSpec
 from app.services.progress import Cancelled
-from app.services.visibility import display_state
+from app.services.visibility import ANONYMOUS, display_state
 from tests.conftest import AUTHOR, make_record
 
 TODAY = "2026-06-01"
@@ -158,6 +158,18 @@ def test_state_filter_and_state_column_agree_with_display_state(
         assert browse.count(session, spec, today=TODAY) == len(expected)
     assert [r.pk for r in rows] == expected
     assert {r.state for r in rows} == {state}
+
+
+def test_an_anonymous_table_lists_only_what_anybody_may_read(catalogue: Database) -> None:
+    # The table reads through visibility like every other reader (the desktop passes OWNER).
+    with catalogue.read() as session:
+        everything = browse.count(session, BrowseSpec(), today=TODAY)
+        anonymous = BrowseSpec(principal=ANONYMOUS)
+        public = browse.count(session, anonymous, today=TODAY)
+        rows = browse.fetch_after(session, anonymous, None, 1000, today=TODAY)
+    assert 0 < public < everything
+    assert len(rows) == public
+    assert {row.state for row in rows} == {"published"}
 
 
 def test_rows_carry_the_displayed_values(catalogue: Database) -> None:
