@@ -37,11 +37,11 @@ from app.services.progress import Progress
 from app.services.record.columns import (
     COMPANION_COLUMNS,
     DATASET_PATHS,
-    LINK_COLUMNS,
-    RESOURCE_COLUMNS,
+    LINK_PATHS,
+    RESOURCE_PATHS,
     columns_of,
 )
-from app.services.record.fields import FIELDS, Kind
+from app.services.record.fields import FIELDS, LINK, RESOURCE, Field, Kind
 
 CUSTOM_PREFIX = "custom."
 CSV_FIELD_LIMIT = 16 * 1024 * 1024
@@ -316,60 +316,43 @@ def _dataset_item(
     return SourceItem(row=row.row, record=record, errors=row.errors, columns=columns)
 
 
-_RESOURCE_FIELDS = [c for c in RESOURCE_COLUMNS if c not in ("dataset", "id", "webpage")]
-_LINK_FIELDS = [c for c in LINK_COLUMNS if c not in ("dataset", "id", "webpage")]
-# The links sheet's QA columns -> the keys of a link's `qa`.
-_QA = {
-    "httpStatus": "httpStatus",
-    "size": "size",
-    "mimetype": "mimetype",
-    "hash": "hash",
-    "qaTimestamp": "timestamp",
-}
-_TIME_FRAME = {"timeFrameFrom": "gte", "timeFrameTo": "lte"}
 # A child's record path (without its id) -> its column in the child sheet.
 _CHILD_COLUMNS: dict[str, str] = {
     "resources.id": "id",
     "links.id": "id",
-    **{f"resources.{c}": c for c in _RESOURCE_FIELDS if c not in _TIME_FRAME},
-    **{f"resources.timeFrame.{bound}": c for c, bound in _TIME_FRAME.items()},
-    **{f"links.{c}": c for c in _LINK_FIELDS if c not in _QA},
-    **{f"links.qa.{key}": c for c, key in _QA.items()},
+    **{f"resources.{'.'.join(path)}": column for column, path in RESOURCE_PATHS.items()},
+    **{f"links.{'.'.join(path)}": column for column, path in LINK_PATHS.items()},
 }
 
 
-def _resource(row: _Row, cells: Mapping[str, Located]) -> dict[str, Any]:
-    resource: dict[str, Any] = {}
-    for column in _RESOURCE_FIELDS:
+def _child(
+    row: _Row, cells: Mapping[str, Located], paths: Mapping[str, tuple[str, ...]], kind: Field
+) -> dict[str, Any]:
+    """A resource or link (`kind`: RESOURCE or LINK) from its sheet's row: the columns present
+    only. An empty cell is "" for a text that is never null, else None (a time frame's bound:
+    None clears it, as importing.plan merges); a link check is whole or absent."""
+    child: dict[str, Any] = {}
+    for column, path in paths.items():
         if column not in cells:
             continue
         value = row.value(column, column, cells[column])
-        if column in _TIME_FRAME:
-            # None for an empty cell: it clears the bound (importing.plan merges).
-            resource.setdefault("timeFrame", {})[_TIME_FRAME[column]] = value
-            continue
-        resource[column] = "" if value is None and column in ("title", "description") else value
-    if "url" in resource and resource["url"] is None:
-        resource["url"] = ""
-    return resource
+        if len(path) > 1:
+            child.setdefault(path[0], {})[path[1]] = value
+        else:
+            child[path[0]] = "" if value is None and kind.part(path[0]).default == "" else value
+    for part in kind.parts:
+        if part.kind is Kind.OBJECT and part.name in child and all(p.nullable for p in part.parts):
+            given = child[part.name]
+            child[part.name] = {p.name: given.get(p.name) for p in part.parts}
+    return child
+
+
+def _resource(row: _Row, cells: Mapping[str, Located]) -> dict[str, Any]:
+    return _child(row, cells, RESOURCE_PATHS, RESOURCE)
 
 
 def _link(row: _Row, cells: Mapping[str, Located]) -> dict[str, Any]:
-    link: dict[str, Any] = {}
-    qa: dict[str, Any] = {}
-    for column in _LINK_FIELDS:
-        if column not in cells:
-            continue
-        value = row.value(column, column, cells[column])
-        if column in _QA:
-            qa[_QA[column]] = value
-            continue
-        link[column] = "" if value is None and column != "order" else value
-    if qa:
-        link["qa"] = {
-            key: qa.get(key) for key in ("timestamp", "hash", "size", "mimetype", "httpStatus")
-        }
-    return link
+    return _child(row, cells, LINK_PATHS, LINK)
 
 
 class _Children:
