@@ -48,7 +48,7 @@ from app.models import Dataset, Masthead, Team, Topic
 from app.models.database import Database
 from app.services import changes, export_query
 from app.services.clock import today_iso
-from app.services.export_query import DatasetRow
+from app.services.export_query import DatasetRow, DatasetSummary
 from app.services.formats import csv_format, datapress_json, jsonld
 from app.services.visibility import OWNER, Principal, visible_clause
 
@@ -73,6 +73,18 @@ class Fragment(Enum):
 
     def render(self, rows: Iterable[DatasetRow], base_url: str) -> Iterator[bytes]:
         return _RENDERERS[self](rows, base_url)
+
+    def render_by_pk(self, session: Session, pks: Sequence[int], base_url: str) -> dict[int, bytes]:
+        """The fragments of those of the datasets `pks` that exist, by pk: their content, as
+        the owner reads it, is the same for every caller (visibility picks the datasets)."""
+        rows: Sequence[DatasetRow | DatasetSummary]
+        if self is Fragment.DATASETS_CSV:  # the table counts children: they are not read
+            rows = export_query.summaries_by_pk(session, OWNER, pks)
+            parts = csv_format.dataset_lines(rows, base_url=base_url)
+        else:
+            rows = full = export_query.rows_by_pk(session, OWNER, pks)
+            parts = self.render(full, base_url)
+        return dict(zip((row.pk for row in rows), parts, strict=True))
 
 
 _RENDERERS: dict[Fragment, Renderer] = {
@@ -258,9 +270,8 @@ class FragmentStore:
         missing = [pk for (pk, _), part in zip(wanted, found, strict=True) if part is None]
         fresh: dict[int, bytes] = {}
         if missing:
-            rows = export_query.rows_by_pk(session, OWNER, missing)  # content for every caller
             versions = dict(wanted)
-            fresh = dict(zip((row.pk for row in rows), fragment.render(rows, base), strict=True))
+            fresh = fragment.render_by_pk(session, missing, base)
             self.rendered += len(fresh)
             shelf.add((pk, versions[pk], part) for pk, part in fresh.items())
         for (pk, _), part in zip(wanted, found, strict=True):
