@@ -380,7 +380,7 @@ def _children(
     spanning: Executable,
     listed: Executable,
     make: type[_Child],
-) -> dict[int, list[_Child]]:
+) -> dict[int, tuple[_Child, ...]]:
     """The child rows of the datasets `pks` (ascending), grouped by their dataset in query
     order (read by the span of `pks` when that is dense: a dataset outside `pks` in the span
     is grouped too, and never asked for)."""
@@ -399,7 +399,7 @@ def _children(
             current = dataset_pk
             bucket = grouped[dataset_pk] = []
         bucket.append(new(make, row[1:]))
-    return grouped
+    return {pk: tuple(children) for pk, children in grouped.items()}
 
 
 def _counts(
@@ -421,15 +421,7 @@ def build_rows(session: Session, rows: Sequence[Sequence[Any]]) -> list[DatasetR
     pks = sorted(row[0] for row in rows)
     resources = _children(connection, pks, _RESOURCES_SPANNING, _RESOURCES_OF, ResourceRow)
     links = _children(connection, pks, _LINKS_SPANNING, _LINKS_OF, LinkRow)
-    empty: tuple[Any, ...] = ()
-    get_resources, get_links = resources.get, links.get
-    new = tuple.__new__
-    return [
-        new(
-            DatasetRow, (*own, tuple(get_resources(own[0], empty)), tuple(get_links(own[0], empty)))
-        )
-        for own in _own_fields(connection, rows)
-    ]
+    return _build(connection, rows, DatasetRow, resources, links, ())
 
 
 def build_summaries(session: Session, rows: Sequence[Sequence[Any]]) -> list[DatasetSummary]:
@@ -440,16 +432,23 @@ def build_summaries(session: Session, rows: Sequence[Sequence[Any]]) -> list[Dat
     pks = sorted(row[0] for row in rows)
     resources = _counts(connection, pks, _RESOURCE_COUNTS_SPANNING, _RESOURCE_COUNTS_OF)
     links = _counts(connection, pks, _LINK_COUNTS_SPANNING, _LINK_COUNTS_OF)
-    new = tuple.__new__
-    return [
-        new(DatasetSummary, (*own, resources.get(own[0], 0), links.get(own[0], 0)))
-        for own in _own_fields(connection, rows)
-    ]
+    return _build(connection, rows, DatasetSummary, resources, links, 0)
 
 
-def _own_fields(connection: Connection, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-    """The fields of `OwnFields` of each dataset row: JSON decoded, managed-list ids with their
-    titles (one query per list for the batch).
+_Built = TypeVar("_Built", DatasetRow, DatasetSummary)
+
+
+def _build(
+    connection: Connection,
+    rows: Sequence[Sequence[Any]],
+    make: type[_Built],
+    resources: Mapping[int, Any],
+    links: Mapping[int, Any],
+    none: Any,
+) -> list[_Built]:
+    """A `make` of each dataset row: its fields up to `site` (JSON decoded, managed-list ids with
+    their titles, one query per list for the batch), then what `resources` and `links` hold for
+    it (`none` if nothing).
 
     The JSON lists recur across datasets: each distinct text is decoded once a batch and its
     tuple shared (tuples of strings: nothing a reader could change)."""
@@ -473,7 +472,9 @@ def _own_fields(connection: Connection, rows: Sequence[Sequence[Any]]) -> list[t
     team = _named(connection, _TEAM_TITLES, team_ids)
     tag_lists: dict[Any, tuple[str, ...]] = {}
     empty: tuple[Any, ...] = ()
-    out: list[tuple[Any, ...]] = []
+    new = tuple.__new__
+    get_resources, get_links = resources.get, links.get
+    out: list[_Built] = []
     append = out.append
     for (
         pk,
@@ -506,29 +507,34 @@ def _own_fields(connection: Connection, rows: Sequence[Sequence[Any]]) -> list[t
                 tag_lists[tags_text] = tags
         custom = _json(custom_text) if custom_text != "{}" else None
         append(
-            (
-                pk,
-                id_,
-                title,
-                description,
-                description_text,
-                description_iframe,
-                masthead.get(masthead_id) if masthead_id else None,
-                tags,
-                topic_lists[_key(topics_text)],
-                next_review_date,
-                licence_url,
-                licence_title,
-                contact_email,
-                contact_title,
-                dict(custom) if custom else {},
-                sharing,
-                team.get(team_id) if team_id else None,
-                state,
-                embargo_until,
-                created_at,
-                updated_at,
-                site,
+            new(
+                make,
+                (
+                    pk,
+                    id_,
+                    title,
+                    description,
+                    description_text,
+                    description_iframe,
+                    masthead.get(masthead_id) if masthead_id else None,
+                    tags,
+                    topic_lists[_key(topics_text)],
+                    next_review_date,
+                    licence_url,
+                    licence_title,
+                    contact_email,
+                    contact_title,
+                    dict(custom) if custom else {},
+                    sharing,
+                    team.get(team_id) if team_id else None,
+                    state,
+                    embargo_until,
+                    created_at,
+                    updated_at,
+                    site,
+                    get_resources(pk, none),
+                    get_links(pk, none),
+                ),
             )
         )
     return out

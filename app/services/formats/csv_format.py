@@ -171,13 +171,18 @@ def dataset_lines(rows: Iterable[DatasetRow | DatasetSummary], *, base_url: str)
             row.created_at,
             row.updated_at,
         ]
-        cells = ["" if v is None else (neutralise(v) if v and v[0] in risky else v) for v in texts]
+        # One pass over the cells: neutralised where risky, quoted where the csv module would.
         line = ",".join(
             [
-                '"' + v.replace('"', '""') + '"'
-                if '"' in v or "," in v or "\n" in v or "\r" in v
-                else v
-                for v in cells
+                ""
+                if not v
+                else '"' + w.replace('"', '""') + '"'
+                if '"' in (w := neutralise(v) if v[0] in risky else v)
+                or "," in w
+                or "\n" in w
+                or "\r" in w
+                else w
+                for v in texts
             ]
         )
         yield (line + "\r\n").encode("utf-8")
