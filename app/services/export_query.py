@@ -341,8 +341,10 @@ def _fetch(
 
 
 def _dense(count: int, lo: int, hi: int) -> bool:
-    """Whether `count` pks between `lo` and `hi` are better read by their span than listed."""
-    return count * 2 >= hi - lo + 1
+    """Whether `count` pks between `lo` and `hi` are better read by their span than listed: a
+    span is a tenth cheaper when every pk in it is wanted, and at half of them (the published
+    datasets of a dump) reading the others costs more than the list (SQLite, 100,000 datasets)."""
+    return count * 10 >= (hi - lo + 1) * 9
 
 
 def iter_datasets(
