@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import orjson
 
-from app.services.export_query import DatasetRow, DatasetSummary
+from app.services.export_query import DatasetRow, DatasetSummary, Named
 from app.services.formats import Chunks, concatenated, dataset_webpage
 from app.services.formats.cells import FORMULA_STARTS, neutralise
 from app.services.record.columns import DATASET_COLUMNS, RESOURCE_COLUMNS
@@ -38,7 +38,11 @@ _RISKY_STARTS = FORMULA_STARTS | {"'"}
 
 
 def join_list(items: Iterable[str]) -> str:
-    return LIST_SEPARATOR.join(item.replace("\\", "\\\\").replace(";", "\\;") for item in items)
+    listed = tuple(items)
+    joined = LIST_SEPARATOR.join(listed)
+    if "\\" not in joined and joined.count(";") == len(listed) - 1:
+        return joined  # no item has a backslash or a semicolon to escape (most lists)
+    return LIST_SEPARATOR.join(item.replace("\\", "\\\\").replace(";", "\\;") for item in listed)
 
 
 def split_list(cell: str) -> list[str]:
@@ -144,8 +148,17 @@ def dataset_lines(rows: Iterable[DatasetRow | DatasetSummary], *, base_url: str)
     dumps = orjson.dumps
     sort_keys = orjson.OPT_SORT_KEYS
     lists: dict[tuple[str, ...], str] = {}
+    topic_lists: dict[tuple[Named, ...], tuple[str, str]] = {}  # topics -> (ids, titles)
     for row in rows:
         masthead, team, tags, topics = row.masthead, row.team, row.tags, row.topics
+        topic_cells = topic_lists.get(topics) if topics else ("", "")
+        if topic_cells is None:
+            if len(topic_lists) > 4096:
+                topic_lists.clear()
+            topic_cells = topic_lists[topics] = (
+                join_list(t.id for t in topics),
+                join_list(t.title for t in topics),
+            )
         texts = [
             row.id,
             dataset_webpage(base, row.id),
@@ -154,9 +167,8 @@ def dataset_lines(rows: Iterable[DatasetRow | DatasetSummary], *, base_url: str)
             row.description_text,
             masthead.id if masthead else None,
             masthead.title if masthead else None,
-            _joined(lists, tuple(tags)) if tags else None,
-            _joined(lists, tuple(t.id for t in topics)) if topics else None,
-            _joined(lists, tuple(t.title for t in topics)) if topics else None,
+            _joined(lists, tags) if tags else None,
+            *topic_cells,
             row.next_review_date,
             row.licence_url,
             row.licence_title,
