@@ -29,6 +29,7 @@ content, never access.
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import os
 import shutil
@@ -37,6 +38,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -78,13 +80,30 @@ class Fragment(Enum):
         """The fragments of those of the datasets `pks` that exist, by pk: their content, as
         the owner reads it, is the same for every caller (visibility picks the datasets)."""
         rows: Sequence[DatasetRow | DatasetSummary]
-        if self is Fragment.DATASETS_CSV:  # the table counts children: they are not read
-            rows = export_query.summaries_by_pk(session, OWNER, pks)
-            parts = csv_format.dataset_lines(rows, base_url=base_url)
-        else:
-            rows = full = export_query.rows_by_pk(session, OWNER, pks)
-            parts = self.render(full, base_url)
-        return dict(zip((row.pk for row in rows), parts, strict=True))
+        with _cycles_not_collected():
+            if self is Fragment.DATASETS_CSV:  # the table counts children: they are not read
+                rows = export_query.summaries_by_pk(session, OWNER, pks)
+                parts = csv_format.dataset_lines(rows, base_url=base_url)
+            else:
+                rows = full = export_query.rows_by_pk(session, OWNER, pks)
+                parts = self.render(full, base_url)
+            return dict(zip((row.pk for row in rows), parts, strict=True))
+
+
+@contextmanager
+def _cycles_not_collected() -> Iterator[None]:
+    """No cyclic garbage collection while a batch is built and rendered: its many containers
+    form no cycle, yet their allocation triggers collections that walk the whole heap (a sixth
+    of a cold dump's time at 100,000 datasets). Reference counting still frees everything.
+    Process-wide, but harmless to another thread: it only postpones a collection."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 _RENDERERS: dict[Fragment, Renderer] = {
