@@ -80,22 +80,21 @@ class Fragment(Enum):
         """The fragments of those of the datasets `pks` that exist, by pk: their content, as
         the owner reads it, is the same for every caller (visibility picks the datasets)."""
         rows: Sequence[DatasetRow | DatasetSummary]
-        with _cycles_not_collected():
-            if self is Fragment.DATASETS_CSV:  # the table counts children: they are not read
-                rows = export_query.summaries_by_pk(session, OWNER, pks)
-                parts = csv_format.dataset_lines(rows, base_url=base_url)
-            else:
-                rows = full = export_query.rows_by_pk(session, OWNER, pks)
-                parts = self.render(full, base_url)
-            return dict(zip((row.pk for row in rows), parts, strict=True))
+        if self is Fragment.DATASETS_CSV:  # the table counts children: they are not read
+            rows = export_query.summaries_by_pk(session, OWNER, pks)
+            parts = csv_format.dataset_lines(rows, base_url=base_url)
+        else:
+            rows = full = export_query.rows_by_pk(session, OWNER, pks)
+            parts = self.render(full, base_url)
+        return dict(zip((row.pk for row in rows), parts, strict=True))
 
 
 @contextmanager
 def _cycles_not_collected() -> Iterator[None]:
-    """No cyclic garbage collection while a batch is built and rendered: its many containers
-    form no cycle, yet their allocation triggers collections that walk the whole heap (a sixth
-    of a cold dump's time at 100,000 datasets). Reference counting still frees everything.
-    Process-wide, but harmless to another thread: it only postpones a collection."""
+    """No cyclic garbage collection while a page is read, built and rendered: its many
+    containers form no cycle, yet their allocation triggers collections that walk the whole
+    heap (a sixth of a cold CSV dump's time at 100,000 datasets). Reference counting still frees
+    everything. Process-wide, but harmless to another thread: it only postpones a collection."""
     if not gc.isenabled():
         yield
         return
@@ -363,9 +362,10 @@ def fragment_page(
     """Up to `limit` datasets visible to `principal` past `after_pk`, by pk, and their fragments.
     tag: the catalogue state the caller runs under, if it knows it (dump_cache)."""
     statement = _page_statement(principal, published_only, today or today_iso())
-    found = session.connection().execute(statement, {"after_pk": after_pk, "limit": limit}).all()
-    wanted = [(pk, version) for pk, version in found]
-    parts = store.fragments(session, fragment, wanted, base_url=base_url, tag=tag)
+    with _cycles_not_collected():
+        found = session.connection().execute(statement, {"after_pk": after_pk, "limit": limit})
+        wanted = [(pk, version) for pk, version in found]
+        parts = store.fragments(session, fragment, wanted, base_url=base_url, tag=tag)
     return FragmentPage([pk for pk, _ in wanted], parts)
 
 
