@@ -364,7 +364,7 @@ def fragment_page(
     statement = _page_statement(principal, published_only, today or today_iso())
     with _cycles_not_collected():
         found = session.connection().execute(statement, {"after_pk": after_pk, "limit": limit})
-        wanted = [(pk, version) for pk, version in found]
+        wanted = [(pk, version) for pk, version in found.all()]
         parts = store.fragments(session, fragment, wanted, base_url=base_url, tag=tag)
     return FragmentPage([pk for pk, _ in wanted], parts)
 
