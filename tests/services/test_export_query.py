@@ -70,6 +70,8 @@ def test_keyset_batches_read_the_rows_read_by_pk(catalogue: Database) -> None:
 
 
 def test_summaries_count_the_children_the_rows_read(catalogue: Database) -> None:
+    # A summary is a row with counts in place of the children: the same fields before them.
+    assert export_query.DatasetSummary._fields[:-2] == export_query.DatasetRow._fields[:-2]
     pks = _pks(catalogue)
     with catalogue.read() as session:
         for wanted in (pks, pks[::5]):
