@@ -1,11 +1,16 @@
 """The rows every export and endpoint serializes: the one query helper behind all formats.
 
 Datasets come through `visibility.visible_clause` only, in keyset batches on the immutable pk,
-each batch with its resources, links and managed-list titles loaded by one IN query apiece. The
-rows are frozen snapshots, detached from any session, so a serializer never touches the database
-and a batch can cross threads. `iter_datasets` opens one short read session per batch: memory
-stays flat for any catalogue size, and no session outlives a batch or is shared between the
-threads a streaming response may hop across.
+each batch with its resources, links and managed-list titles loaded by one query apiece (the
+children by the span of the batch's pks where it is dense, else by an IN list). The rows are
+immutable named tuples built straight from the fetched tuples (a frozen dataclass's __init__
+costs several times more, and a cold dump builds a row per dataset), detached from any session,
+so a serializer never touches the database and a batch can cross threads. `iter_datasets` opens
+one short read session per batch: memory stays flat for any catalogue size, and no session
+outlives a batch or is shared between the threads a streaming response may hop across.
+
+The datasets table shows only how many resources and links a dataset has: `summaries_by_pk`
+counts them instead of reading them (reading the resources costs more than the rest of a row).
 
 A walk in batches is not one snapshot: like the JSON-LD cursor (services.cursor), it sees every
 dataset that stayed visible during the walk exactly once; one added or edited meanwhile appears
@@ -14,14 +19,26 @@ in its current state if its pk is still ahead of the walk.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
-from sqlalchemy import ColumnElement, Text, bindparam, func, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Text,
+    bindparam,
+    func,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.elements import BindParameter
 
 from app.models import Dataset, Link, Masthead, Resource, Team, Topic
 from app.models.database import Database
@@ -41,16 +58,14 @@ class InvalidQuery(CatalogueError):
     code = "invalid_query"
 
 
-@dataclass(frozen=True, slots=True)
-class Named:
+class Named(NamedTuple):
     """A managed-list entry (topic, masthead, team) as exports show it: its id and its title."""
 
     id: str
     title: str
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceRow:
+class ResourceRow(NamedTuple):
     rid: str
     position: int
     title: str
@@ -65,8 +80,7 @@ class ResourceRow:
     timestamp: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class LinkRow:
+class LinkRow(NamedTuple):
     lid: str
     position: int
     title: str
@@ -79,8 +93,7 @@ class LinkRow:
     qa_http_status: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class DatasetRow:
+class DatasetRow(NamedTuple):
     pk: int
     id: str
     title: str
@@ -105,6 +118,44 @@ class DatasetRow:
     site: str
     resources: tuple[ResourceRow, ...]
     links: tuple[LinkRow, ...]
+
+    @property
+    def resource_count(self) -> int:
+        return len(self.resources)
+
+    @property
+    def link_count(self) -> int:
+        return len(self.links)
+
+
+class DatasetSummary(NamedTuple):
+    """A dataset as the datasets table shows it: DatasetRow's fields up to `site`, then only how
+    many resources and links it has (reading those children costs more than the rest)."""
+
+    pk: int
+    id: str
+    title: str
+    description: str
+    description_text: str
+    description_iframe: str | None
+    masthead: Named | None
+    tags: tuple[str, ...]
+    topics: tuple[Named, ...]
+    next_review_date: str | None
+    licence_url: str | None
+    licence_title: str | None
+    contact_email: str | None
+    contact_title: str | None
+    custom: Mapping[str, str | list[str]]
+    sharing: str
+    team: Named | None
+    state: str
+    embargo_until: str | None
+    created_at: str
+    updated_at: str
+    site: str
+    resource_count: int
+    link_count: int
 
 
 _DATASET_COLUMNS = (
@@ -133,6 +184,7 @@ _DATASET_COLUMNS = (
     Dataset.site,
 )
 
+# The children's columns: the dataset's pk, then the row type's fields in their order.
 _RESOURCE_COLUMNS = (
     Resource.dataset_pk,
     Resource.rid,
@@ -163,22 +215,66 @@ _LINK_COLUMNS = (
     Link.qa_http_status,
 )
 
-# Built once: the IN lists are expanding parameters, bound per batch (no per-value coercion).
-_RESOURCES_OF = (
+# Built once, bound per batch: the children of a batch by the span of its pks (one range scan
+# of the dataset_pk index) or, for scattered pks, by an IN list (an expanding parameter).
+_LO, _HI = bindparam("lo", type_=Integer), bindparam("hi", type_=Integer)
+_PKS: BindParameter[Any] = bindparam("pks", expanding=True)
+_RESOURCES_ORDER = (Resource.dataset_pk, Resource.position, Resource.pk)
+_LINKS_ORDER = (Link.dataset_pk, Link.position, Link.pk)
+_RESOURCES_SPANNING = (
     select(*_RESOURCE_COLUMNS)
-    .where(Resource.dataset_pk.in_(bindparam("pks", expanding=True)))
-    .order_by(Resource.dataset_pk, Resource.position, Resource.pk)
+    .where(Resource.dataset_pk.between(_LO, _HI))
+    .order_by(*_RESOURCES_ORDER)
 )
-_LINKS_OF = (
-    select(*_LINK_COLUMNS)
-    .where(Link.dataset_pk.in_(bindparam("pks", expanding=True)))
-    .order_by(Link.dataset_pk, Link.position, Link.pk)
+_RESOURCES_OF = (
+    select(*_RESOURCE_COLUMNS).where(Resource.dataset_pk.in_(_PKS)).order_by(*_RESOURCES_ORDER)
 )
+_LINKS_SPANNING = (
+    select(*_LINK_COLUMNS).where(Link.dataset_pk.between(_LO, _HI)).order_by(*_LINKS_ORDER)
+)
+_LINKS_OF = select(*_LINK_COLUMNS).where(Link.dataset_pk.in_(_PKS)).order_by(*_LINKS_ORDER)
+_RESOURCE_COUNTS = select(Resource.dataset_pk, func.count()).group_by(Resource.dataset_pk)
+_RESOURCE_COUNTS_SPANNING = _RESOURCE_COUNTS.where(Resource.dataset_pk.between(_LO, _HI))
+_RESOURCE_COUNTS_OF = _RESOURCE_COUNTS.where(Resource.dataset_pk.in_(_PKS))
+_LINK_COUNTS = select(Link.dataset_pk, func.count()).group_by(Link.dataset_pk)
+_LINK_COUNTS_SPANNING = _LINK_COUNTS.where(Link.dataset_pk.between(_LO, _HI))
+_LINK_COUNTS_OF = _LINK_COUNTS.where(Link.dataset_pk.in_(_PKS))
 _TOPIC_TITLES = select(Topic.id, Topic.title).where(Topic.id.in_(bindparam("ids", expanding=True)))
 _MASTHEAD_TITLES = select(Masthead.id, Masthead.title).where(
     Masthead.id.in_(bindparam("ids", expanding=True))
 )
 _TEAM_TITLES = select(Team.id, Team.title).where(Team.id.in_(bindparam("ids", expanding=True)))
+
+
+# The dataset statements, built once per caller and day: building the visibility clause and
+# compiling the statement cost more than running it on a batch.
+@functools.lru_cache(maxsize=64)
+def _batch_statement(principal: Principal, today: str, published_only: bool) -> Executable:
+    return (
+        select(*_DATASET_COLUMNS)
+        .where(visible_clause(principal, today, published_only=published_only))
+        .where(Dataset.pk > bindparam("after_pk", type_=Integer))
+        .order_by(Dataset.pk)
+        .limit(bindparam("limit", type_=Integer))
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _spanning_statement(principal: Principal, today: str) -> Executable:
+    return (
+        select(*_DATASET_COLUMNS)
+        .where(Dataset.pk.between(_LO, _HI), visible_clause(principal, today))
+        .order_by(Dataset.pk)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _listed_statement(principal: Principal, today: str) -> Executable:
+    return (
+        select(*_DATASET_COLUMNS)
+        .where(Dataset.pk.in_(_PKS), visible_clause(principal, today))
+        .order_by(Dataset.pk)
+    )
 
 
 def fetch_batch(
@@ -191,26 +287,67 @@ def fetch_batch(
     today: str | None = None,
 ) -> list[DatasetRow]:
     """Up to `limit` datasets visible to `principal` with a pk above `after_pk`, by pk."""
-    statement = (
-        select(*_DATASET_COLUMNS)
-        .where(visible_clause(principal, today, published_only=published_only))
-        .where(Dataset.pk > after_pk)
-        .order_by(Dataset.pk)
-        .limit(limit)
-    )
-    return build_rows(session, session.connection().execute(statement).all())
+    statement = _batch_statement(principal, today or today_iso(), published_only)
+    found = _fetch(session.connection(), statement, {"after_pk": after_pk, "limit": limit})
+    return build_rows(session, found)
 
 
 def rows_by_pk(
     session: Session, principal: Principal, pks: Sequence[int], *, today: str | None = None
 ) -> list[DatasetRow]:
     """The rows of the datasets `pks` that exist and `principal` may see, by pk."""
-    statement = (
-        select(*_DATASET_COLUMNS)
-        .where(Dataset.pk.in_(pks), visible_clause(principal, today))
-        .order_by(Dataset.pk)
-    )
-    return build_rows(session, session.connection().execute(statement).all())
+    return build_rows(session, _by_pk(session, principal, pks, today))
+
+
+def summaries_by_pk(
+    session: Session, principal: Principal, pks: Sequence[int], *, today: str | None = None
+) -> list[DatasetSummary]:
+    """As `rows_by_pk`, with the children counted instead of read (the datasets table)."""
+    return build_summaries(session, _by_pk(session, principal, pks, today))
+
+
+def _by_pk(
+    session: Session, principal: Principal, pks: Sequence[int], today: str | None
+) -> Sequence[Sequence[Any]]:
+    """The `_DATASET_COLUMNS` of the datasets `pks` that `principal` may see, by pk: by their
+    span when that is dense, else by an IN list."""
+    wanted = sorted(set(pks))
+    if not wanted:
+        return []
+    today = today or today_iso()
+    connection = session.connection()
+    lo, hi = wanted[0], wanted[-1]
+    if not _dense(len(wanted), lo, hi):
+        return _fetch(connection, _listed_statement(principal, today), {"pks": wanted})
+    found = _fetch(connection, _spanning_statement(principal, today), {"lo": lo, "hi": hi})
+    if len(wanted) < hi - lo + 1:  # the span holds datasets not asked for
+        asked = set(wanted)
+        return [row for row in found if row[0] in asked]
+    return found
+
+
+def _fetch(
+    connection: Connection, statement: Executable, parameters: Mapping[str, Any]
+) -> Sequence[Any]:
+    """The rows of `statement` as the driver's tuples. Every column read here is a string or an
+    integer (the JSON ones as their stored text), which SQLAlchemy hands over unchanged: its Row
+    objects would only cost a fifth of building a batch."""
+    result = connection.execute(statement, parameters)
+    try:
+        rows = result.cursor.fetchall()
+    finally:
+        result.close()
+    return rows
+
+
+def _dense(count: int, lo: int, hi: int, share: float = 0.9) -> bool:
+    """Whether `count` pks between `lo` and `hi` are better read by their span than listed (an
+    IN list costs SQLAlchemy a bound parameter a pk).
+
+    Rows by span when at least `share` of it is wanted: a tenth cheaper than the list when all
+    are, dearer from about half (the published datasets of a dump; SQLite, 100,000 datasets).
+    Counts read only the index: by span from half."""
+    return count >= (hi - lo + 1) * share
 
 
 def iter_datasets(
@@ -242,114 +379,184 @@ def iter_datasets(
 _Child = TypeVar("_Child", ResourceRow, LinkRow)
 
 
-def _by_dataset(rows: Sequence[Sequence[Any]], make: type[_Child]) -> dict[int, list[_Child]]:
-    """Child rows `(dataset_pk, *fields)` grouped by their dataset, in query order."""
+def _children(
+    connection: Connection,
+    pks: list[int],
+    spanning: Executable,
+    listed: Executable,
+    make: type[_Child],
+) -> dict[int, tuple[_Child, ...]]:
+    """The child rows of the datasets `pks` (ascending), grouped by their dataset in query
+    order (read by the span of `pks` when that is dense: a dataset outside `pks` in the span
+    is grouped too, and never asked for)."""
+    lo, hi = pks[0], pks[-1]
+    if _dense(len(pks), lo, hi):
+        found = _fetch(connection, spanning, {"lo": lo, "hi": hi})
+    else:
+        found = _fetch(connection, listed, {"pks": pks})
     grouped: dict[int, list[_Child]] = {}
-    for dataset_pk, *fields in rows:
-        child = make(*fields)
-        bucket = grouped.get(dataset_pk)
-        if bucket is None:
-            grouped[dataset_pk] = [child]
-        else:
-            bucket.append(child)
-    return grouped
+    new = tuple.__new__
+    current: int | None = None
+    bucket: list[_Child] = []
+    for row in found:
+        dataset_pk = row[0]
+        if dataset_pk != current:
+            current = dataset_pk
+            bucket = grouped[dataset_pk] = []
+        bucket.append(new(make, row[1:]))
+    return {pk: tuple(children) for pk, children in grouped.items()}
+
+
+def _counts(
+    connection: Connection, pks: list[int], spanning: Executable, listed: Executable
+) -> dict[int, int]:
+    """How many children each of the datasets `pks` (ascending) has."""
+    lo, hi = pks[0], pks[-1]
+    if _dense(len(pks), lo, hi, share=0.5):
+        return dict(_fetch(connection, spanning, {"lo": lo, "hi": hi}))
+    return dict(_fetch(connection, listed, {"pks": pks}))
 
 
 def build_rows(session: Session, rows: Sequence[Sequence[Any]]) -> list[DatasetRow]:
     """Snapshots of dataset rows (selected with `_DATASET_COLUMNS`), children and titles loaded
-    in one query each.
-
-    The children and titles are read as plain tuples through the session's connection (Core,
-    not the ORM's result machinery): a batch builds only the frozen rows it returns."""
+    in one query each."""
     if not rows:
         return []
     connection = session.connection()
-    pks = [row[0] for row in rows]
-    resources = _by_dataset(connection.execute(_RESOURCES_OF, {"pks": pks}).all(), ResourceRow)
-    links = _by_dataset(connection.execute(_LINKS_OF, {"pks": pks}).all(), LinkRow)
-    decoded = [(_json(row[7]), _json(row[8]), _json(row[14])) for row in rows]
-    topic_ids: set[str] = set()
+    pks = sorted(row[0] for row in rows)
+    resources = _children(connection, pks, _RESOURCES_SPANNING, _RESOURCES_OF, ResourceRow)
+    links = _children(connection, pks, _LINKS_SPANNING, _LINKS_OF, LinkRow)
+    return _build(connection, rows, DatasetRow, resources, links, ())
+
+
+def build_summaries(session: Session, rows: Sequence[Sequence[Any]]) -> list[DatasetSummary]:
+    """As `build_rows`, with the children counted instead of read."""
+    if not rows:
+        return []
+    connection = session.connection()
+    pks = sorted(row[0] for row in rows)
+    resources = _counts(connection, pks, _RESOURCE_COUNTS_SPANNING, _RESOURCE_COUNTS_OF)
+    links = _counts(connection, pks, _LINK_COUNTS_SPANNING, _LINK_COUNTS_OF)
+    return _build(connection, rows, DatasetSummary, resources, links, 0)
+
+
+_Built = TypeVar("_Built", DatasetRow, DatasetSummary)
+
+
+def _build(
+    connection: Connection,
+    rows: Sequence[Sequence[Any]],
+    make: type[_Built],
+    resources: Mapping[int, Any],
+    links: Mapping[int, Any],
+    none: Any,
+) -> list[_Built]:
+    """A `make` of each dataset row: its fields up to `site` (JSON decoded, managed-list ids with
+    their titles, one query per list for the batch), then what `resources` and `links` hold for
+    it (`none` if nothing).
+
+    The JSON lists recur across datasets: each distinct text is decoded once a batch and its
+    tuple shared (tuples of strings: nothing a reader could change)."""
     masthead_ids: set[str] = set()
     team_ids: set[str] = set()
-    for row, (_, topic_list, _) in zip(rows, decoded, strict=True):
-        if topic_list:
-            topic_ids.update(topic_list)
+    topic_texts: dict[Any, list[str]] = {}  # stored text (or a driver's decoded list) -> ids
+    for row in rows:
         if row[6]:
             masthead_ids.add(row[6])
+        text = row[8]
+        if text.__class__ is not str or text not in topic_texts:
+            topic_texts[_key(text)] = _json(text) or []
         if row[16]:
             team_ids.add(row[16])
-    topics = _titles(connection, _TOPIC_TITLES, topic_ids)
-    mastheads = _titles(connection, _MASTHEAD_TITLES, masthead_ids)
-    teams = _titles(connection, _TEAM_TITLES, team_ids)
-    named: dict[tuple[int, str], Named] = {}
-
-    def named_in(kind: int, titles: dict[str, str], key: str) -> Named:
-        entry = named.get((kind, key))
-        if entry is None:
-            entry = named[(kind, key)] = Named(key, titles.get(key, key))
-        return entry
-
+    topic_ids = {topic for ids in topic_texts.values() for topic in ids}
+    topic = _named(connection, _TOPIC_TITLES, topic_ids)
+    topic_lists = {
+        text: tuple(topic[key] for key in ids) if ids else () for text, ids in topic_texts.items()
+    }
+    masthead = _named(connection, _MASTHEAD_TITLES, masthead_ids)
+    team = _named(connection, _TEAM_TITLES, team_ids)
+    tag_lists: dict[Any, tuple[str, ...]] = {}
     empty: tuple[Any, ...] = ()
-    out: list[DatasetRow] = []
+    new = tuple.__new__
+    get_resources, get_links = resources.get, links.get
+    out: list[_Built] = []
     append = out.append
     for (
-        (
-            pk,
-            id_,
-            title,
-            description,
-            description_text,
-            description_iframe,
-            masthead,
-            _tags,
-            _topics,
-            next_review_date,
-            licence_url,
-            licence_title,
-            contact_email,
-            contact_title,
-            _custom,
-            sharing,
-            team,
-            state,
-            embargo_until,
-            created_at,
-            updated_at,
-            site,
-        ),
-        (tags, topic_list, custom),
-    ) in zip(rows, decoded, strict=True):
-        children = resources.get(pk)
-        link_rows = links.get(pk)
+        pk,
+        id_,
+        title,
+        description,
+        description_text,
+        description_iframe,
+        masthead_id,
+        tags_text,
+        topics_text,
+        next_review_date,
+        licence_url,
+        licence_title,
+        contact_email,
+        contact_title,
+        custom_text,
+        sharing,
+        team_id,
+        state,
+        embargo_until,
+        created_at,
+        updated_at,
+        site,
+    ) in rows:
+        tags = tag_lists.get(tags_text) if tags_text.__class__ is str else None
+        if tags is None:
+            tags = tuple(_json(tags_text) or empty)
+            if tags_text.__class__ is str:
+                tag_lists[tags_text] = tags
+        custom = _json(custom_text) if custom_text != "{}" else None
         append(
-            DatasetRow(
-                pk,
-                id_,
-                title,
-                description,
-                description_text,
-                description_iframe,
-                named_in(0, mastheads, masthead) if masthead else None,
-                tuple(tags) if tags else empty,
-                tuple(named_in(1, topics, t) for t in topic_list) if topic_list else empty,
-                next_review_date,
-                licence_url,
-                licence_title,
-                contact_email,
-                contact_title,
-                dict(custom) if custom else {},
-                sharing,
-                named_in(2, teams, team) if team else None,
-                state,
-                embargo_until,
-                created_at,
-                updated_at,
-                site,
-                tuple(children) if children else empty,
-                tuple(link_rows) if link_rows else empty,
+            new(
+                make,
+                (
+                    pk,
+                    id_,
+                    title,
+                    description,
+                    description_text,
+                    description_iframe,
+                    masthead.get(masthead_id) if masthead_id else None,
+                    tags,
+                    topic_lists[_key(topics_text)],
+                    next_review_date,
+                    licence_url,
+                    licence_title,
+                    contact_email,
+                    contact_title,
+                    dict(custom) if custom else {},
+                    sharing,
+                    team.get(team_id) if team_id else None,
+                    state,
+                    embargo_until,
+                    created_at,
+                    updated_at,
+                    site,
+                    get_resources(pk, none),
+                    get_links(pk, none),
+                ),
             )
         )
     return out
+
+
+def _named(connection: Connection, statement: Any, ids: set[str]) -> dict[str, Named]:
+    """Each managed-list id with its title (the id itself for one that is gone)."""
+    titles: dict[str, str] = {}
+    if ids:
+        titles = dict(_fetch(connection, statement, {"ids": sorted(ids)}))
+    return {key: Named(key, titles.get(key, key)) for key in ids}
+
+
+def _key(value: Any) -> Any:
+    """A JSON column's value as a dictionary key: its stored text, or (for a driver that
+    decodes JSON itself) its canonical dump."""
+    return value if value.__class__ is str else orjson.dumps(value)
 
 
 def _json(value: Any) -> Any:
@@ -360,12 +567,6 @@ def _json(value: Any) -> Any:
         return orjson.loads(value)
     except orjson.JSONDecodeError:  # e.g. NaN or a huge integer: the standard library's reading
         return json.loads(value)
-
-
-def _titles(connection: Any, statement: Any, ids: set[str]) -> dict[str, str]:
-    if not ids:
-        return {}
-    return {key: title for key, title in connection.execute(statement, {"ids": sorted(ids)}).all()}
 
 
 # -- one record (seed 002) -------------------------------------------------------------------

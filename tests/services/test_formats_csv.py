@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import replace
 
 import orjson
 from hypothesis import given
@@ -16,6 +15,8 @@ from app.services.export_query import DatasetRow, Named, ResourceRow, iter_datas
 from app.services.formats import FLUSH_BYTES, write_to
 from app.services.formats.cells import neutralise, restore_cell
 from app.services.formats.csv_format import (
+    dataset_cells,
+    dataset_lines,
     datasets_csv,
     join_list,
     resources_csv,
@@ -207,8 +208,28 @@ def test_a_large_export_is_streamed_in_bounded_chunks_to_any_sink() -> None:
 
 
 def test_none_is_an_empty_cell_and_numbers_are_not_neutralised() -> None:
-    row = replace(_row(1), contact_email=None, title="-12")
+    row = _row(1)._replace(contact_email=None, title="-12")
     [cells] = _read(b"".join(datasets_csv([row], base_url=BASE)))
     assert cells["contactEmail"] == ""
     assert cells["title"] == "'-12"  # text that looks like a negative number is still text
     assert cells["resourceCount"] == "1"
+
+
+_CSV_TEXT = st.text(alphabet=st.sampled_from(list("ab ,\"\r\n\t\0;\\'=+-@é\u2028")), max_size=8)
+
+
+@given(title=_CSV_TEXT, description=_CSV_TEXT, email=st.none() | _CSV_TEXT, tag=_CSV_TEXT)
+def test_a_line_is_what_the_csv_module_writes_for_its_cells(
+    title: str, description: str, email: str | None, tag: str
+) -> None:
+    row = _row(1)._replace(
+        title=title, description=description, contact_email=email, tags=(tag, "b")
+    )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(
+        "" if v is None else neutralise(v) if isinstance(v, str) else v
+        for v in dataset_cells(row, BASE)
+    )
+    [line] = dataset_lines([row], base_url=BASE)
+    assert line == buffer.getvalue().encode("utf-8")

@@ -159,6 +159,11 @@ def test_rows_by_pk_reads_what_the_principal_sees(
         every_pk = list(session.scalars(select(Dataset.pk).order_by(Dataset.pk)))
         rows = export_query.rows_by_pk(session, principal, every_pk, today=TODAY)
         assert {row.title for row in rows} == _visible(session, principal)
+        summaries = export_query.summaries_by_pk(session, principal, every_pk, today=TODAY)
+        assert [s.pk for s in summaries] == [row.pk for row in rows]
+        scattered = every_pk[::3]  # read by an IN list, not by their span
+        read = export_query.rows_by_pk(session, principal, scattered, today=TODAY)
+        assert [row.pk for row in read] == [row.pk for row in rows if row.pk in scattered]
         everything = export_query.rows_by_pk(session, OWNER, every_pk, today=TODAY)
         assert len(everything) == len(every_pk) > len(rows)
 
