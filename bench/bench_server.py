@@ -450,10 +450,10 @@ class _Bench:
     def _walk_ours(
         self, headers: dict[str, str] | None = None
     ) -> tuple[list[str], int, float, float]:
-        """Our feed: the datasets in `dcat:dataset`, the next page in the Link header."""
+        """Our feed: the datasets in `dataset` (dcat:dataset), the next page in the Link header."""
 
         def read(response: httpx.Response) -> tuple[int, str | None]:
-            count = len(orjson.loads(response.content)["dcat:dataset"])
+            count = len(orjson.loads(response.content)["dataset"])
             return count, response.links.get("next", {}).get("url")
 
         return self._walk(self.ours_first_url, read, headers)

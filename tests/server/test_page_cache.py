@@ -66,7 +66,7 @@ def _auth(key: str) -> dict[str, str]:
 
 def _ids(response: httpx.Response) -> set[str]:
     assert response.status_code == 200
-    return {d["dct:identifier"] for d in response.json()["dcat:dataset"]}
+    return {d["identifier"] for d in response.json()["dataset"]}
 
 
 def test_a_cached_page_is_byte_identical(
@@ -111,7 +111,7 @@ def test_an_edit_through_the_services_invalidates_a_cached_page(
     after = client.get(FEED_PATH)
     assert after.content != before.content
     assert after.headers["etag"] != before.headers["etag"]
-    titles = {d["dct:identifier"]: d["dct:title"] for d in after.json()["dcat:dataset"]}
+    titles = {d["identifier"]: d["title"] for d in after.json()["dataset"]}
     assert titles[catalogue.public[2]] == "Library loans, renamed"
     assert client.get(FEED_PATH).content == after.content
 
@@ -173,7 +173,7 @@ def test_a_walk_reads_the_next_page_ahead_and_never_serves_it_stale(
                 s, catalogue.public[2], {"title": "Renamed meanwhile"}, author=AUTHOR
             )
         third = client.get(second.links["next"]["url"])
-        assert [d["dct:title"] for d in third.json()["dcat:dataset"]] == ["Renamed meanwhile"]
+        assert [d["title"] for d in third.json()["dataset"]] == ["Renamed meanwhile"]
         assert feed.served_ahead == 1  # the stale read-ahead was rendered again, not served
         assert "next" not in third.links and feed.ready_ahead() == 0
         # A page asked for out of the blue (not the first, not read ahead) starts no work: none

@@ -56,6 +56,16 @@ def context() -> dict[str, Any]:
 
 
 @cache
+def prefixes() -> dict[str, str]:
+    """The context's namespace prefixes (`dcat`, `dct`, ...), without its terms."""
+    return {
+        name: iri
+        for name, iri in context()["@context"].items()
+        if isinstance(iri, str) and "://" in iri and iri.endswith(("/", "#"))
+    }
+
+
+@cache
 def context_bytes() -> bytes:
     return orjson.dumps(context()["@context"])
 
@@ -105,25 +115,17 @@ def page_document(
     """One page of the feed around nodes from `dataset_nodes`."""
     info = catalogue or CatalogueInfo()
     base = base_url.rstrip("/")
-    view: dict[str, Any] = {
-        "@id": page_url,
-        "@type": "hydra:PartialCollectionView",
-        "hydra:first": first_url,
-    }
+    view: dict[str, Any] = {"@id": page_url, "@type": "PartialCollectionView", "first": first_url}
     if next_url is not None:
-        view["hydra:next"] = next_url
+        view["next"] = next_url
     head = {
         "@id": catalogue_iri(base),
-        "@type": ["dcat:Catalog", "hydra:Collection"],
-        "dct:title": info.title,
-        "dct:description": info.description,
-        "dct:publisher": {
-            "@id": f"{base}/#publisher",
-            "@type": "foaf:Agent",
-            "foaf:name": info.publisher,
-        },
-        "hydra:view": view,
+        "@type": ["Catalog", "Collection"],
+        "title": info.title,
+        "description": info.description,
+        "publisher": {"@id": f"{base}/#publisher", "@type": "Agent", "name": info.publisher},
+        "view": view,
     }
     # The head object without its closing brace, then the datasets array.
     opening = b'{"@context":' + context_bytes() + b"," + orjson.dumps(head)[1:-1]
-    return json_array(opening + b',"dcat:dataset":[', nodes, b"]}")
+    return json_array(opening + b',"dataset":[', nodes, b"]}")
