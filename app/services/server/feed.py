@@ -1,48 +1,53 @@
 """The JSON-LD feed of seed 000: pages of DCAT datasets, walked by an opaque cursor.
 
-A page is joined from the datasets' JSON-LD nodes (services.renders.fragment_page) inside
-the page document of formats.jsonld. Two things make a harvest fast without ever serving a page
-of another catalogue state:
+A page is the datasets' JSON-LD nodes (services.renders keeps them rendered) joined inside the
+page document of formats.jsonld. What makes a harvest fast, without extra threads and without
+ever serving a page of another catalogue state:
 
-* **Read-ahead.** A harvester asks for a page, parses it, then asks for the next. While it
-  parses, the next page is rendered on the feed's own thread, so that its request finds it
-  ready. A read-ahead page is served only if nothing was committed since it was rendered;
-  otherwise (or if it has not started yet) the request renders the page itself. A walk is
-  what reads ahead: the first page, and each page that was itself read ahead, start the next
-  one; a page asked for out of the blue (or served from the page cache) starts no work.
+* **The selection.** Which datasets a caller sees, by pk with their versions, is read once per
+  catalogue state (one query for the whole catalogue) and kept while nothing is committed. A
+  page is then a slice of it (a bisection on the cursor), its kept fragments and a join: a
+  fraction of a millisecond, done on the event loop, where a query per page, a worker thread
+  and a thread switch cost more than the page itself (and much more on a busy machine, where
+  a thread waits for a core). A commit makes the next request read the selection again.
 * **The page cache** (dump_cache.PageCache): a page rendered a second time under the same
-  catalogue state is kept gzipped, so a page asked for often (the first) costs a lookup,
-  while a single walk through the feed neither fills the cache nor spends time compressing.
+  catalogue state is kept gzipped, so that a page asked for often (the first) by a client that
+  accepts gzip costs a lookup, while a single walk through the feed neither fills the cache nor
+  spends time compressing.
 
 A client that accepts gzip (harvesters built on requests or httpx do by default) gets the page
-gzipped where it was rendered, on a worker thread and at a fast level (dump_cache.GZIP_LEVEL),
-rather than by the GZip middleware at every request.
+gzipped here, at a fast level (dump_cache.GZIP_LEVEL), rather than by the GZip middleware at
+every request. The cursor is a pk: a walk during edits sees each dataset visible throughout
+exactly once (pages are slices past the cursor, each of one catalogue state).
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 import threading
+from array import array
+from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from sqlalchemy import Select, select
 from starlette.concurrency import run_in_threadpool
 
+from app.models import Dataset
 from app.models.database import Database
 from app.services import dump_cache, renders
+from app.services.clock import today_iso
 from app.services.cursor import CursorCodec
 from app.services.dump_cache import CatalogueState, gzip_bytes
 from app.services.formats import jsonld
 from app.services.server.dumps import principal_key
-from app.services.visibility import Principal
+from app.services.visibility import Principal, visible_clause
 
 FEED_PATH = "/api/v1/dataset.jsonld"
-MAX_AHEAD = 8  # pages read ahead and not yet asked for (a walk needs one; several walkers more)
+MAX_SELECTIONS = 8  # callers whose selection is kept (anonymous harvesters share one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,32 @@ def _from_cache(cached: dump_cache.CachedPage, body: bytes | None) -> FeedPage:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Selection:
+    """The datasets one caller sees under one catalogue state: pks ascending, their versions."""
+
+    tag: str
+    pks: array[int]
+    versions: array[int]
+
+    def after(self, after_pk: int, limit: int) -> tuple[list[tuple[int, int]], bool]:
+        """Up to `limit` (pk, version) pairs past `after_pk`, and whether more follow."""
+        start = bisect_right(self.pks, after_pk)
+        end = min(start + limit, len(self.pks))
+        wanted = list(zip(self.pks[start:end], self.versions[start:end], strict=True))
+        return wanted, end < len(self.pks)
+
+
+@functools.lru_cache(maxsize=64)
+def _selection_statement(principal: Principal, today: str) -> Select[int, int]:
+    """Everything `principal` may harvest (published, visible, out of embargo), by pk."""
+    return (
+        select(Dataset.pk, Dataset.version)
+        .where(visible_clause(principal, today, published_only=True))
+        .order_by(Dataset.pk)
+    )
+
+
 class Feed:
     def __init__(
         self,
@@ -115,51 +146,32 @@ class Feed:
         self._catalogue = catalogue
         self._fragments = renders.store_for(database)
         self._lock = threading.Lock()
-        # Pages a walk is expected to ask for next: their rendering, or None if cached.
-        self._ahead: OrderedDict[str, Future[FeedPage] | None] = OrderedDict()
-        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-read-ahead")
-        self.served_ahead = 0  # for tests and the benchmark
+        self._selecting = threading.Lock()  # one selection query at a time
+        self._selections: OrderedDict[Principal, _Selection] = OrderedDict()
+        self.selections_read = 0  # for tests and the benchmark
 
     async def page(
         self, request: PageRequest, codec: CursorCodec, state: CatalogueState | None
     ) -> tuple[FeedPage, Callable[[], Awaitable[None]] | None]:
         """The page `request` asks for, under catalogue state `state` (None: a catalogue whose
-        changes cannot be watched, where nothing is cached or read ahead); and what to call once
-        it has been sent, to read the next page ahead. (Not before: rendering competes with
-        sending for the interpreter, and the harvester reads the page meanwhile anyway.)"""
+        changes cannot be watched, where nothing is cached). The second value is work to run
+        once the page is sent: none (kept for the handler's signature)."""
         if state is None:
-            return await run_in_threadpool(self._render, request, codec, None), None
+            return await run_in_threadpool(self._render, request, codec), None
         key = request.key
-        predicted, ahead = self._take_ahead(key)
         cached = self._dumps.pages.get(key, state)
         if cached is not None:
-            if ahead is not None:
-                ahead.cancel()
             inflated = None if request.gzip else self._dumps.pages.body(key, cached)
-            page = _from_cache(cached, inflated)
-        else:
-            ready = await self._read_ahead_result(ahead, state)
-            if ready is None:
-                page = await run_in_threadpool(self._render, request, codec, state)
-            else:
-                page = ready
-            if request.gzip and page.gzipped is None and page.body is not None:
-                # Read ahead for a walker that did not accept gzip.
-                gzipped = await run_in_threadpool(gzip_bytes, page.body)
-                page = dataclasses.replace(page, gzipped=gzipped)
-            self._keep(key, page)
-        # A walk reads ahead: from the first page, and from each page it was expected to ask for.
-        if page.next_token is None or not (predicted or request.token is None):
-            return page, None
-        following = PageRequest(
-            request.principal,
-            request.base,
-            page.next_token,
-            page.next_after,
-            request.limit,
-            request.gzip,
-        )
-        return page, functools.partial(self._read_ahead, following, codec, state)
+            return _from_cache(cached, inflated), None
+        selection = self._kept_selection(request.principal, state)
+        if selection is None:  # one query over the catalogue: off the event loop
+            selection = await run_in_threadpool(self._select, request.principal, state)
+        page = self._slice(request, codec, state, selection)
+        if request.gzip and page.body is not None:
+            # zlib lets go of the interpreter: the loop serves others meanwhile.
+            page = dataclasses.replace(page, gzipped=await run_in_threadpool(gzip_bytes, page.body))
+        self._keep(key, page)
+        return page, None
 
     def _keep(self, key: str, page: FeedPage) -> None:
         """Into the page cache if this is the page's second rendering under its state."""
@@ -175,66 +187,65 @@ class Feed:
         )
 
     def close(self) -> None:
-        self._reader.shutdown(wait=False, cancel_futures=True)
         with self._lock:
-            self._ahead.clear()
+            self._selections.clear()
 
-    # -- read-ahead ------------------------------------------------------------------------------
+    # -- the selection ---------------------------------------------------------------------------
 
-    def _take_ahead(self, key: str) -> tuple[bool, Future[FeedPage] | None]:
-        """Whether a walk was expected to ask for `key`, and its rendering if one was started."""
+    def _kept_selection(self, principal: Principal, state: CatalogueState) -> _Selection | None:
         with self._lock:
-            if key not in self._ahead:
-                return False, None
-            return True, self._ahead.pop(key)
+            kept = self._selections.get(principal)
+            if kept is None or kept.tag != state.tag:
+                return None
+            self._selections.move_to_end(principal)
+            return kept
 
-    async def _read_ahead_result(
-        self, future: Future[FeedPage] | None, state: CatalogueState
-    ) -> FeedPage | None:
-        """The page read ahead, if it can be served under `state`."""
-        if future is None or future.cancel():  # not started: rendering it here is as quick
-            return None
-        try:
-            page = await asyncio.wrap_future(future)
-        except Exception:  # the request renders the page itself, and reports what fails
-            return None
-        if page.tag != state.tag:  # something was committed since: not served
-            return None
-        self.served_ahead += 1
-        return page
-
-    def ready_ahead(self) -> int:
-        """Pages read ahead and waiting to be asked for."""
-        with self._lock:
-            return sum(f is not None and f.done() for f in self._ahead.values())
-
-    async def _read_ahead(
-        self, request: PageRequest, codec: CursorCodec, state: CatalogueState
-    ) -> None:
-        """Start rendering `request`'s page on the read-ahead thread (async only so that the
-        response's background task runs it on the loop: it does not block)."""
-        key = request.key
-        with self._lock:
-            if key in self._ahead:
-                return
-            while len(self._ahead) >= MAX_AHEAD:
-                _key, oldest = self._ahead.popitem(last=False)
-                if oldest is not None:
-                    oldest.cancel()
-            if self._dumps.pages.holds(key, state):
-                self._ahead[key] = None  # expected, and nothing to render: the walk goes on
-                return
-            try:
-                self._ahead[key] = self._reader.submit(self._render, request, codec, state)
-            except RuntimeError:  # closed: the server is stopping
-                return
+    def _select(self, principal: Principal, state: CatalogueState) -> _Selection:
+        """Read what `principal` sees (in a worker thread) and keep it, unless something was
+        committed meanwhile (then it serves this request only: it may be of a later state)."""
+        with self._selecting:
+            kept = self._kept_selection(principal, state)  # read by a request that went first
+            if kept is not None:
+                return kept
+            statement = _selection_statement(principal, today_iso())
+            with self._database.read() as session:
+                rows = session.connection().execute(statement).all()
+            self.selections_read += 1
+            selection = _Selection(
+                state.tag, array("q", (r[0] for r in rows)), array("q", (r[1] for r in rows))
+            )
+            now = self._dumps.state()
+            if now is not None and now.tag == state.tag:
+                with self._lock:
+                    self._selections[principal] = selection
+                    self._selections.move_to_end(principal)
+                    while len(self._selections) > MAX_SELECTIONS:
+                        self._selections.popitem(last=False)
+            return selection
 
     # -- rendering ---------------------------------------------------------------------------------
 
-    def _render(
-        self, request: PageRequest, codec: CursorCodec, state: CatalogueState | None
+    def _slice(
+        self, request: PageRequest, codec: CursorCodec, state: CatalogueState, selection: _Selection
     ) -> FeedPage:
-        """Render a page in this (worker) thread with a session of its own."""
+        """The page from the selection and the kept fragments (those missing are rendered)."""
+        wanted, more = selection.after(request.after_pk, request.limit)
+        with self._database.read() as session:  # used only for fragments not kept
+            parts = self._fragments.fragments(
+                session,
+                renders.Fragment.JSONLD_NODE,
+                wanted,
+                base_url=request.base,
+                tag=state.tag,
+            )
+        pks = [pk for pk, _ in wanted]
+        page = self._document(
+            request, codec, [parts[pk] for pk in pks if pk in parts], pks[-1] if more else None
+        )
+        return self._stamped(page, state)
+
+    def _render(self, request: PageRequest, codec: CursorCodec) -> FeedPage:
+        """A page of a catalogue whose state is not known: one query of its own (worker thread)."""
         with self._database.read() as session:
             page = renders.fragment_page(
                 session,
@@ -245,20 +256,36 @@ class Feed:
                 limit=request.limit + 1,
                 published_only=True,
                 store=self._fragments,
-                tag=state.tag if state is not None else None,
             )
+        shown = page.selected[: request.limit]
+        more = len(page.selected) > request.limit
+        rendered = self._document(request, codec, page.ordered(shown), shown[-1] if more else None)
+        if request.gzip and rendered.body is not None:
+            rendered = dataclasses.replace(rendered, gzipped=gzip_bytes(rendered.body))
+        return rendered
+
+    def _stamped(self, page: FeedPage, state: CatalogueState) -> FeedPage:
+        """`page` tagged with `state`, if nothing was committed since: kept only then."""
+        now = self._dumps.state()
+        return dataclasses.replace(page, tag=state.tag) if now and now.tag == state.tag else page
+
+    def _document(
+        self,
+        request: PageRequest,
+        codec: CursorCodec,
+        nodes: Sequence[bytes],
+        next_after: int | None,
+    ) -> FeedPage:
+        """The page document around `nodes`, with its links (`next_after`: the cursor's pk to
+        the following page, None on the last)."""
         next_token = next_url = None
-        next_after = 0
-        shown = page.selected
-        if len(shown) > request.limit:
-            shown = shown[: request.limit]
-            next_after = shown[-1]
+        if next_after is not None:
             next_token = codec.encode(next_after)
             next_url = self.url(request.base, request.limit, next_token)
         first_url = self.url(request.base, request.limit, None)
         body = b"".join(
             jsonld.page_document(
-                page.ordered(shown),
+                nodes,
                 base_url=request.base,
                 page_url=self.url(request.base, request.limit, request.token),
                 first_url=first_url,
@@ -269,17 +296,7 @@ class Feed:
         links = [f'<{first_url}>; rel="first"']
         if next_url is not None:
             links.append(f'<{next_url}>; rel="next"')
-        # Kept or served ahead only if nothing was committed while the page was read.
-        tag = state.tag if state is not None else None
-        now = self._dumps.state()
-        return FeedPage(
-            body,
-            ", ".join(links),
-            next_token,
-            next_after,
-            tag if now and now.tag == tag else None,
-            gzip_bytes(body) if request.gzip else None,
-        )
+        return FeedPage(body, ", ".join(links), next_token, next_after or 0)
 
     def url(self, base: str, limit: int, after: str | None) -> str:
         params: dict[str, str] = {}
