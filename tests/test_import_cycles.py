@@ -9,7 +9,6 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parent.parent
 
 
-
 def _checker() -> ModuleType:
     path = ROOT / "scripts" / "import_cycles.py"
     spec = importlib.util.spec_from_file_location("import_cycles", path)

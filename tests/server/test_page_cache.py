@@ -15,9 +15,9 @@ from starlette.routing import Route
 
 from app.models.database import Database
 from app.services import datasets
+from app.services.cursor import codec_for
 from app.services.dump_cache import CachedPage, CatalogueState, PageCache
 from app.services.server import RequestLogEntry, ServerThread, create_app
-from app.services.cursor import codec_for
 from app.services.server.feed import FEED_PATH, PageRequest
 from app.services.visibility import ANONYMOUS
 from tests.conftest import AUTHOR

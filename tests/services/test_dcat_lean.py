@@ -11,7 +11,7 @@ import orjson
 from rdflib import Graph
 from rdflib.compare import graph_diff, to_isomorphic
 
-from app.services.formats.jsonld import context
+from app.services.formats.jsonld import context_for
 from app.services.mappings import Titles, dcat
 from app.services.records import Record
 
@@ -63,7 +63,7 @@ RECORD: Record = {
 
 
 def node_graph(node: dict[str, object]) -> Graph:
-    document = {"@context": context()["@context"], "@graph": [node]}
+    document = {"@context": context_for(BASE), "@graph": [node]}
     graph = Graph()
     with warnings.catch_warnings():
         # rdflib 7.6's own JSON-LD parser builds a ConjunctiveGraph, which rdflib deprecates.

@@ -17,6 +17,7 @@ The dataset nodes are mappings.dcat's (the mapping the DCAT import reads back).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -27,7 +28,7 @@ import orjson
 
 from app.services.export_query import DatasetRow
 from app.services.formats import Chunks, dataset_webpage, json_array
-from app.services.mappings.dcat import to_dcat
+from app.services.mappings.dcat import site_context, to_dcat
 from app.services.mappings.rows import row_record, row_titles
 
 CONTENT_TYPE = "application/ld+json"
@@ -65,9 +66,16 @@ def prefixes() -> dict[str, str]:
     }
 
 
-@cache
-def context_bytes() -> bytes:
-    return orjson.dumps(context()["@context"])
+@functools.lru_cache(maxsize=16)
+def context_for(base_url: str) -> dict[str, Any]:
+    """The `@context` of a page served at `base_url`: the shipped one and the site's prefixes
+    (mappings.dcat.site_context) that its dataset nodes are written with."""
+    return {**context()["@context"], **site_context(base_url)}
+
+
+@functools.lru_cache(maxsize=16)
+def context_bytes(base_url: str) -> bytes:
+    return orjson.dumps(context_for(base_url))
 
 
 def dataset_node(row: DatasetRow, base_url: str) -> dict[str, Any]:
@@ -127,5 +135,5 @@ def page_document(
         "view": view,
     }
     # The head object without its closing brace, then the datasets array.
-    opening = b'{"@context":' + context_bytes() + b"," + orjson.dumps(head)[1:-1]
+    opening = b'{"@context":' + context_bytes(base) + b"," + orjson.dumps(head)[1:-1]
     return json_array(opening + b',"dataset":[', nodes, b"]}")

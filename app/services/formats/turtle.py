@@ -19,17 +19,17 @@ from rdflib import Graph
 
 from app.services.export_query import DatasetRow
 from app.services.formats import Chunks
-from app.services.formats.jsonld import catalogue_iri, context, dataset_node, prefixes
+from app.services.formats.jsonld import catalogue_iri, context_for, dataset_node, prefixes
 
 CONTENT_TYPE = "text/turtle; charset=utf-8"
 BATCH = 200
 
 
-def _graph(nodes: list[dict[str, Any]]) -> Graph:
+def _graph(nodes: list[dict[str, Any]], base: str) -> Graph:
     graph = Graph(bind_namespaces="core")
     for prefix, iri in prefixes().items():
         graph.bind(prefix, iri, override=True, replace=True)
-    document = {"@context": context()["@context"], "@graph": nodes}
+    document = {"@context": context_for(base), "@graph": nodes}
     with warnings.catch_warnings():
         # rdflib 7.6's own JSON-LD parser builds a ConjunctiveGraph, which rdflib deprecates.
         warnings.filterwarnings("ignore", "ConjunctiveGraph is deprecated", DeprecationWarning)
@@ -60,9 +60,9 @@ def turtle_document(rows: Iterable[DatasetRow], *, base_url: str) -> Chunks:
         if first:
             links["title"] = "Catalogue Desk export"
             first = False
-        yield _body(_graph([links, *nodes]), declared)
+        yield _body(_graph([links, *nodes], base), declared)
     if first:  # no dataset at all: still say what the document is
-        yield _body(_graph([{**catalogue, "title": "Catalogue Desk export"}]), declared)
+        yield _body(_graph([{**catalogue, "title": "Catalogue Desk export"}], base), declared)
 
 
 def _body(graph: Graph, declared: dict[str, str]) -> bytes:

@@ -115,6 +115,23 @@ _FORMAT_IRIS: dict[str, tuple[str | None, str]] = {
     name: (_media_type(mime), "filetype:" + code) for name, (mime, code) in FORMATS.items()
 }
 _MD5 = "spdx:checksumAlgorithm_md5"
+# Prefixes of this site's IRIs, declared per base URL beside the shipped context (`site_context`).
+DATASET_PREFIX = "ds"
+TOPIC_PREFIX = "topic"
+
+
+def site_context(base_url: str) -> dict[str, str]:
+    """The prefixes `to_dcat` writes this site's IRIs with: a dataset `ds:<id>`, its
+    distributions `ds:<id>/resource/<rid>`, a topic `topic:<id>`."""
+    base = base_url.rstrip("/")
+    return {DATASET_PREFIX: f"{base}/dataset/", TOPIC_PREFIX: f"{base}/topic/"}
+
+
+def _compact(iri: str, namespace: str, prefix: str) -> str:
+    rest = iri[len(namespace) :]
+    if not iri.startswith(namespace) or not rest or rest.startswith("/"):
+        return iri
+    return f"{prefix}:{rest}"
 
 
 class _Typed:
@@ -129,9 +146,13 @@ class _Typed:
     def __init__(self) -> None:
         self._seen: set[str] = set()
 
-    def __call__(self, iri: str, kind: str, title: str | None = None) -> str | dict[str, str]:
+    def __call__(
+        self, iri: str, kind: str, title: str | None = None, term: str | None = None
+    ) -> str | dict[str, str]:
+        """`term`: the context's name for `iri`, written for a later mention where the
+        property's values are read as terms (`@vocab`)."""
         if iri in self._seen:
-            return iri
+            return term or iri
         self._seen.add(iri)
         node = {"@id": iri, "@type": kind}
         if title:
@@ -175,7 +196,7 @@ def _file_distribution(
     if r.get("hash"):
         node["checksum"] = {
             "@type": "Checksum",
-            "algorithm": typed(_MD5, "ChecksumAlgorithm"),
+            "algorithm": typed(_MD5, "ChecksumAlgorithm", term="md5"),
             "checksumValue": r["hash"],
         }
     if licence is not None:
@@ -210,10 +231,13 @@ def _link_distribution(
 def to_dcat(
     record: Mapping[str, Any], dataset_iri: str, base_url: str, titles: Titles = NO_TITLES
 ) -> dict[str, Any]:
-    """One dcat:Dataset node, with its distributions, themes and contact point embedded.
+    """One dcat:Dataset node, with its distributions, themes and contact point embedded, to be
+    read with the shipped context and `site_context(base_url)`.
     `dataset_iri`: the dataset's public URL; `base_url`: the site's, for the topics' IRIs.
     Distributions in the record's order (a stored record has them by `order`)."""
     base = base_url.rstrip("/")
+    # IRIs under the site's prefixes (site_context), which the page's context declares.
+    dataset_iri = _compact(dataset_iri, f"{base}/dataset/", DATASET_PREFIX)
     title = record.get("title") or ""
     node: dict[str, Any] = {
         "@id": dataset_iri,
@@ -232,7 +256,7 @@ def to_dcat(
     if record.get("topics"):
         node["theme"] = [
             {
-                "@id": f"{base}/topic/{_segment(t)}",
+                "@id": f"{TOPIC_PREFIX}:{_segment(t)}",
                 "@type": "Concept",
                 "prefLabel": titles.topics.get(t, t),
             }
