@@ -9,6 +9,7 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parent.parent
 
 
+
 def _checker() -> ModuleType:
     path = ROOT / "scripts" / "import_cycles.py"
     spec = importlib.util.spec_from_file_location("import_cycles", path)
