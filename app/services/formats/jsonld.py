@@ -2,8 +2,14 @@
 
 Written directly as JSON, one dataset at a time: never through an rdflib graph, which is about a
 hundred times slower (rdflib reads the output in the tests instead). The `@context` is the file
-`resources/dcat-context.jsonld`, embedded in every page so that no consumer fetches anything
-remote; the server also serves it at `/api/v1/context.jsonld`.
+`resources/dcat-context.jsonld` and the site's prefixes (`ds:`, `topic:`; mappings.dcat's
+`site_context`), embedded in every page so that no consumer fetches anything remote; the server
+also serves it at `/api/v1/context.jsonld`. The page is lean because harvesters pay for every
+byte (a page of 100 datasets is read and parsed at each step of a walk): terms of the context
+(`{"@id": "ds:ab12x", "@type": "Dataset", "title": ...}`), compact IRIs, the typed constants
+(licence, media types, checksum algorithm) in full once per dataset, no indentation. Expanded
+with the context, it is the same graph as the prefixed form (`dcat:Dataset`, `dct:title`) that
+the context still reads.
 
 A page is a `dcat:Catalog` (also a `hydra:Collection`) whose `hydra:view` is a
 `hydra:PartialCollectionView` with `hydra:next` to the following page (absent on the last one),
