@@ -223,6 +223,37 @@ def test_a_walk_that_accepts_gzip_sees_every_dataset_once(
         assert service.feed.selections_read == 1
 
 
+def test_an_edit_leaves_the_other_gzipped_pages_kept(
+    catalogue: Catalogue, database: Database
+) -> None:
+    """Gzipped pages are kept by what they show: after an edit, only the edited dataset's page
+    is compressed again."""
+
+    def walk(client: httpx.Client) -> list[bytes]:
+        url: str | None = f"{FEED_PATH}?limit=1"
+        bodies: list[bytes] = []
+        while url is not None:
+            response = client.get(url, headers={"Accept-Encoding": "gzip"})
+            assert response.headers["content-encoding"] == "gzip"
+            bodies.append(response.content)
+            url = response.links.get("next", {}).get("url")
+        return bodies
+
+    with _serving(database) as (client, service):
+        pages = service.dumps.pages
+        first = walk(client)
+        hits = pages.hits
+        assert walk(client) == first
+        assert pages.hits == hits + len(first)
+        with database.transaction() as s:
+            datasets.update_dataset(s, catalogue.public[1], {"title": "Edited"}, author=AUTHOR)
+        hits = pages.hits
+        after = walk(client)
+        assert pages.hits == hits + len(first) - 1
+        assert [a == b for a, b in zip(after, first, strict=True)] == [True, False, True]
+        assert b'"title":"Edited"' in after[1]
+
+
 def test_a_page_sliced_from_the_selection_is_the_page_queried_alone(
     catalogue: Catalogue, database: Database
 ) -> None:

@@ -10,21 +10,22 @@ ever serving a page of another catalogue state:
   fraction of a millisecond, done on the event loop, where a query per page, a worker thread
   and a thread switch cost more than the page itself (and much more on a busy machine, where
   a thread waits for a core). A commit makes the next request read the selection again.
-* **The page cache** (dump_cache.PageCache): a page rendered a second time under the same
-  catalogue state is kept gzipped, so that a page asked for often (the first) by a client that
-  accepts gzip costs a lookup, while a single walk through the feed neither fills the cache nor
-  spends time compressing.
+* **Gzipped pages** are kept (dump_cache.PageCache) by what they show: the request and the
+  (pk, version) pairs of its slice, not the catalogue state, so an edit costs the page it is
+  on, and every other page of a walk is sent as it was compressed. A client that does not
+  accept gzip gets the page joined again: that costs less than inflating a kept one.
 
 A client that accepts gzip (harvesters built on requests or httpx do by default) gets the page
-gzipped here, at a fast level (dump_cache.GZIP_LEVEL), rather than by the GZip middleware at
-every request. The cursor is a pk: a walk during edits sees each dataset visible throughout
-exactly once (pages are slices past the cursor, each of one catalogue state).
+gzipped here, at a fast level (dump_cache.GZIP_LEVEL), once per content, rather than by the
+GZip middleware at every request. The cursor is a pk: a walk during edits sees each dataset
+visible throughout exactly once (pages are slices past the cursor, each of one state).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import threading
 from array import array
 from bisect import bisect_right
@@ -77,8 +78,6 @@ class FeedPage:
     link_header: str
     next_token: str | None = None
     next_after: int = 0  # next_token decoded
-    # The catalogue state it was rendered under, if nothing was committed meanwhile.
-    tag: str | None = None
     gzipped: bytes | None = None
 
     def content(self, gzip: bool) -> tuple[bytes, dict[str, str]]:
@@ -89,20 +88,20 @@ class FeedPage:
         return self.body, {"Vary": "Accept-Encoding"}
 
 
-_NEXT_TOKEN = "next-token"  # a cached page's cursor to the next one (not sent as a header)
-_NEXT_AFTER = "next-after"
+# Gzipped pages are kept by what they show (`_content_key`): such a key holds in every catalogue
+# state, so an edit leaves the other pages kept. The page cache keeps them under this one state.
+_ANY_STATE = CatalogueState("content", 0)
 
 
-def _from_cache(cached: dump_cache.CachedPage, body: bytes | None) -> FeedPage:
-    """A cached page: inflated (`body`) for a client without gzip, else as it is kept."""
-    meta = dict(cached.headers)
-    return FeedPage(
-        body,
-        meta["Link"],
-        meta.get(_NEXT_TOKEN),
-        int(meta.get(_NEXT_AFTER, "0")),
-        gzipped=cached.compressed if body is None else None,
-    )
+def _content_key(
+    request: PageRequest, wanted: list[tuple[int, int]], more: bool, stamp: str
+) -> str:
+    """Everything a page's bytes depend on: the request, the datasets' (pk, version) pairs
+    (a version names one content of a dataset's rows), whether a page follows, and the
+    context stamp (the titles the nodes show; services.renders)."""
+    pairs = array("q", (n for pair in wanted for n in pair)).tobytes()
+    digest = hashlib.blake2b(pairs, digest_size=16).hexdigest()
+    return f"{request.key}\n{stamp}\n{more}\n{digest}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,33 +157,26 @@ class Feed:
         once the page is sent: none (kept for the handler's signature)."""
         if state is None:
             return await run_in_threadpool(self._render, request, codec), None
-        key = request.key
-        cached = self._dumps.pages.get(key, state)
-        if cached is not None:
-            inflated = None if request.gzip else self._dumps.pages.body(key, cached)
-            return _from_cache(cached, inflated), None
         selection = self._kept_selection(request.principal, state)
         if selection is None:  # one query over the catalogue: off the event loop
             selection = await run_in_threadpool(self._select, request.principal, state)
-        page = self._slice(request, codec, state, selection)
-        if request.gzip and page.body is not None:
-            # zlib lets go of the interpreter: the loop serves others meanwhile.
-            page = dataclasses.replace(page, gzipped=await run_in_threadpool(gzip_bytes, page.body))
-        self._keep(key, page)
-        return page, None
-
-    def _keep(self, key: str, page: FeedPage) -> None:
-        """Into the page cache if this is the page's second rendering under its state."""
-        if page.tag is None or page.body is None:
-            return
-        if not self._dumps.pages.seen_before(key, page.tag):
-            return
-        meta = [("Link", page.link_header)]
-        if page.next_token is not None:
-            meta += [(_NEXT_TOKEN, page.next_token), (_NEXT_AFTER, str(page.next_after))]
-        self._dumps.pages.keep(
-            key, page.tag, page.body, tuple(meta), self._dumps.state, page.gzipped
-        )
+        wanted, more = selection.after(request.after_pk, request.limit)
+        if not request.gzip:  # joining kept fragments costs less than inflating a kept page
+            return self._slice(request, codec, state, wanted, more), None
+        pages = self._dumps.pages
+        with self._database.read() as session:  # (the stamp is computed once per state)
+            stamp = self._fragments.stamp(session, state.tag)
+        key = _content_key(request, wanted, more, stamp)
+        cached = pages.get(key, _ANY_STATE)
+        if cached is not None:
+            return FeedPage(None, dict(cached.headers)["Link"], gzipped=cached.compressed), None
+        page = self._slice(request, codec, state, wanted, more)
+        assert page.body is not None
+        # zlib lets go of the interpreter: the loop serves others meanwhile.
+        gzipped = await run_in_threadpool(gzip_bytes, page.body)
+        kept = dump_cache.CachedPage(_ANY_STATE.tag, gzipped, (("Link", page.link_header),))
+        pages.put(key, kept, _ANY_STATE)
+        return dataclasses.replace(page, gzipped=gzipped), None
 
     def close(self) -> None:
         with self._lock:
@@ -226,10 +218,15 @@ class Feed:
     # -- rendering ---------------------------------------------------------------------------------
 
     def _slice(
-        self, request: PageRequest, codec: CursorCodec, state: CatalogueState, selection: _Selection
+        self,
+        request: PageRequest,
+        codec: CursorCodec,
+        state: CatalogueState,
+        wanted: list[tuple[int, int]],
+        more: bool,
     ) -> FeedPage:
-        """The page from the selection and the kept fragments (those missing are rendered)."""
-        wanted, more = selection.after(request.after_pk, request.limit)
+        """The page of the `wanted` (pk, version) pairs from the kept fragments (those missing
+        are rendered); `more`: whether a page follows."""
         with self._database.read() as session:  # used only for fragments not kept
             parts = self._fragments.fragments(
                 session,
@@ -239,10 +236,8 @@ class Feed:
                 tag=state.tag,
             )
         pks = [pk for pk, _ in wanted]
-        page = self._document(
-            request, codec, [parts[pk] for pk in pks if pk in parts], pks[-1] if more else None
-        )
-        return self._stamped(page, state)
+        nodes = [parts[pk] for pk in pks if pk in parts]
+        return self._document(request, codec, nodes, pks[-1] if more else None)
 
     def _render(self, request: PageRequest, codec: CursorCodec) -> FeedPage:
         """A page of a catalogue whose state is not known: one query of its own (worker thread)."""
@@ -263,11 +258,6 @@ class Feed:
         if request.gzip and rendered.body is not None:
             rendered = dataclasses.replace(rendered, gzipped=gzip_bytes(rendered.body))
         return rendered
-
-    def _stamped(self, page: FeedPage, state: CatalogueState) -> FeedPage:
-        """`page` tagged with `state`, if nothing was committed since: kept only then."""
-        now = self._dumps.state()
-        return dataclasses.replace(page, tag=state.tag) if now and now.tag == state.tag else page
 
     def _document(
         self,
