@@ -167,10 +167,16 @@ def test_a_walk_reads_the_selection_once_per_state_and_never_serves_it_stale(
         second = client.get(first.links["next"]["url"])
         assert _ids(second) == {catalogue.public[1]}
         assert feed.selections_read == 1
+        plain = {"Accept-Encoding": "identity"}
+        for headers in (plain, plain, {}):  # kept as it is, and gzipped
+            before = client.get(second.links["next"]["url"], headers=headers)
+            assert [d["title"] for d in before.json()["dataset"]] != ["Renamed meanwhile"]
         with database.transaction() as s:
             datasets.update_dataset(
                 s, catalogue.public[2], {"title": "Renamed meanwhile"}, author=AUTHOR
             )
+        third = client.get(second.links["next"]["url"], headers=plain)
+        assert [d["title"] for d in third.json()["dataset"]] == ["Renamed meanwhile"]
         third = client.get(second.links["next"]["url"])
         assert [d["title"] for d in third.json()["dataset"]] == ["Renamed meanwhile"]
         assert feed.selections_read == 2

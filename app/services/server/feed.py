@@ -49,6 +49,7 @@ from app.services.visibility import Principal, visible_clause
 
 FEED_PATH = "/api/v1/dataset.jsonld"
 MAX_SELECTIONS = 8  # callers whose selection is kept (anonymous harvesters share one)
+PLAIN_BYTES = 32 * 1024 * 1024  # pages kept as they are for clients that do not accept gzip
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,9 @@ class Feed:
         self._selecting = threading.Lock()  # one selection query at a time
         self._selections: OrderedDict[Principal, _Selection] = OrderedDict()
         self.selections_read = 0  # for tests and the benchmark
+        # Pages last sent to clients that do not accept gzip, by _content_key.
+        self._plain: OrderedDict[str, FeedPage] = OrderedDict()
+        self._plain_size = 0
 
     async def page(
         self, request: PageRequest, codec: CursorCodec, state: CatalogueState | None
@@ -161,12 +165,12 @@ class Feed:
         if selection is None:  # one query over the catalogue: off the event loop
             selection = await run_in_threadpool(self._select, request.principal, state)
         wanted, more = selection.after(request.after_pk, request.limit)
-        if not request.gzip:  # joining kept fragments costs less than inflating a kept page
-            return self._slice(request, codec, state, wanted, more), None
-        pages = self._dumps.pages
         with self._database.read() as session:  # (the stamp is computed once per state)
             stamp = self._fragments.stamp(session, state.tag)
         key = _content_key(request, wanted, more, stamp)
+        if not request.gzip:
+            return self._plain_page(key, request, codec, state, wanted, more), None
+        pages = self._dumps.pages
         cached = pages.get(key, _ANY_STATE)
         if cached is not None:
             return FeedPage(None, dict(cached.headers)["Link"], gzipped=cached.compressed), None
@@ -178,9 +182,41 @@ class Feed:
         pages.put(key, kept, _ANY_STATE)
         return dataclasses.replace(page, gzipped=gzipped), None
 
+    def _plain_page(
+        self,
+        key: str,
+        request: PageRequest,
+        codec: CursorCodec,
+        state: CatalogueState,
+        wanted: list[tuple[int, int]],
+        more: bool,
+    ) -> FeedPage:
+        """The page for a client that does not accept gzip: the last few megabytes of them are
+        kept as they are (a page asked for again costs a lookup), the others joined again from
+        the fragments, which costs less than inflating a kept gzipped page."""
+        with self._lock:
+            kept = self._plain.get(key)
+            if kept is not None:
+                self._plain.move_to_end(key)
+                return kept
+        page = self._slice(request, codec, state, wanted, more)
+        size = len(page.body or b"")
+        if size > PLAIN_BYTES // 4:
+            return page
+        with self._lock:
+            if key not in self._plain:
+                self._plain[key] = page
+                self._plain_size += size
+            while self._plain_size > PLAIN_BYTES:
+                _key, dropped = self._plain.popitem(last=False)
+                self._plain_size -= len(dropped.body or b"")
+        return page
+
     def close(self) -> None:
         with self._lock:
             self._selections.clear()
+            self._plain.clear()
+            self._plain_size = 0
 
     # -- the selection ---------------------------------------------------------------------------
 
