@@ -94,14 +94,11 @@ class FeedPage:
 _ANY_STATE = CatalogueState("content", 0)
 
 
-def _content_key(
-    request: PageRequest, wanted: list[tuple[int, int]], more: bool, stamp: str
-) -> str:
+def _content_key(request: PageRequest, signature: bytes, more: bool, stamp: str) -> str:
     """Everything a page's bytes depend on: the request, the datasets' (pk, version) pairs
     (a version names one content of a dataset's rows), whether a page follows, and the
     context stamp (the titles the nodes show; services.renders)."""
-    pairs = array("q", (n for pair in wanted for n in pair)).tobytes()
-    digest = hashlib.blake2b(pairs, digest_size=16).hexdigest()
+    digest = hashlib.blake2b(signature, digest_size=16).hexdigest()
     return f"{request.key}\n{stamp}\n{more}\n{digest}"
 
 
@@ -113,12 +110,14 @@ class _Selection:
     pks: array[int]
     versions: array[int]
 
-    def after(self, after_pk: int, limit: int) -> tuple[list[tuple[int, int]], bool]:
-        """Up to `limit` (pk, version) pairs past `after_pk`, and whether more follow."""
+    def after(self, after_pk: int, limit: int) -> tuple[list[tuple[int, int]], bool, bytes]:
+        """Up to `limit` (pk, version) pairs past `after_pk`, whether more follow, and the
+        pairs as bytes (for `_content_key`)."""
         start = bisect_right(self.pks, after_pk)
         end = min(start + limit, len(self.pks))
-        wanted = list(zip(self.pks[start:end], self.versions[start:end], strict=True))
-        return wanted, end < len(self.pks)
+        pks, versions = self.pks[start:end], self.versions[start:end]
+        wanted = list(zip(pks, versions, strict=True))
+        return wanted, end < len(self.pks), pks.tobytes() + versions.tobytes()
 
 
 @functools.lru_cache(maxsize=64)
@@ -164,10 +163,10 @@ class Feed:
         selection = self._kept_selection(request.principal, state)
         if selection is None:  # one query over the catalogue: off the event loop
             selection = await run_in_threadpool(self._select, request.principal, state)
-        wanted, more = selection.after(request.after_pk, request.limit)
+        wanted, more, signature = selection.after(request.after_pk, request.limit)
         with self._database.read() as session:  # (the stamp is computed once per state)
             stamp = self._fragments.stamp(session, state.tag)
-        key = _content_key(request, wanted, more, stamp)
+        key = _content_key(request, signature, more, stamp)
         if not request.gzip:
             return self._plain_page(key, request, codec, state, wanted, more), None
         pages = self._dumps.pages
