@@ -8,8 +8,9 @@ import warnings
 from pathlib import Path
 
 import orjson
-from rdflib import Graph
+from rdflib import RDF, Graph
 from rdflib.compare import graph_diff, to_isomorphic
+from rdflib.namespace import DCAT
 
 from app.services.formats.jsonld import context_for
 from app.services.mappings import Titles, dcat
@@ -78,3 +79,50 @@ def test_the_lean_node_means_the_verbose_nodes_triples() -> None:
     in_both, only_new, only_old = graph_diff(to_isomorphic(graph), to_isomorphic(expected))
     assert not list(only_new) and not list(only_old)
     assert len(in_both) == len(expected) > 80
+
+
+def test_the_context_still_reads_the_prefixed_form() -> None:
+    """A page written before the terms (prefixed names, full IRIs) means the same with the
+    shipped context, so its import reads the same record."""
+    old = {
+        "@id": IRI,
+        "@type": "dcat:Dataset",
+        "dct:identifier": "ab12x",
+        "dct:title": "Road works",
+        "dct:issued": "2024-05-01T10:00:00.123Z",
+        "dcat:keyword": ["roads"],
+        "dcat:distribution": [
+            {
+                "@id": f"{IRI}/resource/r1",
+                "@type": "dcat:Distribution",
+                "dct:title": "2024",
+                "dcat:accessURL": "https://f.example/1.csv",
+                "dcat:downloadURL": "https://f.example/1.csv",
+                "dcat:byteSize": "1337",
+            }
+        ],
+    }
+    new = {
+        "@id": "ds:ab12x",
+        "@type": "Dataset",
+        "identifier": "ab12x",
+        "title": "Road works",
+        "issued": "2024-05-01T10:00:00.123Z",
+        "keyword": ["roads"],
+        "distribution": [
+            {
+                "@id": "ds:ab12x/resource/r1",
+                "@type": "Distribution",
+                "title": "2024",
+                "accessURL": "https://f.example/1.csv",
+                "downloadURL": "https://f.example/1.csv",
+                "byteSize": "1337",
+            }
+        ],
+    }
+    old_graph, new_graph = node_graph(old), node_graph(new)
+    assert to_isomorphic(old_graph) == to_isomorphic(new_graph)
+    (subject,) = old_graph.subjects(RDF.type, DCAT.Dataset)
+    record = dcat.from_dcat(old_graph, subject, lambda taken: "new")
+    assert record["title"] == "Road works"
+    assert [r["size"] for r in record["resources"].values()] == [1337]
