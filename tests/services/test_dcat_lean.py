@@ -5,6 +5,7 @@ the verbose form (prefixed names, every nested node typed in full) gave for RECO
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import orjson
@@ -63,7 +64,7 @@ RECORD: Record = {
 }
 
 
-def node_graph(node: dict[str, object]) -> Graph:
+def node_graph(node: Mapping[str, object]) -> Graph:
     document = {"@context": context_for(BASE), "@graph": [node]}
     graph = Graph()
     with warnings.catch_warnings():
