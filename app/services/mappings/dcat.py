@@ -1,11 +1,13 @@
 """DCAT (DCAT-AP 3.0.1) <-> our canonical record: the one DCAT mapping.
 
-Out (`to_dcat`): one dcat:Dataset node as JSON-LD (compact IRIs of resources/dcat-context.jsonld),
+Out (`to_dcat`): one dcat:Dataset node as JSON-LD in the terms of resources/dcat-context.jsonld
+(`"@type": "Dataset"`, `"title"`) and the site's prefixes (`site_context`: `ds:`, `topic:`),
 written directly as JSON, never through an rdflib graph, which is about a hundred times slower;
 the feed (formats.jsonld) and the Turtle export (formats.turtle) are made of these nodes. Every
 node is typed with the class the DCAT-AP shapes ask for (vcard:Kind, dct:LicenseDocument,
-dct:MediaType, spdx:Checksum, skos:Concept), a dataset without a description gets its title as
-dct:description, and every distribution has a dcat:accessURL.
+dct:MediaType, spdx:Checksum, skos:Concept: a constant node in full at its first mention in the
+dataset, by IRI after), a dataset without a description gets its title as dct:description, and
+every distribution has a dcat:accessURL.
 
 In (`from_dcat`): a dcat:Dataset of an rdflib graph (importing.dcat parses the file), read as
 formats.jsonld writes it and as other DCAT publishers commonly do.
