@@ -167,13 +167,14 @@ class Feed:
         with self._database.read() as session:  # (the stamp is computed once per state)
             stamp = self._fragments.stamp(session, state.tag)
         key = _content_key(request, signature, more, stamp)
+        render = functools.partial(self._slice, request, codec, state, wanted, more)
         if not request.gzip:
-            return self._plain_page(key, request, codec, state, wanted, more), None
+            return self._plain_page(key, render), None
         pages = self._dumps.pages
         cached = pages.get(key, _ANY_STATE)
         if cached is not None:
             return FeedPage(None, dict(cached.headers)["Link"], gzipped=cached.compressed), None
-        page = self._slice(request, codec, state, wanted, more)
+        page = render()
         assert page.body is not None
         # zlib lets go of the interpreter: the loop serves others meanwhile.
         gzipped = await run_in_threadpool(gzip_bytes, page.body)
@@ -181,15 +182,7 @@ class Feed:
         pages.put(key, kept, _ANY_STATE)
         return dataclasses.replace(page, gzipped=gzipped), None
 
-    def _plain_page(
-        self,
-        key: str,
-        request: PageRequest,
-        codec: CursorCodec,
-        state: CatalogueState,
-        wanted: list[tuple[int, int]],
-        more: bool,
-    ) -> FeedPage:
+    def _plain_page(self, key: str, render: Callable[[], FeedPage]) -> FeedPage:
         """The page for a client that does not accept gzip: the last few megabytes of them are
         kept as they are (a page asked for again costs a lookup), the others joined again from
         the fragments, which costs less than inflating a kept gzipped page."""
@@ -198,7 +191,7 @@ class Feed:
             if kept is not None:
                 self._plain.move_to_end(key)
                 return kept
-        page = self._slice(request, codec, state, wanted, more)
+        page = render()
         size = len(page.body or b"")
         if size > PLAIN_BYTES // 4:
             return page
