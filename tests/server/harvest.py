@@ -16,12 +16,13 @@ HYDRA_NEXT = URIRef("http://www.w3.org/ns/hydra/core#next")
 
 def page_ids(body: bytes) -> list[str]:
     graph = parse_jsonld(body)
-    found: list[tuple[str, str]] = []
-    for dataset in graph.subjects(predicate=None, object=DCAT.Dataset):
-        found.append((str(dataset), str(graph.value(dataset, DCTERMS.identifier))))
+    found = [
+        str(graph.value(dataset, DCTERMS.identifier))
+        for dataset in graph.subjects(predicate=None, object=DCAT.Dataset)
+    ]
     # Keep the order of the page: datasets appear in pk order in the JSON text.
     text = body.decode()
-    return [i for _, i in sorted(found, key=lambda pair: text.index(f'"@id":"{pair[0]}"'))]
+    return sorted(found, key=lambda i: text.index(f'"identifier":"{i}"'))
 
 
 def next_link(response: httpx.Response) -> str | None:

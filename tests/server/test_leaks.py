@@ -239,8 +239,8 @@ def _sheets(response: httpx.Response) -> dict[str, list[dict[str, Any]]]:
 
 def _jsonld_ids(node: Any, found: list[str]) -> list[str]:
     if isinstance(node, dict):
-        if node.get("@type") == "dcat:Dataset":
-            found.append(node["dct:identifier"])
+        if node.get("@type") == "Dataset":
+            found.append(node["identifier"])
         for value in node.values():
             _jsonld_ids(value, found)
     elif isinstance(node, list):

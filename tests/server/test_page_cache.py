@@ -15,9 +15,11 @@ from starlette.routing import Route
 
 from app.models.database import Database
 from app.services import datasets
+from app.services.cursor import codec_for
 from app.services.dump_cache import CachedPage, CatalogueState, PageCache
 from app.services.server import RequestLogEntry, ServerThread, create_app
-from app.services.server.feed import FEED_PATH
+from app.services.server.feed import FEED_PATH, PageRequest
+from app.services.visibility import ANONYMOUS
 from tests.conftest import AUTHOR
 from tests.server.conftest import Catalogue
 
@@ -66,7 +68,7 @@ def _auth(key: str) -> dict[str, str]:
 
 def _ids(response: httpx.Response) -> set[str]:
     assert response.status_code == 200
-    return {d["dct:identifier"] for d in response.json()["dcat:dataset"]}
+    return {d["identifier"] for d in response.json()["dataset"]}
 
 
 def test_a_cached_page_is_byte_identical(
@@ -111,7 +113,7 @@ def test_an_edit_through_the_services_invalidates_a_cached_page(
     after = client.get(FEED_PATH)
     assert after.content != before.content
     assert after.headers["etag"] != before.headers["etag"]
-    titles = {d["dct:identifier"]: d["dct:title"] for d in after.json()["dcat:dataset"]}
+    titles = {d["identifier"]: d["title"] for d in after.json()["dataset"]}
     assert titles[catalogue.public[2]] == "Library loans, renamed"
     assert client.get(FEED_PATH).content == after.content
 
@@ -153,35 +155,35 @@ def test_the_cache_is_bounded_by_bytes_and_drops_other_states() -> None:
     assert pages.get("big", moved) is None
 
 
-def test_a_walk_reads_the_next_page_ahead_and_never_serves_it_stale(
+def test_a_walk_reads_the_selection_once_per_state_and_never_serves_it_stale(
     catalogue: Catalogue, database: Database
 ) -> None:
-    """While a harvester reads one page the next is rendered; a commit in between makes the
-    request render it again, so the edit is there."""
-    log: list[RequestLogEntry] = []
-    with _serving(database, log) as (client, service):
+    """Pages are slices of one selection per catalogue state; a commit between two pages makes
+    the next request read it again, so the edit is there."""
+    with _serving(database) as (client, service):
         feed = service.feed
         first = client.get(FEED_PATH, params={"limit": 1})
         assert _ids(first) == {catalogue.public[0]}
-        _until(lambda: feed.ready_ahead() == 1, "the second page was not read ahead")
         second = client.get(first.links["next"]["url"])
         assert _ids(second) == {catalogue.public[1]}
-        assert feed.served_ahead == 1
-        _until(lambda: feed.ready_ahead() == 1, "the third page was not read ahead")
+        assert feed.selections_read == 1
+        plain = {"Accept-Encoding": "identity"}
+        for headers in (plain, plain, {}):  # kept as it is, and gzipped
+            before = client.get(second.links["next"]["url"], headers=headers)
+            assert [d["title"] for d in before.json()["dataset"]] != ["Renamed meanwhile"]
         with database.transaction() as s:
             datasets.update_dataset(
                 s, catalogue.public[2], {"title": "Renamed meanwhile"}, author=AUTHOR
             )
+        third = client.get(second.links["next"]["url"], headers=plain)
+        assert [d["title"] for d in third.json()["dataset"]] == ["Renamed meanwhile"]
         third = client.get(second.links["next"]["url"])
-        assert [d["dct:title"] for d in third.json()["dcat:dataset"]] == ["Renamed meanwhile"]
-        assert feed.served_ahead == 1  # the stale read-ahead was rendered again, not served
-        assert "next" not in third.links and feed.ready_ahead() == 0
-        # A page asked for out of the blue (not the first, not read ahead) starts no work: none
-        # once the request is logged, which is after its background work (the read-ahead).
-        asked = len(log)
-        client.get(first.links["next"]["url"])
-        _until(lambda: len(log) > asked, "the request was not logged")
-        assert not feed._ahead
+        assert [d["title"] for d in third.json()["dataset"]] == ["Renamed meanwhile"]
+        assert feed.selections_read == 2
+        assert "next" not in third.links
+        # Keyed callers have a selection of their own.
+        assert _ids(client.get(FEED_PATH, headers=_auth(catalogue.alice))) >= {catalogue.private}
+        assert feed.selections_read == 3
 
 
 @pytest.mark.parametrize(
@@ -212,11 +214,10 @@ def test_a_page_is_gzipped_exactly_when_the_client_accepts_it(
         assert response.headers["etag"] == plain.headers["etag"]
 
 
-def test_a_walk_that_accepts_gzip_is_read_ahead_too(
+def test_a_walk_that_accepts_gzip_sees_every_dataset_once(
     catalogue: Catalogue, database: Database
 ) -> None:
     with _serving(database) as (client, service):
-        feed = service.feed
         url: str | None = f"{FEED_PATH}?limit=1"
         seen: list[str] = []
         while url is not None:
@@ -224,35 +225,60 @@ def test_a_walk_that_accepts_gzip_is_read_ahead_too(
             assert response.headers["content-encoding"] == "gzip"
             seen.extend(sorted(_ids(response)))  # httpx inflates it
             url = response.links.get("next", {}).get("url")
-            if url is not None:
-                _until(lambda: feed.ready_ahead() == 1, "the next page was not read ahead")
         assert seen == list(catalogue.public)
-        assert feed.served_ahead == len(catalogue.public) - 1
+        assert service.feed.selections_read == 1
 
 
-def test_a_walk_that_starts_or_passes_on_cached_pages_still_reads_ahead(
+def test_an_edit_leaves_the_other_gzipped_pages_kept(
     catalogue: Catalogue, database: Database
 ) -> None:
-    """Harvesters poll the first page, so it is usually cached; a walk from it, or through a
-    cached page, goes on reading ahead."""
+    """Gzipped pages are kept by what they show: after an edit, only the edited dataset's page
+    is compressed again."""
+
+    def walk(client: httpx.Client) -> list[bytes]:
+        url: str | None = f"{FEED_PATH}?limit=1"
+        bodies: list[bytes] = []
+        while url is not None:
+            response = client.get(url, headers={"Accept-Encoding": "gzip"})
+            assert response.headers["content-encoding"] == "gzip"
+            bodies.append(response.content)
+            url = response.links.get("next", {}).get("url")
+        return bodies
+
     with _serving(database) as (client, service):
-        feed, pages = service.feed, service.dumps.pages
-        for _ in range(2):
-            first = client.get(FEED_PATH, params={"limit": 1})
-        second_url = first.links["next"]["url"]
-        for _ in range(2):
-            client.get(second_url)
-        _until(lambda: pages.holds_count() == 2, "the first two pages were not kept")
+        pages = service.dumps.pages
+        first = walk(client)
         hits = pages.hits
-        # A new walk: pages 1 and 2 from the cache, page 3 read ahead after page 2.
-        assert _ids(client.get(FEED_PATH, params={"limit": 1})) == {catalogue.public[0]}
-        assert _ids(client.get(second_url)) == {catalogue.public[1]}
-        assert pages.hits == hits + 2
-        _until(lambda: feed.ready_ahead() == 1, "the third page was not read ahead")
-        served = feed.served_ahead
-        third = client.get(client.get(second_url).links["next"]["url"])
-        assert _ids(third) == {catalogue.public[2]}
-        assert feed.served_ahead == served + 1
+        assert walk(client) == first
+        assert pages.hits == hits + len(first)
+        with database.transaction() as s:
+            datasets.update_dataset(s, catalogue.public[1], {"title": "Edited"}, author=AUTHOR)
+        hits = pages.hits
+        after = walk(client)
+        assert pages.hits == hits + len(first) - 1
+        assert [a == b for a, b in zip(after, first, strict=True)] == [True, False, True]
+        assert b'"title":"Edited"' in after[1]
+
+
+def test_a_page_sliced_from_the_selection_is_the_page_queried_alone(
+    catalogue: Catalogue, database: Database
+) -> None:
+    """The two ways to a page (a slice of the kept selection; a query of its own, for a
+    catalogue whose state cannot be watched) give the same bytes and links."""
+    with _serving(database) as (client, service):
+        feed = service.feed
+        codec = codec_for(database)
+        base = str(client.base_url).rstrip("/")
+        url: str | None = f"{FEED_PATH}?limit=2"
+        token: str | None = None
+        while url is not None:
+            response = client.get(url, headers={"Accept-Encoding": "identity"})
+            request = PageRequest(ANONYMOUS, base, token, codec.decode(token) if token else 0, 2)
+            alone = feed._render(request, codec)
+            assert alone.body == response.content
+            assert alone.link_header == response.headers["link"]
+            token = alone.next_token
+            url = response.links.get("next", {}).get("url")
 
 
 def test_inflated_bodies_are_kept_within_their_budget_and_never_outlive_their_entry() -> None:
@@ -276,7 +302,7 @@ def test_inflated_bodies_are_kept_within_their_budget_and_never_outlive_their_en
     assert renewed is not None and pages.body("k5", renewed) == b"new"
 
 
-def test_stopping_the_server_removes_its_rendered_dumps_and_stops_reading_ahead(
+def test_stopping_the_server_removes_its_rendered_dumps(
     catalogue: Catalogue, database: Database
 ) -> None:
     with _serving(database) as (client, service):
@@ -284,5 +310,3 @@ def test_stopping_the_server_removes_its_rendered_dumps_and_stops_reading_ahead(
         folder = service.dumps._directory
         assert any(folder.iterdir())  # the rendered dump is kept while the server runs
     assert not folder.exists()
-    with pytest.raises(RuntimeError):  # the read-ahead thread was shut down
-        service.feed._reader.submit(print)

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from rdflib import RDF, Graph, Namespace
 
-from app.services.formats.jsonld import context
+from app.services.formats.jsonld import context_for
 from app.services.mappings import (
     Carriage,
     Titles,
@@ -209,7 +209,7 @@ def test_dcat_reads_back_as_the_record() -> None:
     with warnings.catch_warnings():
         # rdflib 7.6's own JSON-LD parser builds a ConjunctiveGraph, which rdflib deprecates.
         warnings.filterwarnings("ignore", "ConjunctiveGraph is deprecated", DeprecationWarning)
-        document = {"@context": context()["@context"], "@graph": [node]}
+        document = {"@context": context_for(BASE), "@graph": [node]}
         graph.parse(data=orjson.dumps(document), format="json-ld")
     (subject,) = graph.subjects(RDF.type, Namespace("http://www.w3.org/ns/dcat#").Dataset)
     back = dcat.from_dcat(graph, subject, lambda taken: "new")

@@ -2,8 +2,14 @@
 
 Written directly as JSON, one dataset at a time: never through an rdflib graph, which is about a
 hundred times slower (rdflib reads the output in the tests instead). The `@context` is the file
-`resources/dcat-context.jsonld`, embedded in every page so that no consumer fetches anything
-remote; the server also serves it at `/api/v1/context.jsonld`.
+`resources/dcat-context.jsonld` and the site's prefixes (`ds:`, `topic:`; mappings.dcat's
+`site_context`), embedded in every page so that no consumer fetches anything remote; the server
+also serves it at `/api/v1/context.jsonld`. The page is lean because harvesters pay for every
+byte (a page of 100 datasets is read and parsed at each step of a walk): terms of the context
+(`{"@id": "ds:ab12x", "@type": "Dataset", "title": ...}`), compact IRIs, the typed constants
+(licence, media types, checksum algorithm) in full once per dataset, no indentation. Expanded
+with the context, it is the same graph as the prefixed form (`dcat:Dataset`, `dct:title`) that
+the context still reads.
 
 A page is a `dcat:Catalog` (also a `hydra:Collection`) whose `hydra:view` is a
 `hydra:PartialCollectionView` with `hydra:next` to the following page (absent on the last one),
@@ -17,6 +23,7 @@ The dataset nodes are mappings.dcat's (the mapping the DCAT import reads back).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -27,7 +34,7 @@ import orjson
 
 from app.services.export_query import DatasetRow
 from app.services.formats import Chunks, dataset_webpage, json_array
-from app.services.mappings.dcat import to_dcat
+from app.services.mappings.dcat import site_context, to_dcat
 from app.services.mappings.rows import row_record, row_titles
 
 CONTENT_TYPE = "application/ld+json"
@@ -56,8 +63,25 @@ def context() -> dict[str, Any]:
 
 
 @cache
-def context_bytes() -> bytes:
-    return orjson.dumps(context()["@context"])
+def prefixes() -> dict[str, str]:
+    """The context's namespace prefixes (`dcat`, `dct`, ...), without its terms."""
+    return {
+        name: iri
+        for name, iri in context()["@context"].items()
+        if isinstance(iri, str) and "://" in iri and iri.endswith(("/", "#"))
+    }
+
+
+@functools.lru_cache(maxsize=16)
+def context_for(base_url: str) -> dict[str, Any]:
+    """The `@context` of a page served at `base_url`: the shipped one and the site's prefixes
+    (mappings.dcat.site_context) that its dataset nodes are written with."""
+    return {**context()["@context"], **site_context(base_url)}
+
+
+@functools.lru_cache(maxsize=16)
+def context_bytes(base_url: str) -> bytes:
+    return orjson.dumps(context_for(base_url))
 
 
 def dataset_node(row: DatasetRow, base_url: str) -> dict[str, Any]:
@@ -105,25 +129,17 @@ def page_document(
     """One page of the feed around nodes from `dataset_nodes`."""
     info = catalogue or CatalogueInfo()
     base = base_url.rstrip("/")
-    view: dict[str, Any] = {
-        "@id": page_url,
-        "@type": "hydra:PartialCollectionView",
-        "hydra:first": first_url,
-    }
+    view: dict[str, Any] = {"@id": page_url, "@type": "PartialCollectionView", "first": first_url}
     if next_url is not None:
-        view["hydra:next"] = next_url
+        view["next"] = next_url
     head = {
         "@id": catalogue_iri(base),
-        "@type": ["dcat:Catalog", "hydra:Collection"],
-        "dct:title": info.title,
-        "dct:description": info.description,
-        "dct:publisher": {
-            "@id": f"{base}/#publisher",
-            "@type": "foaf:Agent",
-            "foaf:name": info.publisher,
-        },
-        "hydra:view": view,
+        "@type": ["Catalog", "Collection"],
+        "title": info.title,
+        "description": info.description,
+        "publisher": {"@id": f"{base}/#publisher", "@type": "Agent", "name": info.publisher},
+        "view": view,
     }
     # The head object without its closing brace, then the datasets array.
-    opening = b'{"@context":' + context_bytes() + b"," + orjson.dumps(head)[1:-1]
-    return json_array(opening + b',"dcat:dataset":[', nodes, b"]}")
+    opening = b'{"@context":' + context_bytes(base) + b"," + orjson.dumps(head)[1:-1]
+    return json_array(opening + b',"dataset":[', nodes, b"]}")

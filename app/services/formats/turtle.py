@@ -19,21 +19,17 @@ from rdflib import Graph
 
 from app.services.export_query import DatasetRow
 from app.services.formats import Chunks
-from app.services.formats.jsonld import catalogue_iri, context, dataset_node
+from app.services.formats.jsonld import catalogue_iri, context_for, dataset_node, prefixes
 
 CONTENT_TYPE = "text/turtle; charset=utf-8"
 BATCH = 200
 
 
-def _prefixes() -> dict[str, str]:
-    return {k: v for k, v in context()["@context"].items() if isinstance(v, str)}
-
-
-def _graph(nodes: list[dict[str, Any]]) -> Graph:
+def _graph(nodes: list[dict[str, Any]], base: str) -> Graph:
     graph = Graph(bind_namespaces="core")
-    for prefix, iri in _prefixes().items():
+    for prefix, iri in prefixes().items():
         graph.bind(prefix, iri, override=True, replace=True)
-    document = {"@context": context()["@context"], "@graph": nodes}
+    document = {"@context": context_for(base), "@graph": nodes}
     with warnings.catch_warnings():
         # rdflib 7.6's own JSON-LD parser builds a ConjunctiveGraph, which rdflib deprecates.
         warnings.filterwarnings("ignore", "ConjunctiveGraph is deprecated", DeprecationWarning)
@@ -50,23 +46,23 @@ def _batches(rows: Iterable[DatasetRow]) -> Iterator[list[DatasetRow]]:
 def turtle_document(rows: Iterable[DatasetRow], *, base_url: str) -> Chunks:
     """The catalogue and its datasets as one Turtle document, in chunks of one batch each."""
     base = base_url.rstrip("/")
-    declared: dict[str, str] = dict(_prefixes())
+    declared: dict[str, str] = dict(prefixes())
     head = "".join(f"@prefix {prefix}: <{iri}> .\n" for prefix, iri in declared.items())
     yield (head + "\n").encode("utf-8")
-    catalogue = {"@id": catalogue_iri(base), "@type": "dcat:Catalog"}
+    catalogue = {"@id": catalogue_iri(base), "@type": "Catalog"}
     first = True
     for batch in _batches(rows):
         nodes = [dataset_node(row, base) for row in batch]
         links: dict[str, Any] = {
             **catalogue,
-            "dcat:dataset": [{"@id": node["@id"]} for node in nodes],
+            "dataset": [{"@id": node["@id"]} for node in nodes],
         }
         if first:
-            links["dct:title"] = "Catalogue Desk export"
+            links["title"] = "Catalogue Desk export"
             first = False
-        yield _body(_graph([links, *nodes]), declared)
+        yield _body(_graph([links, *nodes], base), declared)
     if first:  # no dataset at all: still say what the document is
-        yield _body(_graph([{**catalogue, "dct:title": "Catalogue Desk export"}]), declared)
+        yield _body(_graph([{**catalogue, "title": "Catalogue Desk export"}], base), declared)
 
 
 def _body(graph: Graph, declared: dict[str, str]) -> bytes:

@@ -20,7 +20,7 @@ from defusedxml.ElementTree import parse as safe_parse
 from rdflib import RDF, Graph, Namespace
 
 from app.services.datasets import new_child_id
-from app.services.formats.jsonld import context
+from app.services.formats.jsonld import context_for
 from app.services.importing.limits import MAX_DATASETS, MAX_RDF_BYTES, check_file_size
 from app.services.importing.model import ImportFormat, ImportRejected, SourceItem
 from app.services.mappings import dcat
@@ -89,7 +89,7 @@ def _local_contexts(path: Path, data: bytes) -> bytes:
     def context_value(value: Any) -> Any:
         if isinstance(value, str):
             if value.endswith(OUR_CONTEXT_SUFFIX):
-                return context()["@context"]
+                return context_for(value.removesuffix(OUR_CONTEXT_SUFFIX))
             raise ImportRejected(
                 f"{path.name} refers to the remote JSON-LD context {value[:200]!r}; only "
                 "embedded contexts (or ours) are read, nothing is fetched"

@@ -1,11 +1,13 @@
 """DCAT (DCAT-AP 3.0.1) <-> our canonical record: the one DCAT mapping.
 
-Out (`to_dcat`): one dcat:Dataset node as JSON-LD (compact IRIs of resources/dcat-context.jsonld),
+Out (`to_dcat`): one dcat:Dataset node as JSON-LD in the terms of resources/dcat-context.jsonld
+(`"@type": "Dataset"`, `"title"`) and the site's prefixes (`site_context`: `ds:`, `topic:`),
 written directly as JSON, never through an rdflib graph, which is about a hundred times slower;
 the feed (formats.jsonld) and the Turtle export (formats.turtle) are made of these nodes. Every
 node is typed with the class the DCAT-AP shapes ask for (vcard:Kind, dct:LicenseDocument,
-dct:MediaType, spdx:Checksum, skos:Concept), a dataset without a description gets its title as
-dct:description, and every distribution has a dcat:accessURL.
+dct:MediaType, spdx:Checksum, skos:Concept: a constant node in full at its first mention in the
+dataset, by IRI after), a dataset without a description gets its title as dct:description, and
+every distribution has a dcat:accessURL.
 
 In (`from_dcat`): a dcat:Dataset of an rdflib graph (importing.dcat parses the file), read as
 formats.jsonld writes it and as other DCAT publishers commonly do.
@@ -104,142 +106,189 @@ def _datetime(value: str | None) -> str | None:
     return value if value and _DATETIME.match(value) else None
 
 
-def _media_type(mime: str) -> dict[str, str] | None:
+def _media_type(mime: str) -> str | None:
+    """The IANA media type's IRI, compact (the context's `iana:` prefix)."""
     essence = mime.split(";", 1)[0].strip().lower()
-    if not _MEDIA_TYPE.match(essence):
-        return None
-    return {"@id": IANA + essence, "@type": "dct:MediaType"}
+    return "iana:" + essence if _MEDIA_TYPE.match(essence) else None
 
 
-# The (dcat:mediaType, dct:format) nodes of each known format, built once: only serialized.
-_FORMAT_NODES: dict[str, tuple[dict[str, str] | None, dict[str, str]]] = {
-    name: (_media_type(mime), {"@id": FILE_TYPE + code, "@type": "dct:MediaTypeOrExtent"})
-    for name, (mime, code) in FORMATS.items()
+# The (dcat:mediaType, dct:format) IRIs of each known format, built once.
+_FORMAT_IRIS: dict[str, tuple[str | None, str]] = {
+    name: (_media_type(mime), "filetype:" + code) for name, (mime, code) in FORMATS.items()
 }
-_MD5 = {"@id": MD5_ALGORITHM, "@type": "spdx:ChecksumAlgorithm"}
+_MD5 = "spdx:checksumAlgorithm_md5"
+# Prefixes of this site's IRIs, declared per base URL beside the shipped context (`site_context`).
+DATASET_PREFIX = "ds"
+TOPIC_PREFIX = "topic"
 
 
-def _licence(licence: Mapping[str, Any]) -> dict[str, Any] | None:
+def site_context(base_url: str) -> dict[str, str]:
+    """The prefixes `to_dcat` writes this site's IRIs with: a dataset `ds:<id>`, its
+    distributions `ds:<id>/resource/<rid>`, a topic `topic:<id>`."""
+    base = base_url.rstrip("/")
+    return {DATASET_PREFIX: f"{base}/dataset/", TOPIC_PREFIX: f"{base}/topic/"}
+
+
+def _compact(iri: str, namespace: str, prefix: str) -> str:
+    rest = iri[len(namespace) :]
+    if not iri.startswith(namespace) or not rest or rest.startswith("/"):
+        return iri
+    return f"{prefix}:{rest}"
+
+
+class _Typed:
+    """The nodes of one dataset named by an IRI and typed (licence, media types, formats, the
+    checksum algorithm): the first mention carries the node with its type (and title), later ones
+    the IRI alone, which the context coerces. RDF merges the repeats, so the triples are those of
+    typing every mention, and each dataset's node still stands alone (a shape that asks for the
+    class finds it)."""
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def __call__(
+        self, iri: str, kind: str, title: str | None = None, term: str | None = None
+    ) -> str | dict[str, str]:
+        """`term`: the context's name for `iri`, written for a later mention where the
+        property's values are read as terms (`@vocab`)."""
+        if iri in self._seen:
+            return term or iri
+        self._seen.add(iri)
+        node = {"@id": iri, "@type": kind}
+        if title:
+            node["title"] = title
+        return node
+
+
+def _licence_iri(licence: Mapping[str, Any]) -> tuple[str, str | None] | None:
     url = _iri(licence.get("url"))
-    if url is None:
-        return None
-    node: dict[str, Any] = {"@id": url, "@type": "dct:LicenseDocument"}
-    if licence.get("title"):
-        node["dct:title"] = licence["title"]
-    return node
+    return None if url is None else (url, licence.get("title") or None)
 
 
 def _file_distribution(
-    rid: str, r: Mapping[str, Any], dataset_iri: str, licence: dict[str, Any] | None
+    rid: str,
+    r: Mapping[str, Any],
+    dataset_iri: str,
+    licence: tuple[str, str | None] | None,
+    typed: _Typed,
 ) -> dict[str, Any]:
     download = _iri(r.get("url"))
     node: dict[str, Any] = {
         "@id": f"{dataset_iri}/resource/{_segment(rid)}",
-        "@type": "dcat:Distribution",
-        "dct:title": r.get("title") or "",
-        "dcat:accessURL": download or dataset_iri,
+        "@type": "Distribution",
+        "title": r.get("title") or "",
+        "accessURL": download or dataset_iri,
     }
     if download:
-        node["dcat:downloadURL"] = download
+        node["downloadURL"] = download
     if r.get("description"):
-        node["dct:description"] = r["description"]
+        node["description"] = r["description"]
     size = r.get("size")
     if size is not None and size >= 0:
-        node["dcat:byteSize"] = str(size)
+        node["byteSize"] = str(size)
     fmt = r.get("format")
-    known = _FORMAT_NODES.get(fmt.lower()) if fmt else None
+    known = _FORMAT_IRIS.get(fmt.lower()) if fmt else None
     if known is not None:
-        node["dcat:mediaType"], node["dct:format"] = known
+        media_type, file_type = known
+        if media_type is not None:
+            node["mediaType"] = typed(media_type, "MediaType")
+        node["format"] = typed(file_type, "MediaTypeOrExtent")
     if r.get("hash"):
-        node["spdx:checksum"] = {
-            "@type": "spdx:Checksum",
-            "spdx:algorithm": _MD5,
-            "spdx:checksumValue": r["hash"],
+        node["checksum"] = {
+            "@type": "Checksum",
+            "algorithm": typed(_MD5, "ChecksumAlgorithm", term="md5"),
+            "checksumValue": r["hash"],
         }
     if licence is not None:
-        node["dct:license"] = licence
+        node["license"] = typed(licence[0], "LicenseDocument", licence[1])
     modified = _datetime(r.get("timestamp"))
     if modified:
-        node["dct:modified"] = modified
+        node["modified"] = modified
     return node
 
 
 def _link_distribution(
-    lid: str, link: Mapping[str, Any], dataset_iri: str
+    lid: str, link: Mapping[str, Any], dataset_iri: str, typed: _Typed
 ) -> dict[str, Any] | None:
     url = _iri(link.get("url"))
     if url is None:
         return None
     node: dict[str, Any] = {
         "@id": f"{dataset_iri}/link/{_segment(lid)}",
-        "@type": "dcat:Distribution",
-        "dct:title": link.get("title") or url,
-        "dcat:accessURL": url,
+        "@type": "Distribution",
+        "title": link.get("title") or url,
+        "accessURL": url,
     }
     if link.get("description"):
-        node["dct:description"] = link["description"]
+        node["description"] = link["description"]
     mimetype = (link.get("qa") or {}).get("mimetype")
     media_type = _media_type(mimetype) if mimetype else None
     if media_type is not None:
-        node["dcat:mediaType"] = media_type
+        node["mediaType"] = typed(media_type, "MediaType")
     return node
 
 
 def to_dcat(
     record: Mapping[str, Any], dataset_iri: str, base_url: str, titles: Titles = NO_TITLES
 ) -> dict[str, Any]:
-    """One dcat:Dataset node, with its distributions, themes and contact point embedded.
+    """One dcat:Dataset node, with its distributions, themes and contact point embedded, to be
+    read with the shipped context and `site_context(base_url)`.
     `dataset_iri`: the dataset's public URL; `base_url`: the site's, for the topics' IRIs.
     Distributions in the record's order (a stored record has them by `order`)."""
     base = base_url.rstrip("/")
+    # IRIs under the site's prefixes (site_context), which the page's context declares.
+    dataset_iri = _compact(dataset_iri, f"{base}/dataset/", DATASET_PREFIX)
     title = record.get("title") or ""
     node: dict[str, Any] = {
         "@id": dataset_iri,
-        "@type": "dcat:Dataset",
-        "dct:identifier": record["id"],
-        "dct:title": title,
-        "dct:description": record.get("descriptionText") or title,
+        "@type": "Dataset",
+        "identifier": record["id"],
+        "title": title,
+        "description": record.get("descriptionText") or title,
     }
     issued, modified = _datetime(record.get("createdAt")), _datetime(record.get("updatedAt"))
     if issued:
-        node["dct:issued"] = issued
+        node["issued"] = issued
     if modified:
-        node["dct:modified"] = modified
+        node["modified"] = modified
     if record.get("tags"):
-        node["dcat:keyword"] = list(record["tags"])
+        node["keyword"] = list(record["tags"])
     if record.get("topics"):
-        node["dcat:theme"] = [
+        node["theme"] = [
             {
-                "@id": f"{base}/topic/{_segment(t)}",
-                "@type": "skos:Concept",
-                "skos:prefLabel": titles.topics.get(t, t),
+                "@id": f"{TOPIC_PREFIX}:{_segment(t)}",
+                "@type": "Concept",
+                "prefLabel": titles.topics.get(t, t),
             }
             for t in record["topics"]
         ]
     contact = record.get("contact") or {}
     if contact.get("email") or contact.get("title"):
-        point: dict[str, Any] = {"@type": "vcard:Kind"}
+        point: dict[str, Any] = {"@type": "Kind"}
         if contact.get("title"):
-            point["vcard:fn"] = contact["title"]
+            point["fn"] = contact["title"]
         email = _iri(f"mailto:{contact['email']}") if contact.get("email") else None
         if email:
-            point["vcard:hasEmail"] = email
-        node["dcat:contactPoint"] = point
-    licence = _licence(record.get("licence") or {})
+            point["hasEmail"] = email
+        node["contactPoint"] = point
+    licence = _licence_iri(record.get("licence") or {})
+    typed = _Typed()
     distributions = [
-        _file_distribution(rid, r, dataset_iri, licence)
+        _file_distribution(rid, r, dataset_iri, licence, typed)
         for rid, r in (record.get("resources") or {}).items()
     ]
     distributions.extend(
         d
         for d in (
-            _link_distribution(lid, link, dataset_iri)
+            _link_distribution(lid, link, dataset_iri, typed)
             for lid, link in (record.get("links") or {}).items()
         )
         if d is not None
     )
     if distributions:
-        node["dcat:distribution"] = distributions
+        node["distribution"] = distributions
     return node
 
 

@@ -285,7 +285,8 @@ class _Handlers:
 
     async def context(self, request: Request) -> Response:
         return Response(
-            orjson.dumps(jsonld.context()),
+            # With this site's prefixes, which the pages' dataset nodes are written with.
+            orjson.dumps({"@context": jsonld.context_for(self.service.base_url(request))}),
             media_type=jsonld.CONTENT_TYPE,
             headers={"Cache-Control": "public, max-age=86400"},
         )

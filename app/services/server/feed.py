@@ -1,48 +1,55 @@
 """The JSON-LD feed of seed 000: pages of DCAT datasets, walked by an opaque cursor.
 
-A page is joined from the datasets' JSON-LD nodes (services.renders.fragment_page) inside
-the page document of formats.jsonld. Two things make a harvest fast without ever serving a page
-of another catalogue state:
+A page is the datasets' JSON-LD nodes (services.renders keeps them rendered) joined inside the
+page document of formats.jsonld. What makes a harvest fast, without extra threads and without
+ever serving a page of another catalogue state:
 
-* **Read-ahead.** A harvester asks for a page, parses it, then asks for the next. While it
-  parses, the next page is rendered on the feed's own thread, so that its request finds it
-  ready. A read-ahead page is served only if nothing was committed since it was rendered;
-  otherwise (or if it has not started yet) the request renders the page itself. A walk is
-  what reads ahead: the first page, and each page that was itself read ahead, start the next
-  one; a page asked for out of the blue (or served from the page cache) starts no work.
-* **The page cache** (dump_cache.PageCache): a page rendered a second time under the same
-  catalogue state is kept gzipped, so a page asked for often (the first) costs a lookup,
-  while a single walk through the feed neither fills the cache nor spends time compressing.
+* **The selection.** Which datasets a caller sees, by pk with their versions, is read once per
+  catalogue state (one query for the whole catalogue) and kept while nothing is committed. A
+  page is then a slice of it (a bisection on the cursor), its kept fragments and a join: a
+  fraction of a millisecond, done on the event loop, where a query per page, a worker thread
+  and a thread switch cost more than the page itself (and much more on a busy machine, where
+  a thread waits for a core). A commit makes the next request read the selection again.
+* **Gzipped pages** are kept (dump_cache.PageCache) by what they show: the request and the
+  (pk, version) pairs of its slice, not the catalogue state, so an edit costs the page it is
+  on, and every other page of a walk is sent as it was compressed. A client that does not
+  accept gzip gets the page joined again: that costs less than inflating a kept one.
 
 A client that accepts gzip (harvesters built on requests or httpx do by default) gets the page
-gzipped where it was rendered, on a worker thread and at a fast level (dump_cache.GZIP_LEVEL),
-rather than by the GZip middleware at every request.
+gzipped here, at a fast level (dump_cache.GZIP_LEVEL), once per content, rather than by the
+GZip middleware at every request. The cursor is a pk: a walk during edits sees each dataset
+visible throughout exactly once (pages are slices past the cursor, each of one state).
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
+import hashlib
 import threading
+from array import array
+from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from sqlalchemy import Select, select
 from starlette.concurrency import run_in_threadpool
 
+from app.models import Dataset
 from app.models.database import Database
 from app.services import dump_cache, renders
+from app.services.clock import today_iso
 from app.services.cursor import CursorCodec
 from app.services.dump_cache import CatalogueState, gzip_bytes
 from app.services.formats import jsonld
 from app.services.server.dumps import principal_key
-from app.services.visibility import Principal
+from app.services.visibility import Principal, visible_clause
 
 FEED_PATH = "/api/v1/dataset.jsonld"
-MAX_AHEAD = 8  # pages read ahead and not yet asked for (a walk needs one; several walkers more)
+MAX_SELECTIONS = 8  # callers whose selection is kept (anonymous harvesters share one)
+PLAIN_BYTES = 32 * 1024 * 1024  # pages kept as they are for clients that do not accept gzip
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +79,6 @@ class FeedPage:
     link_header: str
     next_token: str | None = None
     next_after: int = 0  # next_token decoded
-    # The catalogue state it was rendered under, if nothing was committed meanwhile.
-    tag: str | None = None
     gzipped: bytes | None = None
 
     def content(self, gzip: bool) -> tuple[bytes, dict[str, str]]:
@@ -84,19 +89,44 @@ class FeedPage:
         return self.body, {"Vary": "Accept-Encoding"}
 
 
-_NEXT_TOKEN = "next-token"  # a cached page's cursor to the next one (not sent as a header)
-_NEXT_AFTER = "next-after"
+# Gzipped pages are kept by what they show (`_content_key`): such a key holds in every catalogue
+# state, so an edit leaves the other pages kept. The page cache keeps them under this one state.
+_ANY_STATE = CatalogueState("content", 0)
 
 
-def _from_cache(cached: dump_cache.CachedPage, body: bytes | None) -> FeedPage:
-    """A cached page: inflated (`body`) for a client without gzip, else as it is kept."""
-    meta = dict(cached.headers)
-    return FeedPage(
-        body,
-        meta["Link"],
-        meta.get(_NEXT_TOKEN),
-        int(meta.get(_NEXT_AFTER, "0")),
-        gzipped=cached.compressed if body is None else None,
+def _content_key(request: PageRequest, signature: bytes, more: bool, stamp: str) -> str:
+    """Everything a page's bytes depend on: the request, the datasets' (pk, version) pairs
+    (a version names one content of a dataset's rows), whether a page follows, and the
+    context stamp (the titles the nodes show; services.renders)."""
+    digest = hashlib.blake2b(signature, digest_size=16).hexdigest()
+    return f"{request.key}\n{stamp}\n{more}\n{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Selection:
+    """The datasets one caller sees under one catalogue state: pks ascending, their versions."""
+
+    tag: str
+    pks: array[int]
+    versions: array[int]
+
+    def after(self, after_pk: int, limit: int) -> tuple[list[tuple[int, int]], bool, bytes]:
+        """Up to `limit` (pk, version) pairs past `after_pk`, whether more follow, and the
+        pairs as bytes (for `_content_key`)."""
+        start = bisect_right(self.pks, after_pk)
+        end = min(start + limit, len(self.pks))
+        pks, versions = self.pks[start:end], self.versions[start:end]
+        wanted = list(zip(pks, versions, strict=True))
+        return wanted, end < len(self.pks), pks.tobytes() + versions.tobytes()
+
+
+@functools.lru_cache(maxsize=64)
+def _selection_statement(principal: Principal, today: str) -> Select[int, int]:
+    """Everything `principal` may harvest (published, visible, out of embargo), by pk."""
+    return (
+        select(Dataset.pk, Dataset.version)
+        .where(visible_clause(principal, today, published_only=True))
+        .order_by(Dataset.pk)
     )
 
 
@@ -115,126 +145,130 @@ class Feed:
         self._catalogue = catalogue
         self._fragments = renders.store_for(database)
         self._lock = threading.Lock()
-        # Pages a walk is expected to ask for next: their rendering, or None if cached.
-        self._ahead: OrderedDict[str, Future[FeedPage] | None] = OrderedDict()
-        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-read-ahead")
-        self.served_ahead = 0  # for tests and the benchmark
+        self._selecting = threading.Lock()  # one selection query at a time
+        self._selections: OrderedDict[Principal, _Selection] = OrderedDict()
+        self.selections_read = 0  # for tests and the benchmark
+        # Pages last sent to clients that do not accept gzip, by _content_key.
+        self._plain: OrderedDict[str, FeedPage] = OrderedDict()
+        self._plain_size = 0
 
     async def page(
         self, request: PageRequest, codec: CursorCodec, state: CatalogueState | None
     ) -> tuple[FeedPage, Callable[[], Awaitable[None]] | None]:
         """The page `request` asks for, under catalogue state `state` (None: a catalogue whose
-        changes cannot be watched, where nothing is cached or read ahead); and what to call once
-        it has been sent, to read the next page ahead. (Not before: rendering competes with
-        sending for the interpreter, and the harvester reads the page meanwhile anyway.)"""
+        changes cannot be watched, where nothing is cached). The second value is work to run
+        once the page is sent: none (kept for the handler's signature)."""
         if state is None:
-            return await run_in_threadpool(self._render, request, codec, None), None
-        key = request.key
-        predicted, ahead = self._take_ahead(key)
-        cached = self._dumps.pages.get(key, state)
+            return await run_in_threadpool(self._render, request, codec), None
+        selection = self._kept_selection(request.principal, state)
+        if selection is None:  # one query over the catalogue: off the event loop
+            selection = await run_in_threadpool(self._select, request.principal, state)
+        wanted, more, signature = selection.after(request.after_pk, request.limit)
+        with self._database.read() as session:  # (the stamp is computed once per state)
+            stamp = self._fragments.stamp(session, state.tag)
+        key = _content_key(request, signature, more, stamp)
+        render = functools.partial(self._slice, request, codec, state, wanted, more)
+        if not request.gzip:
+            return self._plain_page(key, render), None
+        pages = self._dumps.pages
+        cached = pages.get(key, _ANY_STATE)
         if cached is not None:
-            if ahead is not None:
-                ahead.cancel()
-            inflated = None if request.gzip else self._dumps.pages.body(key, cached)
-            page = _from_cache(cached, inflated)
-        else:
-            ready = await self._read_ahead_result(ahead, state)
-            if ready is None:
-                page = await run_in_threadpool(self._render, request, codec, state)
-            else:
-                page = ready
-            if request.gzip and page.gzipped is None and page.body is not None:
-                # Read ahead for a walker that did not accept gzip.
-                gzipped = await run_in_threadpool(gzip_bytes, page.body)
-                page = dataclasses.replace(page, gzipped=gzipped)
-            self._keep(key, page)
-        # A walk reads ahead: from the first page, and from each page it was expected to ask for.
-        if page.next_token is None or not (predicted or request.token is None):
-            return page, None
-        following = PageRequest(
-            request.principal,
-            request.base,
-            page.next_token,
-            page.next_after,
-            request.limit,
-            request.gzip,
-        )
-        return page, functools.partial(self._read_ahead, following, codec, state)
+            return FeedPage(None, dict(cached.headers)["Link"], gzipped=cached.compressed), None
+        page = render()
+        assert page.body is not None
+        # zlib lets go of the interpreter: the loop serves others meanwhile.
+        gzipped = await run_in_threadpool(gzip_bytes, page.body)
+        kept = dump_cache.CachedPage(_ANY_STATE.tag, gzipped, (("Link", page.link_header),))
+        pages.put(key, kept, _ANY_STATE)
+        return dataclasses.replace(page, gzipped=gzipped), None
 
-    def _keep(self, key: str, page: FeedPage) -> None:
-        """Into the page cache if this is the page's second rendering under its state."""
-        if page.tag is None or page.body is None:
-            return
-        if not self._dumps.pages.seen_before(key, page.tag):
-            return
-        meta = [("Link", page.link_header)]
-        if page.next_token is not None:
-            meta += [(_NEXT_TOKEN, page.next_token), (_NEXT_AFTER, str(page.next_after))]
-        self._dumps.pages.keep(
-            key, page.tag, page.body, tuple(meta), self._dumps.state, page.gzipped
-        )
-
-    def close(self) -> None:
-        self._reader.shutdown(wait=False, cancel_futures=True)
+    def _plain_page(self, key: str, render: Callable[[], FeedPage]) -> FeedPage:
+        """The page for a client that does not accept gzip: the last few megabytes of them are
+        kept as they are (a page asked for again costs a lookup), the others joined again from
+        the fragments, which costs less than inflating a kept gzipped page."""
         with self._lock:
-            self._ahead.clear()
-
-    # -- read-ahead ------------------------------------------------------------------------------
-
-    def _take_ahead(self, key: str) -> tuple[bool, Future[FeedPage] | None]:
-        """Whether a walk was expected to ask for `key`, and its rendering if one was started."""
+            kept = self._plain.get(key)
+            if kept is not None:
+                self._plain.move_to_end(key)
+                return kept
+        page = render()
+        size = len(page.body or b"")
+        if size > PLAIN_BYTES // 4:
+            return page
         with self._lock:
-            if key not in self._ahead:
-                return False, None
-            return True, self._ahead.pop(key)
-
-    async def _read_ahead_result(
-        self, future: Future[FeedPage] | None, state: CatalogueState
-    ) -> FeedPage | None:
-        """The page read ahead, if it can be served under `state`."""
-        if future is None or future.cancel():  # not started: rendering it here is as quick
-            return None
-        try:
-            page = await asyncio.wrap_future(future)
-        except Exception:  # the request renders the page itself, and reports what fails
-            return None
-        if page.tag != state.tag:  # something was committed since: not served
-            return None
-        self.served_ahead += 1
+            if key not in self._plain:
+                self._plain[key] = page
+                self._plain_size += size
+            while self._plain_size > PLAIN_BYTES:
+                _key, dropped = self._plain.popitem(last=False)
+                self._plain_size -= len(dropped.body or b"")
         return page
 
-    def ready_ahead(self) -> int:
-        """Pages read ahead and waiting to be asked for."""
+    def close(self) -> None:
         with self._lock:
-            return sum(f is not None and f.done() for f in self._ahead.values())
+            self._selections.clear()
+            self._plain.clear()
+            self._plain_size = 0
 
-    async def _read_ahead(
-        self, request: PageRequest, codec: CursorCodec, state: CatalogueState
-    ) -> None:
-        """Start rendering `request`'s page on the read-ahead thread (async only so that the
-        response's background task runs it on the loop: it does not block)."""
-        key = request.key
+    # -- the selection ---------------------------------------------------------------------------
+
+    def _kept_selection(self, principal: Principal, state: CatalogueState) -> _Selection | None:
         with self._lock:
-            if key in self._ahead:
-                return
-            while len(self._ahead) >= MAX_AHEAD:
-                _key, oldest = self._ahead.popitem(last=False)
-                if oldest is not None:
-                    oldest.cancel()
-            if self._dumps.pages.holds(key, state):
-                self._ahead[key] = None  # expected, and nothing to render: the walk goes on
-                return
-            try:
-                self._ahead[key] = self._reader.submit(self._render, request, codec, state)
-            except RuntimeError:  # closed: the server is stopping
-                return
+            kept = self._selections.get(principal)
+            if kept is None or kept.tag != state.tag:
+                return None
+            self._selections.move_to_end(principal)
+            return kept
+
+    def _select(self, principal: Principal, state: CatalogueState) -> _Selection:
+        """Read what `principal` sees (in a worker thread) and keep it, unless something was
+        committed meanwhile (then it serves this request only: it may be of a later state)."""
+        with self._selecting:
+            kept = self._kept_selection(principal, state)  # read by a request that went first
+            if kept is not None:
+                return kept
+            statement = _selection_statement(principal, today_iso())
+            with self._database.read() as session:
+                rows = session.connection().execute(statement).all()
+            self.selections_read += 1
+            selection = _Selection(
+                state.tag, array("q", (r[0] for r in rows)), array("q", (r[1] for r in rows))
+            )
+            now = self._dumps.state()
+            if now is not None and now.tag == state.tag:
+                with self._lock:
+                    self._selections[principal] = selection
+                    self._selections.move_to_end(principal)
+                    while len(self._selections) > MAX_SELECTIONS:
+                        self._selections.popitem(last=False)
+            return selection
 
     # -- rendering ---------------------------------------------------------------------------------
 
-    def _render(
-        self, request: PageRequest, codec: CursorCodec, state: CatalogueState | None
+    def _slice(
+        self,
+        request: PageRequest,
+        codec: CursorCodec,
+        state: CatalogueState,
+        wanted: list[tuple[int, int]],
+        more: bool,
     ) -> FeedPage:
-        """Render a page in this (worker) thread with a session of its own."""
+        """The page of the `wanted` (pk, version) pairs from the kept fragments (those missing
+        are rendered); `more`: whether a page follows."""
+        with self._database.read() as session:  # used only for fragments not kept
+            parts = self._fragments.fragments(
+                session,
+                renders.Fragment.JSONLD_NODE,
+                wanted,
+                base_url=request.base,
+                tag=state.tag,
+            )
+        pks = [pk for pk, _ in wanted]
+        nodes = [parts[pk] for pk in pks if pk in parts]
+        return self._document(request, codec, nodes, pks[-1] if more else None)
+
+    def _render(self, request: PageRequest, codec: CursorCodec) -> FeedPage:
+        """A page of a catalogue whose state is not known: one query of its own (worker thread)."""
         with self._database.read() as session:
             page = renders.fragment_page(
                 session,
@@ -245,20 +279,31 @@ class Feed:
                 limit=request.limit + 1,
                 published_only=True,
                 store=self._fragments,
-                tag=state.tag if state is not None else None,
             )
+        shown = page.selected[: request.limit]
+        more = len(page.selected) > request.limit
+        rendered = self._document(request, codec, page.ordered(shown), shown[-1] if more else None)
+        if request.gzip and rendered.body is not None:
+            rendered = dataclasses.replace(rendered, gzipped=gzip_bytes(rendered.body))
+        return rendered
+
+    def _document(
+        self,
+        request: PageRequest,
+        codec: CursorCodec,
+        nodes: Sequence[bytes],
+        next_after: int | None,
+    ) -> FeedPage:
+        """The page document around `nodes`, with its links (`next_after`: the cursor's pk to
+        the following page, None on the last)."""
         next_token = next_url = None
-        next_after = 0
-        shown = page.selected
-        if len(shown) > request.limit:
-            shown = shown[: request.limit]
-            next_after = shown[-1]
+        if next_after is not None:
             next_token = codec.encode(next_after)
             next_url = self.url(request.base, request.limit, next_token)
         first_url = self.url(request.base, request.limit, None)
         body = b"".join(
             jsonld.page_document(
-                page.ordered(shown),
+                nodes,
                 base_url=request.base,
                 page_url=self.url(request.base, request.limit, request.token),
                 first_url=first_url,
@@ -269,17 +314,7 @@ class Feed:
         links = [f'<{first_url}>; rel="first"']
         if next_url is not None:
             links.append(f'<{next_url}>; rel="next"')
-        # Kept or served ahead only if nothing was committed while the page was read.
-        tag = state.tag if state is not None else None
-        now = self._dumps.state()
-        return FeedPage(
-            body,
-            ", ".join(links),
-            next_token,
-            next_after,
-            tag if now and now.tag == tag else None,
-            gzip_bytes(body) if request.gzip else None,
-        )
+        return FeedPage(body, ", ".join(links), next_token, next_after or 0)
 
     def url(self, base: str, limit: int, after: str | None) -> str:
         params: dict[str, str] = {}

@@ -1,0 +1,129 @@
+"""The lean JSON-LD node (terms and prefixes of the context, typed constants once per dataset)
+means exactly the triples the earlier verbose node meant: tests/data/dcat-node.nt is the graph
+the verbose form (prefixed names, every nested node typed in full) gave for RECORD."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import orjson
+from rdflib import RDF, Graph
+from rdflib.compare import graph_diff, to_isomorphic
+from rdflib.namespace import DCAT
+
+from app.services.formats.jsonld import context_for
+from app.services.mappings import Titles, dcat
+from app.services.records import Record
+
+EXPECTED = Path(__file__).resolve().parents[1] / "data" / "dcat-node.nt"
+BASE = "https://cat.example"
+IRI = f"{BASE}/dataset/ab12x"
+TITLES = Titles({"council": "Council", "roads": "Roads & streets"}, {}, {})
+OGL = {"url": "https://www.nationalarchives.gov.uk/doc/ogl/3/", "title": "OGL v3"}
+
+
+def _file(title: str, fmt: str | None, digest: str | None, url: str | None) -> dict[str, object]:
+    return {
+        "title": title,
+        "description": "",
+        "url": url,
+        "format": fmt,
+        "size": 1337,
+        "hash": digest,
+        "timestamp": "2025-01-21T16:10:02",
+    }
+
+
+RECORD: Record = {
+    "id": "ab12x",
+    "title": "Road works",
+    "descriptionText": "Works on the roads, by month.",
+    "createdAt": "2024-05-01T10:00:00.123Z",
+    "updatedAt": "2024-06-01T10:00:00.456Z",
+    "tags": ["roads", "works"],
+    "topics": ["council", "roads"],
+    "licence": OGL,
+    "contact": {"email": "opendata@example.org", "title": "Open Data Team"},
+    "resources": {
+        "r1": _file("2024", "csv", "2cdf3a47738b93492906e3ad7e415d1a", "https://f.example/1.csv"),
+        "r2": _file("2023", "csv", "d707107e855c384429e821a4c74803e3", "https://f.example/2.csv"),
+        "r3": _file("Map", "pdf", None, "https://f.example/3.pdf"),
+        "r4": _file("No URL, odd format", "sav", None, None),
+    },
+    "links": {
+        "l1": {
+            "title": "Portal",
+            "description": "The council's portal",
+            "url": "https://portal.example/roads",
+            "qa": {"mimetype": "text/html; charset=utf-8"},
+        },
+        "l2": {"title": "", "url": "https://portal.example/csv", "qa": {"mimetype": "text/csv"}},
+    },
+}
+
+
+def node_graph(node: Mapping[str, object]) -> Graph:
+    document = {"@context": context_for(BASE), "@graph": [node]}
+    graph = Graph()
+    with warnings.catch_warnings():
+        # rdflib 7.6's own JSON-LD parser builds a ConjunctiveGraph, which rdflib deprecates.
+        warnings.filterwarnings("ignore", "ConjunctiveGraph is deprecated", DeprecationWarning)
+        graph.parse(data=orjson.dumps(document), format="json-ld")
+    return graph
+
+
+def test_the_lean_node_means_the_verbose_nodes_triples() -> None:
+    expected = Graph().parse(EXPECTED, format="nt")
+    graph = node_graph(dcat.to_dcat(RECORD, IRI, BASE, TITLES))
+    in_both, only_new, only_old = graph_diff(to_isomorphic(graph), to_isomorphic(expected))
+    assert not list(only_new) and not list(only_old)
+    assert len(in_both) == len(expected) > 80
+
+
+def test_the_context_still_reads_the_prefixed_form() -> None:
+    """A page written before the terms (prefixed names, full IRIs) means the same with the
+    shipped context, so its import reads the same record."""
+    old = {
+        "@id": IRI,
+        "@type": "dcat:Dataset",
+        "dct:identifier": "ab12x",
+        "dct:title": "Road works",
+        "dct:issued": "2024-05-01T10:00:00.123Z",
+        "dcat:keyword": ["roads"],
+        "dcat:distribution": [
+            {
+                "@id": f"{IRI}/resource/r1",
+                "@type": "dcat:Distribution",
+                "dct:title": "2024",
+                "dcat:accessURL": "https://f.example/1.csv",
+                "dcat:downloadURL": "https://f.example/1.csv",
+                "dcat:byteSize": "1337",
+            }
+        ],
+    }
+    new = {
+        "@id": "ds:ab12x",
+        "@type": "Dataset",
+        "identifier": "ab12x",
+        "title": "Road works",
+        "issued": "2024-05-01T10:00:00.123Z",
+        "keyword": ["roads"],
+        "distribution": [
+            {
+                "@id": "ds:ab12x/resource/r1",
+                "@type": "Distribution",
+                "title": "2024",
+                "accessURL": "https://f.example/1.csv",
+                "downloadURL": "https://f.example/1.csv",
+                "byteSize": "1337",
+            }
+        ],
+    }
+    old_graph, new_graph = node_graph(old), node_graph(new)
+    assert to_isomorphic(old_graph) == to_isomorphic(new_graph)
+    (subject,) = old_graph.subjects(RDF.type, DCAT.Dataset)
+    record = dcat.from_dcat(old_graph, subject, lambda taken: "new")
+    assert record["title"] == "Road works"
+    assert [r["size"] for r in record["resources"].values()] == [1337]
