@@ -45,7 +45,6 @@ import weakref
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -255,10 +254,6 @@ def gzip_copy(source: BinaryIO, sink: BinaryIO) -> None:
     sink.write(compressor.flush())
 
 
-MAX_PENDING = 16  # pages waiting to be compressed into the PageCache
-MAX_SEEN = 200_000  # page keys remembered as rendered once (a hash each)
-
-
 class PageCache:
     """Rendered pages (e.g. of the JSON-LD feed) kept in memory between catalogue changes.
 
@@ -269,22 +264,11 @@ class PageCache:
     page larger than a quarter of it is not kept.
     """
 
-    def __init__(
-        self, max_bytes: int = 64 * 1024 * 1024, inflated_bytes: int = 32 * 1024 * 1024
-    ) -> None:
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
         self._max_bytes = max_bytes
-        # The bodies last inflated for clients that do not accept gzip, by key, with the entry
-        # they came from (a new entry under the key makes its inflated body stale).
-        self._inflated: OrderedDict[str, tuple[CachedPage, bytes]] = OrderedDict()
-        self._inflated_max = inflated_bytes
-        self._inflated_size = 0
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, CachedPage] = OrderedDict()
         self._bytes = 0
-        self._pending = 0
-        self._compressor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-cache")
-        self._seen: set[int] = set()
-        self._seen_tag = ""
         self.hits = 0  # for tests and the benchmark
         self.misses = 0
 
@@ -308,50 +292,10 @@ class PageCache:
             entry = self._entries.get(key)
             return entry is not None and entry.tag == state.tag
 
-    def body(self, key: str, page: CachedPage) -> bytes:
-        """The body of `page` (found under `key`) inflated. The last few megabytes of inflated
-        bodies are kept: a page asked for often by a client that does not accept gzip is not
-        inflated (about a millisecond for a 400 KB feed page) every time."""
-        with self._lock:
-            kept = self._inflated.get(key)
-            if kept is not None and kept[0] is page:
-                self._inflated.move_to_end(key)
-                return kept[1]
-        body = page.body
-        if len(body) > self._inflated_max // 4:
-            return body
-        with self._lock:
-            old = self._inflated.pop(key, None)
-            if old is not None:
-                self._inflated_size -= len(old[1])
-            self._inflated[key] = (page, body)
-            self._inflated_size += len(body)
-            while self._inflated_size > self._inflated_max:
-                _key, (_page, dropped) = self._inflated.popitem(last=False)
-                self._inflated_size -= len(dropped)
-        return body
-
     def holds_count(self) -> int:
         """How many pages are kept (for tests)."""
         with self._lock:
             return len(self._entries)
-
-    def seen_before(self, key: str, tag: str) -> bool:
-        """Whether `key` was rendered before under state `tag`; notes that it now has been.
-        A caller keeps a page on its second rendering: one walk through a feed then neither
-        fills the cache with pages nobody asks for again nor spends time compressing them.
-        (Keys are remembered by hash: a collision only keeps a page one rendering early.)"""
-        with self._lock:
-            if tag != self._seen_tag:
-                self._seen.clear()
-                self._seen_tag = tag
-            marker = hash(key)
-            if marker in self._seen:
-                return True
-            if len(self._seen) >= MAX_SEEN:
-                self._seen.clear()
-            self._seen.add(marker)
-            return False
 
     def put(self, key: str, page: CachedPage, current: CatalogueState | None) -> None:
         """Keep `page` under `key`, unless the catalogue moved since it was rendered
@@ -376,48 +320,12 @@ class PageCache:
                 k, v = self._entries.popitem(last=False)
                 self._bytes -= v.size + len(k)
 
-    def keep(
-        self,
-        key: str,
-        tag: str,
-        body: bytes,
-        headers: tuple[tuple[str, str], ...],
-        current: Callable[[], CatalogueState | None],
-        gzipped: bytes | None = None,
-    ) -> None:
-        """Compress (unless `gzipped` is given) and `put` a page rendered under state `tag` on
-        the cache's own thread.
-
-        Not a response's background task: HTTP/1.1 serves a connection's requests in turn, so
-        a harvester walking the feed on a keep-alive connection would wait for it before its
-        next page. At most MAX_PENDING pages wait; past that a page is simply not kept."""
-        with self._lock:
-            if self._pending >= MAX_PENDING:
-                return
-            self._pending += 1
-
-        def compress_and_put() -> None:
-            try:
-                self.put(key, CachedPage.of(tag, body, headers, gzipped), current())
-            finally:
-                with self._lock:
-                    self._pending -= 1
-
-        try:
-            self._compressor.submit(compress_and_put)
-        except RuntimeError:  # closed: the server is stopping
-            with self._lock:
-                self._pending -= 1
-
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._bytes = 0
-            self._inflated.clear()
-            self._inflated_size = 0
 
     def close(self) -> None:
-        self._compressor.shutdown(wait=False, cancel_futures=True)
         self.clear()
 
 

@@ -281,27 +281,6 @@ def test_a_page_sliced_from_the_selection_is_the_page_queried_alone(
             url = response.links.get("next", {}).get("url")
 
 
-def test_inflated_bodies_are_kept_within_their_budget_and_never_outlive_their_entry() -> None:
-    pages = PageCache(max_bytes=1 << 20, inflated_bytes=4000)
-    state = CatalogueState("e.1.2026-01-01", 0)
-    bodies = {f"k{n}": os.urandom(900) for n in range(6)}
-    for key, body in bodies.items():
-        pages.put(key, CachedPage.of(state.tag, body, ()), state)
-    first = pages.get("k0", state)
-    assert first is not None
-    inflated = pages.body("k0", first)
-    assert inflated == bodies["k0"]
-    assert pages.body("k0", first) is inflated  # kept: not inflated again
-    for key in bodies:  # 6 x 900 bytes: the oldest inflated body goes
-        entry = pages.get(key, state)
-        assert entry is not None and pages.body(key, entry) == bodies[key]
-    assert pages.body("k0", first) is not inflated
-    # A new rendering under the same key: its body, never the old inflated one.
-    pages.put("k5", CachedPage.of(state.tag, b"new", ()), state)
-    renewed = pages.get("k5", state)
-    assert renewed is not None and pages.body("k5", renewed) == b"new"
-
-
 def test_stopping_the_server_removes_its_rendered_dumps(
     catalogue: Catalogue, database: Database
 ) -> None:

@@ -40,7 +40,6 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -274,13 +273,12 @@ class _Handlers:
             page_headers = validators(state, wanted.key)
             if not_modified(request, page_headers):
                 return not_modified_response(page_headers)
-        page, read_ahead = await self.service.feed.page(wanted, codec, state)
+        page = await self.service.feed.page(wanted, codec, state)
         content, encoding = page.content(wanted.gzip)
         return Response(
             b"" if request.method == "HEAD" else content,
             media_type=jsonld.CONTENT_TYPE,
             headers={"Link": page.link_header, **encoding, **page_headers},
-            background=BackgroundTask(read_ahead) if read_ahead is not None else None,
         )
 
     async def context(self, request: Request) -> Response:

@@ -30,7 +30,7 @@ import threading
 from array import array
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -154,12 +154,11 @@ class Feed:
 
     async def page(
         self, request: PageRequest, codec: CursorCodec, state: CatalogueState | None
-    ) -> tuple[FeedPage, Callable[[], Awaitable[None]] | None]:
+    ) -> FeedPage:
         """The page `request` asks for, under catalogue state `state` (None: a catalogue whose
-        changes cannot be watched, where nothing is cached). The second value is work to run
-        once the page is sent: none (kept for the handler's signature)."""
+        changes cannot be watched, where nothing is cached)."""
         if state is None:
-            return await run_in_threadpool(self._render, request, codec), None
+            return await run_in_threadpool(self._render, request, codec)
         selection = self._kept_selection(request.principal, state)
         if selection is None:  # one query over the catalogue: off the event loop
             selection = await run_in_threadpool(self._select, request.principal, state)
@@ -169,18 +168,18 @@ class Feed:
         key = _content_key(request, signature, more, stamp)
         render = functools.partial(self._slice, request, codec, state, wanted, more)
         if not request.gzip:
-            return self._plain_page(key, render), None
+            return self._plain_page(key, render)
         pages = self._dumps.pages
         cached = pages.get(key, _ANY_STATE)
         if cached is not None:
-            return FeedPage(None, dict(cached.headers)["Link"], gzipped=cached.compressed), None
+            return FeedPage(None, dict(cached.headers)["Link"], gzipped=cached.compressed)
         page = render()
         assert page.body is not None
         # zlib lets go of the interpreter: the loop serves others meanwhile.
         gzipped = await run_in_threadpool(gzip_bytes, page.body)
         kept = dump_cache.CachedPage(_ANY_STATE.tag, gzipped, (("Link", page.link_header),))
         pages.put(key, kept, _ANY_STATE)
-        return dataclasses.replace(page, gzipped=gzipped), None
+        return dataclasses.replace(page, gzipped=gzipped)
 
     def _plain_page(self, key: str, render: Callable[[], FeedPage]) -> FeedPage:
         """The page for a client that does not accept gzip: the last few megabytes of them are
