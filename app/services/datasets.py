@@ -110,12 +110,13 @@ def create_datasets(
     """Insert datasets from full records, together: one flush and one query for each lookup,
     however many there are (an import or a first pull writes thousands). A record without an
     id gets a fresh one; a taken id is refused (ValidationFailed), or with replace_taken_ids
-    replaced by a fresh one. validated: the caller validated these very records (an import
-    plan); the users and teams they name are checked all the same."""
+    replaced by a fresh one. validated: the caller validated these very records in their stored
+    form (`new_datasets.stored_record`: an import plan); the users and teams they name are
+    checked all the same."""
     now = now_iso()
     prepared: list[Record] = []
     for record in records:
-        record = stored_record(record)
+        record = dict(record) if validated else stored_record(record)
         record["createdAt"] = record["createdAt"] or now
         record["updatedAt"] = record["updatedAt"] or now
         prepared.append(record)

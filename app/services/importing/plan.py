@@ -33,6 +33,7 @@ from app.services.importing.detect import detect_format
 from app.services.importing.model import ImportFormat, OnExisting, RowError, SourceItem
 from app.services.importing.sources import read_source
 from app.services.mappings import Loss, record_fields
+from app.services.new_datasets import stored_record
 from app.services.progress import NO_PROGRESS, Progress
 from app.services.record.canonical import empty_record
 from app.services.record.fields import CATALOGUE_KEYS, DERIVED_KEYS
@@ -228,7 +229,7 @@ class _Planner:
         for key in ("createdAt", "updatedAt"):
             full[key] = record.get(key) or self.now
         _fill_child_orders(full)
-        _normalise(full)
+        full = stored_record(full)
         if not self._valid(item, full, errors):
             return []
         self.taken.add(full["id"])
@@ -261,7 +262,7 @@ class _Planner:
             record.pop(key)
         merged = _merge(before, record)
         _fill_child_orders(merged)
-        _normalise(merged)
+        merged = stored_record(merged)
         if not self._valid(item, merged, errors) or problems:
             return []
         changes = changed_keys(before, merged)
@@ -369,20 +370,6 @@ def _merge_child(old: Record, new: Record) -> Record:
     return merged
 
 
-def _normalise(record: Record) -> None:
-    """The stored form of what a file may spell otherwise: a title without surrounding space
-    (records.apply_record strips it), a time frame with only the bounds it has
-    (records.resource_to_dict)."""
-    if isinstance(record.get("title"), str):
-        record["title"] = record["title"].strip()
-    resources = record.get("resources")
-    if isinstance(resources, dict):
-        for resource in resources.values():
-            frame = resource.get("timeFrame") if isinstance(resource, dict) else None
-            if isinstance(frame, dict):
-                resource["timeFrame"] = {k: v for k, v in frame.items() if v is not None}
-
-
 def _fill_child_orders(record: Record) -> None:
     """A format without explicit orders (lists) gives each child its list position."""
     for key in _CHILDREN:
@@ -444,7 +431,7 @@ def _commit_chunk(session: Session, chunk: list[PlannedItem], author: str) -> No
                 f"Dataset {min(taken)} was created since the import was planned; "
                 "plan the import again"
             )
-        # Each record was validated when the plan was made, and has not changed since.
+        # Each record was validated, in its stored form, when the plan was made.
         datasets.create_datasets(
             session, [item.record for item in items], author=author, action="import", validated=True
         )

@@ -25,6 +25,7 @@ from app.services.importing import (
     plan_import,
     table_columns,
 )
+from app.services.record.canonical import canonical_resource
 from app.services.visibility import OWNER
 from tests.services.importing.helpers import (
     AUTHOR,
@@ -245,17 +246,20 @@ def test_another_portals_ckan_package_becomes_a_new_dataset(
     assert plan.errors == []
     (item,) = plan.items
     assert item.action == "create" and item.dataset_id != "street-trees"
+    # The plan holds the record as it will be stored: every field of a file, empty ones too.
     assert item.record["resources"] == {
-        "0d7a0c6f-3a11-4b8e-9a55-2f9f6a2e1c5a": {
-            "url": "https://portal.example/trees.csv",
-            "order": 0,
-            "title": "Trees CSV",
-            "description": "",
-            "format": "csv",
-            "hash": None,
-            "size": None,
-            "timestamp": None,
-        }
+        "0d7a0c6f-3a11-4b8e-9a55-2f9f6a2e1c5a": canonical_resource(
+            {
+                "url": "https://portal.example/trees.csv",
+                "order": 0,
+                "title": "Trees CSV",
+                "description": "",
+                "format": "csv",
+                "hash": None,
+                "size": None,
+                "timestamp": None,
+            }
+        )
     }
 
 
