@@ -38,7 +38,13 @@ from app.models.history import pack
 from app.services.errors import ValidationFailed
 from app.services.record.canonical import canonical_record
 from app.services.record.fields import Kind
-from app.services.records import OBJECT_COLUMNS, SCALAR_COLUMNS, Record
+from app.services.records import (
+    OBJECT_COLUMNS,
+    SCALAR_COLUMNS,
+    Record,
+    people_named,
+    unknown_people,
+)
 from app.services.text import html_to_text, slugify
 from app.services.validation import validate_record
 
@@ -149,33 +155,18 @@ def reserve_pks(connection: Connection, count: int) -> list[int]:
 def check_people(connection: Connection, records: Sequence[Record]) -> None:
     """ValidationFailed if a record names a user or team the catalogue does not have (one
     query each for the batch)."""
-    user_ids: set[Any] = set()
-    team_ids: set[Any] = set()
+    user_ids, team_ids = people_named(records)
+    users = _existing(connection, User.id, user_ids)
+    teams = _existing(connection, Team.id, team_ids)
     for record in records:
-        user_ids.update(record["collaborators"])
-        user_ids.update(record["readusers"])
-        team_ids.update(record["readteams"])
-        if record["team"]:
-            team_ids.add(record["team"])
-    users = (
-        set(connection.scalars(select(User.id).where(User.id.in_(user_ids)))) if user_ids else set()
-    )
-    teams = (
-        set(connection.scalars(select(Team.id).where(Team.id.in_(team_ids)))) if team_ids else set()
-    )
-    for record in records:
-        errors: dict[str, str] = {}
-        for key in ("collaborators", "readusers"):
-            missing = [uid for uid in record[key] if uid not in users]
-            if missing:
-                errors[key] = f"unknown user id(s): {', '.join(map(str, missing))}"
-        missing_teams = [tid for tid in record["readteams"] if tid not in teams]
-        if missing_teams:
-            errors["readteams"] = f"unknown team id(s): {', '.join(missing_teams)}"
-        if record["team"] and record["team"] not in teams:
-            errors["team"] = f"unknown team id: {record['team']}"
+        errors = unknown_people(record, users, teams)
         if errors:
             raise ValidationFailed(errors)
+
+
+def _existing(connection: Connection, key: Any, wanted: set[Any]) -> set[Any]:
+    """Those of `wanted` that are in `key`'s column (no query for none)."""
+    return set(connection.scalars(select(key).where(key.in_(wanted)))) if wanted else set()
 
 
 def write_new(

@@ -8,7 +8,7 @@ published) and ``embargoUntil`` (ISO date or null).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -138,14 +138,7 @@ class People:
 
     @classmethod
     def load(cls, session: Session, records: Iterable[Record]) -> People:
-        user_ids: set[Any] = set()
-        team_ids: set[str] = set()
-        for record in records:
-            user_ids.update(record.get("collaborators") or [])
-            user_ids.update(record.get("readusers") or [])
-            team_ids.update(record.get("readteams") or [])
-            if record.get("team"):
-                team_ids.add(record["team"])
+        user_ids, team_ids = people_named(records)
         users: Iterable[User] = (
             session.scalars(select(User).where(User.id.in_(user_ids))) if user_ids else ()
         )
@@ -153,6 +146,34 @@ class People:
             session.scalars(select(Team).where(Team.id.in_(team_ids))) if team_ids else ()
         )
         return cls({u.id: u for u in users}, {t.id: t for t in teams})
+
+
+def people_named(records: Iterable[Record]) -> tuple[set[Any], set[str]]:
+    """The user ids and team ids `records` name (access lists and owner team)."""
+    user_ids: set[Any] = set()
+    team_ids: set[str] = set()
+    for record in records:
+        user_ids.update(record.get("collaborators") or [])
+        user_ids.update(record.get("readusers") or [])
+        team_ids.update(record.get("readteams") or [])
+        if record.get("team"):
+            team_ids.add(record["team"])
+    return user_ids, team_ids
+
+
+def unknown_people(record: Record, users: Container[Any], teams: Container[str]) -> dict[str, str]:
+    """What `record` names that is not among `users` and `teams`, by field."""
+    errors: dict[str, str] = {}
+    for key in ("collaborators", "readusers"):
+        missing = [uid for uid in record.get(key) or [] if uid not in users]
+        if missing:
+            errors[key] = f"unknown user id(s): {', '.join(map(str, missing))}"
+    missing_teams = [tid for tid in record.get("readteams") or [] if tid not in teams]
+    if missing_teams:
+        errors["readteams"] = f"unknown team id(s): {', '.join(missing_teams)}"
+    if record.get("team") and record["team"] not in teams:
+        errors["team"] = f"unknown team id: {record['team']}"
+    return errors
 
 
 def apply_record(
@@ -177,17 +198,8 @@ def apply_record(
 
 
 def _apply_access_lists(dataset: Dataset, record: Record, people: People) -> None:
-    errors: dict[str, str] = {}
     users, teams = people.users, people.teams
-    for key in ("collaborators", "readusers"):
-        missing = [uid for uid in record.get(key) or [] if uid not in users]
-        if missing:
-            errors[key] = f"unknown user id(s): {', '.join(map(str, missing))}"
-    missing_teams = [tid for tid in record.get("readteams") or [] if tid not in teams]
-    if missing_teams:
-        errors["readteams"] = f"unknown team id(s): {', '.join(missing_teams)}"
-    if record.get("team") and record["team"] not in teams:
-        errors["team"] = f"unknown team id: {record['team']}"
+    errors = unknown_people(record, users, teams)
     if errors:
         raise ValidationFailed(errors)
     dataset.collaborators = [users[uid] for uid in record.get("collaborators") or []]
