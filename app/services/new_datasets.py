@@ -130,6 +130,18 @@ def stored_record(record: Record) -> Record:
     return stored
 
 
+def first_free_pk(connection: Connection) -> int:
+    """The first dataset pk never used: AUTOINCREMENT never reuses a deleted row's pk, nor do
+    we (on PostgreSQL, one past the highest: a caller writing explicit pks moves the sequence)."""
+    highest = connection.scalar(select(func.max(Dataset.pk))) or 0
+    if connection.dialect.name == "sqlite":
+        sequence = connection.exec_driver_sql(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'datasets'"
+        ).scalar()
+        highest = max(highest, int(sequence or 0))
+    return int(highest) + 1
+
+
 def reserve_pks(connection: Connection, count: int) -> list[int]:
     """`count` primary keys for new datasets, never used before (a deleted dataset's pk is
     not reused: AUTOINCREMENT on SQLite, the sequence on PostgreSQL). Inside the writing
@@ -137,11 +149,7 @@ def reserve_pks(connection: Connection, count: int) -> list[int]:
     if count == 0:
         return []
     if connection.dialect.name == "sqlite":
-        highest = connection.scalar(select(func.max(Dataset.pk))) or 0
-        sequence = connection.exec_driver_sql(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'datasets'"
-        ).scalar()
-        first = max(int(highest), int(sequence or 0)) + 1
+        first = first_free_pk(connection)
         return list(range(first, first + count))
     rows = connection.execute(
         text(

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from multiprocessing import get_context
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -40,7 +40,14 @@ from app.models import (
 )
 from app.models.database import Database
 from app.services.changes import ChangeSet, announce, catalogue_of
-from app.services.new_datasets import NewDataset, Prepared, prepare, stored_record, write_prepared
+from app.services.new_datasets import (
+    NewDataset,
+    Prepared,
+    first_free_pk,
+    prepare,
+    stored_record,
+    write_prepared,
+)
 from app.services.record.fields import DATASET, Kind
 from app.services.records import Record
 from app.services.text import slugify
@@ -252,7 +259,7 @@ def generate(
     with database.transaction() as session:
         _ensure_reference_data(session)
         connection = session.connection()
-        first_pk = _next_dataset_pk(connection)
+        first_pk = first_free_pk(connection)
         taken = set(connection.scalars(select(Dataset.id)))
     starts = range(first_pk, first_pk + count, CHUNK)
     jobs = [(seed, start, min(CHUNK, first_pk + count - start)) for start in starts]
@@ -329,17 +336,6 @@ def _restore_pragmas(
         assert raw is not None
         raw.execute(f"PRAGMA cache_size={previous[0]}")
         raw.execute(f"PRAGMA synchronous={previous[1]}")
-
-
-def _next_dataset_pk(connection: Connection) -> int:
-    """The first pk never used: AUTOINCREMENT never reuses a deleted row's pk, nor do we."""
-    highest = connection.scalar(select(func.max(Dataset.pk))) or 0
-    if connection.dialect.name == "sqlite":
-        sequence = connection.exec_driver_sql(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'datasets'"
-        ).scalar()
-        highest = max(highest, int(sequence or 0))
-    return int(highest) + 1
 
 
 def _ensure_reference_data(session: Session) -> None:
