@@ -1,14 +1,10 @@
 """A synthetic catalogue of any size, for tests and benchmarks (`main.py generate`).
 
-Each dataset is first built as the canonical record (services.records, seed 002), then turned
-into the rows `records.apply_record` would write for it: slug and description text derived by
-services.text, resources, links, access lists, and one ``create`` version whose snapshot is the
-record. Rows go in with one executemany per table, 10,000 datasets per transaction, with no
-per-row SQLAlchemy processing: JSON columns are serialised with json.dumps, which is what
-SQLAlchemy's JSON type does, so the stored bytes are those of `datasets.create_dataset` (a test
-compares the two, table by table). The FTS5 triggers fill ``datasets_fts`` on insert. Only the
-version's ``at`` differs from an ORM insert: it is the dataset's ``createdAt`` rather than the
-moment of generation, so the history reads like a real catalogue's.
+Each dataset is built as a record (services.records, seed 002) and written through the one
+batch write path for new datasets (services.new_datasets), 10,000 to a transaction, so the
+stored bytes are those of `datasets.create_dataset` (a test compares the two, table by table).
+Only the version's ``at`` differs: it is the dataset's ``createdAt`` rather than the moment of
+generation, so the history reads like a real catalogue's.
 
 Deterministic for a seed and a starting catalogue: the random generator is seeded from the seed
 and the first free primary key, and ids already in the catalogue are never reused.
@@ -21,7 +17,6 @@ import random
 import string
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from multiprocessing import get_context
 from typing import Any, TextIO
@@ -378,7 +373,7 @@ class _Builder:
         return low + int(self.rng.random() * (high - low + 1))
 
     def new_id(self) -> str:
-        """A random id; `_Chunk.make_ids_unique` replaces the rare one already taken."""
+        """A random id; `make_ids_unique` replaces the rare one already taken."""
         return "".join(self.rng.choices(ID_ALPHABET, k=5))
 
     def child_ids(self, n: int) -> list[str]:
@@ -527,30 +522,16 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds") + "Z"
 
 
-def build_chunk(seed: int, first_pk: int, size: int) -> _Chunk:
-    """The records of datasets `first_pk` .. `first_pk + size - 1`."""
-    builder = _Builder(random.Random(seed * 1_000_003 + first_pk))
-    chunk = _Chunk()
-    for pk in range(first_pk, first_pk + size):
-        chunk.datasets.append(NewDataset(pk, 1, builder.record(pk)))
-    return chunk
-
-
 def prepared_chunk(seed: int, first_pk: int, size: int) -> Prepared:
-    """`build_chunk`'s datasets through the write path's preparation (stored form, validation,
-    rows): all that needs no database, so a worker process may do it."""
+    """Datasets `first_pk` .. `first_pk + size - 1`, built and put through the write path's
+    preparation (stored form, validation, rows): all that needs no database, so a worker
+    process may do it."""
+    builder = _Builder(random.Random(seed * 1_000_003 + first_pk))
     batch = [
-        NewDataset(new.pk, new.number, stored_record(new.record))
-        for new in build_chunk(seed, first_pk, size).datasets
+        NewDataset(pk, 1, stored_record(builder.record(pk)))
+        for pk in range(first_pk, first_pk + size)
     ]
     return prepare(batch, author=AUTHOR, action="create", at=None)
-
-
-@dataclass
-class _Chunk:
-    """Generated records, before the write path's preparation."""
-
-    datasets: list[NewDataset] = field(default_factory=list)
 
 
 def make_ids_unique(prepared: Prepared, taken: set[str], rng: random.Random) -> None:
