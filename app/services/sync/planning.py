@@ -200,21 +200,9 @@ class Planner:
         answer: RemoteRecord,
     ) -> None:
         link, record, version = adopted
-        remote_c = canonical(answer.record)
-        keys = synced_keys(remote_c)
-        item = PlanItem(link.dataset_id, link.dataset_id, summary.remote_id, record["title"])
+        item = _adopted(link, record, version, summary.remote_id, summary.version, answer)
         state = item.state
-        state.link_pk = link.pk
-        state.keys = keys
-        state.base = remote_c  # what differs here is left for a push, as an adopting push does
-        state.remote = remote_c
-        state.remote_full = answer.record
-        state.remote_version = summary.version
-        state.local_full, state.local_version = record, version
-        state.local = canonical(record, keys)
-        state.refresh = True
-        item.notes.append("found on the remote from an interrupted push: adopted")
-        if unit_values(state.local, keys) != unit_values(remote_c, keys):
+        if unit_values(state.local, state.keys) != unit_values(state.remote, state.keys):
             self.pending += 1
         self.items.append(item)
 
@@ -455,24 +443,13 @@ class Planner:
         if isinstance(answer, _Gone):
             self._push_new(record, version, link_pk=link.pk)
             return
-        remote_c = canonical(answer.record)
-        keys = synced_keys(remote_c)
-        item = PlanItem(link.dataset_id, link.dataset_id, found.remote_id, record["title"])
+        item = _adopted(link, record, version, found.remote_id, found.version, answer)
         state = item.state
-        state.link_pk = link.pk
-        state.keys = keys
-        state.base = remote_c
-        state.remote = remote_c
-        state.remote_full = answer.record
-        state.remote_version = found.version
-        state.local_full, state.local_version = record, version
-        state.local = canonical(record, keys)
         state.adopt = True
-        merge = three_way(remote_c, state.local, remote_c, keys)
+        assert state.remote is not None and state.local is not None  # set by _adopted
+        merge = three_way(state.remote, state.local, state.remote, state.keys)
         item.to_remote = merge.to_remote
         item.remote = "update" if merge.to_remote else None
-        state.refresh = True
-        item.notes.append("found on the remote from an interrupted push: adopted")
         self.items.append(item)
 
     def _push_new(self, record: Record, version: int, *, link_pk: int | None = None) -> None:
@@ -490,3 +467,30 @@ class Planner:
 
 def _whole(base: Record | None, local: Record | None, remote: Record | None) -> FieldConflict:
     return FieldConflict(WHOLE, base, local, remote)
+
+
+def _adopted(
+    link: db.LinkRow,
+    record: Record,
+    version: int,
+    remote_id: str,
+    remote_version: str | None,
+    answer: RemoteRecord,
+) -> PlanItem:
+    """The plan item of a dataset an interrupted push created on the remote, found again and
+    adopted: the remote's record is the base, so what differs here is left for a push."""
+    remote_c = canonical(answer.record)
+    keys = synced_keys(remote_c)
+    item = PlanItem(link.dataset_id, link.dataset_id, remote_id, record["title"])
+    state = item.state
+    state.link_pk = link.pk
+    state.keys = keys
+    state.base = remote_c
+    state.remote = remote_c
+    state.remote_full = answer.record
+    state.remote_version = remote_version
+    state.local_full, state.local_version = record, version
+    state.local = canonical(record, keys)
+    state.refresh = True
+    item.notes.append("found on the remote from an interrupted push: adopted")
+    return item
