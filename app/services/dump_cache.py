@@ -286,17 +286,6 @@ class PageCache:
             self.hits += 1
             return entry
 
-    def holds(self, key: str, state: CatalogueState) -> bool:
-        """Whether `get` would find `key` (without counting a hit or a miss)."""
-        with self._lock:
-            entry = self._entries.get(key)
-            return entry is not None and entry.tag == state.tag
-
-    def holds_count(self) -> int:
-        """How many pages are kept (for tests)."""
-        with self._lock:
-            return len(self._entries)
-
     def put(self, key: str, page: CachedPage, current: CatalogueState | None) -> None:
         """Keep `page` under `key`, unless the catalogue moved since it was rendered
         (`current` is the state now) or it is too large."""
