@@ -68,6 +68,7 @@ from app.services.json_patch import PatchConflict, PatchUnprocessable
 from app.services.server.api_extras import ExtraHandlers
 from app.services.server.dumps import (
     DumpHandlers,
+    empty_body,
     not_modified,
     not_modified_response,
     validators,
@@ -365,13 +366,8 @@ def _download(
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     if request.method == "HEAD":
         # The headers of the download without producing it (and without a false length).
-        return StreamingResponse(_nothing(), media_type=media_type, headers=headers)
+        return StreamingResponse(empty_body(), media_type=media_type, headers=headers)
     return StreamingResponse(chunks(), media_type=media_type, headers=headers)
-
-
-async def _nothing() -> AsyncIterator[bytes]:
-    return
-    yield b""
 
 
 def _json(value: Any, request: Request, status_code: int = 200) -> Response:

@@ -203,7 +203,7 @@ class DumpHandlers:
             if not_modified(request, headers):
                 return not_modified_response(headers)
         if request.method == "HEAD":
-            return StreamingResponse(_nothing(), media_type=media_type, headers=headers)
+            return StreamingResponse(empty_body(), media_type=media_type, headers=headers)
         if state is not None and principal.is_anonymous:
             if stream is not None and accepts_gzip(request.headers.get("accept-encoding", "")):
                 # Gzipped once per change too, from the kept rendering: a repeated download is
@@ -245,6 +245,6 @@ def _read(handle: BinaryIO) -> Iterator[bytes]:
             yield chunk
 
 
-async def _nothing() -> AsyncIterator[bytes]:
+async def empty_body() -> AsyncIterator[bytes]:
     return
     yield b""
