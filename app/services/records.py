@@ -164,6 +164,8 @@ def people_named(records: Iterable[Record]) -> tuple[set[Any], set[str]]:
 def unknown_people(record: Record, users: Container[Any], teams: Container[str]) -> dict[str, str]:
     """What `record` names that is not among `users` and `teams`, by field."""
     errors: dict[str, str] = {}
+    if record.get("team") and record["team"] not in teams:
+        errors["team"] = f"unknown team id: {record['team']}"
     for key in ("collaborators", "readusers"):
         missing = [uid for uid in record.get(key) or [] if uid not in users]
         if missing:
@@ -171,8 +173,6 @@ def unknown_people(record: Record, users: Container[Any], teams: Container[str])
     missing_teams = [tid for tid in record.get("readteams") or [] if tid not in teams]
     if missing_teams:
         errors["readteams"] = f"unknown team id(s): {', '.join(missing_teams)}"
-    if record.get("team") and record["team"] not in teams:
-        errors["team"] = f"unknown team id: {record['team']}"
     return errors
 
 

@@ -43,6 +43,7 @@ from app.services.records import (
     Record,
     changed_keys,
     dataset_to_record,
+    unknown_people,
 )
 from app.services.validation import validate_record
 
@@ -275,16 +276,14 @@ class _Planner:
             validate_record(record)
         except ValidationFailed as failure:
             problems.update(failure.errors)
-        team = record.get("team")
-        if team and team not in self.teams:
-            problems["team"] = f"no team with id {team!r} in this catalogue"
-        for key in ("collaborators", "readusers"):
-            unknown = [u for u in record.get(key) or [] if u not in self.users]
-            if unknown and key not in problems:
-                problems[key] = f"unknown user id(s): {', '.join(map(str, unknown))}"
-        unknown_teams = [t for t in record.get("readteams") or [] if t not in self.teams]
-        if unknown_teams:
-            problems["readteams"] = f"unknown team id(s): {', '.join(unknown_teams)}"
+        unknown = unknown_people(record, self.users, self.teams)
+        if "team" in unknown:  # a file names the owner team by its id here
+            unknown["team"] = f"no team with id {record['team']!r} in this catalogue"
+        for key, message in unknown.items():
+            # A user list that failed validation keeps that message: its ids are not users.
+            if key in ("collaborators", "readusers") and key in problems:
+                continue
+            problems[key] = message
         for path, message in problems.items():
             if path not in self.reported:  # a field dropped for its type is missing now
                 errors.append(RowError(*item_location(item, path), message))
