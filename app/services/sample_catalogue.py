@@ -1,12 +1,9 @@
 """The sample catalogue: what a brand-new, empty catalogue starts with, so a first-time user
 sees something real (the fictional Harrowfield Borough Council and its archives).
 
-The content lives in ``resources/sample_catalogue.json`` at the top of the checkout. That folder is
-not a Python package (``pyproject.toml`` packages ``app*`` only), so ``importlib.resources`` cannot
-reach it; the file is found relative to this module instead: this file always sits at
-``<root>/app/services/``, so ``<root>`` is ``parents[2]``. That holds for a checkout and for an
-editable install (``pip install -e``), which is how the Makefile installs the app. A wheel would
-need ``resources/`` shipped as package data; ``load_sample`` also takes an explicit path.
+The content is ``app/resources/sample_catalogue.json``, package data read through
+``importlib.resources`` (app.resources), so an installed copy loads it as a checkout does;
+``load_sample`` also takes an explicit path.
 
 Everything is loaded through the ordinary services (access, managed lists, datasets), so the
 sample passes the same validation as a person's edit and every dataset gets its "create" version
@@ -17,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
@@ -25,11 +23,12 @@ from sqlalchemy.orm import Session
 
 from app.models import Dataset, DatasetVersion, Group, Team, User
 from app.models.database import Database
+from app.resources import SAMPLE_CATALOGUE, resource
 from app.services import access, datasets, managed_lists
 from app.services.errors import ValidationFailed
 from app.services.records import Record
 
-SAMPLE_PATH = Path(__file__).resolve().parents[2] / "resources" / "sample_catalogue.json"
+SAMPLE_PATH = resource(SAMPLE_CATALOGUE)
 # The author of the sample's history entries.
 SAMPLE_AUTHOR = "sample catalogue"
 
@@ -86,14 +85,14 @@ class Sample(TypedDict):
     rulesets: list[SampleRuleset]
 
 
-def read_sample(path: Path | None = None) -> Sample:
+def read_sample(path: Path | Traversable | None = None) -> Sample:
     """The sample's JSON (``SAMPLE_PATH`` unless another file is given)."""
     path = path or SAMPLE_PATH
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as error:
         raise FileNotFoundError(
-            f"The sample catalogue is missing: {path} (it ships in resources/ of the checkout)"
+            f"The sample catalogue is missing: {path} (shipped in app/resources/)"
         ) from error
     data: Sample = json.loads(text)
     return data

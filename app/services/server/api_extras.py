@@ -3,7 +3,7 @@
 - `PATCH /api/dataset/{id}` (seed 002): an RFC 6902 JSON Patch, applied by
   services.json_patch in one write transaction as the key's user; 401 without a key. The body is
   `application/json-patch+json` (or `application/json`); anything else is a 415.
-- `GET /api/openapi.json`: `resources/openapi.json`, with `servers` set to where it is served.
+- `GET /api/openapi.json`: `app/resources/openapi.json`, with `servers` set to where it is served.
 - `POST /api/action/<name>`: CKAN clients (ckanapi's RemoteCKAN by default) call actions by
   POST with the parameters as a JSON object; `ckan_post` turns that into the GET the action's
   handler already serves (body parameters over query ones), so both ways share one handler.
@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Awaitable, Callable
 from functools import cache
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode
 
@@ -28,12 +27,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.models.database import Database
+from app.resources import OPENAPI_DOCUMENT, resource
 from app.services import json_patch
 from app.services.errors import Unauthorized
 from app.services.records import Record
 from app.services.visibility import Principal
 
-OPENAPI_PATH = Path(__file__).resolve().parents[3] / "resources" / "openapi.json"
+OPENAPI_PATH = resource(OPENAPI_DOCUMENT)
 MAX_PATCH_BYTES = 1024 * 1024
 MAX_ACTION_BYTES = 64 * 1024
 PATCH_TYPES = (json_patch.CONTENT_TYPE, "application/json")
@@ -53,7 +53,7 @@ class ServiceLike(Protocol):
 
 @cache
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 description of every endpoint, as shipped in resources/ (read once)."""
+    """The OpenAPI 3.1 description of every endpoint, as shipped in the package (read once)."""
     document: dict[str, Any] = orjson.loads(OPENAPI_PATH.read_bytes())
     return document
 

@@ -1,0 +1,23 @@
+"""The files the application ships: the sample catalogue, the JSON-LD context, the OpenAPI
+document, the icon and the desktop entry.
+
+They live inside the `app` package and are read through `importlib.resources`, so a checkout, an
+editable install and an installed wheel (`pip install`, `pipx install`) all find them the same
+way; pyproject.toml's package data puts them in the wheel. Nothing here imports anything.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+SAMPLE_CATALOGUE = "sample_catalogue.json"
+JSONLD_CONTEXT = "dcat-context.jsonld"
+OPENAPI_DOCUMENT = "openapi.json"
+ICON = "catalogue-desk.svg"
+DESKTOP_ENTRY = "catalogue-desk.desktop"
+
+
+def resource(name: str) -> Traversable:
+    """One shipped file, wherever the package is installed (read it with read_bytes/read_text)."""
+    return resources.files(__name__) / name
