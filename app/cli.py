@@ -73,10 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _generate(db: str | None, count: int, seed: int) -> int:
-    from app.models.database import Database
+    from app.services.catalogue_files import open_database
     from app.services.synthetic import generate
 
-    database = Database.open(db)
+    database = open_database(db)
     try:
         generate(database, count, seed=seed, progress_stream=sys.stderr)
     finally:

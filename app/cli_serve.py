@@ -39,10 +39,10 @@ def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted (Ctrl-C). Raises CatalogueError (e.g. port in use) to the CLI."""
     import uvicorn
 
-    from app.models.database import Database
+    from app.services.catalogue_files import open_database
     from app.services.server.app import create_app
 
-    database = Database.open(args.db)
+    database = open_database(args.db)
     try:
         sock = bind_socket(args.host, args.port)
         url = url_for(sock)

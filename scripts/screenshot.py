@@ -17,6 +17,11 @@ from app.views.qt import QtCore, QtWidgets
 def main(out: str) -> int:
     app = QtWidgets.QApplication(sys.argv)
     with tempfile.TemporaryDirectory() as folder:
+        # The window's remembered layout (QSettings) from a fresh folder: the same picture on
+        # every machine, and the person's own settings untouched.
+        QtCore.QSettings.setPath(
+            QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope, folder
+        )
         database = open_catalogue(Path(folder) / "sample.sqlite", with_sample=True)
         window = MainWindow(database, author="archivist")
         window.resize(1400, 860)

@@ -23,14 +23,18 @@ from sqlalchemy.orm import Session
 
 from app.models import Dataset, DatasetVersion, Group, Team, User
 from app.models.database import Database
+from app.models.settings import ServerSetting
 from app.resources import SAMPLE_CATALOGUE, resource
 from app.services import access, datasets, managed_lists
+from app.services.catalogue_files import create_database, open_database
 from app.services.errors import ValidationFailed
 from app.services.records import Record
 
 SAMPLE_PATH = resource(SAMPLE_CATALOGUE)
 # The author of the sample's history entries.
 SAMPLE_AUTHOR = "sample catalogue"
+# Set in a catalogue made empty on purpose (File > New): the sample is never loaded into it.
+SAMPLE_DECLINED = "sample_declined"
 
 
 class SampleTeam(TypedDict):
@@ -120,10 +124,13 @@ def open_catalogue(db: str | Path | None, *, with_sample: bool) -> Database:
 
     Brand-new means: no datasets, no history (`is_empty`) and no users, teams or groups either,
     so a catalogue whose owner emptied it, or set up people before adding datasets, is left
-    alone. The check runs inside the loading write transaction (BEGIN IMMEDIATE on SQLite), so
+    alone; nor one made empty on purpose (`new_catalogue`). Raises NotACatalogue or
+    CatalogueUnreachable (services.catalogue_files) for what cannot be opened.
+
+    The check runs inside the loading write transaction (BEGIN IMMEDIATE on SQLite), so
     two processes opening the same new file at once load the sample only once.
     """
-    database = Database.open(db)
+    database = open_database(db)
     if not with_sample:
         return database
     try:
@@ -132,6 +139,25 @@ def open_catalogue(db: str | Path | None, *, with_sample: bool) -> Database:
             with database.transaction() as session:
                 if _is_pristine(session):
                     _load(session, sample)
+    except BaseException:
+        database.dispose()
+        raise
+    return database
+
+
+def new_catalogue(path: Path, *, with_sample: bool) -> Database:
+    """File > New: a new catalogue file, with the sample or empty for good.
+
+    An empty one is marked so that opening it later (`open_catalogue` at start-up) does not
+    take it for a brand-new default catalogue and fill it with the sample.
+    """
+    database = create_database(path)
+    try:
+        with database.transaction() as session:
+            if with_sample:
+                _load(session, read_sample())
+            else:
+                session.merge(ServerSetting(key=SAMPLE_DECLINED, value="1"))
     except BaseException:
         database.dispose()
         raise
@@ -147,8 +173,10 @@ def _is_empty(session: Session) -> bool:
 
 
 def _is_pristine(session: Session) -> bool:
-    return _is_empty(session) and not any(
-        _count(session, column) for column in (User.id, Team.id, Group.id)
+    return (
+        _is_empty(session)
+        and not any(_count(session, column) for column in (User.id, Team.id, Group.id))
+        and session.get(ServerSetting, SAMPLE_DECLINED) is None
     )
 
 

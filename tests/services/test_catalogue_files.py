@@ -1,0 +1,86 @@
+"""Opening what a person names as a catalogue: a clear refusal for what is not one, and the
+name the title bar shows."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from app.services.catalogue_files import (
+    catalogue_location,
+    catalogue_name,
+    create_database,
+    open_database,
+)
+from app.services.errors import CatalogueUnreachable, NotACatalogue
+from app.services.sample_catalogue import is_empty, new_catalogue, open_catalogue
+
+
+def test_a_text_file_is_not_a_catalogue_and_stays_as_it_was(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Minutes of the records committee\n", encoding="utf-8")
+    with pytest.raises(NotACatalogue, match=r"notes\.txt is not a catalogue"):
+        open_database(notes)
+    assert notes.read_text(encoding="utf-8") == "Minutes of the records committee\n"
+
+
+def test_another_programs_sqlite_database_is_left_untouched(tmp_path: Path) -> None:
+    other = tmp_path / "photos.db"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE albums (id INTEGER PRIMARY KEY, name TEXT)")
+    connection.close()
+    with pytest.raises(NotACatalogue, match="another program"):
+        open_database(other)
+    with sqlite3.connect(other) as connection:
+        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
+    connection.close()
+    assert tables == {"albums"}  # no catalogue tables were added to it
+
+
+def test_a_folder_and_a_missing_folder_say_so(tmp_path: Path) -> None:
+    with pytest.raises(NotACatalogue, match="is a folder"):
+        open_database(tmp_path)
+    with pytest.raises(CatalogueUnreachable, match="does not exist"):
+        open_database(tmp_path / "gone" / "archive.sqlite")
+    assert not (tmp_path / "gone").exists()
+
+
+def test_an_unreachable_server_is_a_message_without_the_password() -> None:
+    url = "postgresql+psycopg://archivist:s3cret@127.0.0.1:1/catalogue"
+    with pytest.raises(CatalogueUnreachable) as raised:
+        open_database(url)
+    assert "s3cret" not in raised.value.message
+    assert raised.value.message.startswith("Cannot open")
+
+
+def test_a_catalogue_and_an_empty_file_open(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    database = open_database(empty)
+    database.dispose()
+    again = open_database(empty)  # now a catalogue
+    assert is_empty(again)
+    again.dispose()
+
+
+def test_new_refuses_a_file_that_is_there_and_stays_empty_for_good(tmp_path: Path) -> None:
+    path = tmp_path / "archive.sqlite"
+    database = new_catalogue(path, with_sample=False)
+    database.dispose()
+    with pytest.raises(CatalogueUnreachable, match="exists already"):
+        create_database(path)
+    # Opening it as the start-up does (with the sample for a brand-new catalogue) keeps it empty.
+    reopened = open_catalogue(path, with_sample=True)
+    assert is_empty(reopened)
+    reopened.dispose()
+
+
+def test_the_name_is_the_file_name_or_the_database_and_host(tmp_path: Path) -> None:
+    path = tmp_path / "Borough archive.sqlite"
+    assert catalogue_name(f"sqlite:///{path}") == "Borough archive.sqlite"
+    assert catalogue_location(f"sqlite:///{path}") == str(path)
+    url = "postgresql+psycopg://archivist:s3cret@db.example.org/catalogue"
+    assert catalogue_name(url) == "catalogue on db.example.org"
+    assert "s3cret" not in catalogue_location(url)
