@@ -40,6 +40,7 @@ class CatalogueWindows(QtCore.QObject):
 
     opened = Signal(str)  # the URL of the catalogue a new window now shows
     failed = Signal(str)  # why a catalogue could not be opened (also shown in the window)
+    catalogue_kept = Signal()  # the window refused to close (unsaved edits): nothing changed
 
     def __init__(self, database: Database, author: str | None = None) -> None:
         super().__init__()
@@ -91,6 +92,7 @@ class CatalogueWindows(QtCore.QObject):
             app.setQuitOnLastWindowClosed(quit_on_close)
         if not closed:  # the person kept the window (unsaved changes, a sync to finish)
             database.dispose()
+            self.catalogue_kept.emit()
             return
         _dispose_window(old)
         self.window = self._make_window(database)
