@@ -9,6 +9,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+# The checkout this script is in, ahead of any installed copy (an editable install of another
+# worktree would otherwise be what is photographed).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from app.services.sample_catalogue import open_catalogue
 from app.views.main_window import MainWindow
 from app.views.qt import QtCore, QtWidgets

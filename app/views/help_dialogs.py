@@ -22,7 +22,6 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 WIDGET_KEYS = (
     ("Save the dataset in the form (while typing in it)", "Ctrl+S"),
     ("Add the tag typed", "Enter"),
-    ("Remove the selected tags (in the tag list)", "Delete"),
     ("Move to the next field (also from the description)", "Tab"),
     ("Select rows: a range, or one more", "Shift+Click, Ctrl+Click"),
 )
