@@ -42,6 +42,7 @@ from app.services.sample_catalogue import open_catalogue
 from app.services.formats.jsonld import context
 from app.services.server.api_extras import openapi_document
 from app.services import browse
+from app.views.help_dialogs import manual_text
 folder = Path(tempfile.mkdtemp())
 database = open_catalogue(folder / "new.sqlite", with_sample=True)
 with database.read() as session:
@@ -52,6 +53,7 @@ print(json.dumps({
     "datasets": count,
     "context": "@context" in context(),
     "openapi": openapi_document()["openapi"],
+    "manual": "## Two commands" in manual_text(),
 }))
 """
 
@@ -119,6 +121,7 @@ def test_the_installed_copy_runs_outside_the_checkout(wheel: Path, tmp_path: Pat
     assert found["datasets"] > 20  # the sample catalogue loaded
     assert found["context"] is True
     assert found["openapi"].startswith("3.1")
+    assert found["manual"] is True  # Help > User manual: the README, from the package metadata
 
     command = venv / "bin" / "catalogue-desk"
     help_text = subprocess.run(

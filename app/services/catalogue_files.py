@@ -65,6 +65,15 @@ def catalogue_location(url: str) -> str:
         return url
 
 
+def may_remember(url: str) -> bool:
+    """Whether `url` may be kept in the settings (Recent catalogues): not with a password in it,
+    which would then sit in a plain-text file."""
+    try:
+        return make_url(url).password is None
+    except ArgumentError:
+        return False
+
+
 def check_file(path: Path) -> None:
     """Raise NotACatalogue or CatalogueUnreachable unless `path` may hold a catalogue: a file that
     is a catalogue, an empty file, or a name not taken yet in a folder that exists."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.services.catalogue_files import may_remember
 from app.views.qt import QtCore, QtWidgets
 
 if TYPE_CHECKING:
@@ -53,7 +54,9 @@ def recent_catalogues() -> list[str]:
 
 
 def remember_catalogue(url: str) -> None:
-    """Put `url` first in the recent catalogues."""
+    """Put `url` first in the recent catalogues (not a URL with a password: see may_remember)."""
+    if not may_remember(url):
+        return
     recent = [url, *(u for u in recent_catalogues() if u != url)][:RECENT_LIMIT]
     settings = app_settings()
     settings.setValue(RECENT_KEY, recent)

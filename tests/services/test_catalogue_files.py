@@ -12,6 +12,7 @@ from app.services.catalogue_files import (
     catalogue_location,
     catalogue_name,
     create_database,
+    may_remember,
     open_database,
 )
 from app.services.errors import CatalogueUnreachable, NotACatalogue
@@ -84,3 +85,9 @@ def test_the_name_is_the_file_name_or_the_database_and_host(tmp_path: Path) -> N
     url = "postgresql+psycopg://archivist:s3cret@db.example.org/catalogue"
     assert catalogue_name(url) == "catalogue on db.example.org"
     assert "s3cret" not in catalogue_location(url)
+
+
+def test_a_url_with_a_password_is_never_remembered(tmp_path: Path) -> None:
+    assert may_remember(f"sqlite:///{tmp_path / 'a.sqlite'}")
+    assert may_remember("postgresql+psycopg://archivist@db.example.org/catalogue")
+    assert not may_remember("postgresql+psycopg://archivist:s3cret@db.example.org/catalogue")
