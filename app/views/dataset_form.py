@@ -139,8 +139,18 @@ class DatasetForm(QtWidgets.QWidget):
         buttons.addWidget(self.revert_button)
         buttons.addWidget(self.save_button)
 
+        # Instead of a greyed, empty form whose placeholders read like a dataset.
+        self.nothing_label = labelled(
+            "hint", "No dataset selected.\n\nSelect one in the table to see and edit it, or "
+            "make a new one with New dataset (Ctrl+N)."
+        )  # fmt: skip
+        self.nothing_label.setObjectName("nothing-selected")
+        self.nothing_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.nothing_label.hide()
+
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(self.nothing_label, 1)
         layout.addLayout(header)
         layout.addWidget(self.state_notice)
         layout.addWidget(self.banner)
@@ -398,6 +408,7 @@ class DatasetForm(QtWidgets.QWidget):
         self.file_error.hide()
         self._update_heading()
         self._update_state_notice()
+        self._show_nothing_selected()
         self._set_dirty(False)
 
     def record(self) -> Record:
@@ -602,6 +613,22 @@ class DatasetForm(QtWidgets.QWidget):
         width = max(200, self.width() - 260)
         self.heading.setText(metrics.elidedText(title, QtCore.Qt.TextElideMode.ElideRight, width))
         self.heading.setToolTip(title)
+
+    def changeEvent(self, event: QtCore.QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QtCore.QEvent.Type.EnabledChange:
+            self._show_nothing_selected()
+
+    def _show_nothing_selected(self) -> None:
+        """Disabled with no dataset in it (no id, no title): say so instead of showing fields."""
+        nothing = (
+            not self.isEnabled() and not self._loaded.get("id") and not self._loaded.get("title")
+        )
+        self.nothing_label.setVisible(nothing)
+        for widget in (self.heading, self.dirty_label, self.state_badge, self.tabs):
+            widget.setVisible(not nothing)
+        for button in (self.revert_button, self.save_button):
+            button.setVisible(not nothing)
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -83,6 +83,17 @@ def test_the_empty_form_shows_instructions_not_data(
     assert form.error_for("title") is None  # nothing is "wrong" before a save
 
 
+def test_with_nothing_selected_the_form_says_so_instead_of_empty_fields(
+    main_window: MainWindow,
+) -> None:
+    form = main_window.form
+    assert form.nothing_label.isVisible()
+    assert not form.tabs.isVisible() and not form.state_badge.isVisible()
+    main_window.new_action.trigger()
+    assert not form.nothing_label.isVisible()
+    assert form.tabs.isVisible()
+
+
 def test_labels_are_the_field_tables_words(main_window: MainWindow) -> None:
     form = main_window.form
     row = form.embargo_date.parentWidget()
