@@ -37,7 +37,9 @@ def version() -> str:
 def manual_text() -> str:
     """The README (Markdown): the checkout's, or the installed package's long description."""
     if README.is_file():
-        return README.read_text(encoding="utf-8")
+        text = README.read_text(encoding="utf-8")
+        if text.startswith("# Catalogue Desk"):  # ours, not a stray README beside a package
+            return text
     try:
         return str(metadata.metadata(DISTRIBUTION).get_payload())  # type: ignore[attr-defined]
     except metadata.PackageNotFoundError:
