@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _generate(db: str | None, count: int, seed: int) -> int:
-    from app.services.catalogue_files import open_database
+    from app.services.catalogue_files import catalogue_location, open_database
     from app.services.synthetic import generate
 
     database = open_database(db)
@@ -81,5 +81,5 @@ def _generate(db: str | None, count: int, seed: int) -> int:
         generate(database, count, seed=seed, progress_stream=sys.stderr)
     finally:
         database.dispose()
-    print(f"generated {count} datasets in {database.url}")
+    print(f"generated {count} datasets in {catalogue_location(database.url)}")
     return 0
