@@ -5,7 +5,8 @@ a text file, a folder or another program's SQLite database is `NotACatalogue`; a
 does not exist, a file that cannot be read or a server that does not answer is
 `CatalogueUnreachable`. A SQLite file is looked at (read-only, its first bytes and its table
 names) before Alembic is let near it, because migrating another program's database would add
-our tables to it. PostgreSQL is only connected to; its errors are translated the same way.
+our tables to it; a PostgreSQL database is looked at the same way (its table names), and its
+connection errors are translated too.
 
 `catalogue_name` is what the title bar and the Recent menu show: the file name, or the
 database and host of a URL (never a password).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -119,6 +121,21 @@ def _table_names(path: Path) -> set[str]:
         raise NotACatalogue(f"{path.name} is not a catalogue: {error}.") from None
 
 
+def _check_server_database(url: str, where: str) -> None:
+    """A database on a server (PostgreSQL) that holds another program's tables is refused, as
+    another program's SQLite file is: migrating it would add the catalogue's tables to it."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+    if tables and not tables >= CATALOGUE_TABLES:
+        raise NotACatalogue(
+            f"{where} holds another program's tables, not a catalogue. It was left untouched."
+        )
+
+
 def open_database(db: str | Path | None) -> Database:
     """`Database.open` (migrated to the current schema), refusing what is not a catalogue."""
     url = database_url(db)
@@ -127,6 +144,8 @@ def open_database(db: str | Path | None) -> Database:
         check_file(path)
     where = path.name if path is not None else catalogue_location(url)
     try:
+        if path is None:
+            _check_server_database(url, where)
         return Database.open(url)
     except NoSuchModuleError:
         raise CatalogueUnreachable(f"{where}: not a database URL this program knows.") from None

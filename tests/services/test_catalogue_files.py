@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect, text
 
 from app.services.catalogue_files import (
     catalogue_location,
@@ -17,6 +18,7 @@ from app.services.catalogue_files import (
 )
 from app.services.errors import CatalogueUnreachable, NotACatalogue
 from app.services.sample_catalogue import is_empty, new_catalogue, open_catalogue
+from tests.postgres import fresh_database
 
 
 def test_a_text_file_is_not_a_catalogue_and_stays_as_it_was(tmp_path: Path) -> None:
@@ -91,3 +93,22 @@ def test_a_url_with_a_password_is_never_remembered(tmp_path: Path) -> None:
     assert may_remember(f"sqlite:///{tmp_path / 'a.sqlite'}")
     assert may_remember("postgresql+psycopg://archivist@db.example.org/catalogue")
     assert not may_remember("postgresql+psycopg://archivist:s3cret@db.example.org/catalogue")
+
+
+def test_another_programs_postgresql_database_is_left_untouched(pg_server: str) -> None:
+    with fresh_database(pg_server, migrated=False) as other:
+        with other.engine.begin() as connection:
+            connection.execute(text("CREATE TABLE invoices (id integer PRIMARY KEY)"))
+        with pytest.raises(NotACatalogue, match="another program's tables"):
+            open_database(other.url)
+        with other.engine.connect() as connection:
+            assert inspect(connection).get_table_names() == ["invoices"]
+
+
+def test_an_empty_postgresql_database_becomes_a_catalogue_and_opens_again(pg_server: str) -> None:
+    with fresh_database(pg_server, migrated=False) as empty:
+        first = open_database(empty.url)
+        first.dispose()
+        again = open_database(empty.url)
+        assert is_empty(again)
+        again.dispose()
