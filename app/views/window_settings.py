@@ -6,8 +6,8 @@ Linux), the same format on every platform. Tests point QSettings' INI user path 
 folder (tests/views/conftest.py), so they never read or write the person's settings.
 
 `WindowState` is attached to a main window: it restores what was saved when it is made and
-saves when the window closes. A column layout saved by a version with other columns is
-ignored (the header's saved state says how many columns it had), never half applied.
+saves when the window closes. A column layout saved with other columns (another version of
+the table) is ignored, never half applied: the column keys are saved beside it.
 """
 
 from __future__ import annotations
@@ -96,6 +96,9 @@ class WindowState(QtCore.QObject):
         central = self._window.centralWidget()
         return central if isinstance(central, QtWidgets.QSplitter) else None
 
+    def _column_keys(self) -> list[str]:
+        return [column.key for column in self._window.model.columns]
+
     def restore(self) -> None:
         window = self._window
         settings = app_settings()
@@ -108,7 +111,8 @@ class WindowState(QtCore.QObject):
             splitter.restoreState(state)
         header = window.table.horizontalHeader()
         columns = settings.value("table/header")
-        if isinstance(columns, QtCore.QByteArray) and header.restoreState(columns):
+        same_columns = _strings(settings.value("table/columns")) == self._column_keys()
+        if same_columns and isinstance(columns, QtCore.QByteArray) and header.restoreState(columns):
             # The sort indicator came back with the header; the model is told of it here.
             window.table.sortByColumn(header.sortIndicatorSection(), header.sortIndicatorOrder())
         window._export_folder = folder("export")
@@ -121,6 +125,7 @@ class WindowState(QtCore.QObject):
         if splitter is not None:
             settings.setValue("window/splitter", splitter.saveState())
         settings.setValue("table/header", window.table.horizontalHeader().saveState())
+        settings.setValue("table/columns", self._column_keys())
         settings.setValue("folders/export", str(window._export_folder))
         settings.sync()
 

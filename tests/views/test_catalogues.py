@@ -18,6 +18,7 @@ from app.views.application import run_gui
 from app.views.catalogue_switch import CatalogueWindows
 from app.views.main_window import MainWindow
 from app.views.qt import QtCore, QtWidgets
+from app.views.window_settings import app_settings
 from tests.conftest import AUTHOR, make_record
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,3 +208,25 @@ def test_the_command_line_says_what_is_wrong_without_a_traceback(
     assert result.stderr.startswith("error: notes.txt is not a catalogue")
     assert len(result.stderr.strip().splitlines()) == 1
     assert notes.read_text(encoding="utf-8").startswith("Minutes")
+
+
+def test_a_column_layout_saved_with_other_columns_is_not_applied(
+    qtbot: QtBot, database: Database
+) -> None:
+    window = MainWindow(database, author="archivist")
+    with qtbot.waitSignal(window.model.countChanged):
+        window.show()
+    title_column = next(i for i, c in enumerate(window.model.columns) if c.key == "title")
+    window.table.horizontalHeader().resizeSection(title_column, 77)
+    window.close()
+    window.tasks.wait_for_all()
+    settings = app_settings()
+    settings.setValue("table/columns", ["id", "title", "an older column"])
+    settings.sync()
+
+    again = MainWindow(database, author="archivist")
+    with qtbot.waitSignal(again.model.countChanged):
+        again.show()
+    assert again.table.horizontalHeader().sectionSize(title_column) != 77
+    again.close()
+    again.tasks.wait_for_all()
