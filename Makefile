@@ -40,9 +40,9 @@ ICONS := $(XDG_DATA_HOME)/icons/hicolor/scalable/apps
 
 install-desktop:
 	mkdir -p $(APPLICATIONS) $(ICONS)
-	install -m 644 app/resources/catalogue-desk.svg $(ICONS)/catalogue-desk.svg
+	install -m 644 resources/catalogue-desk.svg $(ICONS)/catalogue-desk.svg
 	sed -e 's|^Exec=.*|Exec="$(EXEC)"|' -e 's|^TryExec=.*|TryExec=$(EXEC)|' \
-		app/resources/catalogue-desk.desktop > $(APPLICATIONS)/catalogue-desk.desktop
+		resources/catalogue-desk.desktop > $(APPLICATIONS)/catalogue-desk.desktop
 	chmod 644 $(APPLICATIONS)/catalogue-desk.desktop
 	-update-desktop-database $(APPLICATIONS) 2>/dev/null
 	-gtk-update-icon-cache -q -t $(XDG_DATA_HOME)/icons/hicolor 2>/dev/null

@@ -1,4 +1,4 @@
-"""Rewrites the record's schemas in app/resources/openapi.json from the field table.
+"""Rewrites the record's schemas in resources/openapi.json from the field table.
 
     python scripts/update_openapi.py
 

@@ -147,7 +147,7 @@ def test_make_install_desktop_puts_the_entry_and_icon_in_xdg_folders(tmp_path: P
         check=True, cwd=ROOT, capture_output=True,
     )  # fmt: skip
     icon = data / "icons" / "hicolor" / "scalable" / "apps" / "catalogue-desk.svg"
-    assert icon.read_bytes() == (ROOT / "app" / "resources" / "catalogue-desk.svg").read_bytes()
+    assert icon.read_bytes() == (ROOT / "resources" / "catalogue-desk.svg").read_bytes()
     entry = configparser.ConfigParser(interpolation=None)
     entry.optionxform = str  # type: ignore[assignment,method-assign]
     entry.read(data / "applications" / "catalogue-desk.desktop", encoding="utf-8")

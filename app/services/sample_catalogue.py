@@ -1,7 +1,7 @@
 """The sample catalogue: what a brand-new, empty catalogue starts with, so a first-time user
 sees something real (the fictional Harrowfield Borough Council and its archives).
 
-The content is ``app/resources/sample_catalogue.json``, package data read through
+The content is ``resources/sample_catalogue.json``, package data read through
 ``importlib.resources`` (app.resources), so an installed copy loads it as a checkout does;
 ``load_sample`` also takes an explicit path.
 
@@ -96,7 +96,7 @@ def read_sample(path: Path | Traversable | None = None) -> Sample:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as error:
         raise FileNotFoundError(
-            f"The sample catalogue is missing: {path} (shipped in app/resources/)"
+            f"The sample catalogue is missing: {path} (shipped in resources/)"
         ) from error
     data: Sample = json.loads(text)
     return data

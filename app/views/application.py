@@ -24,7 +24,7 @@ def run_gui(db: str | Path | None) -> int:
     assert isinstance(app, QtWidgets.QApplication)
     app.setApplicationName("Catalogue Desk")
     app.setOrganizationName("Catalogue Desk")
-    # The desktop entry's name (app/resources/catalogue-desk.desktop): docks group the window
+    # The desktop entry's name (resources/catalogue-desk.desktop): docks group the window
     # under its icon.
     app.setDesktopFileName("catalogue-desk")
     app.setWindowIcon(QtGui.QIcon(str(resource(ICON))))

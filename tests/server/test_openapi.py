@@ -1,4 +1,4 @@
-"""app/resources/openapi.json: a valid OpenAPI 3.1 document that every real response conforms to.
+"""resources/openapi.json: a valid OpenAPI 3.1 document that every real response conforms to.
 
 Each response of a real uvicorn server on loopback is checked against the operation it answers:
 its status is documented, its required headers are present, its content type is one documented

@@ -2,7 +2,7 @@
 
 Written directly as JSON, one dataset at a time: never through an rdflib graph, which is about a
 hundred times slower (rdflib reads the output in the tests instead). The `@context` is the file
-`app/resources/dcat-context.jsonld` and the site's prefixes (`ds:`, `topic:`; mappings.dcat's
+`resources/dcat-context.jsonld` and the site's prefixes (`ds:`, `topic:`; mappings.dcat's
 `site_context`), embedded in every page so that no consumer fetches anything remote; the server
 also serves it at `/api/v1/context.jsonld`. The page is lean because harvesters pay for every
 byte (a page of 100 datasets is read and parsed at each step of a walk): terms of the context
@@ -57,7 +57,7 @@ def catalogue_iri(base_url: str) -> str:
 
 @cache
 def context() -> dict[str, Any]:
-    """The JSON-LD context shipped in the package (app/resources/, read once)."""
+    """The JSON-LD context shipped in the package (resources/, read once)."""
     document: dict[str, Any] = orjson.loads(CONTEXT_PATH.read_bytes())
     return document
 

@@ -3,7 +3,7 @@ mapping of the JSON-LD feed, read backwards, and what other DCAT publishers comm
 
 Safety: a JSON-LD document never makes the importer fetch anything. Every `@context` in it is
 checked before rdflib sees it: an embedded context is kept, a reference to our own context
-(`.../api/v1/context.jsonld`) is replaced by the copy in app/resources/, any other reference or an
+(`.../api/v1/context.jsonld`) is replaced by the copy in resources/, any other reference or an
 `@import` is refused. RDF/XML is screened with defusedxml first (no entity declarations, no
 external entities), then parsed by rdflib's expat-based parser, which does not fetch DTDs.
 """

@@ -1,6 +1,6 @@
 """The OpenAPI (JSON Schema 2020-12) schemas of the record, generated from the field table:
 `Dataset`, its objects (`Licence`, `Contact`, `Custom`) and its children (`Resource`, `Link`).
-app/resources/openapi.json holds them as generated; `scripts/update_openapi.py` rewrites them there
+resources/openapi.json holds them as generated; `scripts/update_openapi.py` rewrites them there
 and a test checks that the shipped document is current."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 - `PATCH /api/dataset/{id}` (seed 002): an RFC 6902 JSON Patch, applied by
   services.json_patch in one write transaction as the key's user; 401 without a key. The body is
   `application/json-patch+json` (or `application/json`); anything else is a 415.
-- `GET /api/openapi.json`: `app/resources/openapi.json`, with `servers` set to where it is served.
+- `GET /api/openapi.json`: `resources/openapi.json`, with `servers` set to where it is served.
 - `POST /api/action/<name>`: CKAN clients (ckanapi's RemoteCKAN by default) call actions by
   POST with the parameters as a JSON object; `ckan_post` turns that into the GET the action's
   handler already serves (body parameters over query ones), so both ways share one handler.

@@ -11,7 +11,7 @@ Endpoints (seed documents 000, 001, 002):
 - `GET /api/dataset/{id}` — one dataset's full JSON: 200, 403 or 404; `PATCH` edits it with an
   RFC 6902 JSON Patch (server.api_extras, services.json_patch).
 - `POST /api/action/...` — the CKAN actions as CKAN clients (ckanapi) call them, by POST.
-- `GET /api/openapi.json` — the OpenAPI 3.1 document of all of these (app/resources/openapi.json).
+- `GET /api/openapi.json` — the OpenAPI 3.1 document of all of these (resources/openapi.json).
 - `GET /dataset/{id}` redirects there (the `webpage` of the exports); `GET /api/v1/context.jsonld`
   is the JSON-LD context every page also embeds.
 

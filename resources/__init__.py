@@ -1,9 +1,11 @@
 """The files the application ships: the sample catalogue, the JSON-LD context, the OpenAPI
 document, the icon and the desktop entry.
 
-They live inside the `app` package and are read through `importlib.resources`, so a checkout, an
-editable install and an installed wheel (`pip install`, `pipx install`) all find them the same
-way; pyproject.toml's package data puts them in the wheel. Nothing here imports anything.
+They live in the checkout's top-level `resources/`, which the `app` package sees as `app.resources`
+through the link `app/resources -> ../resources`; the wheel holds them as real files inside `app`
+(setuptools follows the link). Read through `importlib.resources`, a checkout, an editable install
+and an installed wheel (`pip install`, `pipx install`) all find them the same way. Nothing here
+imports anything.
 """
 
 from __future__ import annotations
