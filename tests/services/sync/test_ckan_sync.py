@@ -19,7 +19,7 @@ from app.services.formats import ckan as ckan_format
 from app.services.formats import write_to
 from app.services.importing import OnExisting, plan_import
 from app.services.sync import engine, registry, remotes
-from app.services.sync.adapter import MalformedAnswer, PortalConflict
+from app.services.sync.adapter import PortalConflict
 from app.services.sync.ckan import CkanAdapter
 from app.services.sync.http import HttpOptions
 from app.services.visibility import OWNER
@@ -292,16 +292,27 @@ def test_a_429_storm_is_waited_out(database: Database, ckan: Ckan, remote: str) 
     assert_same(database, ckan.portal)
 
 
-def test_malformed_json_is_an_error_naming_the_dataset_and_nothing_is_written(
+def test_a_bad_answer_costs_one_dataset_not_the_pull(
     database: Database, ckan: Ckan, remote: str
 ) -> None:
+    """A truncated answer once is retried; an HTML page answered with 200 every time costs
+    that one package: skipped, shown in the preview and reported, the rest lands, and the
+    next pull brings it."""
     ids = seed(ckan.portal)
-    ckan.faults.add(Fault("malformed", path=f"{ACTION}package_show"))
-    with pytest.raises(MalformedAnswer) as caught:
-        run(engine.pull(database, remote, options=FAST))
-    assert "not valid JSON" in str(caught.value)
-    assert any(f"dataset {package_id}" in str(caught.value) for package_id in ids.values())
-    assert local_ids(database) == []
+    show = f"{ACTION}package_show"
+    ckan.faults.add(Fault("malformed", path=show, query=f"id={ids['draft-budget']}"))
+    ckan.faults.add(Fault("html", path=show, query=f"id={ids['bins-collected']}", times=None))
+    plan, result = run(engine.pull(database, remote, options=FAST))
+    bins = f"remote:{ids['bins-collected']}"
+    [skipped] = [item for item in plan.items if item.state.skipped]
+    assert skipped.key == bins and "not valid JSON" in skipped.describe()
+    assert [f.key for f in result.failures] == [bins] and not result.ok
+    assert f"dataset {ids['bins-collected']}" in result.failures[0].message
+    assert sorted(linked(database)) == sorted([ids["draft-budget"], ids["staff-sickness"]])
+    ckan.faults.clear()
+    _plan, result = run(engine.pull(database, remote, options=FAST))
+    assert result.ok and result.local_created
+    assert_same(database, ckan.portal)
 
 
 def test_a_wrong_token_is_anonymous_and_cannot_create(

@@ -16,7 +16,6 @@ from app.models.database import Database
 from app.services import access, datasets
 from app.services.records import Record
 from app.services.sync import engine, registry, remotes
-from app.services.sync.adapter import MalformedAnswer
 from app.services.sync.http import HttpOptions
 from app.services.sync.links import LinkUpdate, save_links
 from app.services.sync.opendatasoft import OpendatasoftAdapter
@@ -301,17 +300,19 @@ def test_a_429_storm_with_the_quota_body_is_waited_out(
     assert_same(database, ods.portal)
 
 
-def test_malformed_json_is_an_error_naming_the_dataset_and_nothing_is_written(
+def test_malformed_json_costs_that_dataset_and_the_rest_lands(
     database: Database, ods: Ods, remote: str
 ) -> None:
     uids = seed(ods.portal)
-    ods.faults.add(Fault("malformed", path=f"{AUTOMATION}/{uids['bins-collected']}/resources"))
-    with pytest.raises(MalformedAnswer) as caught:
-        run(engine.pull(database, remote, options=FAST))
-    assert "bins-collected" in str(caught.value)
-    assert "not valid JSON" in str(caught.value)
-    assert local_ids(database) == []
-    # The fault was one answer: the next pull brings everything.
+    resources = f"{AUTOMATION}/{uids['bins-collected']}/resources"
+    ods.faults.add(Fault("html", path=resources, times=None))
+    plan, result = run(engine.pull(database, remote, options=FAST))
+    [failure] = result.failures
+    assert "bins-collected" in failure.message and "not valid JSON" in failure.message
+    assert [i.key for i in plan.items if i.state.skipped] == [failure.key]
+    assert len(local_ids(database)) == len(uids) - 1
+    # The portal answers again: the next pull brings everything.
+    ods.faults.clear()
     _plan, result = run(engine.pull(database, remote, options=FAST))
     assert result.ok
     assert_same(database, ods.portal)
