@@ -467,3 +467,44 @@ def test_the_fake_search_api_answers_as_seed_003(ods: Ods) -> None:
     assert [d["datasetid"] for d in anonymous["datasets"]] == ["bins-collected"]
     missing = httpx.get(f"{ods.url}/api/datasets/1.0/draft-budget/", headers=key)
     assert missing.status_code == 404 and missing.json()["error"].startswith("Unknown dataset")
+
+
+def test_the_fake_search_api_counts_calls_against_a_quota_as_seed_003(ods: Ods) -> None:
+    ods.portal.call_limit = 2
+    seed(ods.portal)
+    key = {"Authorization": f"Apikey {KEY}"}
+    answers = [httpx.get(f"{ods.url}{SEARCH}", headers=key) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [a.headers["x-ratelimit-remaining"] for a in answers] == ["1", "0", "0"]
+    assert {a.headers["x-ratelimit-limit"] for a in answers} == {"2"}
+    assert all(a.headers["x-ratelimit-reset"].isdigit() for a in answers)
+    refused = answers[2]
+    assert "retry-after" not in refused.headers  # seed 003: the body says when, not a header
+    body = refused.json()
+    assert body["errorcode"] == 10002 and body["call_limit"] == 2
+    assert body["limit_time_unit"] == "day" and body["error"].startswith("Too many requests")
+    assert body["reset_time"].endswith("Z") and body["reset_time"] > "2024"
+    # Anonymous callers have a quota of their own, and their own error code.
+    anonymous = [httpx.get(f"{ods.url}/api/datasets/1.0/bins-collected") for _ in range(3)]
+    assert [a.status_code for a in anonymous] == [200, 200, 429]
+    assert anonymous[2].json()["errorcode"] == 10005
+
+
+def test_an_exhausted_quota_pauses_the_pull_until_its_reset_time(
+    database: Database, ods: Ods, remote: str
+) -> None:
+    """One Search API call a second: the pull waits for each `reset_time` (no Retry-After) and
+    the portal's own records show no call coming back before the moment it named."""
+    ods.portal.call_limit = 1
+    ods.portal.quota_period = 0.5
+    seed(ods.portal)
+    plan, result = run(engine.pull(database, remote, options=FAST))
+    assert result.ok, result
+    assert plan.count("local", "create") == 3
+    searches = [s for s in ods.faults.log if s.path.startswith("/api/datasets/1.0/")]
+    refused = [s for s in searches if s.status == 429]
+    assert refused and len(refused) == len(ods.portal.quota_resets)
+    for turned_away, reset in zip(refused, ods.portal.quota_resets, strict=True):
+        early = [s for s in searches if turned_away.at < s.at < reset]
+        assert early == []
+    assert_same(database, ods.portal)
