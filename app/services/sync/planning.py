@@ -80,6 +80,7 @@ class Planner:
 
             return fetch
 
+        await adapter.prefetch(remote_ids)
         results = await run_all(
             [job(r) for r in remote_ids],
             self.progress,

@@ -21,6 +21,7 @@ from app.services.importing import OnExisting, plan_import
 from app.services.sync import engine, registry, remotes
 from app.services.sync.adapter import PortalConflict
 from app.services.sync.ckan import CkanAdapter
+from app.services.sync.ckan_reads import id_query
 from app.services.sync.http import HttpOptions
 from app.services.visibility import OWNER
 from tests.conftest import AUTHOR, make_record
@@ -183,12 +184,12 @@ def test_a_second_pull_with_nothing_changed_fetches_nothing(
     assert [s.path for s in seen] == [f"{ACTION}package_search"] * 2
     assert all("rows=0" in s.query for s in seen)
     assert any("metadata_modified" in s.query for s in seen)
-    # One edit on the portal: exactly that package is read.
+    # One edit on the portal: exactly that package is read (one search by id, no show).
     ckan.portal.edit(ids["staff-sickness"], title="Staff sickness, by month")
     ckan.faults.clear_log()
     plan, result = run(engine.pull(database, remote, options=FAST))
-    shows = ckan.faults.requests("GET", f"{ACTION}package_show")
-    assert [s.query for s in shows] == [f"id={ids['staff-sickness']}"]
+    assert plan.fetched == 1 and not ckan.faults.requests("GET", f"{ACTION}package_show")
+    assert len(ckan.faults.requests("POST", f"{ACTION}package_search")) == 1
     assert result.local_updated == [linked(database)[ids["staff-sickness"]]]
     assert_same(database, ckan.portal)
 
@@ -300,6 +301,8 @@ def test_a_bad_answer_costs_one_dataset_not_the_pull(
     next pull brings it."""
     ids = seed(ckan.portal)
     show = f"{ACTION}package_show"
+    # The packages are read by id in a search first: garbled too, so each is read by itself.
+    ckan.faults.add(Fault("garbled", method="POST", path=f"{ACTION}package_search", times=None))
     ckan.faults.add(Fault("malformed", path=show, query=f"id={ids['draft-budget']}"))
     ckan.faults.add(Fault("html", path=show, query=f"id={ids['bins-collected']}", times=None))
     plan, result = run(engine.pull(database, remote, options=FAST))
@@ -313,6 +316,24 @@ def test_a_bad_answer_costs_one_dataset_not_the_pull(
     _plan, result = run(engine.pull(database, remote, options=FAST))
     assert result.ok and result.local_created
     assert_same(database, ckan.portal)
+
+
+def test_a_pull_reads_packages_a_hundred_to_a_search(
+    database: Database, ckan: Ckan, remote: str
+) -> None:
+    for n in range(150):
+        ckan.portal.add_package({"name": f"p-{n:03d}", "title": f"P {n}", "owner_org": "council"})
+    seed(ckan.portal)
+    plan, result = run(engine.pull(database, remote, options=FAST))
+    assert result.ok, result
+    assert plan.count("local", "create") == 153
+    assert len(ckan.faults.requests("POST", f"{ACTION}package_search")) == 2
+    assert ckan.faults.requests("GET", f"{ACTION}package_show") == []
+    assert_same(database, ckan.portal)
+
+
+def test_package_ids_are_quoted_for_solr() -> None:
+    assert id_query(["a-1", 'b"2', "c\\3"]) == 'id:("a-1" OR "b\\"2" OR "c\\\\3")'
 
 
 def test_a_wrong_token_is_anonymous_and_cannot_create(
