@@ -452,11 +452,11 @@ class OdsPortal:
             self._require(user, dataset, "edit_dataset")
             return 200, self._status(dataset)
         if action == "resources":
-            return self._resources(method, rest[1:], user, dataset, body)
+            return self._resources(method, rest[1:], user, dataset, body, request)
         if action == "metadata":
             return self._metadata(method, rest[1:], user, dataset, body)
         if action == "security" and len(rest) >= 2 and rest[1] in ("users", "groups"):
-            return self._security(method, rest[1], rest[2:], user, dataset, body)
+            return self._security(method, rest[1], rest[2:], user, dataset, body, request)
         raise auto_error(404, "not_found", "Not found.")
 
     def _require(self, user: OdsUser, dataset: OdsDataset | None, permission: str) -> None:
@@ -569,13 +569,19 @@ class OdsPortal:
         }
 
     def _resources(
-        self, method: str, rest: list[str], user: OdsUser, dataset: OdsDataset, body: Any
+        self,
+        method: str,
+        rest: list[str],
+        user: OdsUser,
+        dataset: OdsDataset,
+        body: Any,
+        request: Request,
     ) -> tuple[int, Any]:
         self._require(user, dataset, "edit_dataset")
         if not rest:
             if method == "GET":
                 results = list(copy.deepcopy(r) for r in dataset.resources.values())
-                return 200, _unpaged(results)
+                return 200, _paged(request, results)
             if method == "POST":
                 resource = self._resource_body(body)
                 resource["uid"] = "re_" + _token(6)
@@ -665,6 +671,7 @@ class OdsPortal:
         user: OdsUser,
         dataset: OdsDataset,
         body: Any,
+        request: Request,
     ) -> tuple[int, Any]:
         self._require(user, dataset, "manage_dataset")
         rulesets = dataset.user_rulesets if kind == "users" else dataset.group_rulesets
@@ -672,7 +679,7 @@ class OdsPortal:
         if not rest:
             if method == "GET":
                 results = [copy.deepcopy(r) for r in rulesets.values()]
-                return 200, _unpaged(results)
+                return 200, _paged(request, results)
             if method == "POST":
                 name, ruleset = self._ruleset_body(target_kind, body, None)
                 if name in rulesets:
@@ -831,8 +838,11 @@ def _token(length: int) -> str:
     return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(length))
 
 
-def _unpaged(results: list[Any]) -> dict[str, Any]:
-    return {"total_count": len(results), "next": None, "previous": None, "results": results}
+def _paged(request: Request, results: list[Any]) -> dict[str, Any]:
+    """A listing paged as seed 004 pages every one: `limit` (0..1000, 20 by default), `offset`."""
+    limit, offset = _paging(request)
+    page = results[offset : offset + limit] if limit else []
+    return _page(request, len(results), limit, offset, page)
 
 
 def _paging(request: Request) -> tuple[int, int]:

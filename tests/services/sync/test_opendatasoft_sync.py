@@ -508,3 +508,37 @@ def test_an_exhausted_quota_pauses_the_pull_until_its_reset_time(
         early = [s for s in searches if turned_away.at < s.at < reset]
         assert early == []
     assert_same(database, ods.portal)
+
+
+def test_the_fake_automation_api_pages_every_listing_as_seed_004(ods: Ods) -> None:
+    uids = seed(ods.portal)
+    bins = uids["bins-collected"]
+    for n in range(24):
+        ods.portal.add_resource(bins, f"Part {n}", f"https://data.example/{n}.csv")
+    key = {"Authorization": f"Apikey {KEY}"}
+    url = f"{ods.url}{AUTOMATION}/{bins}/resources/"
+    first = httpx.get(url, headers=key).json()  # 20 a page unless told
+    assert first["total_count"] == 25 and len(first["results"]) == 20
+    assert first["previous"] is None and "offset=20" in first["next"]
+    rest = httpx.get(first["next"], headers=key).json()
+    assert len(rest["results"]) == 5 and rest["next"] is None and rest["previous"]
+    assert len(httpx.get(url, params={"limit": 1000}, headers=key).json()["results"]) == 25
+    too_many = httpx.get(url, params={"limit": 1001}, headers=key)
+    assert too_many.status_code == 400 and too_many.json()["error_code"] == "validation_error"
+    rulesets = httpx.get(f"{ods.url}{AUTOMATION}/{bins}/security/users/", headers=key).json()
+    assert set(rulesets) == {"total_count", "next", "previous", "results"}
+
+
+def test_a_dataset_with_more_resources_than_a_page_comes_whole(
+    database: Database, ods: Ods, remote: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.services.sync.opendatasoft.LISTING_PAGE", 2)
+    uids = seed(ods.portal)
+    for n in range(4):
+        ods.portal.add_resource(uids["bins-collected"], f"Part {n}", f"https://d.example/{n}.csv")
+    ods.portal.publish_now(uids["bins-collected"])
+    _plan, result = run(engine.pull(database, remote, options=FAST))
+    assert result.ok, result
+    bins = local_record(database, linked(database)["bins-collected"])
+    assert len(bins["resources"]) == 5
+    assert_same(database, ods.portal)
