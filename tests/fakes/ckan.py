@@ -26,6 +26,7 @@ organization_list_for_user, status_show.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import threading
 import uuid
@@ -275,7 +276,12 @@ class CkanPortal:
         include_private = _truthy(params.get("include_private"))
         include_drafts = _truthy(params.get("include_drafts"))
         matches = []
-        for package in self.packages.values():
+        fq = str(params.get("fq") or "")
+        packages: Any = self.packages.values()
+        if fq.startswith("id:(") and fq.endswith(")"):  # by id, as Solr's index finds them
+            packages = [self.packages[i] for i in sorted(_one_of(fq[3:])) if i in self.packages]
+            fq = ""
+        for package in packages:
             state = package["state"]
             if state == "deleted" or (state == "draft" and not include_drafts):
                 continue
@@ -287,7 +293,7 @@ class CkanPortal:
                 and package.get("creator_user_id") == user.name
             ):
                 continue
-            if not _matches(package, params.get("q", ""), params.get("fq", "")):
+            if not _matches(package, params.get("q", ""), fq):
                 continue
             matches.append(package)
         sort = params.get("sort") or "score desc, metadata_modified desc"
@@ -563,10 +569,18 @@ def _term(package: dict[str, Any], term: str) -> bool:
         return low_ok and high_ok
     if ":" in term and not term.startswith('"'):
         key, _, value = term.partition(":")
+        if value.startswith("(") and value.endswith(")"):  # field:("a" OR "b" ...)
+            return str(package.get(key) or "") in _one_of(value)
         return str(package.get(key) or "") == value.strip('"')
     words = term.strip('"').lower().split()
     text = f"{package.get('title', '')} {package.get('notes', '')}".lower()
     return all(word in text for word in words)
+
+
+@functools.lru_cache(maxsize=64)
+def _one_of(group: str) -> frozenset[str]:
+    """The values of a Solr group `("a" OR "b" ...)`, parsed once per query, not per package."""
+    return frozenset(v.strip().strip('"') for v in re.split(r"\s+OR\s+", group[1:-1]))
 
 
 def _json(status: int, body: Any) -> Response:

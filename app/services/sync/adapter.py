@@ -16,9 +16,10 @@ How to write an adapter for a portal kind:
 
 The engine (sync.engine) calls, in this order: `list_datasets(since)` once per sync; `fetch`
 only for the datasets whose summary `version` differs from the one stored in the sync link (or
-that are new); then, for a push, `update`/`create`/`delete`. `find` is how an interrupted push
-resumes without duplicates: before creating, the engine asks whether the portal already holds
-the dataset (by our id, slug or title), and adopts it if so.
+that are new), after one `prefetch` of them all; then, for a push, `update`/`create`/
+`delete`. `find` is how an interrupted push resumes without duplicates: before creating, the
+engine asks whether the portal already holds the dataset (by our id, slug or title), and
+adopts it if so.
 
 Errors: raise the `PortalError` subclasses below (the http wrapper already does for status
 codes, network failures and malformed JSON); a field of an otherwise good answer that has the
@@ -333,6 +334,12 @@ class PortalAdapter(ABC):
     async def list_datasets(self, since: str | None) -> Listing:
         """Every dataset the key may see (complete), or only those modified since the token
         of an earlier listing (complete=False)."""
+
+    async def prefetch(self, remote_ids: Sequence[str]) -> None:
+        """Called once before `fetch` is called for each of these datasets: a portal that can
+        read many datasets in one request (CKAN's package_search) reads them here, and `fetch`
+        answers from what it read. Default: nothing (every fetch is a request)."""
+        del remote_ids
 
     @abstractmethod
     async def fetch(self, remote_id: str) -> RemoteRecord:

@@ -27,7 +27,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -51,6 +51,7 @@ from app.services.sync.adapter import (
     collect_pages,
     stable_listing,
 )
+from app.services.sync.ckan_reads import read_packages
 from app.services.sync.http import PortalHttp
 from app.services.sync.merge import canonical
 from app.services.sync.registry import register
@@ -74,6 +75,7 @@ class CkanAdapter(PortalAdapter):
         self._vocabulary_lock = asyncio.Lock()
         self._database: Database | None = None
         self._teams: frozenset[str] | None = None  # our team ids, once read
+        self._read: dict[str, Any] = {}  # packages prefetched by id (sync.ckan_reads)
 
     def attach_catalogue(self, database: Database, remote_pk: int) -> None:
         """Our teams are the portal's organizations (by name): a pulled organization that is
@@ -244,8 +246,13 @@ class CkanAdapter(PortalAdapter):
 
     # -- reading --------------------------------------------------------------------------------
 
+    async def prefetch(self, remote_ids: Sequence[str]) -> None:
+        self._read.update(await read_packages(self._call, remote_ids))
+
     async def fetch(self, remote_id: str) -> RemoteRecord:
-        package = await self._call("package_show", params={"id": remote_id}, dataset=remote_id)
+        package = self._read.pop(remote_id, None)
+        if package is None:
+            package = await self._call("package_show", params={"id": remote_id}, dataset=remote_id)
         return await self._remote(remote_id, package)
 
     async def _remote(self, remote_id: str, package: Any) -> RemoteRecord:

@@ -52,7 +52,7 @@ from app.services.sync import links as db
 from app.services.sync.apply_local import apply_pull
 from app.services.sync.apply_remote import apply_push
 from app.services.sync.context import DEFAULT_OPTIONS, SyncOptions, open_remote
-from app.services.sync.plan import Resolution, SyncPlan, SyncResult
+from app.services.sync.plan import ItemFailure, Resolution, SyncPlan, SyncResult
 from app.services.sync.planning import Planner
 
 
@@ -91,6 +91,9 @@ async def apply(
     """Carry out `plan`; conflicts without a resolution are left alone on both sides."""
     resolutions = dict(resolutions or {})
     result = SyncResult(plan.remote, plan.direction)
+    result.failures.extend(
+        ItemFailure(item.key, item.state.skipped) for item in plan.items if item.state.skipped
+    )
     for item in plan.items:
         for conflict in item.conflicts:
             if (item.key, conflict.unit) not in resolutions:

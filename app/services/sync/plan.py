@@ -67,6 +67,7 @@ class ItemState:
     converged: dict[str, Any] = field(default_factory=dict)  # units equal on both sides
     adopt: bool = False  # a create in flight found on the remote: adopt it, push the rest
     refresh: bool = False  # nothing to write, but the link's versions/base move on
+    skipped: str | None = None  # why it sits this sync out (an unusable answer): a failure
 
 
 @dataclass(slots=True)

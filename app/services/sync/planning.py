@@ -13,6 +13,7 @@ from app.services.records import Record
 from app.services.sync import links as db
 from app.services.sync.adapter import (
     SYNC_FIELDS,
+    MalformedAnswer,
     MappingReport,
     PortalForbidden,
     PortalNotFound,
@@ -31,6 +32,13 @@ class _Gone:
 
     def __init__(self, hidden: bool) -> None:
         self.hidden = hidden
+
+
+class _Skipped:
+    """A fetch got no usable answer, even retried: this dataset sits this sync out."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 class Planner:
@@ -54,20 +62,25 @@ class Planner:
         pks = [link.pk for link in links]
         self.bases = await asyncio.to_thread(db.load_bases, self.ctx.database, pks)
 
-    async def _fetch_all(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord | _Gone]:
+    async def _fetch_all(
+        self, remote_ids: Sequence[str]
+    ) -> dict[str, RemoteRecord | _Gone | _Skipped]:
         adapter = self.adapter
 
-        def job(remote_id: str) -> Callable[[], Awaitable[RemoteRecord | _Gone]]:
-            async def fetch() -> RemoteRecord | _Gone:
+        def job(remote_id: str) -> Callable[[], Awaitable[RemoteRecord | _Gone | _Skipped]]:
+            async def fetch() -> RemoteRecord | _Gone | _Skipped:
                 try:
                     return await adapter.fetch(remote_id)
                 except PortalNotFound:
                     return _Gone(hidden=False)
                 except PortalForbidden:
                     return _Gone(hidden=True)
+                except MalformedAnswer as error:  # one bad answer costs one dataset
+                    return _Skipped(error.message)
 
             return fetch
 
+        await adapter.prefetch(remote_ids)
         results = await run_all(
             [job(r) for r in remote_ids],
             self.progress,
@@ -79,6 +92,15 @@ class Planner:
             if isinstance(value, RemoteRecord):
                 self.report.extend(value.report)
         return found
+
+    def _skip(
+        self, key: str, dataset_id: str | None, remote_id: str | None, answer: _Skipped
+    ) -> None:
+        """A dataset whose answer was unusable: shown, written on neither side, a failure of
+        the sync (so the listing token stays and the next sync reads it again)."""
+        item = PlanItem(key, dataset_id, remote_id, "", notes=[f"skipped: {answer.reason}"])
+        item.state.skipped = answer.reason
+        self.items.append(item)
 
     async def run(self) -> SyncPlan:
         ctx, database = self.ctx, self.ctx.database
@@ -155,13 +177,22 @@ class Planner:
         self.pending = sum(1 for link in links if link.local_changed and link.pk not in changed_pks)
         for link, summary in changed:
             answer = fetched[summary.remote_id]
+            if isinstance(answer, _Skipped):
+                self._skip(link.dataset_id, link.dataset_id, link.remote_id, answer)
+                continue
             self._pull_linked(link, summary, answer, local.get(link.dataset_id))
         for link in missing:
             answer = fetched[link.remote_id or ""]
+            if isinstance(answer, _Skipped):
+                self._skip(link.dataset_id, link.dataset_id, link.remote_id, answer)
+                continue
             summary = RemoteSummary(link.remote_id or "", None)
             self._pull_linked(link, summary, answer, local.get(link.dataset_id))
         for summary in new:
             answer = fetched[summary.remote_id]
+            if isinstance(answer, _Skipped):
+                self._skip(f"remote:{summary.remote_id}", None, summary.remote_id, answer)
+                continue
             if isinstance(answer, _Gone):
                 continue  # listed, then gone before we could read it: nothing to pull
             if summary.remote_id in adopted:
@@ -344,6 +375,9 @@ class Planner:
         for link in dirty:
             summary = remote_changed.get(link.pk)
             answer = fetched.get(link.remote_id or "") if summary else None
+            if isinstance(answer, _Skipped):
+                self._skip(link.dataset_id, link.dataset_id, link.remote_id, answer)
+                continue
             self._push_linked(link, summary, answer, local.get(link.dataset_id))
         for link in creating:
             await self._push_creating(link, local.get(link.dataset_id))
@@ -440,6 +474,9 @@ class Planner:
             self._push_new(record, version, link_pk=link.pk)
             return
         answer = (await self._fetch_all([found.remote_id]))[found.remote_id]
+        if isinstance(answer, _Skipped):  # found, not readable: never created a second time
+            self._skip(link.dataset_id, link.dataset_id, found.remote_id, answer)
+            return
         if isinstance(answer, _Gone):
             self._push_new(record, version, link_pk=link.pk)
             return
