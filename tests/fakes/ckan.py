@@ -675,6 +675,9 @@ def _term(package: dict[str, Any], term: str) -> bool:
         return low_ok and high_ok
     if ":" in term and not term.startswith('"'):
         key, _, value = term.partition(":")
+        if key.startswith("extras_"):  # CKAN indexes each extra as extras_<key>
+            extras = {e["key"]: e["value"] for e in package.get("extras") or []}
+            return str(extras.get(key.removeprefix("extras_")) or "") == value.strip('"')
         return str(package.get(key) or "") == value.strip('"')
     words = term.strip('"').lower().split()
     text = f"{package.get('title', '')} {package.get('notes', '')}".lower()
