@@ -58,9 +58,9 @@ from app.services.mappings.ckan_resources import (
     child_from_resource,
     child_losses,
     derived_child_id,
-    from_ckan_time,
     resources_of,
 )
+from app.services.mappings.ckan_resources import from_ckan_time as from_ckan_time
 from app.services.mappings.ckan_resources import resource_child_id as resource_child_id
 from app.services.mappings.ckan_resources import to_ckan_time as to_ckan_time
 from app.services.records import Record

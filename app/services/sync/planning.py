@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
+from app.services.clock import today_iso
 from app.services.progress import Progress
 from app.services.records import Record
 from app.services.sync import links as db
@@ -248,7 +249,8 @@ class Planner:
                 state.local = self._local(local[0], keys)
                 if unit_values(state.local, keys) == unit_values(base, keys):
                     item.local = "delete"
-                    item.notes.append("deleted there: deleted here too (restorable from history)")
+                    item.notes.append("deleted on the remote")
+                    item.notes.append("deleted here too, restorable from its history")
                 else:
                     item.notes.append(
                         "deleted there, edited here: keep mine creates it there again on the "
@@ -325,10 +327,16 @@ class Planner:
         database, adapter = self.ctx.database, self.adapter
         remote_changed = {link.pk: summary for link, summary in changed}
         missing_pks = {link.pk for link in missing}
+        # An embargo that passed changes what the portal may show, with no edit here.
+        opened = await asyncio.to_thread(
+            db.embargo_passed_ids, database, self.ctx.remote_pk, today_iso()
+        )
         dirty = [
             link
             for link in links
-            if link.local_changed and link.remote_id is not None and link.pk not in missing_pks
+            if (link.local_changed or link.dataset_id in opened)
+            and link.remote_id is not None
+            and link.pk not in missing_pks
         ]
         creating = [link for link in links if link.remote_id is None]
         fetch_ids = [link.remote_id or "" for link in dirty if link.pk in remote_changed]

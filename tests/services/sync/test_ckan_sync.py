@@ -51,8 +51,8 @@ class Ckan:
         return self.server.faults
 
 
-@pytest.fixture
-def ckan() -> Iterator[Ckan]:
+def serve_ckan() -> Iterator[Ckan]:
+    """A portal with an organization the editor's key may create in, and two groups."""
     portal = CkanPortal()
     portal.add_organization("council", "Borough Council")
     portal.add_group("environment", "Environment")
@@ -62,11 +62,20 @@ def ckan() -> Iterator[Ckan]:
         yield Ckan(portal, server)
 
 
-@pytest.fixture
-def remote(database: Database, ckan: Ckan, memory_keyring: MemoryKeyring) -> str:
+def add_ckan_remote(database: Database, ckan: Ckan) -> str:
     with database.transaction() as session:
         remotes.add_remote(session, NAME, "ckan", ckan.url, key=TOKEN)
     return NAME
+
+
+@pytest.fixture
+def ckan() -> Iterator[Ckan]:
+    yield from serve_ckan()
+
+
+@pytest.fixture
+def remote(database: Database, ckan: Ckan, memory_keyring: MemoryKeyring) -> str:
+    return add_ckan_remote(database, ckan)
 
 
 def seed(portal: CkanPortal) -> dict[str, str]:
