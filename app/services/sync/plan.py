@@ -26,6 +26,7 @@ from typing import Any, Literal
 from app.services.records import Record
 from app.services.sync.adapter import Listing, MappingReport
 from app.services.sync.merge import FieldConflict
+from app.services.sync.refused import Refused
 
 Direction = Literal["pull", "push"]
 Action = Literal["create", "update", "delete", "unlink"]
@@ -119,6 +120,9 @@ class SyncPlan:
     fetched: int  # full records fetched while planning
     unchanged: int  # linked datasets that changed on neither side
     pending: int  # datasets with changes for the other direction (left for later)
+    # Remote datasets this catalogue cannot hold (remote id -> version, why): shown in the
+    # report, remembered with the listing token so a pull reads each again only once changed.
+    refused: Refused = field(default_factory=dict)
 
     @property
     def conflicts(self) -> list[tuple[PlanItem, FieldConflict]]:

@@ -9,6 +9,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from app.services.clock import today_iso
+from app.services.errors import ValidationFailed
+from app.services.new_datasets import stored_record
 from app.services.progress import Progress
 from app.services.records import Record
 from app.services.sync import links as db
@@ -22,9 +24,19 @@ from app.services.sync.adapter import (
 )
 from app.services.sync.concurrency import run_all
 from app.services.sync.context import SyncContext, SyncOptions
-from app.services.sync.merge import FieldConflict, canonical, synced_keys, three_way, unit_values
+from app.services.sync.merge import (
+    FieldConflict,
+    canonical,
+    set_units,
+    synced_keys,
+    three_way,
+    unit_values,
+)
 from app.services.sync.plan import WHOLE, Direction, PlanItem, SyncPlan
-from app.services.validation import DATASET_ID
+from app.services.sync.refused import Refused
+from app.services.validation import DATASET_ID, validate_record
+
+CANNOT_HOLD = "cannot be held here"
 
 
 class _Gone:
@@ -50,6 +62,7 @@ class Planner:
         self.pending = 0
         self.fetched = 0
         self.bases: dict[int, Record] = {}
+        self.refused: Refused = {}
 
     def _local(self, record: Record, keys: Sequence[str]) -> Record:
         """A local record compared with the remote: in the portal's normal form."""
@@ -95,8 +108,15 @@ class Planner:
         by_remote = {link.remote_id: link for link in links if link.remote_id is not None}
         changed: list[tuple[db.LinkRow, RemoteSummary]] = []
         new: list[RemoteSummary] = []
+        self.refused = {
+            rid: entry
+            for rid, entry in ctx.refused.items()
+            if (rid in summaries or not listing.complete)
+        }
         for summary in summaries.values():
             link = by_remote.get(summary.remote_id)
+            if self._still_refused(summary):
+                continue
             if link is None:
                 new.append(summary)
             elif (
@@ -134,7 +154,37 @@ class Planner:
             fetched=self.fetched,
             unchanged=unchanged,
             pending=self.pending,
+            refused=self.refused,
         )
+
+    def _still_refused(self, summary: RemoteSummary) -> bool:
+        """A dataset a pull could not hold, unchanged since: reported again, not fetched."""
+        entry = self.refused.get(summary.remote_id)
+        if entry is None or self.options.full:
+            return False
+        version, why = entry
+        if version is None or version != summary.version:
+            del self.refused[summary.remote_id]  # changed there: read it again
+            return False
+        self.report.add(summary.remote_id, "*", self.direction, f"{CANNOT_HOLD} (unchanged): {why}")
+        return True
+
+    def _refuse(self, summary: RemoteSummary, record: Record, item: PlanItem) -> bool:
+        """Whether `record` (what a pull would write here) is one this catalogue cannot hold:
+        if so the item writes nothing, says why once, and is remembered (`sync.refused`)."""
+        try:
+            validate_record(stored_record({**record, "id": record.get("id") or "xxxxx"}))
+        except ValidationFailed as failure:
+            why = "; ".join(f"{path}: {message}" for path, message in failure.errors.items())
+            self.refused[summary.remote_id] = (summary.version, why)
+            self.report.add(
+                item.dataset_id or summary.remote_id, "*", "pull", f"{CANNOT_HOLD}: {why}"
+            )
+            item.notes.append(f"{CANNOT_HOLD}: {why}")
+            item.local, item.to_local = None, {}
+            item.state.refresh = False
+            return True
+        return False
 
     # -- pull ---------------------------------------------------------------------------------
 
@@ -281,6 +331,9 @@ class Planner:
         state.converged = merge.converged
         if merge.to_local:
             item.local = "update"
+            if self._refuse(summary, set_units(local[0], merge.to_local), item):
+                self.items.append(item)
+                return
         if merge.to_remote:
             self.pending += 1
         state.refresh = True
@@ -310,6 +363,9 @@ class Planner:
             state.local_full = {"id": planned} if DATASET_ID.match(str(planned)) else None
             item.local = "create"
             item.to_local = unit_values(remote_c, keys)
+            if self._refuse(summary, {k: answer.record[k] for k in keys}, item):
+                self.items.append(item)
+                return
         state.keys = keys
         state.remote = remote_c
         state.remote_full = answer.record

@@ -454,3 +454,31 @@ def test_different_custom_fields_edited_on_each_side_merge(
     assert result.ok, result
     extras = {e["key"]: e["value"] for e in ckan.portal.get(package["id"])["extras"]}
     assert extras == {"frequency": "daily", "unit": "Street cleaning"}
+
+
+def test_a_package_we_cannot_hold_is_listed_once_and_the_pull_moves_past_it(
+    database: Database, ckan: Ckan, remote: str
+) -> None:
+    bad = ckan.portal.add_package(
+        {"name": "bad", "title": "Bad", "owner_org": "council", "maintainer_email": "waste team"}
+    )
+    good = ckan.portal.add_package({"name": "good", "title": "Good", "owner_org": "council"})
+    plan, result = run(engine.pull(database, remote, options=FAST))
+    assert result.ok, result  # the pull lands, and its listing token is kept
+    assert plan.count("local", "create") == 1
+    (line,) = [i for i in plan.report.issues if i.dataset == bad["id"] and i.field == "*"]
+    assert "cannot be held here" in line.reason and "contact.email" in line.reason
+    assert list(linked(database)) == [good["id"]]
+    # Something else changes there: the listing is read again, the refused one is not.
+    ckan.portal.edit(good["id"], title="Good, edited")
+    ckan.faults.clear_log()
+    plan, result = run(engine.pull(database, remote, options=FAST))
+    assert result.ok and result.local_updated
+    shows = ckan.faults.requests("GET", f"{ACTION}package_show")
+    assert [s.query for s in shows] == [f"id={good['id']}"]
+    assert any(i.dataset == bad["id"] for i in plan.report.issues)  # still said, not fetched
+    # Once it changes there into something we can hold, it comes.
+    ckan.portal.edit(bad["id"], maintainer_email="waste@example.org")
+    plan, result = run(engine.pull(database, remote, options=FAST))
+    assert result.ok and plan.count("local", "create") == 1
+    assert sorted(linked(database)) == sorted([good["id"], bad["id"]])
