@@ -406,6 +406,9 @@ class CkanAdapter(PortalAdapter):
             if self._vocabulary is None and loss.field in ("licence/url", "topics", "team"):
                 continue
             report.add(dataset, loss.field, "push", loss.reason)
+        if record.get("state") != "published":
+            # CKAN ignores a state sent by a non-sysadmin: `private` is what hides it.
+            report.add(dataset, "state", "push", "a draft here: kept private there until published")
         return report
 
 

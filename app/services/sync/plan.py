@@ -15,7 +15,10 @@ resolutions)` then writes. A conflict is resolved by a Resolution keyed by
 
 An unresolved conflict is left alone on both sides: its unit keeps its old base, so the next
 sync shows it again. A whole-dataset conflict has the unit "*" (deleted on one side, edited on
-the other): KEEP_MINE keeps the local state, TAKE_THEIRS follows the remote.
+the other): KEEP_MINE keeps the local state, TAKE_THEIRS follows the remote. Deleted there and
+edited here: KEEP_MINE creates it there again (a push at once; after a pull, the next push),
+TAKE_THEIRS deletes it here (a pull at once; after a push, the next pull). Deleted here and
+edited there: KEEP_MINE deletes it there, TAKE_THEIRS brings it back here.
 """
 
 from __future__ import annotations

@@ -127,6 +127,10 @@ def test_draft_private_and_embargoed_datasets_stay_hidden_until_public_here(
         database, title="Embargoed", state="published", embargoUntil="2030-06-01"
     )
     public = create_here(database, title="Public", state="published")
+    plan = run(engine.plan_push(database, remote, options=FAST))
+    said = {(i.dataset, i.field): i.reason for i in plan.report.issues}
+    assert "kept private there until published" in said[(draft["id"], "state")]
+    assert "kept private until the day passes" in said[(embargoed["id"], "embargoUntil")]
     _plan, result = push(database, remote)
     assert result.ok, result
     seen = {
