@@ -338,9 +338,10 @@ class CkanAdapter(PortalAdapter):
             if NAME_TAKEN not in error.reason:
                 raise
             suggestion = await self._free_name(name)
+            free = f"a free name: {suggestion!r}" if suggestion else "no free name near it"
             raise PortalConflict(
                 f"the name {name!r} is taken on the portal by another dataset: nothing was "
-                f"written (a free name: {suggestion!r})",
+                f"written ({free})",
                 remote=self.name,
                 dataset=record["id"],
                 status=409,
