@@ -124,6 +124,7 @@ class Seen:
     query: str
     status: int
     at: float  # time.monotonic() when the request arrived
+    body: bytes = b""  # what the client sent (a POST's JSON), as far as the app read it
 
 
 class Faults:
@@ -228,6 +229,13 @@ class FaultMiddleware:
         query = scope.get("query_string", b"").decode("latin-1")
         arrived = time.monotonic()
         status = 0
+        sent = bytearray()
+
+        async def logged_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                sent.extend(message.get("body", b""))
+            return message
 
         async def logged_send(message: Message) -> None:
             nonlocal status
@@ -236,12 +244,12 @@ class FaultMiddleware:
             await send(message)
 
         try:
-            await self._serve(scope, receive, logged_send, method, path, query)
+            await self._serve(scope, logged_receive, logged_send, method, path, query)
         except DroppedConnection:
             status = 0
             raise
         finally:
-            self.faults.record(Seen(method, path, query, status, arrived))
+            self.faults.record(Seen(method, path, query, status, arrived, bytes(sent)))
 
     async def _serve(
         self,

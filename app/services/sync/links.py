@@ -77,6 +77,24 @@ def load_bases(database: Database, pks: Iterable[int]) -> dict[int, Record]:
     return bases
 
 
+def embargo_passed_ids(database: Database, remote_pk: int, today: str) -> set[str]:
+    """Linked datasets whose embargo has passed since their link was last agreed: nothing
+    changed here, but a portal may now show them (an adapter's normal form says so)."""
+    with database.read() as session:
+        return set(
+            session.scalars(
+                select(Dataset.id)
+                .join(SyncLink, SyncLink.dataset_id == Dataset.id)
+                .where(
+                    SyncLink.remote_pk == remote_pk,
+                    Dataset.embargo_until.is_not(None),
+                    Dataset.embargo_until <= today,
+                    SyncLink.synced_at < Dataset.embargo_until,
+                )
+            )
+        )
+
+
 def unlinked_local_ids(database: Database, remote_pk: int) -> list[str]:
     """Local datasets without a link to this remote."""
     with database.read() as session:

@@ -318,6 +318,11 @@ class OpendatasoftAdapter(PortalAdapter):
         except mapping.Malformed as error:
             raise self.http.malformed(str(error), dataset=dataset_id) from None
 
+    def normal_form(self, record: Record) -> Record:
+        """Published there only while public here now: an embargo that starts, or ends, is
+        a change of state to carry (it is no field the portal holds)."""
+        return {**record, "state": "published" if mapping.wants_published(record) else "draft"}
+
     # -- writing --------------------------------------------------------------------------------
 
     async def update(self, remote_id: str, before: Record, after: Record) -> RemoteRecord | None:

@@ -18,6 +18,7 @@ from app.services import datasets, export_query
 from app.services.formats import ckan as ckan_format
 from app.services.formats import write_to
 from app.services.importing import OnExisting, plan_import
+from app.services.mappings import is_public_now
 from app.services.sync import engine, registry, remotes
 from app.services.sync.adapter import PortalConflict
 from app.services.sync.ckan import CkanAdapter
@@ -51,8 +52,8 @@ class Ckan:
         return self.server.faults
 
 
-@pytest.fixture
-def ckan() -> Iterator[Ckan]:
+def serve_ckan() -> Iterator[Ckan]:
+    """A portal with an organization the editor's key may create in, and two groups."""
     portal = CkanPortal()
     portal.add_organization("council", "Borough Council")
     portal.add_group("environment", "Environment")
@@ -62,11 +63,20 @@ def ckan() -> Iterator[Ckan]:
         yield Ckan(portal, server)
 
 
-@pytest.fixture
-def remote(database: Database, ckan: Ckan, memory_keyring: MemoryKeyring) -> str:
+def add_ckan_remote(database: Database, ckan: Ckan) -> str:
     with database.transaction() as session:
         remotes.add_remote(session, NAME, "ckan", ckan.url, key=TOKEN)
     return NAME
+
+
+@pytest.fixture
+def ckan() -> Iterator[Ckan]:
+    yield from serve_ckan()
+
+
+@pytest.fixture
+def remote(database: Database, ckan: Ckan, memory_keyring: MemoryKeyring) -> str:
+    return add_ckan_remote(database, ckan)
 
 
 def seed(portal: CkanPortal) -> dict[str, str]:
@@ -129,8 +139,10 @@ def assert_same(database: Database, portal: CkanPortal) -> None:
             "email": package["maintainer_email"] or None,
             "title": package["maintainer"] or None,
         }
-        assert mine["sharing"] == ("private" if package["private"] else "public")
-        assert mine["state"] == ("draft" if package["state"] == "draft" else "published")
+        # Only `private` keeps a CKAN package from the world (a CKAN draft is as hidden): the
+        # portal shows a package to anybody exactly when it is public here now.
+        hidden = package["private"] or package["state"] == "draft"
+        assert (is_public_now(mine) and mine["sharing"] == "public") is not hidden
         files = sorted(
             (r["name"], r["url"]) for r in package["resources"] if r.get("resource_type") != "link"
         )
@@ -255,13 +267,23 @@ def test_create_puts_a_package_in_the_keys_organization(
     assert result is not None and result.ok, result
     package = ckan.portal.get(f"potholes-filled-{record['id']}")
     assert package["owner_org"] == "council"
-    assert package["state"] == "draft"  # a draft here is a draft there
+    # A draft here is hidden there: CKAN ignores `state`, only `private` hides a package.
+    assert package["private"] is True
+    assert (
+        httpx.get(f"{ckan.url}{ACTION}package_show", params={"id": package["id"]}).status_code
+        == 403
+    )
     assert package["license_id"] == "OGL-UK-3.0"
     assert package["groups"][0]["name"] == "transport"
     assert package["extras"] == [
         {"key": "geography", "value": '["London","Barnet"]'},
         {"key": "unit", "value": "Assurance"},
+        {"key": "catalogue_desk_dataset", "value": record["id"]},  # the proof we made it
     ]
+    # Only what holds something travels in keys of our own: no empty catalogue_desk_* keys.
+    (file_, link) = package["resources"]
+    assert file_["time_frame_from"] == "2024-01" and "filename" not in file_
+    assert "qa_http_status" not in link
     # CKAN holds all of it: both sides agree, nothing is pending either way.
     push_plan, _ = run(engine.push(database, remote, dry_run=True, options=FAST))
     assert push_plan.is_empty, push_plan.summary()
@@ -451,8 +473,9 @@ def test_import_and_sync_previews_report_the_same_losses(
     imported = plan_import(database, path, on_existing=OnExisting.UPDATE)
     (item,) = imported.items
     assert item.dataset_id == record["id"]
-    assert sorted(loss.field for loss in item.losses) == pushed
-    assert pushed == ["embargoUntil", "masthead", "nextReviewDate"]
+    # The push also judges the licence against this portal's register, which lacks it.
+    assert sorted(loss.field for loss in item.losses) == [f for f in pushed if f != "licence/url"]
+    assert pushed == ["embargoUntil", "licence/url", "masthead", "nextReviewDate"]
     assert {loss.reason for loss in item.losses if loss.field != "embargoUntil"} == {
         "not carried by CKAN"
     }
