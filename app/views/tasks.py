@@ -51,9 +51,13 @@ class TaskRunner(QtCore.QObject):
 
     error = Signal(object)  # failures with no handler of their own land here
 
-    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+    def __init__(self, parent: QtCore.QObject | None = None, *, max_threads: int = 0) -> None:
+        """max_threads: 1 runs the tasks one at a time in the order given (the catalogue's
+        writes, views.operations); 0 lets Qt choose (one a core)."""
         super().__init__(parent)
         self._pool = QtCore.QThreadPool(self)
+        if max_threads:
+            self._pool.setMaxThreadCount(max_threads)
         self._running: set[Task] = set()
 
     def run(

@@ -102,3 +102,14 @@ def drop_files(widget: QtWidgets.QWidget, paths: Sequence[Path]) -> None:
     drop = QtGui.QDropEvent(point, copy, mime, left, none)
     QtWidgets.QApplication.sendEvent(handle, drop)
     assert drop.isAccepted()
+
+
+def open_in_form(qtbot: QtBot, window: MainWindow, dataset_id: str) -> None:
+    """Select `dataset_id`'s row and wait until the form shows it (it is read on a worker)."""
+    window.select_dataset(dataset_id)
+    qtbot.waitUntil(lambda: window.form.record().get("id") == dataset_id)
+
+
+def wait_for_writes(qtbot: QtBot, window: MainWindow) -> None:
+    """Wait until the window's writes (saves, deletes, undo...) have all finished."""
+    qtbot.waitUntil(lambda: not window.operations.busy)
