@@ -10,6 +10,7 @@ caller's bug handler (None).
 from __future__ import annotations
 
 import errno
+import sqlite3
 
 from sqlalchemy.exc import DBAPIError, NoSuchTableError
 
@@ -42,9 +43,12 @@ def explain(error: BaseException) -> CatalogueError | None:
         return DiskFull(f"The disk is full. {NOTHING_CHANGED} Free some space, then try again.")
     if isinstance(error, NoSuchTableError):
         return _not_a_catalogue()
-    if not isinstance(error, DBAPIError):
+    if isinstance(error, DBAPIError):
+        text = str(error.orig).lower()
+    elif isinstance(error, sqlite3.Error):  # from a connection of our own (catalogue_watch)
+        text = str(error).lower()
+    else:
         return None
-    text = str(error.orig).lower()
     if "database is locked" in text or "database table is locked" in text:
         return CatalogueBusy(
             "Another program is writing to the catalogue and did not finish in time. "

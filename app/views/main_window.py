@@ -75,7 +75,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._select_row_after_query: int | None = None
         self.deleted_dialog: DeletedDialog | None = None
         # Asks yes or no before a delete (and other irreversible steps); replaced in tests.
-        self.confirm = self._confirm
+        self.confirm: Callable[[str, str], bool] = self._confirm
         # Asks "Save, Discard or Cancel?"; replaced in tests.
         self.ask_unsaved = self._ask_unsaved
         # The export and import dialogs last opened (tests drive them through these).
@@ -549,7 +549,6 @@ class MainWindow(QtWidgets.QMainWindow):
             self.deleted_dialog = DeletedDialog(self.operations, self.undo, self.author, self)
             self.deleted_dialog.restored.connect(lambda ids: self.open_dataset(ids[0]))
         self.deleted_dialog.show()
-        self.deleted_dialog.raise_()
         self.deleted_dialog.refresh()
         return self.deleted_dialog
 

@@ -12,6 +12,7 @@ from pytestqt.wait_signal import CheckParamsCb, MultiSignalBlocker, SignalBlocke
 
 from app.models.database import Database
 from app.views.dataset_table_model import TITLE_COLUMN
+from app.views.failures import LOG_ENV
 from app.views.main_window import MainWindow
 from app.views.qt import QtCore, QtGui, QtWidgets
 
@@ -55,6 +56,14 @@ class PatientQtBot(QtBot):
 
     def waitUntil(self, callback: Callable[[], bool | None], *, timeout: int = WAIT_MS) -> None:
         super().waitUntil(callback, timeout=timeout)
+
+
+@pytest.fixture(autouse=True)
+def error_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the window logs a bug: the test's folder, never the person's log folder."""
+    path = tmp_path / "errors.log"
+    monkeypatch.setenv(LOG_ENV, str(path))
+    return path
 
 
 @pytest.fixture
@@ -113,3 +122,13 @@ def open_in_form(qtbot: QtBot, window: MainWindow, dataset_id: str) -> None:
 def wait_for_writes(qtbot: QtBot, window: MainWindow) -> None:
     """Wait until the window's writes (saves, deletes, undo...) have all finished."""
     qtbot.waitUntil(lambda: not window.operations.busy)
+
+
+def saying_yes(asked: list[str]) -> Callable[[str, str], bool]:
+    """A confirmation that answers yes and keeps each question's text."""
+
+    def confirm(_title: str, text: str) -> bool:
+        asked.append(text)
+        return True
+
+    return confirm
