@@ -9,6 +9,7 @@ from pathlib import Path
 import qasync
 
 from app.services.sample_catalogue import open_catalogue
+from app.views.failures import install_excepthook
 from app.views.main_window import MainWindow
 from app.views.qt import QtWidgets
 
@@ -24,6 +25,7 @@ def run_gui(db: str | Path | None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     window = MainWindow(database)
+    install_excepthook(window.failures)  # a bug in a slot: the one dialog, not the terminal
     window.show()
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)

@@ -65,6 +65,7 @@ class HistoryPanel(QtWidgets.QWidget):
 
     restored = Signal(str)  # dataset id, after the restore was committed
     stepDone = Signal(object)  # the restore's undoable.Step, for the window's Undo
+    loaded = Signal()  # the versions shown were (re)read
 
     def __init__(
         self,
@@ -78,6 +79,7 @@ class HistoryPanel(QtWidgets.QWidget):
         self._database = database
         # The window's operations; on its own the panel writes through its own.
         self._operations = operations or Operations(database, FailureReporter(self), self)
+        self._reading = 0  # bumps with each refresh: only the newest read is shown
         self._dataset_id: str | None = None
         self._versions: list[history.VersionInfo] = []
         self._current: Record | None = None
@@ -148,23 +150,42 @@ class HistoryPanel(QtWidgets.QWidget):
         return self._dataset_id
 
     def set_dataset(self, dataset_id: str | None) -> None:
-        """Show the history of this dataset (None: no dataset selected)."""
+        """Show the history of this dataset (None: no dataset selected); `loaded` says when."""
+        if dataset_id != self._dataset_id:
+            self._versions = []
+            self._current = None
         self._dataset_id = dataset_id
         self.versions_table.clearSelection()
         self.refresh()
 
-    def refresh(self) -> None:
-        """Re-read the versions and the current record (after an edit elsewhere)."""
-        self._versions = []
-        self._current = None
-        if self._dataset_id is not None:
-            with self._database.read() as session:
-                self._versions = history.list_versions(session, self._dataset_id)
-                try:
-                    self._current = datasets.get_record(session, self._dataset_id)
-                except NotFound:
-                    self._current = None
-        self._show_dataset()
+    def refresh(self, then: Callable[[], None] | None = None) -> None:
+        """Re-read the versions and the current record off the GUI thread (a long history is
+        many rows); `loaded` once shown, after `then`. A newer refresh supersedes this one."""
+        self._reading += 1
+        reading, dataset_id = self._reading, self._dataset_id
+        if dataset_id is None:
+            self._versions, self._current = [], None
+            self._show_dataset()
+            self.loaded.emit()
+            return
+
+        def read(session: Session) -> tuple[list[history.VersionInfo], Record | None]:
+            versions = history.list_versions(session, dataset_id)
+            try:
+                return versions, datasets.get_record(session, dataset_id)
+            except NotFound:
+                return versions, None
+
+        def done(found: tuple[list[history.VersionInfo], Record | None]) -> None:
+            if reading != self._reading:
+                return
+            self._versions, self._current = found
+            self._show_dataset()
+            if then is not None:
+                then()
+            self.loaded.emit()
+
+        self._operations.read(f"read the history of {dataset_id}", read, done)
 
     def select_version(self, number: int) -> None:
         """Select the row of version `number`, as a click on it would."""
@@ -340,13 +361,19 @@ class HistoryPanel(QtWidgets.QWidget):
 
         def done(step: Step) -> None:
             self.restore_button.setEnabled(True)
-            if self._dataset_id == dataset_id:
-                self.versions_table.clearSelection()
-                self.refresh()
+
+            def select_restore() -> None:
                 if self._versions:
                     self.versions_table.selectRow(0)  # the restore, now the current content
-            self.stepDone.emit(step)
-            self.restored.emit(dataset_id)
+                self.stepDone.emit(step)
+                self.restored.emit(dataset_id)
+
+            self.versions_table.clearSelection()
+            if self._dataset_id == dataset_id:
+                self.refresh(then=select_restore)
+            else:
+                self.stepDone.emit(step)
+                self.restored.emit(dataset_id)
 
         def failed(error: Exception) -> bool:
             self.restore_button.setEnabled(True)

@@ -13,7 +13,7 @@ from app.services.catalogue_watch import CatalogueChange
 from app.services.errors import NotFound
 from app.services.records import Record
 from app.views.dataset_form import DatasetForm
-from app.views.dataset_table_model import TITLE_COLUMN, DatasetTableModel, merge_ranges
+from app.views.dataset_table_model import TITLE_COLUMN, DatasetTableModel
 from app.views.failures import FailureReporter
 from app.views.file_drops import accept_local_files
 from app.views.history_panel import HistoryPanel
@@ -23,6 +23,7 @@ from app.views.permissions_view import PermissionsView
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 from app.views.server_panel import ServerPanel
 from app.views.sync_controller import SyncController
+from app.views.table_selection import TableSelection
 from app.views.tasks import TaskRunner
 from app.views.undo import UndoHistory
 from app.views.window_commands import WindowCommands
@@ -67,12 +68,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._current_version: int | None = None
         self._current_is_new = False
         self._open_generation = 0  # bumps with each open: a late read for an older one is dropped
-        # A row made current before its data arrived: opened once its window loads.
-        self._row_waiting: int | None = None
-        # Set while the window itself moves the current row (no open, no prompt).
-        self._moving_selection = False
-        # After a delete, the row selected once the table re-queried (the next dataset).
-        self._select_row_after_query: int | None = None
+        # The table's selection follows the form's dataset (views.table_selection).
+        self.selection = TableSelection(self)
         self.deleted_dialog: DeletedDialog | None = None
         # Asks yes or no before a delete (and other irreversible steps); replaced in tests.
         self.confirm: Callable[[str, str], bool] = self._confirm
@@ -119,7 +116,7 @@ class MainWindow(QtWidgets.QMainWindow):
         # Its own runner: window fetches never queue behind an export or a file hash.
         self.model = DatasetTableModel(self.database, TaskRunner(self), self)
         self.model.countChanged.connect(self._on_count_changed)
-        self.model.windowLoaded.connect(self._on_window_loaded)
+        self.model.windowLoaded.connect(self.selection.on_window_loaded)
         self.search_box = QtWidgets.QLineEdit()
         self.search_box.setPlaceholderText("Search title, description and tags…  (Ctrl+F)")
         self.search_box.setClearButtonEnabled(True)
@@ -170,7 +167,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.form.revertRequested.connect(self._revert)
         self.form.dirtyChanged.connect(lambda _dirty: self._update_actions())
         self.history = HistoryPanel(self.database, self, operations=self.operations)
-        self.permissions = PermissionsView(self.database, self)
+        self.permissions = PermissionsView(self.database, self, operations=self.operations)
         self.side_tabs = QtWidgets.QTabWidget()
         self.side_tabs.addTab(self.form, "Dataset")
         self.side_tabs.addTab(self.history, "History")
@@ -297,15 +294,11 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- selection ----------------------------------------------------------------------------
 
     def selected_ranges(self) -> list[tuple[int, int]]:
-        """The selected rows as (first, last) ranges, merged: cheap for a million rows."""
-        selection = self.table.selectionModel().selection()
-        ranges = [
-            (selection.at(i).top(), selection.at(i).bottom()) for i in range(selection.size())
-        ]
-        return merge_ranges(ranges, self.model.rowCount())
+        """The highlighted rows as merged (first, last) ranges."""
+        return self.selection.ranges()
 
     def selected_count(self) -> int:
-        return sum(last - first + 1 for first, last in self.selected_ranges())
+        return self.selection.count()
 
     # -- export and import --------------------------------------------------------------------
 
@@ -414,28 +407,22 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- selection and loading ----------------------------------------------------------------
 
     def _on_row_changed(self, current: QtCore.QModelIndex, previous: QtCore.QModelIndex) -> None:
-        if self._moving_selection:
+        if self.selection.moving:
             return
-        self._row_waiting = None
+        self.selection.row_waiting = None
         dataset_id = self.model.dataset_id_at(current.row()) if current.isValid() else None
         if current.isValid() and dataset_id is None:
             # Its rows are still being fetched (Ctrl+End, a jump): open it once they arrive.
-            self._row_waiting = current.row()
+            self.selection.row_waiting = current.row()
             return
         if self._current is not None and dataset_id == self._current["id"]:
             return
         if not self.confirm_discard(then=lambda: self.open_dataset(dataset_id)):
             if self.form.is_dirty() and not self.commands.saving:
                 # Cancelled: the selection goes back to where the unsaved edit is.
-                self._move_selection(previous.row() if previous.isValid() else None)
+                self.selection.move(previous.row() if previous.isValid() else None)
             return
         self.open_dataset(dataset_id)
-
-    def _on_window_loaded(self, first: int, last: int) -> None:
-        row = self._row_waiting
-        if row is not None and first <= row <= last and self.table.currentIndex().row() == row:
-            index = self.table.currentIndex()
-            self._on_row_changed(index, index)
 
     def open_dataset(self, dataset_id: str | None) -> None:
         """Show a dataset in the form, history and permissions (read off the GUI thread;
@@ -472,7 +459,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.permissions.set_dataset(record["id"] if record else None)
         current_row = self.table.currentIndex().row()
         if record is not None and self.model.dataset_id_at(current_row) != record["id"]:
-            self._keep_selection()  # the form's dataset is the highlighted row, always
+            self.selection.keep()  # the form's dataset is the highlighted row, always
         self._update_actions()
         self.datasetOpened.emit(record["id"] if record else None)
 
@@ -512,7 +499,7 @@ class MainWindow(QtWidgets.QMainWindow):
         with self.database.read() as session:
             record = datasets.new_record(session)  # one indexed lookup of a fresh id
         self._open_generation += 1  # an open still reading must not replace the new record
-        self._move_selection(None)
+        self.selection.move(None)
         self._current = record
         self._current_is_new = True
         self._current_version = None
@@ -584,56 +571,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_count_changed(self, count: int) -> None:
         self.count_label.setText(f"{count:,} datasets")
-        self._keep_selection()
-
-    def _keep_selection(self) -> None:
-        """After a (re)query: the form's dataset selected and in view again; or, after a delete,
-        the row that took its place."""
-        current = self._current
-        if current is not None and not self._current_is_new:
-            dataset_id = current["id"]
-
-            def found(row: int | None) -> None:
-                if self._current is not None and self._current.get("id") == dataset_id:
-                    self._move_selection(row)
-
-            self.model.locate(dataset_id, found)
-        elif self._select_row_after_query is not None:
-            row, self._select_row_after_query = self._select_row_after_query, None
-            if self.model.rowCount():
-                self._move_selection(min(row, self.model.rowCount() - 1))
-                index = self.table.currentIndex()
-                self._on_row_changed(index, QtCore.QModelIndex())
+        self.selection.keep()
 
     def select_dataset(self, dataset_id: str) -> None:
         """Select `dataset_id`'s row (and only it) and scroll to it; the form follows."""
-        self.model.locate(dataset_id, lambda row: self._select_found(row))
-
-    def _select_found(self, row: int | None) -> None:
-        if row is not None:
-            self.table.setCurrentIndex(self.model.index(row, self._current_column()))
-            self.table.scrollTo(self.table.currentIndex())
-
-    def _move_selection(self, row: int | None) -> None:
-        """Make `row` the current and only selected row, in view (None: nothing selected),
-        without opening it: the form already shows it, or holds an edit to keep."""
-        selection = self.table.selectionModel()
-        self._moving_selection = True
-        try:
-            if row is None:
-                selection.clear()
-            else:
-                index = self.model.index(row, self._current_column())
-                flags = QtCore.QItemSelectionModel.SelectionFlag
-                selection.setCurrentIndex(index, flags.ClearAndSelect | flags.Rows)
-                self.table.scrollTo(index)
-        finally:
-            self._moving_selection = False
-        self._update_actions()
-
-    def _current_column(self) -> int:
-        column = self.table.currentIndex().column()
-        return column if column >= 0 else TITLE_COLUMN
+        self.selection.select_dataset(dataset_id)
 
     def _focus_search(self) -> None:
         self.search_box.setFocus()

@@ -140,7 +140,7 @@ class WindowCommands:
                 current = window._current
                 if current is not None and current.get("id") in step.dataset_ids:
                     # The row that takes the deleted one's place is selected once re-queried.
-                    window._select_row_after_query = first_row
+                    window.selection.row_after_query = first_row
                     window._show_record(None, None)
             elif len(step.edits) < count:
                 message += f" ({how_many(count - len(step.edits))} already were)"

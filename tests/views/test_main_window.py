@@ -100,6 +100,7 @@ def test_create_search_edit_undo_and_restore(
     # Restore version 1 from the history panel.
     panel = window.history
     panel.confirm = lambda *_args: True
+    qtbot.waitUntil(lambda: panel.versions_table.rowCount() == 4)  # read on a worker
     panel.select_version(1)
     assert panel.restore_button.isEnabled()
     with qtbot.waitSignal(panel.restored):
