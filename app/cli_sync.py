@@ -89,9 +89,9 @@ def add_sync_parsers(commands: Any) -> list[argparse.ArgumentParser]:
 
 def run_sync(args: argparse.Namespace) -> int:
     """Run a sync command; CatalogueError (a portal error included) goes up to the CLI."""
-    from app.models.database import Database
+    from app.services.catalogue_files import open_database
 
-    database = Database.open(args.db)
+    database = open_database(args.db)
     try:
         if args.command == "remote":
             return _remote(database, args)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -97,16 +98,16 @@ class FailureReporter:
             self.last_dialog = None
 
 
-def install_excepthook(reporter: FailureReporter) -> None:
-    """Route exceptions that escape a Qt slot to `reporter`, not the terminal (the running
-    application only: pytest-qt keeps its own hook to fail a test)."""
+def install_excepthook(reporter: Callable[[], FailureReporter]) -> None:
+    """Route exceptions that escape a Qt slot to the reporter of the window shown now, not the
+    terminal (the running application only: pytest-qt keeps its own hook to fail a test)."""
 
     def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
         if not isinstance(error, Exception):
             sys.__excepthook__(kind, error, tb)
             return
         error.__traceback__ = tb
-        reporter.report(error)
+        reporter().report(error)
 
     sys.excepthook = hook
 

@@ -9,13 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 from app.models.database import Database
 from app.services import datasets
+from app.services.catalogue_files import catalogue_location
 from app.services.catalogue_watch import CatalogueChange
 from app.services.errors import NotFound
 from app.services.records import Record
+from app.views.catalogue_menu import CatalogueMenu, window_title
 from app.views.dataset_form import DatasetForm
 from app.views.dataset_table_model import TITLE_COLUMN, DatasetTableModel
 from app.views.failures import FailureReporter
 from app.views.file_drops import accept_local_files
+from app.views.help_dialogs import HelpMenu
 from app.views.history_panel import HistoryPanel
 from app.views.link_checker import LinkChecker, summary
 from app.views.operations import Operations
@@ -23,10 +26,12 @@ from app.views.permissions_view import PermissionsView
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 from app.views.server_panel import ServerPanel
 from app.views.sync_controller import SyncController
+from app.views.table_notice import EmptyTableNotice
 from app.views.table_selection import TableSelection
 from app.views.tasks import TaskRunner
 from app.views.undo import UndoHistory
 from app.views.window_commands import WindowCommands
+from app.views.window_settings import WindowState
 
 if TYPE_CHECKING:  # the exporters and importers (openpyxl, rdflib) load on first use
     from app.services.exporting import ExportResult
@@ -82,7 +87,7 @@ class MainWindow(QtWidgets.QMainWindow):
         # A file dropped anywhere but on the form (which takes files as resources) is imported.
         self.setAcceptDrops(True)
 
-        self.setWindowTitle(f"Catalogue Desk — {database.url}")
+        self.setWindowTitle(window_title(database.url))
         self.resize(1400, 860)
         self._build_table()
         self._build_side()
@@ -107,6 +112,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.undo.refused.connect(self._undo_refused)
         self.undo.applied.connect(self.commands.step_applied)
         self.history.stepDone.connect(self.undo.push)
+        # File > New, Open and Recent catalogues (views.catalogue_switch acts on them), Help,
+        # "no matches" over an empty table, and the layout this window had last time.
+        self.catalogues = CatalogueMenu(database.url, self)
+        self.catalogues.install(self.menuBar())
+        self.help = HelpMenu(self, catalogue_location(database.url))
+        self.help.install(self.menuBar())
+        self.empty_notice = EmptyTableNotice(self.table, self.model)
+        self.window_state = WindowState(self)
         self._update_actions()
         self.operations.start_watching()
 
@@ -118,7 +131,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.model.countChanged.connect(self._on_count_changed)
         self.model.windowLoaded.connect(self.selection.on_window_loaded)
         self.search_box = QtWidgets.QLineEdit()
-        self.search_box.setPlaceholderText("Search title, description and tags…  (Ctrl+F)")
+        self.search_box.setPlaceholderText("Search ids, titles, descriptions and tags…  (Ctrl+F)")
         self.search_box.setClearButtonEnabled(True)
         # Filter as the person types, but query once they pause rather than per keystroke.
         self._search_timer = QtCore.QTimer(self, singleShot=True, interval=150)
@@ -611,6 +624,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.close()  # after the save the closing asked for
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        if not self.server_panel.confirm_close():
+            event.ignore()  # the person keeps serving
+            return
         if not self.sync.ready_to_close():
             event.ignore()  # a running sync is cancelled first; the window closes once it stops
             return

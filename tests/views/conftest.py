@@ -59,6 +59,18 @@ class PatientQtBot(QtBot):
 
 
 @pytest.fixture(autouse=True)
+def private_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every window test reads and writes its own settings file (views.window_settings), in a
+    temporary folder: never the person's, and never another test's."""
+    folder = tmp_path_factory.mktemp("settings")
+    ini = QtCore.QSettings.Format.IniFormat
+    user = QtCore.QSettings.Scope.UserScope
+    QtCore.QSettings.setPath(ini, user, str(folder))
+    yield folder
+    QtCore.QSettings.setPath(ini, user, str(folder.parent / "unused-settings"))
+
+
+@pytest.fixture(autouse=True)
 def error_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Where the window logs a bug: the test's folder, never the person's log folder."""
     path = tmp_path / "errors.log"
