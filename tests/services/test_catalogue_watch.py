@@ -6,6 +6,7 @@ from app.models.database import Database
 from app.services import access, datasets
 from app.services.catalogue_watch import CatalogueChange, CatalogueWatch, newest_version
 from app.services.records import Record
+from tests.conftest import make_record
 
 
 def test_others_commits_are_news_and_our_own_are_not(
@@ -30,6 +31,22 @@ def test_others_commits_are_news_and_our_own_are_not(
         with other.transaction() as session:  # no version: users, teams, rulesets
             access.create_user(session, "carol")
         assert watch.poll() == CatalogueChange(directory=True, outside=True)
+    finally:
+        watch.close()
+        other.dispose()
+
+
+def test_on_postgresql_the_watch_reads_new_versions(pg_database: Database) -> None:
+    with pg_database.transaction() as session:
+        dataset_id = datasets.create_dataset(session, make_record(), author="me")["id"]
+    watch = CatalogueWatch(pg_database)
+    other = Database(pg_database.url)
+    try:
+        assert watch.poll() is None
+        with other.transaction() as session:
+            datasets.update_dataset(session, dataset_id, {"title": "Theirs"}, author="bob")
+        assert watch.poll() == CatalogueChange(frozenset({dataset_id}), outside=True)
+        assert watch.poll() is None
     finally:
         watch.close()
         other.dispose()
