@@ -27,7 +27,7 @@ from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 from app.views.server_panel import ServerPanel
 from app.views.sync_controller import SyncController
 from app.views.table_notice import EmptyTableNotice
-from app.views.table_selection import TableSelection
+from app.views.table_selection import DatasetTableView, TableSelection
 from app.views.tasks import TaskRunner
 from app.views.undo import UndoHistory
 from app.views.window_commands import WindowCommands
@@ -143,7 +143,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.state_filter.currentIndexChanged.connect(
             lambda _i: self.model.set_state_filter(self.state_filter.currentData())
         )
-        self.table = QtWidgets.QTableView()
+        self.table = DatasetTableView()
         self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)

@@ -12,10 +12,44 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from app.views.dataset_table_model import TITLE_COLUMN, merge_ranges
-from app.views.qt import QtCore
+from app.views.qt import QtCore, QtGui, QtWidgets
 
 if TYPE_CHECKING:
     from app.views.main_window import MainWindow
+
+
+# Keys that move the current row; with Ctrl, Qt would move it without selecting it.
+_MOVING_KEYS = frozenset(
+    {
+        QtCore.Qt.Key.Key_Home,
+        QtCore.Qt.Key.Key_End,
+        QtCore.Qt.Key.Key_Up,
+        QtCore.Qt.Key.Key_Down,
+        QtCore.Qt.Key.Key_PageUp,
+        QtCore.Qt.Key.Key_PageDown,
+    }
+)
+
+
+class DatasetTableView(QtWidgets.QTableView):
+    """The dataset table: Ctrl+End (and Ctrl with the other moving keys) selects the row it
+    moves to, as without Ctrl, so the highlighted row is always the one the form shows (Qt's
+    default moves the current row and leaves the highlight behind). Ctrl+click still adds to or
+    takes from the selection."""
+
+    def selectionCommand(
+        self,
+        index: QtCore.QModelIndex | QtCore.QPersistentModelIndex,
+        event: QtCore.QEvent | None = None,
+    ) -> QtCore.QItemSelectionModel.SelectionFlag:
+        if (
+            isinstance(event, QtGui.QKeyEvent)
+            and event.key() in _MOVING_KEYS
+            and event.modifiers() == QtCore.Qt.KeyboardModifier.ControlModifier
+        ):
+            flags = QtCore.QItemSelectionModel.SelectionFlag
+            return flags.ClearAndSelect | flags.Rows
+        return super().selectionCommand(index, event)
 
 
 class TableSelection:

@@ -379,3 +379,22 @@ def test_an_expected_failure_is_a_message_saying_what_to_do(
     assert text.startswith("Could not save “Trees”: Another program is writing to the catalogue")
     assert "Nothing was changed" in text
     window.failures.last_dialog.close()  # type: ignore[union-attr]
+
+
+def test_ctrl_end_opens_the_last_row_once_its_data_arrives(
+    qtbot: QtBot, database: Database, main_window: MainWindow
+) -> None:
+    with database.transaction() as session:
+        datasets.create_datasets(
+            session, [make_record(title=f"Row {n:03}") for n in range(350)], author=AUTHOR
+        )
+    window = main_window
+    with qtbot.waitSignal(window.operations.catalogueChanged):
+        window.operations.poll_now()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 350)
+    open_in_form(qtbot, window, str(window.model.dataset_id_at(0)))
+    window.table.setFocus()
+    qtbot.keyClick(window.table, QtCore.Qt.Key.Key_End, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert window.table.currentIndex().row() == 349
+    qtbot.waitUntil(lambda: window.form.record().get("title") == "Row 349")
+    assert selected_ids(window) == [window.form.record()["id"]]
