@@ -75,6 +75,12 @@ class CatalogueWatch:
             with self._lock:
                 self._own.append((after, up_to))
 
+    def disown(self, after: int, up_to: int) -> None:
+        """The write that called `own(after, up_to)` rolled back: those pks are not ours."""
+        with self._lock:
+            if (after, up_to) in self._own:
+                self._own.remove((after, up_to))
+
     def poll(self) -> CatalogueChange | None:
         """What others committed since the last poll, or None if nothing."""
         with self._lock:

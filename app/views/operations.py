@@ -85,14 +85,21 @@ class Operations(QtCore.QObject):
         watch = self._watch
 
         def run(_progress: Progress) -> Outcome[T]:
-            with self._database.transaction() as session:
-                # The first statement takes the write lock (BEGIN IMMEDIATE on SQLite): the
-                # versions written between these two reads are this write's own.
-                first = newest_version(session)
-                outcome = fn(session)
-                last = newest_version(session)
-                if watch is not None:
-                    watch.own(first, last)
+            owned: tuple[int, int] | None = None
+            try:
+                with self._database.transaction() as session:
+                    # The first statement takes the write lock (BEGIN IMMEDIATE on SQLite):
+                    # the versions written between these two reads are this write's own.
+                    first = newest_version(session)
+                    outcome = fn(session)
+                    owned = (first, newest_version(session))
+                    if watch is not None:  # told before the commit, so no poll sees it first
+                        watch.own(*owned)
+            except BaseException:
+                if watch is not None and owned is not None:
+                    # Rolled back: SQLite hands those pks out again, to others' versions.
+                    watch.disown(*owned)
+                raise
             return outcome
 
         def done(outcome: Outcome[T]) -> None:
