@@ -167,11 +167,7 @@ def update_dataset(
     touch: set updatedAt to now (a sync that carries the remote's updatedAt passes False).
     """
     dataset = get_dataset(session, dataset_id)
-    if expected_version is not None and dataset.version != expected_version:
-        raise StaleEdit(
-            f"Dataset {dataset_id} changed since it was opened "
-            f"(version {dataset.version}, expected {expected_version})"
-        )
+    _check_version(dataset, expected_version)
     before = dataset_to_record(dataset)
     record = copy.deepcopy(record)
     immutable = {
@@ -187,6 +183,14 @@ def update_dataset(
     apply_record(session, dataset, merged)
     dataset.updated_at = now_iso() if touch else (merged.get("updatedAt") or now_iso())
     return _record_version(session, dataset, action=action, author=author, changes=changes)
+
+
+def _check_version(dataset: Dataset, expected_version: int | None) -> None:
+    if expected_version is not None and dataset.version != expected_version:
+        raise StaleEdit(
+            f"Dataset {dataset.id} changed since it was opened "
+            f"(version {dataset.version}, expected {expected_version})"
+        )
 
 
 def _record_version(
@@ -209,8 +213,13 @@ def _record_version(
     return after
 
 
-def delete_dataset(session: Session, dataset_id: str, *, author: str) -> None:
+def delete_dataset(
+    session: Session, dataset_id: str, *, author: str, expected_version: int | None = None
+) -> None:
+    """Delete a dataset; its history stays (services.trash lists and restores it).
+    expected_version: as for update_dataset, refused (StaleEdit) if the dataset moved on."""
     dataset = get_dataset(session, dataset_id)
+    _check_version(dataset, expected_version)
     history.record_version(
         session,
         dataset_pk=dataset.pk,

@@ -12,6 +12,7 @@ from app.resources import ICON, resource
 from app.services.errors import CatalogueError
 from app.services.sample_catalogue import open_catalogue
 from app.views.catalogue_switch import CatalogueWindows, cannot_open_box
+from app.views.failures import install_excepthook
 from app.views.qt import QtGui, QtWidgets
 
 
@@ -37,6 +38,8 @@ def run_gui(db: str | Path | None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     windows = CatalogueWindows(database)
+    # A bug in a slot: the current window's one dialog, not the terminal.
+    install_excepthook(lambda: windows.window.failures)
     windows.window.show()
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)
