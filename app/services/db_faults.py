@@ -14,7 +14,7 @@ import sqlite3
 
 from sqlalchemy.exc import DBAPIError, NoSuchTableError
 
-from app.services.errors import CatalogueError
+from app.services.errors import CatalogueError, NotACatalogue
 
 NOTHING_CHANGED = "Nothing was changed."
 
@@ -25,10 +25,6 @@ class CatalogueBusy(CatalogueError):
 
 class DiskFull(CatalogueError):
     code = "disk_full"
-
-
-class NotACatalogue(CatalogueError):
-    code = "not_a_catalogue"
 
 
 class CatalogueReadOnly(CatalogueError):

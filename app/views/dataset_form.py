@@ -20,7 +20,6 @@ from typing import Any
 
 from app.models.database import Database
 from app.services import access, datasets, files, managed_lists
-from app.services.policy import is_embargoed
 from app.services.record.canonical import empty_record
 from app.services.record.fields import FIELDS, label
 from app.services.records import Record
@@ -49,6 +48,7 @@ from app.views.form_widgets import (
     line_edit,
 )
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
+from app.views.state_wording import SHARING_TEXT, embargo_notice, state_text
 from app.views.tasks import TaskRunner
 
 
@@ -647,35 +647,6 @@ class DatasetForm(QtWidgets.QWidget):
     def set_custom_field(self, key: str, text: str) -> None:
         """Set (or add) a custom field's value text as a person would type it."""
         self.custom_fields.set_field(key, text)
-
-
-def embargo_notice(until: str | None, sharing: str) -> str:
-    """A warning for an embargo date that has passed; "" for none or one still ahead."""
-    if until is None or is_embargoed(until):
-        return ""
-    public = " and public" if sharing == "public" else ""
-    return (
-        f"The embargo date {until} has passed: the dataset is not under embargo, and once "
-        f"published{public} it is visible at once. Clear the date, or set one ahead."
-    )
-
-
-def state_text(record: Record) -> str:
-    """The Metadata tab's state: the stored state, and what the embargo or sharing makes of it."""
-    state = str(record.get("state") or FIELDS["state"].default)
-    until = record.get("embargoUntil")
-    shown = display_state_of(state, record.get("sharing"), until)
-    if shown == "embargoed":
-        return f"{state.capitalize()}, embargoed until {until} (hidden from the public till then)"
-    if shown == "private":
-        return f"{state.capitalize()}, private (only the people under Access see it)"
-    return shown.capitalize()
-
-
-SHARING_TEXT = {
-    "public": "Public — anyone can see it once published",
-    "private": "Private — only the people listed below",
-}
 
 
 def _label(name: str, key: str = "") -> str:

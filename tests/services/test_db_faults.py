@@ -10,7 +10,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 
 from app.models.database import Database
-from app.services.db_faults import CatalogueBusy, NotACatalogue, explain
+from app.services.db_faults import CatalogueBusy, explain
+from app.services.errors import NotACatalogue
 
 
 def test_a_locked_catalogue_says_what_to_do(database: Database) -> None:
