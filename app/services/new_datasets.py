@@ -3,7 +3,8 @@
 A batch of records goes in with one executemany per table (datasets, resources, links, access
 lists, versions), with no ORM object per row: validation, the access lists' users and teams
 (one query each for the batch), the derived fields, the history version and the search index
-(kept by the catalogue's own triggers, or PostgreSQL's generated column) are all in it. The
+(on SQLite one INSERT ... SELECT for the batch in place of the insert trigger's row by row,
+`_search_index_by_batch`; PostgreSQL's generated column) are all in it. The
 stored record is computed from the written record as `records.dataset_to_record` would read it
 back (a test compares the two), so no row is read back either.
 
@@ -264,11 +265,17 @@ class _Rows:
     def add(self, new: NewDataset, *, author: str, action: str, at: str | None) -> None:
         pk, record = new.pk, new.record
         self.datasets.append(_dataset_row(pk, new.number, record))
-        self.resources.extend(_resource_rows(pk, record))
-        self.links.extend(_link_rows(pk, record))
-        self.collaborators.extend((pk, user_id) for user_id in record["collaborators"])
-        self.read_users.extend((pk, user_id) for user_id in record["readusers"])
-        self.read_teams.extend((pk, team_id) for team_id in record["readteams"])
+        # Most datasets of an import have no files, links or access lists: no generator each.
+        if record["resources"]:
+            self.resources.extend(_resource_rows(pk, record))
+        if record["links"]:
+            self.links.extend(_link_rows(pk, record))
+        if record["collaborators"]:
+            self.collaborators.extend((pk, user_id) for user_id in record["collaborators"])
+        if record["readusers"]:
+            self.read_users.extend((pk, user_id) for user_id in record["readusers"])
+        if record["readteams"]:
+            self.read_teams.extend((pk, team_id) for team_id in record["readteams"])
         self.versions.append(_version_row(new, author, action, at))
 
     def insert(self, connection: Connection) -> None:

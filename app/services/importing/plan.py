@@ -15,8 +15,10 @@ an edit the preview did not show.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -124,6 +126,32 @@ def plan_import(
     """Read `path`, check every dataset in it against the catalogue, and say what a commit
     would do. Writes nothing. ImportRejected if the file as a whole cannot be read;
     problems with single rows are in `plan.errors`."""
+    with _cyclic_gc_paused():
+        return _plan(database, path, mapping, on_existing, progress)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Python's cycle collector off while a file is planned: planning makes millions of dicts
+    and lists, none in a cycle, and each full collection walks all the records held so far
+    (a quarter of the time of a 100,000-row plan). Whatever cycles a plan leaves are collected
+    when it is back on."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _plan(
+    database: Database,
+    path: Path,
+    mapping: Mapping[str, str] | None,
+    on_existing: OnExisting,
+    progress: Progress,
+) -> ImportPlan:
     import_format = detect_format(path)
     items, orphans = read_source(path, import_format, mapping=mapping, progress=progress)
     plan = ImportPlan(format=import_format, errors=list(orphans), source=path)
