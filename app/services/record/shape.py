@@ -10,7 +10,8 @@ wrong type. The import preview and the PATCH route both use it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from app.services.record.fields import DATASET, Field, Kind
@@ -27,7 +28,8 @@ def text_problem(value: Any, limit: int | None = None) -> str | None:
     """What is wrong with `value` as a text of at most `limit` characters, or None."""
     if not isinstance(value, str):
         return "must be text"
-    if _SURROGATE.search(value):
+    # isascii() is a flag CPython keeps: most texts need no scan for surrogates.
+    if not value.isascii() and _SURROGATE.search(value):
         return "contains characters that are not valid Unicode"
     if limit is not None and len(value) > limit:
         return f"must be at most {limit} characters"
@@ -47,33 +49,55 @@ def value_problem(field: Field, value: Any) -> str | None:
     Objects and children are walked by `check_shape`."""
     if value is None:
         return None if field.nullable else "is required" if field.required else None
+    return _problem_of(field)(value)
+
+
+Problem = Callable[[Any], str | None]
+
+
+def _problem_of(field: Field) -> Problem:
+    """What is wrong with a value (not None) of a scalar or list `field`: made once per field,
+    as every dataset of an import is checked."""
     kind = field.kind
     if field.is_text:
-        return text_problem(value, field.max_length)
+        limit = field.max_length
+        return lambda value: text_problem(value, limit)
     if kind in (Kind.INTEGER, Kind.BYTES):
-        return integer_problem(value)
+        return integer_problem
     if kind is Kind.USER_REFS:
-        if not isinstance(value, list) or any(integer_problem(v) for v in value):
-            return "must be a list of user ids (numbers)"
-        return None
+        return _user_ids_problem
     if field.is_list:
-        if not isinstance(value, list):
-            return "must be a list of text"
-        for item in value:
-            problem = text_problem(item)
-            if problem:
-                return f"every item {problem}"
-        return None
+        return _text_list_problem
     if kind is Kind.CUSTOM:
-        if not isinstance(value, dict):
-            return "must be an object of fields"
-        for key, item in value.items():
-            if text_problem(key) or (
-                text_problem(item)
-                and (not isinstance(item, list) or any(text_problem(v) for v in item))
-            ):
-                return f"field {str(key)[:40]!r} must be text or a list of text"
-        return None
+        return _custom_problem
+    return lambda value: None
+
+
+def _user_ids_problem(value: Any) -> str | None:
+    if not isinstance(value, list) or any(integer_problem(v) for v in value):
+        return "must be a list of user ids (numbers)"
+    return None
+
+
+def _text_list_problem(value: Any) -> str | None:
+    if not isinstance(value, list):
+        return "must be a list of text"
+    for item in value:
+        problem = text_problem(item)
+        if problem:
+            return f"every item {problem}"
+    return None
+
+
+def _custom_problem(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return "must be an object of fields"
+    for key, item in value.items():
+        if text_problem(key) or (
+            text_problem(item)
+            and (not isinstance(item, list) or any(text_problem(v) for v in item))
+        ):
+            return f"field {str(key)[:40]!r} must be text or a list of text"
     return None
 
 
@@ -84,52 +108,82 @@ def check_shape(
     path (`("resources", "k93", "size")`). With `unknown`, keys that are not fields are
     reported too (else they are left out silently)."""
     errors: dict[Path, str] = {}
-    clean = _walk(record, DATASET, (), errors, unknown)
+    clean = _walk(record, _DATASET_STEPS, (), errors, unknown)
     return clean, errors
+
+
+# How each field of a level is checked, made once from the field table: its name, its kind
+# (_OBJECT, _CHILDREN or _VALUE), then for an object or children the steps of its parts, for a
+# value what may be wrong with it, whether it may be null, whether it must be given, and the
+# field (whose empty value stands for a null it may not hold).
+_OBJECT, _CHILDREN, _VALUE = range(3)
+
+
+@dataclass(frozen=True, slots=True)
+class _Steps:
+    names: frozenset[str]
+    steps: tuple[tuple[str, int, Any, bool, bool, Field], ...]
+
+
+def _steps(fields: tuple[Field, ...]) -> _Steps:
+    steps: list[tuple[str, int, Any, bool, bool, Field]] = []
+    for field in fields:
+        if field.kind is Kind.OBJECT:
+            steps.append((field.name, _OBJECT, _steps(field.parts), True, False, field))
+        elif field.kind is Kind.CHILDREN:
+            steps.append((field.name, _CHILDREN, _steps(field.parts), True, False, field))
+        else:
+            check = _problem_of(field)
+            steps.append((field.name, _VALUE, check, field.nullable, field.required, field))
+    return _Steps(frozenset(f.name for f in fields), tuple(steps))
 
 
 def _walk(
     values: Mapping[str, Any],
-    fields: tuple[Field, ...],
+    level: _Steps,
     path: Path,
     errors: dict[Path, str],
     unknown: bool,
 ) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     if unknown:
-        known = {f.name for f in fields}
         for key in values:
-            if key not in known:
+            if key not in level.names:
                 errors[(*path, str(key))] = "is not a field"
-    for field in fields:
-        if field.name not in values:
+    for name, kind, check, nullable, required, field in level.steps:
+        if name not in values:
             continue
-        value = values[field.name]
-        here = (*path, field.name)
-        if field.kind is Kind.OBJECT:
+        value = values[name]
+        if kind == _VALUE:
             if value is None:
-                clean[field.name] = {}
-            elif isinstance(value, dict):
-                clean[field.name] = _walk(value, field.parts, here, errors, unknown)
-            else:
-                errors[here] = "must be an object"
-        elif field.kind is Kind.CHILDREN:
-            children = _children(field, value, here, errors, unknown)
-            if children is not None:
-                clean[field.name] = children
-        else:
-            problem = value_problem(field, value)
+                if nullable:
+                    clean[name] = None
+                elif required:
+                    errors[(*path, name)] = "is required"
+                else:
+                    clean[name] = field.empty()  # null for "none": an empty list, text
+                continue
+            problem = check(value)
             if problem:
-                errors[here] = problem
-            elif value is None and not field.nullable:
-                clean[field.name] = field.empty()  # null for "none": an empty list, text
+                errors[(*path, name)] = problem
             else:
-                clean[field.name] = value
+                clean[name] = value
+        elif kind == _OBJECT:
+            if value is None:
+                clean[name] = {}
+            elif isinstance(value, dict):
+                clean[name] = _walk(value, check, (*path, name), errors, unknown)
+            else:
+                errors[(*path, name)] = "must be an object"
+        else:
+            children = _children(check, value, (*path, name), errors, unknown)
+            if children is not None:
+                clean[name] = children
     return clean
 
 
 def _children(
-    field: Field, value: Any, path: Path, errors: dict[Path, str], unknown: bool
+    level: _Steps, value: Any, path: Path, errors: dict[Path, str], unknown: bool
 ) -> dict[str, Any] | None:
     if value is None:
         return {}
@@ -144,5 +198,8 @@ def _children(
         if not isinstance(child, dict):
             errors[(*path, child_id)] = "must be an object"
             continue
-        children[child_id] = _walk(child, field.parts, (*path, child_id), errors, unknown)
+        children[child_id] = _walk(child, level, (*path, child_id), errors, unknown)
     return children
+
+
+_DATASET_STEPS = _steps(DATASET)
