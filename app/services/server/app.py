@@ -75,6 +75,7 @@ from app.services.server.dumps import (
 )
 from app.services.server.encoding import GZipMiddleware, accepts_gzip
 from app.services.server.feed import FEED_PATH, Feed, PageRequest
+from app.services.server.params import int_param, optional_int_param
 from app.services.visibility import ANONYMOUS, Principal
 
 log = logging.getLogger(__name__)
@@ -257,7 +258,7 @@ class _Handlers:
     async def dataset_jsonld(self, request: Request) -> Response:
         principal = await self.service.principal(request)
         codec = await self.service.codec()
-        limit = _int_param(request, "limit", self.service.settings.page_size, 1, MAX_PAGE_SIZE)
+        limit = int_param(request, "limit", self.service.settings.page_size, 1, MAX_PAGE_SIZE)
         token = request.query_params.get("after")
         after_pk = codec.decode(token) if token is not None else 0
         wanted = PageRequest(
@@ -299,9 +300,8 @@ class _Handlers:
     async def current_package_list_with_resources(self, request: Request) -> Response:
         principal = await self.service.principal(request)
         base = self.service.base_url(request)
-        offset = _int_param(request, "offset", 0, 0, None)
-        limit_text = request.query_params.get("limit")
-        limit = _int_param(request, "limit", 0, 0, None) if limit_text is not None else None
+        offset = int_param(request, "offset", 0)
+        limit = optional_int_param(request, "limit")
         rows = self._rows(principal)
 
         def chunks() -> Chunks:
@@ -315,8 +315,8 @@ class _Handlers:
         base = self.service.base_url(request)
         q = request.query_params.get("q", "")
         sort = request.query_params.get("sort") or export_query.DEFAULT_SORT
-        start = _int_param(request, "start", 0, 0, None)
-        rows = _int_param(request, "rows", 10, 0, MAX_SEARCH_ROWS)
+        start = int_param(request, "start", 0)
+        rows = int_param(request, "rows", 10, 0, MAX_SEARCH_ROWS)
 
         def search() -> export_query.SearchPage:
             with self.service.database.read() as session:
@@ -373,20 +373,6 @@ def _download(
 def _json(value: Any, request: Request, status_code: int = 200) -> Response:
     body = b"" if request.method == "HEAD" else orjson.dumps(value)
     return Response(body, status_code=status_code, media_type="application/json")
-
-
-def _int_param(request: Request, name: str, default: int, low: int, high: int | None) -> int:
-    text = request.query_params.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise export_query.InvalidQuery(f"{name} must be a whole number") from None
-    if value < low or (high is not None and value > high):
-        bounds = f"at least {low}" if high is None else f"between {low} and {high}"
-        raise export_query.InvalidQuery(f"{name} must be {bounds}")
-    return value
 
 
 # -- errors -----------------------------------------------------------------------------------
