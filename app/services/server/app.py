@@ -37,6 +37,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from starlette.applications import Starlette
@@ -76,6 +77,7 @@ from app.services.server.dumps import (
 from app.services.server.encoding import GZipMiddleware, accepts_gzip
 from app.services.server.feed import FEED_PATH, Feed, PageRequest
 from app.services.server.params import int_param, optional_int_param
+from app.services.server.runner import base_url_setting
 from app.services.visibility import ANONYMOUS, Principal
 
 log = logging.getLogger(__name__)
@@ -132,7 +134,7 @@ RequestLogHook = Callable[[RequestLogEntry], None]
 
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
-    public_url: str | None = None
+    base_url: str | None = None
     page_size: int = DEFAULT_PAGE_SIZE
     catalogue: jsonld.CatalogueInfo = field(default_factory=jsonld.CatalogueInfo)
 
@@ -156,9 +158,13 @@ class _Service:
         return self._codec
 
     def base_url(self, request: Request) -> str:
-        if self.settings.public_url:
-            return self.settings.public_url.rstrip("/")
-        return str(request.base_url).rstrip("/")
+        """The base of every URL the server writes: the setting, else the address the server
+        listens on. Never the request's `Host` (nor a forwarded host): a caller could write
+        any name into the output, and a dump rendered for each name would crowd out the
+        cache."""
+        if self.settings.base_url:
+            return self.settings.base_url
+        return local_base_url(request.scope)
 
     async def principal(self, request: Request) -> Principal:
         header = request.headers.get("authorization")
@@ -178,18 +184,23 @@ class _Service:
 def create_app(
     database: Database,
     *,
-    public_url: str | None = None,
+    base_url: str | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     catalogue: jsonld.CatalogueInfo | None = None,
     on_request: RequestLogHook | None = None,
 ) -> Starlette:
-    """The ASGI app serving `database`. `public_url` fixes the base of absolute URLs in the
-    output (default: the URL the request came in on); `on_request` is the live-log hook."""
+    """The ASGI app serving `database`. `base_url` is the public base of every URL in the
+    output (runner.base_url_setting checks it; default: the address the server listens on);
+    `on_request` is the live-log hook."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     service = _Service(
         database,
-        ServerSettings(public_url, page_size, catalogue or jsonld.CatalogueInfo()),
+        ServerSettings(
+            base_url_setting(base_url) if base_url else None,
+            page_size,
+            catalogue or jsonld.CatalogueInfo(),
+        ),
     )
     h = _Handlers(service)
     x = ExtraHandlers(service)
@@ -340,8 +351,9 @@ class _Handlers:
         return _json(await run_in_threadpool(read), request)
 
     async def dataset_webpage(self, request: Request) -> Response:
-        dataset_id = request.path_params["dataset_id"]
-        return RedirectResponse(f"/api/dataset/{dataset_id}", status_code=303)
+        dataset_id = quote(request.path_params["dataset_id"], safe="")
+        base = self.service.base_url(request)
+        return RedirectResponse(f"{base}/api/dataset/{dataset_id}", status_code=303)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -352,6 +364,18 @@ class _Handlers:
         return lambda: export_query.iter_datasets(
             database, principal, published_only=published_only
         )
+
+
+def local_base_url(scope: Scope) -> str:
+    """`http://address:port` of the socket the request arrived on (ASGI's `server`): the
+    listening address itself, unless the server listens on all of them."""
+    server = scope.get("server")
+    if not server or server[1] is None:
+        return "http://localhost"
+    host, port = server[0], server[1]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def _download(
