@@ -29,9 +29,11 @@ from starlette.responses import Response
 
 from app.models.database import Database
 from app.services import json_patch
+from app.services.datasets import get_dataset
 from app.services.errors import Unauthorized
+from app.services.export_query import record_as_seen
 from app.services.records import Record
-from app.services.visibility import Principal
+from app.services.visibility import Principal, permissions_for
 
 OPENAPI_PATH = Path(__file__).resolve().parents[3] / "resources" / "openapi.json"
 MAX_PATCH_BYTES = 1024 * 1024
@@ -72,9 +74,13 @@ class ExtraHandlers:
 
         def apply() -> Record:
             with self.service.database.transaction() as session:
-                return json_patch.patch_dataset(
+                record = json_patch.patch_dataset(
                     session, principal, dataset_id, patch, author=principal.name
                 )
+                # The new JSON as GET shows it to this caller (an editor who may not manage
+                # the dataset does not see its access lists).
+                granted = permissions_for(session, principal, get_dataset(session, dataset_id))
+                return record_as_seen(record, granted)
 
         record = await run_in_threadpool(apply)
         return Response(orjson.dumps(record), media_type="application/json")

@@ -2,14 +2,15 @@
 
 Endpoints (seed documents 000, 001, 002):
 
-- `GET /api/v1/dataset.csv`, `GET /api/v1/dataset.jsonld?after=&limit=` — Heratio bulk open data,
-  published records only; the JSON-LD feed (server.feed) pages by the opaque cursor of
-  services.cursor, reading the next page ahead while a harvester reads one.
+- `GET /api/v1/dataset.csv`, `GET /api/v1/dataset.jsonld?after=&limit=` — Heratio bulk open data:
+  what an anonymous caller sees, whoever asks; the JSON-LD feed (server.feed) pages by the
+  opaque cursor of services.cursor.
 - `GET /api/datasets/export.json`, `export.datasets.csv`, `export.resources.csv`,
   `export.xlsx` — DataPress; the dumps (server.dumps) carry ETag/Last-Modified and answer 304.
 - `GET /api/action/current_package_list_with_resources`, `/api/action/package_search` — CKAN.
-- `GET /api/dataset/{id}` — one dataset's full JSON: 200, 403 or 404; `PATCH` edits it with an
-  RFC 6902 JSON Patch (server.api_extras, services.json_patch).
+- `GET /api/dataset/{id}` — one dataset's full JSON (without the access lists and embargo for a
+  caller who may not manage it, export_query.record_as_seen): 200, 403 or 404; `PATCH` edits
+  it with an RFC 6902 JSON Patch (server.api_extras, services.json_patch).
 - `POST /api/action/...` — the CKAN actions as CKAN clients (ckanapi) call them, by POST.
 - `GET /api/openapi.json` — the OpenAPI 3.1 document of all of these (resources/openapi.json).
 - `GET /dataset/{id}` redirects there (the `webpage` of the exports); `GET /api/v1/context.jsonld`
@@ -267,13 +268,15 @@ class _Handlers:
     # -- seed 000: Heratio bulk open data -----------------------------------------------------
 
     async def dataset_jsonld(self, request: Request) -> Response:
-        principal = await self.service.principal(request)
+        # The open data of seed 000, whoever asks: a key is checked (a wrong one is a 401)
+        # but widens nothing.
+        await self.service.principal(request)
         codec = await self.service.codec()
         limit = int_param(request, "limit", self.service.settings.page_size, 1, MAX_PAGE_SIZE)
         token = request.query_params.get("after")
         after_pk = codec.decode(token) if token is not None else 0
         wanted = PageRequest(
-            principal,
+            ANONYMOUS,
             self.service.base_url(request),
             token,
             after_pk,
