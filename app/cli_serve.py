@@ -16,7 +16,7 @@ from app.services.server.runner import (
 )
 
 if TYPE_CHECKING:  # uvicorn, Starlette and SQLAlchemy load when the server runs, not for --help
-    from app.services.server.app import RequestLogEntry
+    from app.services.server.request_log import RequestLogEntry
 
 
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -32,7 +32,6 @@ signal.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -49,12 +48,11 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.models.database import Database
 from app.services import dump_cache, export_query
 from app.services.api_keys import authenticate
-from app.services.clock import now_iso
 from app.services.cursor import CursorCodec, InvalidCursor, codec_for
 from app.services.errors import (
     CatalogueError,
@@ -78,6 +76,11 @@ from app.services.server.dumps import (
 from app.services.server.encoding import GZipMiddleware, accepts_gzip
 from app.services.server.feed import FEED_PATH, Feed, PageRequest
 from app.services.server.params import int_param, optional_int_param
+from app.services.server.request_log import (
+    RequestLogHook,
+    RequestLogMiddleware,
+    request_target,
+)
 from app.services.server.runner import base_url_setting
 from app.services.visibility import ANONYMOUS, Principal
 
@@ -115,22 +118,6 @@ _CKAN_TYPES = {
     404: "Not Found Error",
     409: "Validation Error",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class RequestLogEntry:
-    """One served request, for the GUI's live log."""
-
-    at: str
-    client: str
-    method: str
-    path: str
-    status: int
-    duration_ms: float
-    bytes_sent: int
-
-
-RequestLogHook = Callable[[RequestLogEntry], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,51 +425,5 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
-    log.error("error serving %s", request.url.path, exc_info=exc)
+    log.error("error serving %s", request_target(request.scope), exc_info=exc)
     return error_response(request, 500, "internal_error", "The server failed; see its log")
-
-
-# -- the live request log -----------------------------------------------------------------------
-
-
-class RequestLogMiddleware:
-    """Calls `hook` with a RequestLogEntry once each HTTP response is finished."""
-
-    def __init__(self, app: ASGIApp, hook: RequestLogHook | None = None) -> None:
-        self.app = app
-        self.hook = hook
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.hook is None:
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-        sent = 0
-
-        async def send_and_count(message: Message) -> None:
-            nonlocal status, sent
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                sent += len(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_count)
-        finally:
-            client = scope.get("client")
-            query = scope.get("query_string", b"").decode("latin-1")
-            entry = RequestLogEntry(
-                at=now_iso(),
-                client=f"{client[0]}:{client[1]}" if client else "",
-                method=scope["method"],
-                path=scope["path"] + (f"?{query}" if query else ""),
-                status=status,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                bytes_sent=sent,
-            )
-            try:
-                self.hook(entry)
-            except Exception:  # a broken log view must never break serving
-                log.exception("request log hook failed")
