@@ -22,6 +22,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import secrets
 import struct
 
@@ -37,14 +38,23 @@ _VERSION = 2  # 1: the pk in clear with an HMAC
 _PK = struct.Struct(">Q")
 _MAC_SIZE = 16
 _TOKEN_SIZE = 1 + _MAC_SIZE + _PK.size
-_MAX_TOKEN_CHARS = 64
 _INVALID = "The cursor is not valid: start again from the first page"
+# The form of every token: base64url, without padding, of _TOKEN_SIZE bytes.
+TOKEN_PATTERN = "^[A-Za-z0-9_-]{" + str(-(-_TOKEN_SIZE * 4 // 3)) + "}$"
 
 
 class InvalidCursor(CatalogueError):
     """A cursor that this catalogue did not issue: malformed, truncated or tampered with."""
 
     code = "invalid_cursor"
+
+
+class UnknownCursor(InvalidCursor):
+    """A cursor of the right form that this catalogue did not issue (tampered with, from
+    another catalogue or version): no page is at it, so a 404. The form itself
+    (`TOKEN_PATTERN`, which the OpenAPI document states) is all a client can check."""
+
+    code = "unknown_cursor"
 
 
 class CursorCodec:
@@ -66,7 +76,7 @@ class CursorCodec:
 
     def decode(self, token: str) -> int:
         """The pk a token stands for; InvalidCursor if this catalogue did not issue it."""
-        if not token or len(token) > _MAX_TOKEN_CHARS or not token.isascii():
+        if not re.fullmatch(TOKEN_PATTERN[1:-1], token):
             raise InvalidCursor(_INVALID)
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
@@ -75,14 +85,14 @@ class CursorCodec:
         if len(raw) != _TOKEN_SIZE:
             raise InvalidCursor(_INVALID)
         if raw[0] != _VERSION:
-            raise InvalidCursor("The cursor is from another version: start again")
+            raise UnknownCursor("The cursor is from another version: start again")
         tag, sealed = raw[1 : 1 + _MAC_SIZE], raw[1 + _MAC_SIZE :]
         plain = _xor(sealed, self._stream(tag))
         if not hmac.compare_digest(tag, self._tag(plain)):
-            raise InvalidCursor("The cursor was not issued by this catalogue or was altered")
+            raise UnknownCursor("The cursor was not issued by this catalogue or was altered")
         (pk,) = _PK.unpack(plain)
         if pk >= 2**63:
-            raise InvalidCursor(_INVALID)
+            raise UnknownCursor(_INVALID)
         return int(pk)
 
     def _tag(self, plain: bytes) -> bytes:

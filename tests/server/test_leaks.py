@@ -337,6 +337,17 @@ async def observe(
             readable.add(dataset_id)
             shown[dataset_id] = set(response.json())
     got["dataset"] = readable
+    shown_packages: set[str] = set()
+    for dataset_id in all_ids:
+        response = await get(f"/api/action/package_show?id={dataset_id}")
+        assert response.status_code in (200, 403), response.text
+        if response.status_code == 200:
+            package = response.json()["result"]
+            assert package["id"] == dataset_id
+            assert not FORBIDDEN_FIELDS & set(package)
+            shown_packages.add(dataset_id)
+    got["ckan.show"] = shown_packages
+    assert (await get("/api/action/package_show?id=zzzzz")).status_code == 404
     assert (await get("/api/dataset/zzzzz")).status_code == 404
     return Observed(got, files, shown, cursors)
 

@@ -32,7 +32,7 @@ signal.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import islice
@@ -51,9 +51,9 @@ from starlette.routing import Route
 from starlette.types import Scope
 
 from app.models.database import Database
-from app.services import dump_cache, export_query
+from app.services import datasets, dump_cache, export_query
 from app.services.api_keys import authenticate
-from app.services.cursor import CursorCodec, InvalidCursor, codec_for
+from app.services.cursor import CursorCodec, InvalidCursor, UnknownCursor, codec_for
 from app.services.errors import (
     CatalogueError,
     InvalidTransition,
@@ -68,14 +68,22 @@ from app.services.json_patch import PatchConflict, PatchUnprocessable
 from app.services.server.api_extras import ExtraHandlers
 from app.services.server.dumps import (
     DumpHandlers,
-    empty_body,
     not_modified,
     not_modified_response,
     validators,
 )
 from app.services.server.encoding import GZipMiddleware, accepts_gzip
 from app.services.server.feed import FEED_PATH, Feed, PageRequest
-from app.services.server.params import int_param, optional_int_param
+from app.services.server.params import (
+    ACTION_PARAMS,
+    ID,
+    MAX_PAGE_SIZE,
+    MAX_SEARCH_ROWS,
+    NAME_OR_ID,
+    int_param,
+    optional_int_param,
+    sort_param,
+)
 from app.services.server.request_log import (
     RequestLogHook,
     RequestLogMiddleware,
@@ -87,12 +95,11 @@ from app.services.visibility import ANONYMOUS, Principal
 log = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
-MAX_SEARCH_ROWS = 1000
 
 _STATUS: tuple[tuple[type[CatalogueError], int], ...] = (
     (PatchUnprocessable, 422),  # before ValidationFailed, its base
     (PatchConflict, 409),
+    (UnknownCursor, 404),  # before InvalidCursor, its base
     (InvalidCursor, 400),
     (ValidationFailed, 400),
     (Unauthorized, 401),
@@ -105,6 +112,7 @@ _HTTP_CODES = {
     400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     406: "not_acceptable",
     413: "too_large",
     415: "unsupported_media_type",
@@ -194,29 +202,34 @@ def create_app(
     x = ExtraHandlers(service)
     d = DumpHandlers(service)
     routes = [
-        Route("/api/v1/dataset.csv", d.dataset_csv, methods=["GET"]),
-        Route(FEED_PATH, h.dataset_jsonld, methods=["GET"]),
-        Route("/api/v1/context.jsonld", h.context, methods=["GET"]),
-        Route("/api/datasets/export.json", d.export_json, methods=["GET"]),
-        Route("/api/datasets/export.datasets.csv", d.export_datasets_csv, methods=["GET"]),
-        Route("/api/datasets/export.resources.csv", d.export_resources_csv, methods=["GET"]),
-        Route("/api/datasets/export.xlsx", d.export_xlsx, methods=["GET"]),
-        Route(
+        _route("/api/v1/dataset.csv", GET=d.dataset_csv),
+        _route(FEED_PATH, GET=h.dataset_jsonld),
+        _route("/api/v1/context.jsonld", GET=h.context),
+        _route("/api/datasets/export.json", GET=d.export_json),
+        _route("/api/datasets/export.datasets.csv", GET=d.export_datasets_csv),
+        _route("/api/datasets/export.resources.csv", GET=d.export_resources_csv),
+        _route("/api/datasets/export.xlsx", GET=d.export_xlsx),
+        _route(
             "/api/action/current_package_list_with_resources",
-            h.current_package_list_with_resources,
-            methods=["GET"],
+            GET=h.current_package_list_with_resources,
+            POST=x.ckan_post(
+                h.current_package_list_with_resources,
+                ACTION_PARAMS["current_package_list_with_resources"],
+            ),
         ),
-        Route("/api/action/package_search", h.package_search, methods=["GET"]),
-        Route("/api/dataset/{dataset_id}", h.dataset, methods=["GET"]),
-        Route("/dataset/{dataset_id}", h.dataset_webpage, methods=["GET"]),
-        Route("/api/dataset/{dataset_id}", x.patch_dataset, methods=["PATCH"]),
-        Route("/api/openapi.json", x.openapi, methods=["GET"]),
-        Route(
-            "/api/action/current_package_list_with_resources",
-            x.ckan_post(h.current_package_list_with_resources),
-            methods=["POST"],
+        _route(
+            "/api/action/package_search",
+            GET=h.package_search,
+            POST=x.ckan_post(h.package_search, ACTION_PARAMS["package_search"]),
         ),
-        Route("/api/action/package_search", x.ckan_post(h.package_search), methods=["POST"]),
+        _route(
+            "/api/action/package_show",
+            GET=h.package_show,
+            POST=x.ckan_post(h.package_show, ACTION_PARAMS["package_show"]),
+        ),
+        _route("/api/dataset/{dataset_id}", GET=h.dataset, PATCH=x.patch_dataset),
+        _route("/dataset/{dataset_id}", GET=h.dataset_webpage),
+        _route("/api/openapi.json", GET=x.openapi),
     ]
     middleware = [
         Middleware(RequestLogMiddleware, hook=on_request),
@@ -246,6 +259,25 @@ def create_app(
         },
         lifespan=lifespan,
     )
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _route(path: str, **handlers: Handler) -> Route:
+    """One route for `path` with a handler per method (GET also answers HEAD), so that
+    Starlette's 405 names every method of the path in `Allow`, not those of one route."""
+    if len(handlers) == 1:
+        ((method, handler),) = handlers.items()
+        return Route(path, handler, methods=[method])
+    by_method = dict(handlers)
+    if "GET" in by_method:
+        by_method["HEAD"] = by_method["GET"]
+
+    async def endpoint(request: Request) -> Response:
+        return await by_method[request.method](request)
+
+    return Route(path, endpoint, methods=list(by_method))
 
 
 class _Handlers:
@@ -279,7 +311,7 @@ class _Handlers:
         page = await self.service.feed.page(wanted, codec, state)
         content, encoding = page.content(wanted.gzip)
         return Response(
-            b"" if request.method == "HEAD" else content,
+            content,  # also for HEAD: its Content-Length is the GET's (uvicorn sends no body)
             media_type=jsonld.CONTENT_TYPE,
             headers={"Link": page.link_header, **encoding, **page_headers},
         )
@@ -315,7 +347,7 @@ class _Handlers:
         principal = await self.service.principal(request)
         base = self.service.base_url(request)
         q = request.query_params.get("q", "")
-        sort = request.query_params.get("sort") or export_query.DEFAULT_SORT
+        sort = sort_param(request)
         start = int_param(request, "start", 0)
         rows = int_param(request, "rows", 10, 0, MAX_SEARCH_ROWS)
 
@@ -327,6 +359,37 @@ class _Handlers:
 
         page = await run_in_threadpool(search)
         return _json(ckan.package_search_response(page, base_url=base), request)
+
+    async def package_show(self, request: Request) -> Response:
+        """CKAN's `package_show` (ckan/logic/action/get.py): `id` (or `name_or_id`; a
+        dataset's name is its id here), 409 with CKAN's Validation Error without one, else
+        what GET /api/dataset/{id} would answer: 404 Not Found Error, 403 Authorization
+        Error, or the package."""
+        principal = await self.service.principal(request)
+        base = self.service.base_url(request)
+        name_or_id = ID.text(request) or NAME_OR_ID.text(request)
+        if not name_or_id:
+            return error_response(
+                request, 409, "missing_value", "Missing value: id", name_or_id="Missing value"
+            )
+
+        def read() -> export_query.DatasetRow:
+            with self.service.database.read() as session:
+                # 404 or 403 exactly as the dataset's own JSON (visibility.permissions_for)
+                export_query.readable_record(session, principal, name_or_id)
+                pk = datasets.get_dataset(session, name_or_id).pk
+                (row,) = export_query.rows_by_pk(session, principal, [pk])
+                return row
+
+        row = await run_in_threadpool(read)
+        return _json(
+            {
+                "help": ckan.help_url(base, "package_show"),
+                "success": True,
+                "result": ckan.package_dict(row, base),
+            },
+            request,
+        )
 
     # -- seed 002: one dataset ---------------------------------------------------------------
 
@@ -378,15 +441,15 @@ def _download(
     headers = {"Cache-Control": "no-cache"}
     if filename is not None:
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    if request.method == "HEAD":
-        # The headers of the download without producing it (and without a false length).
-        return StreamingResponse(empty_body(), media_type=media_type, headers=headers)
+    # Produced for HEAD too (the ASGI server sends no body), so that its headers are the GET's,
+    # Content-Encoding included.
     return StreamingResponse(chunks(), media_type=media_type, headers=headers)
 
 
 def _json(value: Any, request: Request, status_code: int = 200) -> Response:
-    body = b"" if request.method == "HEAD" else orjson.dumps(value)
-    return Response(body, status_code=status_code, media_type="application/json")
+    # The body also for HEAD, so that its headers (Content-Length) are the GET's: the ASGI
+    # server sends none for HEAD (RFC 9110 9.3.2).
+    return Response(orjson.dumps(value), status_code=status_code, media_type="application/json")
 
 
 # -- errors -----------------------------------------------------------------------------------

@@ -11,17 +11,19 @@ it, `If-Modified-Since`) answers 304 without touching the rows.
 Anonymous dumps are rendered once per catalogue state into a file and served from it; keyed
 callers get their dump rendered per request (streamed for the text formats, through a temporary
 file for XLSX, whose zip needs a seekable sink), never from the anonymous file, and never into it.
-HEAD sends the headers (with the validators) and renders nothing.
+A HEAD is answered as a GET (a dump served from its file reads it), whose body the ASGI server
+does not send: so its headers are the GET's, Content-Length and Content-Encoding included.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from email.utils import formatdate, parsedate_to_datetime
 from typing import BinaryIO, Protocol
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -207,8 +209,6 @@ class DumpHandlers:
             headers.update(validators(state, key))
             if not_modified(request, headers):
                 return not_modified_response(headers)
-        if request.method == "HEAD":
-            return StreamingResponse(empty_body(), media_type=media_type, headers=headers)
         if state is not None and principal.is_anonymous:
             if stream is not None and accepts_gzip(request.headers.get("accept-encoding", "")):
                 # Gzipped once per change too, from the kept rendering: a repeated download is
@@ -224,11 +224,20 @@ class DumpHandlers:
             else:
                 handle = await run_in_threadpool(cache.open, key, state, render)
         elif stream is not None:
+            # Streamed for HEAD too (the ASGI server sends no body): the same headers.
             return StreamingResponse(stream(base), media_type=media_type, headers=headers)
         else:
             handle = await run_in_threadpool(_render_temporary, render)
         headers["Content-Length"] = str(os.fstat(handle.fileno()).st_size)
-        return StreamingResponse(_read(handle), media_type=media_type, headers=headers)
+        # Read for HEAD too (the ASGI server sends no body): the GZip middleware then decides
+        # on the same bytes, so HEAD's headers are the GET's.
+        return StreamingResponse(
+            _read(handle),
+            media_type=media_type,
+            headers=headers,
+            # Also when the body is never read (a client gone, a response cancelled).
+            background=BackgroundTask(handle.close),
+        )
 
 
 def _render_temporary(render: Callable[[BinaryIO], None]) -> BinaryIO:
@@ -248,8 +257,3 @@ def _read(handle: BinaryIO) -> Iterator[bytes]:
     with handle:
         while chunk := handle.read(READ_CHUNK):
             yield chunk
-
-
-async def empty_body() -> AsyncIterator[bytes]:
-    return
-    yield b""
