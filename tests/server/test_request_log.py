@@ -129,3 +129,13 @@ def test_the_serve_command_logs_one_line_per_request(tmp_path: Path) -> None:
         assert process.stderr is not None
         process.stderr.close()
     assert "GET /api/v1/dataset.csv 200" in second
+
+
+def test_a_head_logs_no_bytes_sent(database: Database) -> None:
+    log: list[RequestLogEntry] = []
+    with ServerThread(create_app(database, on_request=log.append)) as server:
+        assert httpx.head(f"{server.url}/api/openapi.json").status_code == 200
+        assert httpx.get(f"{server.url}/api/openapi.json").status_code == 200
+    head, get = log
+    assert (head.method, head.bytes_sent) == ("HEAD", 0)
+    assert get.bytes_sent > 0

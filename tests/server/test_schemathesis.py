@@ -20,6 +20,8 @@ import pytest
 
 from tests.server.conftest import Catalogue, ServeFactory
 
+pytestmark = pytest.mark.slow  # a few minutes: schemathesis over every operation
+
 MAX_EXAMPLES = 50
 SEED = 16
 TIMEOUT = 600  # a bound for a run that hangs, not a speed

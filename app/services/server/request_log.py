@@ -83,6 +83,7 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        head = scope["method"] == "HEAD"
         status = 500
         sent = 0
 
@@ -90,7 +91,8 @@ class RequestLogMiddleware:
             nonlocal status, sent
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif message["type"] == "http.response.body":
+            elif message["type"] == "http.response.body" and not head:
+                # (a HEAD is answered as a GET whose body the ASGI server does not send)
                 sent += len(message.get("body", b""))
             await send(message)
 
