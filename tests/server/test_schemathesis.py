@@ -77,8 +77,9 @@ def test_schemathesis_finds_nothing_outside_patch(
 
 
 @pytest.mark.xfail(
-    reason="issue 16 item 2 (serverbounds): PATCH values are not yet checked against the field "
-    "table before the session is touched, so schemathesis finds 500s and stored wrong types",
+    reason="issue 16 item 2 (PATCH validation, another branch): a schema-valid patch that the "
+    "record refuses is a 422 (e.g. replacing the whole record changes its immutable fields), "
+    "which schemathesis's positive_data_acceptance counts as a failure",
     strict=False,
 )
 def test_schemathesis_finds_nothing_in_patch(
@@ -87,5 +88,6 @@ def test_schemathesis_finds_nothing_in_patch(
     server = serve()
     document = _document(server.url, catalogue, tmp_path)
     key = ["-H", f"Authorization: {catalogue.bob}"]
-    result = _run(server.url, document, tmp_path, "--include-method", "PATCH", *key)
+    options = ("--include-method", "PATCH", "--continue-on-failure", *key)
+    result = _run(server.url, document, tmp_path, *options)
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
