@@ -55,11 +55,11 @@ def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted (Ctrl-C). Raises CatalogueError (e.g. port in use) to the CLI."""
     import uvicorn
 
-    from app.models.database import Database
+    from app.services.catalogue_files import catalogue_location, open_database
     from app.services.server.app import create_app
 
     base_url = base_url_setting(args.base_url) if args.base_url else None
-    database = Database.open(args.db)
+    database = open_database(args.db)
     try:
         sock = bind_socket(args.host, args.port)
         url = url_for(sock)
@@ -70,7 +70,8 @@ def run_serve(args: argparse.Namespace) -> int:
                 f"warning: listening on {args.host}: other machines can reach this catalogue",
                 file=sys.stderr,
             )
-        print(f"serving {database.url} at {url} (Ctrl-C to stop)", file=sys.stderr)
+        where = catalogue_location(database.url)  # never a password on the terminal
+        print(f"serving {where} at {url} (Ctrl-C to stop)", file=sys.stderr)
         if base_url is not None:
             print(f"URLs in the output start with {base_url}", file=sys.stderr)
         config = uvicorn.Config(

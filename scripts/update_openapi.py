@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 from app.services.record.openapi import record_schemas  # noqa: E402
 from app.services.server.params import openapi_body_schemas, openapi_parameters  # noqa: E402
 
-DOCUMENT = ROOT / "resources" / "openapi.json"
+DOCUMENT = ROOT / "app" / "resources" / "openapi.json"
 
 
 def main() -> None:

@@ -8,19 +8,24 @@ from typing import TYPE_CHECKING, Any
 
 from app.models.database import Database
 from app.services import datasets, publication
+from app.services.catalogue_files import catalogue_location
 from app.services.errors import CatalogueError, NotFound, ValidationFailed
 from app.services.records import Record
+from app.views.catalogue_menu import CatalogueMenu, window_title
 from app.views.dataset_form import DatasetForm
 from app.views.dataset_table_model import TITLE_COLUMN, DatasetTableModel, merge_ranges
 from app.views.file_drops import accept_local_files
+from app.views.help_dialogs import HelpMenu
 from app.views.history_panel import HistoryPanel
 from app.views.link_checker import LinkChecker, summary
 from app.views.permissions_view import PermissionsView
 from app.views.qt import QtCore, QtGui, QtWidgets
 from app.views.server_panel import ServerPanel
 from app.views.sync_controller import SyncController
+from app.views.table_notice import EmptyTableNotice
 from app.views.tasks import TaskRunner
 from app.views.undo import SaveDatasetCommand
+from app.views.window_settings import WindowState
 
 if TYPE_CHECKING:  # the exporters and importers (openpyxl, rdflib) load on first use
     from app.services.exporting import ExportResult
@@ -61,7 +66,7 @@ class MainWindow(QtWidgets.QMainWindow):
         # A file dropped anywhere but on the form (which takes files as resources) is imported.
         self.setAcceptDrops(True)
 
-        self.setWindowTitle(f"Catalogue Desk — {database.url}")
+        self.setWindowTitle(window_title(database.url))
         self.resize(1400, 860)
         self._build_table()
         self._build_side()
@@ -82,6 +87,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.count_label = QtWidgets.QLabel()
         self.statusBar().addPermanentWidget(self.link_checker.widget)
         self.statusBar().addPermanentWidget(self.count_label)
+        # File > New, Open and Recent catalogues (views.catalogue_switch acts on them), Help,
+        # "no matches" over an empty table, and the layout this window had last time.
+        self.catalogues = CatalogueMenu(database.url, self)
+        self.catalogues.install(self.menuBar())
+        self.help = HelpMenu(self, catalogue_location(database.url))
+        self.help.install(self.menuBar())
+        self.empty_notice = EmptyTableNotice(self.table, self.model)
+        self.window_state = WindowState(self)
         self._update_actions()
 
     # -- building -----------------------------------------------------------------------------
@@ -91,7 +104,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.model = DatasetTableModel(self.database, TaskRunner(self), self)
         self.model.countChanged.connect(self._on_count_changed)
         self.search_box = QtWidgets.QLineEdit()
-        self.search_box.setPlaceholderText("Search title, description and tags…  (Ctrl+F)")
+        self.search_box.setPlaceholderText("Search ids, titles, descriptions and tags…  (Ctrl+F)")
         self.search_box.setClearButtonEnabled(True)
         # Filter as the person types, but query once they pause rather than per keystroke.
         self._search_timer = QtCore.QTimer(self, singleShot=True, interval=150)
@@ -500,6 +513,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self,
             "Delete dataset",
             f"Delete “{title}”? It stays in the history and can be restored.",
+            QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
+            QtWidgets.QMessageBox.StandardButton.No,  # Enter must not delete
         )
         if answer != QtWidgets.QMessageBox.StandardButton.Yes:
             return
@@ -576,6 +591,9 @@ class MainWindow(QtWidgets.QMainWindow):
         QtWidgets.QMessageBox.warning(self, "Catalogue Desk", message)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        if not self.server_panel.confirm_close():
+            event.ignore()  # the person keeps serving
+            return
         if not self.sync.ready_to_close():
             event.ignore()  # a running sync is cancelled first; the window closes once it stops
             return

@@ -57,6 +57,18 @@ class PatientQtBot(QtBot):
         super().waitUntil(callback, timeout=timeout)
 
 
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every window test reads and writes its own settings file (views.window_settings), in a
+    temporary folder: never the person's, and never another test's."""
+    folder = tmp_path_factory.mktemp("settings")
+    ini = QtCore.QSettings.Format.IniFormat
+    user = QtCore.QSettings.Scope.UserScope
+    QtCore.QSettings.setPath(ini, user, str(folder))
+    yield folder
+    QtCore.QSettings.setPath(ini, user, str(folder.parent / "unused-settings"))
+
+
 @pytest.fixture
 def qtbot(qapp: QtWidgets.QApplication, request: pytest.FixtureRequest) -> QtBot:
     """pytest-qt's qtbot, patient enough for a loaded machine (see WAIT_MS)."""

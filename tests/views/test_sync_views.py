@@ -792,8 +792,10 @@ def test_errors_are_clear_messages_naming_the_remote_and_dataset(
         portal.faults.add(Fault("500", path=f"/api/dataset/{ids[1]}", times=None))
         expected += [f"dataset {ids[1]}", "500"]
     else:
-        portal.faults.add(Fault("malformed", path=f"/api/dataset/{ids[2]}"))
-        expected += [f"dataset {ids[2]}", "not valid JSON"]
+        # One dataset's bad answer only costs that dataset; a listing that stays unreadable
+        # (after the retries) is what fails a pull.
+        portal.faults.add(Fault("malformed", path="/api/datasets/export.json", times=None))
+        expected += ["export.json", "not valid JSON"]
     add_remote(qtbot, window, url, key)
 
     with qtbot.waitSignal(window.sync.failed, timeout=WAIT) as failed:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Awaitable, Callable
 from functools import cache
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode
 
@@ -28,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.models.database import Database
+from app.resources import OPENAPI_DOCUMENT, resource
 from app.services import json_patch
 from app.services.datasets import get_dataset
 from app.services.errors import Unauthorized
@@ -36,7 +36,7 @@ from app.services.records import Record
 from app.services.server.params import Param
 from app.services.visibility import Principal, permissions_for
 
-OPENAPI_PATH = Path(__file__).resolve().parents[3] / "resources" / "openapi.json"
+OPENAPI_PATH = resource(OPENAPI_DOCUMENT)
 MAX_PATCH_BYTES = 1024 * 1024
 MAX_ACTION_BYTES = 64 * 1024
 PATCH_TYPES = (json_patch.CONTENT_TYPE, "application/json")
@@ -56,7 +56,7 @@ class ServiceLike(Protocol):
 
 @cache
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 description of every endpoint, as shipped in resources/ (read once)."""
+    """The OpenAPI 3.1 description of every endpoint, as shipped in the package (read once)."""
     document: dict[str, Any] = orjson.loads(OPENAPI_PATH.read_bytes())
     return document
 
