@@ -6,10 +6,17 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from app.services.server.runner import DEFAULT_HOST, bind_socket, is_loopback, url_for
+from app.services.server.runner import (
+    DEFAULT_HOST,
+    base_url_setting,
+    bind_socket,
+    forwarded_options,
+    is_loopback,
+    url_for,
+)
 
 if TYPE_CHECKING:  # uvicorn, Starlette and SQLAlchemy load when the server runs, not for --help
-    from app.services.server.app import RequestLogEntry
+    from app.services.server.request_log import RequestLogEntry
 
 
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -26,10 +33,19 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--port", type=int, default=8080, help="port to listen on, 0 for any (default 8080)"
     )
     serve.add_argument(
+        "--base-url",
         "--public-url",
+        dest="base_url",
         metavar="URL",
-        help="base of the absolute URLs in the output, when clients reach the server "
-        "through another name (default: the URL each request came in on)",
+        help="public base of every URL the server writes, e.g. https://data.example.org "
+        "when clients reach it through a proxy or a name (default: the address it listens "
+        "on; the Host header of a request is never used)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="comma-separated addresses of proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are believed for the request log (default: none)",
     )
     serve.add_argument("--quiet", action="store_true", help="do not log each request")
     return serve
@@ -42,12 +58,13 @@ def run_serve(args: argparse.Namespace) -> int:
     from app.services.catalogue_files import catalogue_location, open_database
     from app.services.server.app import create_app
 
+    base_url = base_url_setting(args.base_url) if args.base_url else None
     database = open_database(args.db)
     try:
         sock = bind_socket(args.host, args.port)
         url = url_for(sock)
         hook = None if args.quiet else _print_entry
-        app = create_app(database, public_url=args.public_url, on_request=hook)
+        app = create_app(database, base_url=base_url, on_request=hook)
         if not is_loopback(args.host):
             print(
                 f"warning: listening on {args.host}: other machines can reach this catalogue",
@@ -55,8 +72,16 @@ def run_serve(args: argparse.Namespace) -> int:
             )
         where = catalogue_location(database.url)  # never a password on the terminal
         print(f"serving {where} at {url} (Ctrl-C to stop)", file=sys.stderr)
+        if base_url is not None:
+            print(f"URLs in the output start with {base_url}", file=sys.stderr)
         config = uvicorn.Config(
-            app, log_config=None, access_log=False, lifespan="on", ws="none", log_level="warning"
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            ws="none",
+            log_level="warning",
+            **forwarded_options(args.forwarded_allow_ips),
         )
         try:
             uvicorn.Server(config).run(sockets=[sock])

@@ -1,4 +1,5 @@
-"""Rewrites the record's schemas in resources/openapi.json from the field table.
+"""Rewrites the generated parts of resources/openapi.json: the record's schemas from the field
+table, and the parameters' schemas (query and CKAN POST bodies) from server/params.py.
 
     python scripts/update_openapi.py
 
@@ -15,13 +16,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.services.record.openapi import record_schemas  # noqa: E402
+from app.services.server.params import openapi_body_schemas, openapi_parameters  # noqa: E402
 
 DOCUMENT = ROOT / "app" / "resources" / "openapi.json"
 
 
 def main() -> None:
     document = json.loads(DOCUMENT.read_text(encoding="utf-8"))
-    document["components"]["schemas"].update(record_schemas())
+    components = document["components"]
+    components["schemas"].update(record_schemas())
+    components["schemas"].update(openapi_body_schemas())
+    components["parameters"] = openapi_parameters(components["parameters"])
     DOCUMENT.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

@@ -6,10 +6,14 @@ harvest that follows the cursor while records are added, edited and unpublished 
 that stayed published exactly once: edits keep their pk, new records get larger ones, and no
 offset shifts under the walker's feet.
 
-The token is URL-safe base64 (no padding) of a version byte, the pk (8 bytes, big-endian) and the
-first 16 bytes of an HMAC-SHA256 over both. The HMAC key is derived from a random secret stored
-once per catalogue in `server_settings`, so tokens survive a restart, differ between catalogues,
-and cannot be forged or edited by a client into another position.
+The token is URL-safe base64 (no padding) of a version byte, a 16-byte tag and the pk encrypted
+(8 bytes), by the SIV construction with HMAC-SHA256: the tag is a MAC of the pk, and the pk is
+XORed with a keystream drawn from the tag. So the token is opaque as well as unforgeable: a
+signed but readable pk told an anonymous harvester how many rows (hidden ones included) lie
+before its position, and the order of any two cursors. Equal positions still give equal tokens
+(deterministic), which shows nothing a harvester does not already know. Both keys are derived
+from a random secret stored once per catalogue in `server_settings`, so tokens survive a
+restart, differ between catalogues, and cannot be forged or edited into another position.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import secrets
 import struct
 
@@ -29,11 +34,13 @@ from app.models.settings import ServerSetting
 from app.services.errors import CatalogueError
 
 SECRET_KEY = "cursor_secret"
-_VERSION = 1
-_PACKED = struct.Struct(">BQ")
+_VERSION = 2  # 1: the pk in clear with an HMAC
+_PK = struct.Struct(">Q")
 _MAC_SIZE = 16
-_TOKEN_SIZE = _PACKED.size + _MAC_SIZE
-_MAX_TOKEN_CHARS = 64
+_TOKEN_SIZE = 1 + _MAC_SIZE + _PK.size
+_INVALID = "The cursor is not valid: start again from the first page"
+# The form of every token: base64url, without padding, of _TOKEN_SIZE bytes.
+TOKEN_PATTERN = "^[A-Za-z0-9_-]{" + str(-(-_TOKEN_SIZE * 4 // 3)) + "}$"
 
 
 class InvalidCursor(CatalogueError):
@@ -42,43 +49,63 @@ class InvalidCursor(CatalogueError):
     code = "invalid_cursor"
 
 
+class UnknownCursor(InvalidCursor):
+    """A cursor of the right form that this catalogue did not issue (tampered with, from
+    another catalogue or version): no page is at it, so a 404. The form itself
+    (`TOKEN_PATTERN`, which the OpenAPI document states) is all a client can check."""
+
+    code = "unknown_cursor"
+
+
 class CursorCodec:
     """Issues and checks `after` tokens with one catalogue's key."""
 
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:
             raise ValueError("a cursor key needs at least 16 bytes")
-        self._key = key
+        self._mac_key = hmac.new(key, b"mac", hashlib.sha256).digest()
+        self._stream_key = hmac.new(key, b"encrypt", hashlib.sha256).digest()
 
     def encode(self, pk: int) -> str:
         if pk < 0 or pk >= 2**63:
             raise ValueError(f"pk out of range: {pk}")
-        payload = _PACKED.pack(_VERSION, pk)
-        token = payload + self._mac(payload)
+        plain = _PK.pack(pk)
+        tag = self._tag(plain)
+        token = bytes([_VERSION]) + tag + _xor(plain, self._stream(tag))
         return base64.urlsafe_b64encode(token).rstrip(b"=").decode("ascii")
 
     def decode(self, token: str) -> int:
         """The pk a token stands for; InvalidCursor if this catalogue did not issue it."""
-        if not token or len(token) > _MAX_TOKEN_CHARS or not token.isascii():
-            raise InvalidCursor("The cursor is not valid: start again from the first page")
+        if not re.fullmatch(TOKEN_PATTERN[1:-1], token):
+            raise InvalidCursor(_INVALID)
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError) as error:
-            raise InvalidCursor("The cursor is not valid: start again from the first page") from (
-                error
-            )
+            raise InvalidCursor(_INVALID) from error
         if len(raw) != _TOKEN_SIZE:
-            raise InvalidCursor("The cursor is not valid: start again from the first page")
-        payload, mac = raw[: _PACKED.size], raw[_PACKED.size :]
-        if not hmac.compare_digest(mac, self._mac(payload)):
-            raise InvalidCursor("The cursor was not issued by this catalogue or was altered")
-        version, pk = _PACKED.unpack(payload)
-        if version != _VERSION:
-            raise InvalidCursor("The cursor is from another version: start again")
+            raise InvalidCursor(_INVALID)
+        if raw[0] != _VERSION:
+            raise UnknownCursor("The cursor is from another version: start again")
+        tag, sealed = raw[1 : 1 + _MAC_SIZE], raw[1 + _MAC_SIZE :]
+        plain = _xor(sealed, self._stream(tag))
+        if not hmac.compare_digest(tag, self._tag(plain)):
+            raise UnknownCursor("The cursor was not issued by this catalogue or was altered")
+        (pk,) = _PK.unpack(plain)
+        if pk >= 2**63:
+            raise UnknownCursor(_INVALID)
         return int(pk)
 
-    def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()[:_MAC_SIZE]
+    def _tag(self, plain: bytes) -> bytes:
+        return hmac.new(self._mac_key, bytes([_VERSION]) + plain, hashlib.sha256).digest()[
+            :_MAC_SIZE
+        ]
+
+    def _stream(self, tag: bytes) -> bytes:
+        return hmac.new(self._stream_key, tag, hashlib.sha256).digest()[: _PK.size]
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    return bytes(x ^ y for x, y in zip(a, b, strict=True))
 
 
 def derive_key(secret: str) -> bytes:

@@ -46,6 +46,8 @@ from app.services import datasets
 from app.services import search as search_module
 from app.services.clock import today_iso
 from app.services.errors import CatalogueError, PermissionDenied
+from app.services.mappings.datapress import for_reader
+from app.services.permissions import Permission
 from app.services.records import Record, dataset_to_record
 from app.services.visibility import READ, Principal, permissions_for, visible_clause
 
@@ -576,9 +578,19 @@ def readable_record(session: Session, principal: Principal, dataset_id: str) -> 
     """The full seed-002 record of one dataset: NotFound if it does not exist, PermissionDenied
     if `principal` may not read it (visibility.permissions_for decides)."""
     dataset = datasets.get_dataset(session, dataset_id)
-    if not permissions_for(session, principal, dataset) & READ:
+    granted = permissions_for(session, principal, dataset)
+    if not granted & READ:
         raise PermissionDenied(f"You may not read dataset {dataset_id}")
-    return dataset_to_record(dataset)
+    return record_as_seen(dataset_to_record(dataset), granted)
+
+
+def record_as_seen(record: Record, granted: Permission) -> Record:
+    """`record` as a caller with `granted` sees it: without the access lists and the embargo
+    (mappings.datapress.for_reader, as in export.json) unless they may manage who reads it,
+    which is publish_dataset (json_patch asks it to change those fields)."""
+    if granted & Permission.PUBLISH_DATASET:
+        return record
+    return for_reader(record)
 
 
 # -- search (CKAN package_search) --------------------------------------------------------------

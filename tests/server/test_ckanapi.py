@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from ckanapi import (  # type: ignore[import-untyped]  # no type information
     NotAuthorized,
+    NotFound,
     RemoteCKAN,
     ValidationError,
 )
@@ -99,3 +100,27 @@ def test_errors_become_ckanapi_exceptions(server: ServerThread, catalogue: Catal
             anonymous.action.package_search(sort="nonsense desc")
         with pytest.raises(ValidationError):
             anonymous.action.package_search(rows=-1)
+
+
+def test_package_show_by_id_or_name(ckan: RemoteCKAN, catalogue: Catalogue) -> None:
+    """Issue 16: package_show, which every CKAN client calls; the same visibility as
+    GET /api/dataset/{id}, CKAN's errors (ckan/logic/action/get.py and its API view: 404 Not
+    Found Error, 403 Authorization Error, 409 Validation Error without an id)."""
+    listed = ckan.action.current_package_list_with_resources()[0]
+    shown = ckan.action.package_show(id=catalogue.public[0])
+    assert shown == listed
+    assert ckan.action.package_show(name_or_id=catalogue.public[0])["id"] == catalogue.public[0]
+    with pytest.raises(NotFound):
+        ckan.action.package_show(id="zzzzz")
+    with pytest.raises(NotAuthorized):
+        ckan.action.package_show(id=catalogue.draft)
+    with pytest.raises(ValidationError) as missing:
+        ckan.action.package_show()
+    assert missing.value.error_dict["name_or_id"] == "Missing value"
+
+
+def test_package_show_with_a_key(server: ServerThread, catalogue: Catalogue) -> None:
+    with RemoteCKAN(server.url, apikey=catalogue.alice) as alice:
+        assert alice.action.package_show(id=catalogue.private)["private"] is True
+    with RemoteCKAN(server.url, apikey=catalogue.carol) as carol, pytest.raises(NotAuthorized):
+        carol.action.package_show(id=catalogue.private)

@@ -11,8 +11,10 @@ again below, deliberately not by calling visible_clause):
 - a key's user: that, plus (in any state) the datasets whose owner team the user is in, on which
   they collaborate, on whose read list they or one of their teams is, or on which a user ruleset
   of theirs or a group ruleset of one of their groups has any permission;
-- the bulk /api/v1 surface (seed 000): only what the caller may see that is published and out of
-  embargo;
+- the bulk /api/v1 surface (seed 000): what the anonymous caller sees, whoever asks (issue 16);
+- a dataset's own JSON shows who may read or edit it (collaborators, read lists) and its embargo
+  only to a caller who may manage it: a member of its owner team, or a ruleset with
+  publish_dataset or manage_dataset (issue 16); export.json to nobody;
 - a revoked key: 401 everywhere.
 
 The app is driven through httpx.ASGITransport (no socket), so an example costs its migration
@@ -43,6 +45,8 @@ from tests.conftest import AUTHOR, make_record
 PAST, FUTURE = "2000-01-01", "2999-01-01"
 TEAMS = ("tma01", "tmb02")
 FORBIDDEN_FIELDS = {"collaborators", "readusers", "readteams", "rulesets", "embargoUntil"}
+ACCESS_FIELDS = FORBIDDEN_FIELDS - {"rulesets"}
+PUBLISH_OR_MANAGE = 4 | 8
 
 
 @dataclass(frozen=True)
@@ -142,10 +146,6 @@ def _public(d: DatasetSpec) -> bool:
     return d.published and not d.private and d.embargo != FUTURE
 
 
-def _bulk(d: DatasetSpec) -> bool:
-    return d.published and d.embargo != FUTURE
-
-
 def expected_visible(spec: Spec, user: int | None) -> set[int]:
     visible = {i for i, d in enumerate(spec.datasets) if _public(d)}
     if user is None:
@@ -163,6 +163,18 @@ def expected_visible(spec: Spec, user: int | None) -> set[int]:
     visible |= {i for i, u, perms in spec.user_rulesets if u == user and perms}
     visible |= {i for i, g, perms in spec.group_rulesets if g in groups and perms}
     return visible
+
+
+def expected_managed(spec: Spec, user: int | None) -> set[int]:
+    """The datasets whose access lists and embargo `user` may see (and change)."""
+    if user is None:
+        return set()
+    teams = spec.user_teams[user]
+    groups = spec.user_groups[user]
+    managed = {i for i, d in enumerate(spec.datasets) if d.team is not None and d.team in teams}
+    managed |= {i for i, u, p in spec.user_rulesets if u == user and p & PUBLISH_OR_MANAGE}
+    managed |= {i for i, g, p in spec.group_rulesets if g in groups and p & PUBLISH_OR_MANAGE}
+    return managed
 
 
 # -- building the catalogue through the services ---------------------------------------------
@@ -249,12 +261,21 @@ def _jsonld_ids(node: Any, found: list[str]) -> list[str]:
     return found
 
 
+@dataclass
+class Observed:
+    got: dict[str, set[str]]  # dataset ids per endpoint
+    files: dict[str, set[tuple[str, str]]]  # (dataset, resource id) pairs per endpoint
+    shown: dict[str, set[str]]  # the keys of each dataset's own JSON, by dataset id
+    cursors: list[str]  # the feed's `after` tokens, in walking order
+
+
 async def observe(
     client: httpx.AsyncClient, headers: dict[str, str], all_ids: tuple[str, ...]
-) -> tuple[dict[str, set[str]], dict[str, set[tuple[str, str]]]]:
-    """Dataset ids per endpoint, and (dataset, resource id) pairs per endpoint."""
+) -> Observed:
     got: dict[str, set[str]] = {}
     files: dict[str, set[tuple[str, str]]] = {}
+    shown: dict[str, set[str]] = {}
+    cursors: list[str] = []
 
     async def get(path: str) -> httpx.Response:
         return await client.get(path, headers=headers)
@@ -268,6 +289,8 @@ async def observe(
         walked += _jsonld_ids(response.json(), [])
         link = response.links.get("next")
         url = link["url"] if link else None
+        if url is not None:
+            cursors.append(httpx.URL(url).params["after"])
     assert len(walked) == len(set(walked))
     got["v1.jsonld"] = set(walked)
 
@@ -312,9 +335,21 @@ async def observe(
         if response.status_code == 200:
             assert response.json()["id"] == dataset_id
             readable.add(dataset_id)
+            shown[dataset_id] = set(response.json())
     got["dataset"] = readable
+    shown_packages: set[str] = set()
+    for dataset_id in all_ids:
+        response = await get(f"/api/action/package_show?id={dataset_id}")
+        assert response.status_code in (200, 403), response.text
+        if response.status_code == 200:
+            package = response.json()["result"]
+            assert package["id"] == dataset_id
+            assert not FORBIDDEN_FIELDS & set(package)
+            shown_packages.add(dataset_id)
+    got["ckan.show"] = shown_packages
+    assert (await get("/api/action/package_show?id=zzzzz")).status_code == 404
     assert (await get("/api/dataset/zzzzz")).status_code == 404
-    return got, files
+    return Observed(got, files, shown, cursors)
 
 
 BULK = {"v1.csv", "v1.jsonld"}
@@ -324,6 +359,7 @@ async def check(database: Database, spec: Spec, built: Built) -> None:
     app = create_app(database)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://catalogue.test") as client:
+        anonymous_cursors: list[str] | None = None
         callers: list[tuple[int | None, dict[str, str]]] = [(None, {})]
         callers += [(u, {"Authorization": key}) for u, key in enumerate(built.keys)]
         for user, headers in callers:
@@ -338,18 +374,29 @@ async def check(database: Database, spec: Spec, built: Built) -> None:
                 continue
             visible = expected_visible(spec, user)
             want = {built.ids[i] for i in visible}
-            want_bulk = {built.ids[i] for i in visible if _bulk(spec.datasets[i])}
+            want_bulk = {built.ids[i] for i in expected_visible(spec, None)}
             want_files = {
                 (built.ids[i], f"r{k:02d}")
                 for i in visible
                 for k in range(spec.datasets[i].resources)
             }
-            got, files = await observe(client, headers, built.ids)
-            for endpoint, ids in got.items():
+            managed = {built.ids[i] for i in expected_managed(spec, user)}
+            seen = await observe(client, headers, built.ids)
+            for endpoint, ids in seen.got.items():
                 expected = want_bulk if endpoint in BULK else want
                 assert ids == expected, (endpoint, user)
-            for endpoint, pairs in files.items():
+            for endpoint, pairs in seen.files.items():
                 assert pairs == want_files, (endpoint, user)
+            for dataset_id, keys in seen.shown.items():
+                assert "rulesets" not in keys
+                if dataset_id in managed:
+                    assert keys >= ACCESS_FIELDS, (dataset_id, user)
+                else:
+                    assert not ACCESS_FIELDS & keys, (dataset_id, user)
+            # The feed is the anonymous one for everybody, down to its cursors.
+            if anonymous_cursors is None:
+                anonymous_cursors = seen.cursors
+            assert seen.cursors == anonymous_cursors, user
 
 
 @settings(

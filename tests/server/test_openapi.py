@@ -25,6 +25,7 @@ from app.services.record.fields import DATASET
 from app.services.record.openapi import record_schemas
 from app.services.server import create_app
 from app.services.server.api_extras import OPENAPI_PATH, openapi_document
+from app.services.server.params import openapi_body_schemas, openapi_parameters
 from tests.server.conftest import Catalogue
 
 DOC: dict[str, Any] = orjson.loads(OPENAPI_PATH.read_bytes())
@@ -178,6 +179,7 @@ def test_every_endpoint_answers_as_documented(
     c.call("GET", feed, first.links["next"]["url"], status=200)
     c.call("HEAD", feed, status=200)
     c.call("GET", feed, f"{feed}?after=garbage", status=400)
+    c.call("GET", feed, f"{feed}?after={'A' * 34}", status=404)
     c.call("GET", feed, f"{feed}?limit=0", status=400)
     c.call("GET", feed, status=401, headers=wrong)
     c.call("GET", "/api/v1/context.jsonld", status=200)
@@ -200,8 +202,28 @@ def test_every_endpoint_answers_as_documented(
         c.call("POST", path, status=400, content=b"[1]", headers={"Content-Type": "text/json"})
         c.call("POST", path, status=401, json=good, headers=wrong)
 
-    one = "/api/dataset/{dataset_id}"
+    show = "/api/action/package_show"
     public, team_draft = catalogue.public[0], catalogue.team_draft
+
+    def ask(method: str, status: int, values: dict[str, str], **headers: str) -> None:
+        if method == "POST":
+            c.call("POST", show, status=status, json=values, headers=headers)
+        else:
+            c.call("GET", show, status=status, params=values, headers=headers)
+
+    for method in ("GET", "POST"):
+        ask(method, 200, {"id": public})
+        ask(method, 200, {"name_or_id": public})
+        ask(method, 400, {"id": "a" * 201})
+        ask(method, 401, {"id": public}, Authorization="cdk_not-a-key")
+        ask(method, 403, {"id": catalogue.draft})
+        ask(method, 404, {"id": "zzzzz"})
+        ask(method, 409, {})
+    c.call("POST", show, status=400, json={"id": 5})
+    c.call("HEAD", show, status=200, params={"id": public})
+    c.check_request_body(show, "post", "application/json", {"id": public})
+
+    one = "/api/dataset/{dataset_id}"
     bob = {"Authorization": catalogue.bob}
     c.call("GET", one, f"/api/dataset/{public}", status=200)
     c.call("HEAD", one, f"/api/dataset/{public}", status=200)
@@ -271,6 +293,16 @@ def test_every_endpoint_answers_as_documented(
         if method in ("get", "head", "post", "patch") and (xlsx_served or path != XLSX_PATH)
     }
     assert operations - {(p, m) for p, m, _ in c.seen} == set()
+
+
+def test_the_parameter_schemas_are_the_servers() -> None:
+    # scripts/update_openapi.py writes them from server/params.py, which the handlers read by.
+    shipped = DOC["components"]
+    assert shipped["parameters"] == openapi_parameters(shipped["parameters"]), (
+        "run scripts/update_openapi.py"
+    )
+    for name, schema in openapi_body_schemas().items():
+        assert shipped["schemas"][name] == schema, f"{name}: run scripts/update_openapi.py"
 
 
 def test_the_record_schemas_are_generated_from_the_field_table() -> None:

@@ -61,8 +61,8 @@ def test_a_failing_log_hook_does_not_break_serving(database: Database) -> None:
         assert httpx.get(f"{server.url}/api/v1/dataset.csv").status_code == 200
 
 
-def test_public_url_sets_the_base_of_absolute_urls(database: Database) -> None:
-    app = create_app(database, public_url="https://data.example.org/")
+def test_base_url_sets_the_base_of_absolute_urls(database: Database) -> None:
+    app = create_app(database, base_url="https://data.example.org/")
     with ServerThread(app) as server:
         response = httpx.get(f"{server.url}/api/v1/dataset.jsonld")
     assert response.links["first"]["url"] == "https://data.example.org/api/v1/dataset.jsonld"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from app.models.database import Database
+from app.services import access
 from tests.server.conftest import Catalogue
 from tests.server.harvest import endpoint_ids
 
-BULK = ("dataset.csv", "dataset.jsonld")  # seed 000: published records only
+BULK = ("dataset.csv", "dataset.jsonld")  # seed 000: the anonymous set, whoever asks
 ENDPOINTS = (
     "/api/v1/dataset.csv",
     "/api/v1/dataset.jsonld",
@@ -45,9 +47,10 @@ def test_anonymous_callers_get_published_public_records_only(
 def test_a_key_adds_what_its_grants_allow(client: httpx.Client, catalogue: Catalogue) -> None:
     public = set(catalogue.public)
     files = {catalogue.public[0], catalogue.team_draft}
-    # alice reads the private dataset (read list): it is published, so the bulk feeds show it too.
+    # alice reads the private dataset (read list); the bulk open data stays the anonymous set
+    # (seed 000, issue 16).
     alice = endpoint_ids(client, {"Authorization": catalogue.alice})
-    _expected(alice, public | {catalogue.private}, public | {catalogue.private}, files)
+    _expected(alice, public | {catalogue.private}, public, files)
     # bob's team owns a draft: the exports show it, the published-only feeds do not.
     bob = endpoint_ids(client, {"Authorization": f"Apikey {catalogue.bob}"})
     _expected(bob, public | {catalogue.team_draft}, public, files)
@@ -94,6 +97,37 @@ def test_one_dataset_is_200_403_or_404(client: httpx.Client, catalogue: Catalogu
     missing = client.get("/api/dataset/zzzzz")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
+
+
+def test_access_lists_and_embargo_are_shown_only_to_who_may_manage(
+    client: httpx.Client, catalogue: Catalogue, database: Database
+) -> None:
+    """Issue 16 finding 6: as in export.json, a reader sees neither who else may read or edit
+    a dataset nor its embargo; a member of its owner team (publish_dataset) does."""
+    withheld = {"collaborators", "readusers", "readteams", "embargoUntil"}
+
+    def keys(dataset_id: str, key: str | None = None) -> set[str]:
+        headers = {"Authorization": key} if key else {}
+        response = client.get(f"/api/dataset/{dataset_id}", headers=headers)
+        assert response.status_code == 200, response.text
+        return set(response.json())
+
+    assert not keys(catalogue.public[0]) & withheld
+    assert not keys(catalogue.public[0], catalogue.bob) & withheld
+    assert not keys(catalogue.private, catalogue.alice) & withheld  # on its read list only
+    assert keys(catalogue.team_draft, catalogue.bob) >= withheld  # its owner team
+    # An editor without publish_dataset gets the PATCH's answer as GET shows it to them.
+    with database.transaction() as s:
+        carol = next(u for u in access.list_users(s) if u.username == "carol")
+        access.set_user_ruleset(s, catalogue.public[1], carol.id, ["edit_dataset"])
+    patched = client.patch(
+        f"/api/dataset/{catalogue.public[1]}",
+        json=[{"op": "replace", "path": "/title", "value": "Potholes"}],
+        headers={"Authorization": catalogue.carol},
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["title"] == "Potholes"
+    assert not set(patched.json()) & withheld
 
 
 def test_the_dataset_webpage_redirects_to_its_json(

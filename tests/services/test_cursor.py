@@ -29,6 +29,20 @@ def test_the_token_does_not_show_the_pk_in_clear() -> None:
     assert "12345" not in token
 
 
+def test_the_token_hides_the_pk_and_the_order_of_positions() -> None:
+    """Issue 16: a signed but readable pk told an anonymous harvester how many hidden rows lie
+    before its position. Neither the pk's bytes nor the order of two positions show."""
+    codec = CursorCodec(KEY)
+    tokens = [codec.encode(pk) for pk in range(1, 257)]
+    for pk, token in enumerate(tokens, start=1):
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        assert pk.to_bytes(8, "big") not in raw
+        assert pk.to_bytes(4, "big") not in raw[-8:]
+    assert tokens != sorted(tokens)
+    # Tokens one position apart differ all over, not in a counter's last characters.
+    assert sum(a != b for a, b in zip(tokens[0], tokens[1], strict=True)) > len(tokens[0]) // 2
+
+
 @pytest.mark.parametrize(
     "token",
     ["", "abc", "!!!!", "a" * 200, "AQAAAAAAAAAD", "é" * 10, "AQAAAAAAAAAD2mUEgkVNITyAVn58JavtC"],

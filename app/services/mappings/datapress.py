@@ -22,6 +22,9 @@ from app.services.records import Record
 
 DATASET_JSON = Carriage.all_but("the DataPress dataset JSON")
 _ACCESS = "access lists are not exported"
+# Who else may read or edit a dataset, and until when nobody else may: export.json leaves them
+# out, and so does a dataset's JSON for a reader who may not manage the dataset (`for_reader`).
+ACCESS_KEYS = ("collaborators", "readusers", "readteams", "embargoUntil")
 EXPORT = Carriage.of(
     "DataPress export.json",
     (
@@ -72,6 +75,12 @@ _RESOURCE_KEYS = (
     "origin",
 )
 _QA_KEYS = ("httpStatus", "size", "mimetype", "hash", "qaTimestamp")
+
+
+def for_reader(record: Mapping[str, Any]) -> Record:
+    """The dataset JSON (seed 002) without `ACCESS_KEYS`, as export.json has it: what a caller
+    who may read the dataset but not manage it sees (services.export_query.record_as_seen)."""
+    return {k: v for k, v in record.items() if k not in ACCESS_KEYS}
 
 
 # -- ours -> export.json -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.services.mappings.datapress import ACCESS_KEYS
 from app.services.record.fields import CHILDREN, DATASET, Field, Kind
 
 Schema = dict[str, Any]
@@ -15,6 +16,7 @@ _DESCRIPTION = (
     "The full dataset JSON of DataPress (seed 002), as GET and PATCH /api/dataset/{id} "
     "read and write it"
 )
+_WITHHELD = "shown only to a caller who may manage the dataset (publish_dataset)"
 _PATTERNS = {Kind.DATASET_ID: "^[a-z0-9]{5}$"}
 _FORMATS = {Kind.DATE: "date"}
 
@@ -35,7 +37,13 @@ def record_schemas() -> dict[str, Schema]:
             schemas[component_name(field)] = _custom(field)
     for child in CHILDREN.values():
         schemas[component_name(child)] = _described(_object(child), child.doc)
-    schemas["Dataset"] = _described(_object_of(DATASET), _DESCRIPTION)
+    dataset = _described(_object_of(DATASET), _DESCRIPTION)
+    # Left out for a caller who may not manage the dataset (mappings.datapress.for_reader).
+    dataset["required"] = [k for k in dataset["required"] if k not in ACCESS_KEYS]
+    for key in ACCESS_KEYS:
+        prop = dataset["properties"][key]
+        prop["description"] = f"{prop.get('description', '')} ({_WITHHELD})".strip()
+    schemas["Dataset"] = dataset
     return schemas
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from app.services.server.app import RequestLogEntry, create_app
+    from app.services.server.app import create_app
+    from app.services.server.request_log import RequestLogEntry
     from app.services.server.runner import ServerStartFailed, ServerThread, is_loopback
 
-_FROM_APP = frozenset({"RequestLogEntry", "create_app"})
+_FROM_APP = frozenset({"create_app"})
+_FROM_REQUEST_LOG = frozenset({"RequestLogEntry"})
 _FROM_RUNNER = frozenset({"ServerStartFailed", "ServerThread", "is_loopback"})
 
 
@@ -21,6 +23,10 @@ def __getattr__(name: str) -> Any:
         from app.services.server import app
 
         return getattr(app, name)
+    if name in _FROM_REQUEST_LOG:
+        from app.services.server import request_log
+
+        return getattr(request_log, name)
     if name in _FROM_RUNNER:
         from app.services.server import runner
 

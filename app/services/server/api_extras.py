@@ -29,9 +29,12 @@ from starlette.responses import Response
 from app.models.database import Database
 from app.resources import OPENAPI_DOCUMENT, resource
 from app.services import json_patch
+from app.services.datasets import get_dataset
 from app.services.errors import Unauthorized
+from app.services.export_query import record_as_seen
 from app.services.records import Record
-from app.services.visibility import Principal
+from app.services.server.params import Param
+from app.services.visibility import Principal, permissions_for
 
 OPENAPI_PATH = resource(OPENAPI_DOCUMENT)
 MAX_PATCH_BYTES = 1024 * 1024
@@ -72,9 +75,13 @@ class ExtraHandlers:
 
         def apply() -> Record:
             with self.service.database.transaction() as session:
-                return json_patch.patch_dataset(
+                record = json_patch.patch_dataset(
                     session, principal, dataset_id, patch, author=principal.name
                 )
+                # The new JSON as GET shows it to this caller (an editor who may not manage
+                # the dataset does not see its access lists).
+                granted = permissions_for(session, principal, get_dataset(session, dataset_id))
+                return record_as_seen(record, granted)
 
         record = await run_in_threadpool(apply)
         return Response(orjson.dumps(record), media_type="application/json")
@@ -82,15 +89,20 @@ class ExtraHandlers:
     async def openapi(self, request: Request) -> Response:
         document = copy.copy(openapi_document())
         document["servers"] = [{"url": self.service.base_url(request)}]
-        body = b"" if request.method == "HEAD" else orjson.dumps(document)
-        return Response(body, media_type="application/json", headers={"Cache-Control": "no-cache"})
+        # The body also for HEAD: its Content-Length is the GET's; uvicorn sends no body.
+        return Response(
+            orjson.dumps(document),
+            media_type="application/json",
+            headers={"Cache-Control": "no-cache"},
+        )
 
-    def ckan_post(self, handler: Handler) -> Handler:
-        """A POST handler for a CKAN action served by the GET `handler`."""
+    def ckan_post(self, handler: Handler, known: tuple[Param, ...]) -> Handler:
+        """A POST handler for a CKAN action served by the GET `handler`; the body's `known`
+        parameters must have their types (params.Param.from_body), others are passed on."""
 
         async def post(request: Request) -> Response:
             params = dict(parse_qsl(request.url.query, keep_blank_values=True))
-            params.update(_action_params(await _action_body(request)))
+            params.update(_action_params(await _action_body(request), known))
             scope = dict(request.scope)
             scope["method"] = "GET"
             scope["query_string"] = urlencode(params).encode("latin-1")
@@ -143,10 +155,17 @@ async def _action_body(request: Request) -> dict[str, Any]:
     return params
 
 
-def _action_params(params: dict[str, Any]) -> dict[str, str]:
+def _action_params(params: dict[str, Any], known: tuple[Param, ...]) -> dict[str, str]:
     """JSON parameter values as the query strings the GET handlers parse."""
     flat: dict[str, str] = {}
+    by_name = {p.name: p for p in known}
     for key, value in params.items():
+        param = by_name.get(key)
+        if param is not None:
+            text = param.from_body(value)
+            if text is not None:
+                flat[key] = text
+            continue
         if value is None:
             continue
         if isinstance(value, bool):

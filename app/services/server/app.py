@@ -2,14 +2,15 @@
 
 Endpoints (seed documents 000, 001, 002):
 
-- `GET /api/v1/dataset.csv`, `GET /api/v1/dataset.jsonld?after=&limit=` — Heratio bulk open data,
-  published records only; the JSON-LD feed (server.feed) pages by the opaque cursor of
-  services.cursor, reading the next page ahead while a harvester reads one.
+- `GET /api/v1/dataset.csv`, `GET /api/v1/dataset.jsonld?after=&limit=` — Heratio bulk open data:
+  what an anonymous caller sees, whoever asks; the JSON-LD feed (server.feed) pages by the
+  opaque cursor of services.cursor.
 - `GET /api/datasets/export.json`, `export.datasets.csv`, `export.resources.csv`,
   `export.xlsx` — DataPress; the dumps (server.dumps) carry ETag/Last-Modified and answer 304.
 - `GET /api/action/current_package_list_with_resources`, `/api/action/package_search` — CKAN.
-- `GET /api/dataset/{id}` — one dataset's full JSON: 200, 403 or 404; `PATCH` edits it with an
-  RFC 6902 JSON Patch (server.api_extras, services.json_patch).
+- `GET /api/dataset/{id}` — one dataset's full JSON (without the access lists and embargo for a
+  caller who may not manage it, export_query.record_as_seen): 200, 403 or 404; `PATCH` edits
+  it with an RFC 6902 JSON Patch (server.api_extras, services.json_patch).
 - `POST /api/action/...` — the CKAN actions as CKAN clients (ckanapi) call them, by POST.
 - `GET /api/openapi.json` — the OpenAPI 3.1 document of all of these (resources/openapi.json).
 - `GET /dataset/{id}` redirects there (the `webpage` of the exports); `GET /api/v1/context.jsonld`
@@ -31,12 +32,12 @@ signal.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from starlette.applications import Starlette
@@ -47,13 +48,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.models.database import Database
-from app.services import dump_cache, export_query
+from app.services import datasets, dump_cache, export_query
 from app.services.api_keys import authenticate
-from app.services.clock import now_iso
-from app.services.cursor import CursorCodec, InvalidCursor, codec_for
+from app.services.cursor import CursorCodec, InvalidCursor, UnknownCursor, codec_for
 from app.services.errors import (
     CatalogueError,
     InvalidTransition,
@@ -68,24 +68,38 @@ from app.services.json_patch import PatchConflict, PatchUnprocessable
 from app.services.server.api_extras import ExtraHandlers
 from app.services.server.dumps import (
     DumpHandlers,
-    empty_body,
     not_modified,
     not_modified_response,
     validators,
 )
 from app.services.server.encoding import GZipMiddleware, accepts_gzip
 from app.services.server.feed import FEED_PATH, Feed, PageRequest
+from app.services.server.params import (
+    ACTION_PARAMS,
+    ID,
+    MAX_PAGE_SIZE,
+    MAX_SEARCH_ROWS,
+    NAME_OR_ID,
+    int_param,
+    optional_int_param,
+    sort_param,
+)
+from app.services.server.request_log import (
+    RequestLogHook,
+    RequestLogMiddleware,
+    request_target,
+)
+from app.services.server.runner import base_url_setting
 from app.services.visibility import ANONYMOUS, Principal
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
-MAX_SEARCH_ROWS = 1000
 
 _STATUS: tuple[tuple[type[CatalogueError], int], ...] = (
     (PatchUnprocessable, 422),  # before ValidationFailed, its base
     (PatchConflict, 409),
+    (UnknownCursor, 404),  # before InvalidCursor, its base
     (InvalidCursor, 400),
     (ValidationFailed, 400),
     (Unauthorized, 401),
@@ -98,6 +112,7 @@ _HTTP_CODES = {
     400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     406: "not_acceptable",
     413: "too_large",
     415: "unsupported_media_type",
@@ -114,24 +129,8 @@ _CKAN_TYPES = {
 
 
 @dataclass(frozen=True, slots=True)
-class RequestLogEntry:
-    """One served request, for the GUI's live log."""
-
-    at: str
-    client: str
-    method: str
-    path: str
-    status: int
-    duration_ms: float
-    bytes_sent: int
-
-
-RequestLogHook = Callable[[RequestLogEntry], None]
-
-
-@dataclass(frozen=True, slots=True)
 class ServerSettings:
-    public_url: str | None = None
+    base_url: str | None = None
     page_size: int = DEFAULT_PAGE_SIZE
     catalogue: jsonld.CatalogueInfo = field(default_factory=jsonld.CatalogueInfo)
 
@@ -155,9 +154,13 @@ class _Service:
         return self._codec
 
     def base_url(self, request: Request) -> str:
-        if self.settings.public_url:
-            return self.settings.public_url.rstrip("/")
-        return str(request.base_url).rstrip("/")
+        """The base of every URL the server writes: the setting, else the address the server
+        listens on. Never the request's `Host` (nor a forwarded host): a caller could write
+        any name into the output, and a dump rendered for each name would crowd out the
+        cache."""
+        if self.settings.base_url:
+            return self.settings.base_url
+        return local_base_url(request.scope)
 
     async def principal(self, request: Request) -> Principal:
         header = request.headers.get("authorization")
@@ -177,46 +180,56 @@ class _Service:
 def create_app(
     database: Database,
     *,
-    public_url: str | None = None,
+    base_url: str | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     catalogue: jsonld.CatalogueInfo | None = None,
     on_request: RequestLogHook | None = None,
 ) -> Starlette:
-    """The ASGI app serving `database`. `public_url` fixes the base of absolute URLs in the
-    output (default: the URL the request came in on); `on_request` is the live-log hook."""
+    """The ASGI app serving `database`. `base_url` is the public base of every URL in the
+    output (runner.base_url_setting checks it; default: the address the server listens on);
+    `on_request` is the live-log hook."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     service = _Service(
         database,
-        ServerSettings(public_url, page_size, catalogue or jsonld.CatalogueInfo()),
+        ServerSettings(
+            base_url_setting(base_url) if base_url else None,
+            page_size,
+            catalogue or jsonld.CatalogueInfo(),
+        ),
     )
     h = _Handlers(service)
     x = ExtraHandlers(service)
     d = DumpHandlers(service)
     routes = [
-        Route("/api/v1/dataset.csv", d.dataset_csv, methods=["GET"]),
-        Route(FEED_PATH, h.dataset_jsonld, methods=["GET"]),
-        Route("/api/v1/context.jsonld", h.context, methods=["GET"]),
-        Route("/api/datasets/export.json", d.export_json, methods=["GET"]),
-        Route("/api/datasets/export.datasets.csv", d.export_datasets_csv, methods=["GET"]),
-        Route("/api/datasets/export.resources.csv", d.export_resources_csv, methods=["GET"]),
-        Route("/api/datasets/export.xlsx", d.export_xlsx, methods=["GET"]),
-        Route(
+        _route("/api/v1/dataset.csv", GET=d.dataset_csv),
+        _route(FEED_PATH, GET=h.dataset_jsonld),
+        _route("/api/v1/context.jsonld", GET=h.context),
+        _route("/api/datasets/export.json", GET=d.export_json),
+        _route("/api/datasets/export.datasets.csv", GET=d.export_datasets_csv),
+        _route("/api/datasets/export.resources.csv", GET=d.export_resources_csv),
+        _route("/api/datasets/export.xlsx", GET=d.export_xlsx),
+        _route(
             "/api/action/current_package_list_with_resources",
-            h.current_package_list_with_resources,
-            methods=["GET"],
+            GET=h.current_package_list_with_resources,
+            POST=x.ckan_post(
+                h.current_package_list_with_resources,
+                ACTION_PARAMS["current_package_list_with_resources"],
+            ),
         ),
-        Route("/api/action/package_search", h.package_search, methods=["GET"]),
-        Route("/api/dataset/{dataset_id}", h.dataset, methods=["GET"]),
-        Route("/dataset/{dataset_id}", h.dataset_webpage, methods=["GET"]),
-        Route("/api/dataset/{dataset_id}", x.patch_dataset, methods=["PATCH"]),
-        Route("/api/openapi.json", x.openapi, methods=["GET"]),
-        Route(
-            "/api/action/current_package_list_with_resources",
-            x.ckan_post(h.current_package_list_with_resources),
-            methods=["POST"],
+        _route(
+            "/api/action/package_search",
+            GET=h.package_search,
+            POST=x.ckan_post(h.package_search, ACTION_PARAMS["package_search"]),
         ),
-        Route("/api/action/package_search", x.ckan_post(h.package_search), methods=["POST"]),
+        _route(
+            "/api/action/package_show",
+            GET=h.package_show,
+            POST=x.ckan_post(h.package_show, ACTION_PARAMS["package_show"]),
+        ),
+        _route("/api/dataset/{dataset_id}", GET=h.dataset, PATCH=x.patch_dataset),
+        _route("/dataset/{dataset_id}", GET=h.dataset_webpage),
+        _route("/api/openapi.json", GET=x.openapi),
     ]
     middleware = [
         Middleware(RequestLogMiddleware, hook=on_request),
@@ -248,6 +261,25 @@ def create_app(
     )
 
 
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _route(path: str, **handlers: Handler) -> Route:
+    """One route for `path` with a handler per method (GET also answers HEAD), so that
+    Starlette's 405 names every method of the path in `Allow`, not those of one route."""
+    if len(handlers) == 1:
+        ((method, handler),) = handlers.items()
+        return Route(path, handler, methods=[method])
+    by_method = dict(handlers)
+    if "GET" in by_method:
+        by_method["HEAD"] = by_method["GET"]
+
+    async def endpoint(request: Request) -> Response:
+        return await by_method[request.method](request)
+
+    return Route(path, endpoint, methods=list(by_method))
+
+
 class _Handlers:
     def __init__(self, service: _Service) -> None:
         self.service = service
@@ -255,13 +287,15 @@ class _Handlers:
     # -- seed 000: Heratio bulk open data -----------------------------------------------------
 
     async def dataset_jsonld(self, request: Request) -> Response:
-        principal = await self.service.principal(request)
+        # The open data of seed 000, whoever asks: a key is checked (a wrong one is a 401)
+        # but widens nothing.
+        await self.service.principal(request)
         codec = await self.service.codec()
-        limit = _int_param(request, "limit", self.service.settings.page_size, 1, MAX_PAGE_SIZE)
+        limit = int_param(request, "limit", self.service.settings.page_size, 1, MAX_PAGE_SIZE)
         token = request.query_params.get("after")
         after_pk = codec.decode(token) if token is not None else 0
         wanted = PageRequest(
-            principal,
+            ANONYMOUS,
             self.service.base_url(request),
             token,
             after_pk,
@@ -277,7 +311,7 @@ class _Handlers:
         page = await self.service.feed.page(wanted, codec, state)
         content, encoding = page.content(wanted.gzip)
         return Response(
-            b"" if request.method == "HEAD" else content,
+            content,  # also for HEAD: its Content-Length is the GET's (uvicorn sends no body)
             media_type=jsonld.CONTENT_TYPE,
             headers={"Link": page.link_header, **encoding, **page_headers},
         )
@@ -299,9 +333,8 @@ class _Handlers:
     async def current_package_list_with_resources(self, request: Request) -> Response:
         principal = await self.service.principal(request)
         base = self.service.base_url(request)
-        offset = _int_param(request, "offset", 0, 0, None)
-        limit_text = request.query_params.get("limit")
-        limit = _int_param(request, "limit", 0, 0, None) if limit_text is not None else None
+        offset = int_param(request, "offset", 0)
+        limit = optional_int_param(request, "limit")
         rows = self._rows(principal)
 
         def chunks() -> Chunks:
@@ -314,9 +347,9 @@ class _Handlers:
         principal = await self.service.principal(request)
         base = self.service.base_url(request)
         q = request.query_params.get("q", "")
-        sort = request.query_params.get("sort") or export_query.DEFAULT_SORT
-        start = _int_param(request, "start", 0, 0, None)
-        rows = _int_param(request, "rows", 10, 0, MAX_SEARCH_ROWS)
+        sort = sort_param(request)
+        start = int_param(request, "start", 0)
+        rows = int_param(request, "rows", 10, 0, MAX_SEARCH_ROWS)
 
         def search() -> export_query.SearchPage:
             with self.service.database.read() as session:
@@ -326,6 +359,37 @@ class _Handlers:
 
         page = await run_in_threadpool(search)
         return _json(ckan.package_search_response(page, base_url=base), request)
+
+    async def package_show(self, request: Request) -> Response:
+        """CKAN's `package_show` (ckan/logic/action/get.py): `id` (or `name_or_id`; a
+        dataset's name is its id here), 409 with CKAN's Validation Error without one, else
+        what GET /api/dataset/{id} would answer: 404 Not Found Error, 403 Authorization
+        Error, or the package."""
+        principal = await self.service.principal(request)
+        base = self.service.base_url(request)
+        name_or_id = ID.text(request) or NAME_OR_ID.text(request)
+        if not name_or_id:
+            return error_response(
+                request, 409, "missing_value", "Missing value: id", name_or_id="Missing value"
+            )
+
+        def read() -> export_query.DatasetRow:
+            with self.service.database.read() as session:
+                # 404 or 403 exactly as the dataset's own JSON (visibility.permissions_for)
+                export_query.readable_record(session, principal, name_or_id)
+                pk = datasets.get_dataset(session, name_or_id).pk
+                (row,) = export_query.rows_by_pk(session, principal, [pk])
+                return row
+
+        row = await run_in_threadpool(read)
+        return _json(
+            {
+                "help": ckan.help_url(base, "package_show"),
+                "success": True,
+                "result": ckan.package_dict(row, base),
+            },
+            request,
+        )
 
     # -- seed 002: one dataset ---------------------------------------------------------------
 
@@ -340,8 +404,9 @@ class _Handlers:
         return _json(await run_in_threadpool(read), request)
 
     async def dataset_webpage(self, request: Request) -> Response:
-        dataset_id = request.path_params["dataset_id"]
-        return RedirectResponse(f"/api/dataset/{dataset_id}", status_code=303)
+        dataset_id = quote(request.path_params["dataset_id"], safe="")
+        base = self.service.base_url(request)
+        return RedirectResponse(f"{base}/api/dataset/{dataset_id}", status_code=303)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -354,6 +419,18 @@ class _Handlers:
         )
 
 
+def local_base_url(scope: Scope) -> str:
+    """`http://address:port` of the socket the request arrived on (ASGI's `server`): the
+    listening address itself, unless the server listens on all of them."""
+    server = scope.get("server")
+    if not server or server[1] is None:
+        return "http://localhost"
+    host, port = server[0], server[1]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def _download(
     request: Request,
     chunks: Callable[[], Chunks],
@@ -364,29 +441,15 @@ def _download(
     headers = {"Cache-Control": "no-cache"}
     if filename is not None:
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    if request.method == "HEAD":
-        # The headers of the download without producing it (and without a false length).
-        return StreamingResponse(empty_body(), media_type=media_type, headers=headers)
+    # Produced for HEAD too (the ASGI server sends no body), so that its headers are the GET's,
+    # Content-Encoding included.
     return StreamingResponse(chunks(), media_type=media_type, headers=headers)
 
 
 def _json(value: Any, request: Request, status_code: int = 200) -> Response:
-    body = b"" if request.method == "HEAD" else orjson.dumps(value)
-    return Response(body, status_code=status_code, media_type="application/json")
-
-
-def _int_param(request: Request, name: str, default: int, low: int, high: int | None) -> int:
-    text = request.query_params.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise export_query.InvalidQuery(f"{name} must be a whole number") from None
-    if value < low or (high is not None and value > high):
-        bounds = f"at least {low}" if high is None else f"between {low} and {high}"
-        raise export_query.InvalidQuery(f"{name} must be {bounds}")
-    return value
+    # The body also for HEAD, so that its headers (Content-Length) are the GET's: the ASGI
+    # server sends none for HEAD (RFC 9110 9.3.2).
+    return Response(orjson.dumps(value), status_code=status_code, media_type="application/json")
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -425,51 +488,5 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
-    log.error("error serving %s", request.url.path, exc_info=exc)
+    log.error("error serving %s", request_target(request.scope), exc_info=exc)
     return error_response(request, 500, "internal_error", "The server failed; see its log")
-
-
-# -- the live request log -----------------------------------------------------------------------
-
-
-class RequestLogMiddleware:
-    """Calls `hook` with a RequestLogEntry once each HTTP response is finished."""
-
-    def __init__(self, app: ASGIApp, hook: RequestLogHook | None = None) -> None:
-        self.app = app
-        self.hook = hook
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.hook is None:
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-        sent = 0
-
-        async def send_and_count(message: Message) -> None:
-            nonlocal status, sent
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                sent += len(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_count)
-        finally:
-            client = scope.get("client")
-            query = scope.get("query_string", b"").decode("latin-1")
-            entry = RequestLogEntry(
-                at=now_iso(),
-                client=f"{client[0]}:{client[1]}" if client else "",
-                method=scope["method"],
-                path=scope["path"] + (f"?{query}" if query else ""),
-                status=status,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                bytes_sent=sent,
-            )
-            try:
-                self.hook(entry)
-            except Exception:  # a broken log view must never break serving
-                log.exception("request log hook failed")

@@ -11,17 +11,19 @@ it, `If-Modified-Since`) answers 304 without touching the rows.
 Anonymous dumps are rendered once per catalogue state into a file and served from it; keyed
 callers get their dump rendered per request (streamed for the text formats, through a temporary
 file for XLSX, whose zip needs a seekable sink), never from the anonymous file, and never into it.
-HEAD sends the headers (with the validators) and renders nothing.
+A HEAD is answered as a GET (a dump served from its file reads it), whose body the ASGI server
+does not send: so its headers are the GET's, Content-Length and Content-Encoding included.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from email.utils import formatdate, parsedate_to_datetime
 from typing import BinaryIO, Protocol
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -32,7 +34,7 @@ from app.services.dump_cache import CatalogueState, DumpCache
 from app.services.formats import Chunks, csv_format, datapress_json, write_to, xlsx
 from app.services.renders import Fragment
 from app.services.server.encoding import accepts_gzip
-from app.services.visibility import Principal
+from app.services.visibility import ANONYMOUS, Principal
 
 READ_CHUNK = 256 * 1024
 
@@ -100,7 +102,7 @@ class DumpHandlers:
     def __init__(self, service: ServiceLike) -> None:
         self.service = service
 
-    # seed 000: published records only
+    # seed 000: the published open data, the same whoever asks
     async def dataset_csv(self, request: Request) -> Response:
         return await self._text_dump(
             request,
@@ -159,8 +161,13 @@ class DumpHandlers:
         *,
         published_only: bool = False,
     ) -> Response:
-        """A text dump: each visible dataset's fragment (services.renders) in its document."""
+        """A text dump: each visible dataset's fragment (services.renders) in its document.
+        `published_only`: the bulk open data of seed 000, exactly what an anonymous caller sees
+        whoever asks ("so the open data stays open"); a key is still checked (a wrong one is
+        a 401), and then grants nothing more."""
         principal = await self.service.principal(request)
+        if published_only:
+            principal = ANONYMOUS
         database = self.service.database
 
         def stream(base: str) -> Chunks:
@@ -202,8 +209,6 @@ class DumpHandlers:
             headers.update(validators(state, key))
             if not_modified(request, headers):
                 return not_modified_response(headers)
-        if request.method == "HEAD":
-            return StreamingResponse(empty_body(), media_type=media_type, headers=headers)
         if state is not None and principal.is_anonymous:
             if stream is not None and accepts_gzip(request.headers.get("accept-encoding", "")):
                 # Gzipped once per change too, from the kept rendering: a repeated download is
@@ -219,11 +224,20 @@ class DumpHandlers:
             else:
                 handle = await run_in_threadpool(cache.open, key, state, render)
         elif stream is not None:
+            # Streamed for HEAD too (the ASGI server sends no body): the same headers.
             return StreamingResponse(stream(base), media_type=media_type, headers=headers)
         else:
             handle = await run_in_threadpool(_render_temporary, render)
         headers["Content-Length"] = str(os.fstat(handle.fileno()).st_size)
-        return StreamingResponse(_read(handle), media_type=media_type, headers=headers)
+        # Read for HEAD too (the ASGI server sends no body): the GZip middleware then decides
+        # on the same bytes, so HEAD's headers are the GET's.
+        return StreamingResponse(
+            _read(handle),
+            media_type=media_type,
+            headers=headers,
+            # Also when the body is never read (a client gone, a response cancelled).
+            background=BackgroundTask(handle.close),
+        )
 
 
 def _render_temporary(render: Callable[[BinaryIO], None]) -> BinaryIO:
@@ -243,8 +257,3 @@ def _read(handle: BinaryIO) -> Iterator[bytes]:
     with handle:
         while chunk := handle.read(READ_CHUNK):
             yield chunk
-
-
-async def empty_body() -> AsyncIterator[bytes]:
-    return
-    yield b""

@@ -12,7 +12,8 @@ import ipaddress
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
+from urllib.parse import urlsplit
 
 from app.services.errors import CatalogueError
 
@@ -20,6 +21,11 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
 DEFAULT_HOST = "127.0.0.1"
+
+
+class ForwardedOptions(TypedDict):
+    proxy_headers: bool
+    forwarded_allow_ips: str | None
 
 
 class ServerStartFailed(CatalogueError):
@@ -34,6 +40,29 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def base_url_setting(text: str) -> str:
+    """A public base URL as a server setting: `http(s)://host[:port][/path]`, without a query,
+    a fragment or a trailing slash. ServerStartFailed if it is not one."""
+    try:
+        parts = urlsplit(text.strip())
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as error:
+        raise ServerStartFailed(f"Not a base URL: {text!r} ({error})") from error
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or any(c.isspace() or ord(c) < 32 for c in text.strip())
+    ):
+        raise ServerStartFailed(
+            f"Not a base URL: {text!r} (give http:// or https://, a host name, "
+            "and optionally a port and a path)"
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
 
 
 def bind_socket(host: str = DEFAULT_HOST, port: int = 0) -> socket.socket:
@@ -64,6 +93,15 @@ def url_for(sock: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
+def forwarded_options(forwarded_allow_ips: str | None) -> ForwardedOptions:
+    """uvicorn's options for X-Forwarded-For and -Proto: ignored unless the person names the
+    proxies to trust (uvicorn trusts 127.0.0.1 by default, so any local process could forge
+    the client address of the request log)."""
+    if not forwarded_allow_ips:
+        return {"proxy_headers": False, "forwarded_allow_ips": None}
+    return {"proxy_headers": True, "forwarded_allow_ips": forwarded_allow_ips}
+
+
 class ServerThread:
     """uvicorn serving `app` on a thread of its own.
 
@@ -79,6 +117,7 @@ class ServerThread:
         *,
         log_level: str = "warning",
         start_timeout: float = 10.0,
+        forwarded_allow_ips: str | None = None,
     ) -> None:
         self.app = app
         self.host = host
@@ -95,6 +134,7 @@ class ServerThread:
             lifespan="auto",  # our app closes its caches on shutdown
             ws="none",
             timeout_graceful_shutdown=5,
+            **forwarded_options(forwarded_allow_ips),
         )
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None
