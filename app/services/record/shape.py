@@ -21,6 +21,10 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _INT64 = 2**63 - 1
 # The most characters accepted for a child id (seed 002: 3 characters, or a UUID).
 CHILD_ID_LENGTH = 36
+# Custom fields (site-defined): how many, the length of a name and of a text.
+CUSTOM_FIELDS = 200
+CUSTOM_NAME_LENGTH = 100
+CUSTOM_TEXT_LENGTH = 10_000
 
 
 def text_problem(value: Any, limit: int | None = None) -> str | None:
@@ -52,6 +56,10 @@ def value_problem(field: Field, value: Any) -> str | None:
         return text_problem(value, field.max_length)
     if kind in (Kind.INTEGER, Kind.BYTES):
         return integer_problem(value)
+    if field.is_list and isinstance(value, list):
+        problem = items_problem(field, value)
+        if problem:
+            return problem
     if kind is Kind.USER_REFS:
         if not isinstance(value, list) or any(integer_problem(v) for v in value):
             return "must be a list of user ids (numbers)"
@@ -60,20 +68,37 @@ def value_problem(field: Field, value: Any) -> str | None:
         if not isinstance(value, list):
             return "must be a list of text"
         for item in value:
-            problem = text_problem(item)
+            problem = text_problem(item, field.max_length)
             if problem:
                 return f"every item {problem}"
         return None
     if kind is Kind.CUSTOM:
-        if not isinstance(value, dict):
-            return "must be an object of fields"
-        for key, item in value.items():
-            if text_problem(key) or (
-                text_problem(item)
-                and (not isinstance(item, list) or any(text_problem(v) for v in item))
-            ):
-                return f"field {str(key)[:40]!r} must be text or a list of text"
-        return None
+        return custom_problem(value)
+    return None
+
+
+def items_problem(field: Field, value: list[Any] | dict[str, Any]) -> str | None:
+    """Whether the list (or the children) `value` holds more items than `field` allows."""
+    if field.max_items is not None and len(value) > field.max_items:
+        return f"must hold at most {field.max_items} items"
+    return None
+
+
+def custom_problem(value: Any) -> str | None:
+    """What is wrong with the type or size of the custom fields `value`, or None."""
+    if not isinstance(value, dict):
+        return "must be an object of fields"
+    if len(value) > CUSTOM_FIELDS:
+        return f"must hold at most {CUSTOM_FIELDS} fields"
+    for key, item in value.items():
+        if text_problem(key, CUSTOM_NAME_LENGTH):
+            return f"field names must be text of at most {CUSTOM_NAME_LENGTH} characters"
+        texts = item if isinstance(item, list) else [item]
+        if len(texts) > CUSTOM_FIELDS or any(text_problem(t, CUSTOM_TEXT_LENGTH) for t in texts):
+            return (
+                f"field {str(key)[:40]!r} must be a text or a list of at most {CUSTOM_FIELDS} "
+                f"texts, each of at most {CUSTOM_TEXT_LENGTH} characters"
+            )
     return None
 
 
@@ -135,6 +160,10 @@ def _children(
         return {}
     if not isinstance(value, dict):
         errors[path] = "must be an object keyed by id"
+        return None
+    too_many = items_problem(field, value)
+    if too_many:
+        errors[path] = too_many
         return None
     children: dict[str, Any] = {}
     for child_id, child in value.items():
