@@ -6,7 +6,13 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from app.services.server.runner import DEFAULT_HOST, bind_socket, is_loopback, url_for
+from app.services.server.runner import (
+    DEFAULT_HOST,
+    bind_socket,
+    is_loopback,
+    make_server,
+    url_for,
+)
 
 if TYPE_CHECKING:  # uvicorn, Starlette and SQLAlchemy load when the server runs, not for --help
     from app.services.server.app import RequestLogEntry
@@ -37,8 +43,6 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted (Ctrl-C). Raises CatalogueError (e.g. port in use) to the CLI."""
-    import uvicorn
-
     from app.models.database import Database
     from app.services.server.app import create_app
 
@@ -54,11 +58,8 @@ def run_serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         print(f"serving {database.url} at {url} (Ctrl-C to stop)", file=sys.stderr)
-        config = uvicorn.Config(
-            app, log_config=None, access_log=False, lifespan="on", ws="none", log_level="warning"
-        )
         try:
-            uvicorn.Server(config).run(sockets=[sock])
+            make_server(app, lifespan="on").run(sockets=[sock])
         except KeyboardInterrupt:
             # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal it captured.
             pass
