@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 from app.services.server.runner import (
@@ -58,6 +60,10 @@ def run_serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         print(f"serving {database.url} at {url} (Ctrl-C to stop)", file=sys.stderr)
+        # uvicorn shuts down on SIGTERM, then raises it again: end as Ctrl-C does, so that the
+        # process exits normally and removes its temporary folders.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _interrupt)
         try:
             make_server(app, lifespan="on").run(sockets=[sock])
         except KeyboardInterrupt:
@@ -69,6 +75,10 @@ def run_serve(args: argparse.Namespace) -> int:
     finally:
         database.dispose()
     return 0
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _print_entry(entry: RequestLogEntry) -> None:

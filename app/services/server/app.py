@@ -77,6 +77,7 @@ from app.services.server.encoding import GZipMiddleware, accepts_gzip
 from app.services.server.feed import FEED_PATH, Feed, PageRequest
 from app.services.server.limits import (
     QUERY_TIME_LIMIT,
+    SEARCH_TIME_LIMIT,
     LimitsMiddleware,
     QueryLimits,
     QueryTimedOut,
@@ -148,6 +149,7 @@ class ServerSettings:
     page_size: int = DEFAULT_PAGE_SIZE
     catalogue: jsonld.CatalogueInfo = field(default_factory=jsonld.CatalogueInfo)
     query_time_limit: float = QUERY_TIME_LIMIT  # seconds per database statement
+    search_time_limit: float = SEARCH_TIME_LIMIT  # seconds per package_search
 
 
 class _Service:
@@ -162,7 +164,7 @@ class _Service:
             database, self.dumps, page_size=settings.page_size, catalogue=settings.catalogue
         )
         # Every statement of a request is time-limited and dropped when its client leaves.
-        self.limits = QueryLimits(settings.query_time_limit)
+        self.limits = QueryLimits(settings.query_time_limit, settings.search_time_limit)
         QueryLimits.install(database.engine)
 
     async def codec(self) -> CursorCodec:
@@ -199,16 +201,22 @@ def create_app(
     catalogue: jsonld.CatalogueInfo | None = None,
     on_request: RequestLogHook | None = None,
     query_time_limit: float = QUERY_TIME_LIMIT,
+    search_time_limit: float = SEARCH_TIME_LIMIT,
 ) -> Starlette:
     """The ASGI app serving `database`. `public_url` fixes the base of absolute URLs in the
     output (default: the URL the request came in on); `on_request` is the live-log hook;
-    `query_time_limit` bounds each database statement (server.limits)."""
+    `query_time_limit` bounds each database statement, `search_time_limit` each package_search
+    (server.limits)."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     service = _Service(
         database,
         ServerSettings(
-            public_url, page_size, catalogue or jsonld.CatalogueInfo(), query_time_limit
+            public_url,
+            page_size,
+            catalogue or jsonld.CatalogueInfo(),
+            query_time_limit,
+            search_time_limit,
         ),
     )
     h = _Handlers(service)

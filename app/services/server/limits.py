@@ -17,7 +17,8 @@ the request fails at once. `stop()` (the server is shutting down) does the same 
 scope, so a shutdown never waits on a query.
 
 **The search gate.** CKAN `package_search` is the one endpoint whose cost a caller chooses
-(the words). `Gate` lets SEARCH_SLOTS of them run at once, SEARCH_QUEUE more wait for a slot
+(the words), so a search has SEARCH_TIME_LIMIT for all its statements together, and `Gate`
+lets SEARCH_SLOTS of them run at once, SEARCH_QUEUE more wait for a slot
 on the event loop (not in a thread) for at most the time limit, and one client address hold at
 most PER_CALLER of those places: past that a 503 (or 429 for the one caller) with Retry-After.
 However slow the searches, they hold at most SEARCH_SLOTS of the worker pool's threads, and the
@@ -34,7 +35,7 @@ import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -47,6 +48,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.services.errors import CatalogueError
 
 QUERY_TIME_LIMIT = 3.0  # seconds a statement may run
+SEARCH_TIME_LIMIT = 1.0  # seconds a whole package_search may run, all its statements together
 PROGRESS_STEPS = 1000  # SQLite VM steps between checks: well under a millisecond
 SEARCH_SLOTS = 4
 SEARCH_QUEUE = 16
@@ -88,6 +90,9 @@ class _Scope:
 
     limits: QueryLimits
     gone: threading.Event = field(default_factory=threading.Event)
+    # A deadline for the whole request, and the limit it stands for (Gate sets them).
+    cap: float | None = None
+    cap_seconds: float | None = None
     interrupted: str | None = None  # why the last interrupted statement was: "time" or "gone"
     # PostgreSQL connections running one of its statements (to cancel on disconnect).
     running: set[Any] = field(default_factory=set)
@@ -108,13 +113,19 @@ _INSTALL_LOCK = threading.Lock()
 class QueryLimits:
     """The limits of one server (an app); `install` hooks them into an engine."""
 
-    def __init__(self, seconds: float = QUERY_TIME_LIMIT) -> None:
-        if not seconds > 0:
-            raise ValueError("the query time limit must be positive")
+    def __init__(
+        self, seconds: float = QUERY_TIME_LIMIT, search_seconds: float = SEARCH_TIME_LIMIT
+    ) -> None:
+        if not (seconds > 0 and search_seconds > 0):
+            raise ValueError("the query time limits must be positive")
         self.seconds = seconds
         self.stopping = threading.Event()
         self._scopes: weakref.WeakSet[_Scope] = weakref.WeakSet()
-        self.search = Gate("package_search", SEARCH_SLOTS, SEARCH_QUEUE, PER_CALLER, seconds)
+        self.timed_out = 0  # statements interrupted at the limit (for tests and the benchmark)
+        self.abandoned = 0  # statements dropped because their client left or the server stops
+        self.search = Gate(
+            "package_search", SEARCH_SLOTS, SEARCH_QUEUE, PER_CALLER, seconds, search_seconds
+        )
 
     def scope(self) -> _Scope:
         scope = _Scope(self)
@@ -122,6 +133,17 @@ class QueryLimits:
         if self.stopping.is_set():
             scope.gone.set()
         return scope
+
+    @contextlib.contextmanager
+    def applied(self) -> Iterator[_Scope]:
+        """Run what follows (in this context, and the threads it starts through anyio or
+        Starlette) as one request under these limits."""
+        scope = self.scope()
+        token = _SCOPE.set(scope)
+        try:
+            yield scope
+        finally:
+            _SCOPE.reset(token)
 
     def stop(self) -> None:
         """The server is stopping: interrupt every running statement, refuse new ones."""
@@ -162,10 +184,13 @@ def _before_execute(conn: Any, _cursor: Any, *_args: Any) -> None:
             raw.set_progress_handler(None, 0)
         return
     if scope.gone.is_set():
+        scope.limits.abandoned += 1
         raise WorkAbandoned("The request was abandoned (its client left, or the server stops)")
     scope.interrupted = None
     if conn.dialect.name == "sqlite":
         deadline = time.monotonic() + scope.limits.seconds
+        if scope.cap is not None:
+            deadline = min(deadline, scope.cap)
         raw.set_progress_handler(_progress(scope, deadline), PROGRESS_STEPS)
         info["catalogue_limited"] = True
     elif conn.dialect.name == "postgresql":
@@ -200,7 +225,10 @@ def _progress(scope: _Scope, deadline: float) -> Callable[[], int]:
 def _on_begin(conn: Any) -> None:
     scope = _SCOPE.get()
     if scope is not None:
-        milliseconds = max(1, math.ceil(scope.limits.seconds * 1000))
+        seconds = scope.limits.seconds
+        if scope.cap is not None:
+            seconds = min(seconds, scope.cap - time.monotonic())
+        milliseconds = max(1, math.ceil(seconds * 1000))
         conn.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
 
 
@@ -213,10 +241,13 @@ def _on_error(context: Any) -> None:
     original = context.original_exception
     name = type(original).__name__
     if scope.gone.is_set() and (scope.interrupted == "gone" or name == "QueryCanceled"):
+        scope.limits.abandoned += 1
         raise WorkAbandoned("The request was abandoned (its client left, or the server stops)")
     if scope.interrupted == "time" or name == "QueryCanceled":
+        scope.limits.timed_out += 1
+        limit = min(scope.limits.seconds, scope.cap_seconds or math.inf)
         raise QueryTimedOut(
-            f"The query ran past the server's limit of {scope.limits.seconds:g} s; "
+            f"The query ran past the server's limit of {limit:g} s; "
             "ask for less (fewer or longer words, a smaller page)"
         )
 
@@ -244,19 +275,17 @@ class LimitsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_scope = self.limits.scope()
-        token = _SCOPE.set(request_scope)
         watcher: asyncio.Task[None] | None = None
-        try:
-            if _has_no_body(scope):
-                channel = _WatchedReceive(receive, request_scope)
-                watcher = asyncio.create_task(channel.watch())
-                receive = channel.receive
-            await self.app(scope, receive, send)
-        finally:
-            if watcher is not None:
-                watcher.cancel()
-            _SCOPE.reset(token)
+        with self.limits.applied() as request_scope:
+            try:
+                if _has_no_body(scope):
+                    channel = _WatchedReceive(receive, request_scope)
+                    watcher = asyncio.create_task(channel.watch())
+                    receive = channel.receive
+                await self.app(scope, receive, send)
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
 
 
 def _has_no_body(scope: Scope) -> bool:
@@ -295,10 +324,14 @@ class _WatchedReceive:
 
 class Gate:
     """At most `slots` calls of an endpoint at once in worker threads, `queue` more waiting
-    (each for at most `wait` seconds), and at most `per_caller` of those places per client."""
+    (each for at most `wait` seconds), and at most `per_caller` of those places per client;
+    each call has `budget` seconds for all its statements together."""
 
-    def __init__(self, name: str, slots: int, queue: int, per_caller: int, wait: float) -> None:
+    def __init__(
+        self, name: str, slots: int, queue: int, per_caller: int, wait: float, budget: float
+    ) -> None:
         self.name = name
+        self.budget = budget
         self.slots = slots
         self.queue = queue
         self.per_caller = per_caller
@@ -309,6 +342,13 @@ class Gate:
         self.waiting = 0
         self.peak = 0  # the most that ever ran at once (for tests and the benchmark)
         self.refused = 0
+
+    def _budgeted(self, work: Callable[[], T]) -> T:
+        scope = _SCOPE.get()
+        if scope is not None:
+            scope.cap = time.monotonic() + self.budget
+            scope.cap_seconds = self.budget
+        return work()
 
     async def run(self, request: Request, work: Callable[[], T]) -> T:
         """`work()` in a worker thread once a slot is free; ServerBusy if none comes."""
@@ -341,7 +381,7 @@ class Gate:
                 self.running += 1
                 self.peak = max(self.peak, self.running)
                 # anyio runs it in a copy of this context: the request's scope goes along.
-                return await anyio.to_thread.run_sync(work)
+                return await anyio.to_thread.run_sync(self._budgeted, work)
             finally:
                 self.running -= 1
                 self._limiter.release()
