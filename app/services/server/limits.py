@@ -9,6 +9,10 @@ PostgreSQL `SET LOCAL statement_timeout` does the same in the server. The statem
 and the request answers 503 with a JSON error (QueryTimedOut), naming the limit. Statements
 outside a scope (the desktop's, the tests') are never limited: the handler is only installed
 for a scope's statement and taken off the connection by the next statement outside one.
+SQLite calls the handler between virtual-machine steps only. An FTS5 match is worked out inside
+one step of the search, and is only seen through the few steps of each read of the index's
+blocks: hence a small PROGRESS_STEPS (at 10,000 a search on tests/server/heavy ran to its end
+past a 0.05 s limit), and the limit on a search's words (services.search).
 
 **Abandoned work.** A request without a body (GET, HEAD) has its `receive` channel watched: when
 the client disconnects, the scope is marked gone, the running SQLite statement is interrupted
