@@ -54,6 +54,7 @@ def run_serve(args: argparse.Namespace) -> int:
         url = url_for(sock)
         hook = None if args.quiet else _print_entry
         app = create_app(database, public_url=args.public_url, on_request=hook)
+        server = make_server(app, lifespan="on")
         if not is_loopback(args.host):
             print(
                 f"warning: listening on {args.host}: other machines can reach this catalogue",
@@ -65,7 +66,7 @@ def run_serve(args: argparse.Namespace) -> int:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, _interrupt)
         try:
-            make_server(app, lifespan="on").run(sockets=[sock])
+            server.run(sockets=[sock])
         except KeyboardInterrupt:
             # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal it captured.
             pass

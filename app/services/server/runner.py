@@ -58,6 +58,9 @@ def bind_socket(host: str = DEFAULT_HOST, port: int = 0) -> socket.socket:
         # process is listening on still fails with EADDRINUSE.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
+        # Listening from here: a client that connects before uvicorn has started waits in the
+        # backlog instead of being refused (uvicorn listens again with its own backlog).
+        sock.listen(2048)
     except OSError as error:
         sock.close()
         reason = error.strerror or str(error)
