@@ -73,13 +73,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _generate(db: str | None, count: int, seed: int) -> int:
-    from app.models.database import Database
+    from app.services.catalogue_files import catalogue_location, open_database
     from app.services.synthetic import generate
 
-    database = Database.open(db)
+    database = open_database(db)
     try:
         generate(database, count, seed=seed, progress_stream=sys.stderr)
     finally:
         database.dispose()
-    print(f"generated {count} datasets in {database.url}")
+    print(f"generated {count} datasets in {catalogue_location(database.url)}")
     return 0

@@ -45,10 +45,10 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted (Ctrl-C). Raises CatalogueError (e.g. port in use) to the CLI."""
-    from app.models.database import Database
+    from app.services.catalogue_files import catalogue_location, open_database
     from app.services.server.app import create_app
 
-    database = Database.open(args.db)
+    database = open_database(args.db)
     try:
         sock = bind_socket(args.host, args.port)
         url = url_for(sock)
@@ -60,7 +60,8 @@ def run_serve(args: argparse.Namespace) -> int:
                 f"warning: listening on {args.host}: other machines can reach this catalogue",
                 file=sys.stderr,
             )
-        print(f"serving {database.url} at {url} (Ctrl-C to stop)", file=sys.stderr)
+        where = catalogue_location(database.url)  # never a password on the terminal
+        print(f"serving {where} at {url} (Ctrl-C to stop)", file=sys.stderr)
         # uvicorn shuts down on SIGTERM, then raises it again: end as Ctrl-C does, so that the
         # process exits normally and removes its temporary folders.
         if threading.current_thread() is threading.main_thread():

@@ -1,16 +1,19 @@
 """`python main.py remote ...`, `pull NAME`, `push NAME`: sync with hosted portals, headless.
 
-    remote add NAME --kind datapress|opendatasoft|ckan --url URL [--key-env VAR | --key-stdin]
+    remote add NAME --kind datapress|opendatasoft|ckan --url URL
+               [--key-stdin | --key-file PATH | --key-env VAR]
     remote list
     remote remove NAME
     remote test NAME
     pull NAME [--dry-run] [--full] [--resolve mine|theirs]
     push NAME [--dry-run] [--resolve mine|theirs]
 
-A key is never taken on the command line (it would land in the shell's history): `--key-env
-VAR` names an environment variable read on every run (for scheduled jobs, and the way to go
-where no OS keyring exists); `--key-stdin` reads it once from standard input and keeps it in the
-OS keyring. Without either the remote is used anonymously.
+A key is never taken on the command line (it would land in the shell's history):
+`--key-stdin` reads it once from standard input and keeps it in the OS keyring; where there is
+no keyring, `--key-file PATH` names a file only you may read (mode 600; refused otherwise), read
+on every run; `--key-env VAR` names an environment variable read on every run (the key then sits
+in the process environment). Without any the remote is used anonymously. A key that would go
+over plain http:// to another machine is warned about (on standard error) whenever it is used.
 
 Every sync prints its preview first. A conflict is listed (base, here, remote) and the command
 exits 1, having applied everything else and touched neither side's conflicting fields; so does
@@ -60,6 +63,12 @@ def add_sync_parsers(commands: Any) -> list[argparse.ArgumentParser]:
         action="store_true",
         help="read the API key from standard input once and keep it in the OS keyring",
     )
+    key.add_argument(
+        "--key-file",
+        metavar="PATH",
+        help="read the API key from this file on every run (the first line; the file must be "
+        "yours and readable by you alone: chmod 600)",
+    )
     listing = actions.add_parser("list", help="list the remotes")
     remove = actions.add_parser("remove", help="forget a remote (its datasets stay here)")
     remove.add_argument("name")
@@ -89,10 +98,15 @@ def add_sync_parsers(commands: Any) -> list[argparse.ArgumentParser]:
 
 def run_sync(args: argparse.Namespace) -> int:
     """Run a sync command; CatalogueError (a portal error included) goes up to the CLI."""
-    from app.models.database import Database
+    from app.services.catalogue_files import open_database
 
-    database = Database.open(args.db)
+    database = open_database(args.db)
     try:
+        name = None if args.command == "remote" else args.name
+        if args.command == "remote" and args.remote_command == "test":
+            name = args.name
+        if name is not None:
+            _warn_plain_http(database, name)
         if args.command == "remote":
             return _remote(database, args)
         return _sync(database, args)
@@ -110,9 +124,18 @@ def _remote(database: Database, args: argparse.Namespace) -> int:
         key = _read_key() if args.key_stdin else None
         with database.transaction() as session:
             info = remotes.add_remote(
-                session, args.name, args.kind, args.url, key=key, key_env=args.key_env
+                session,
+                args.name,
+                args.kind,
+                args.url,
+                key=key,
+                key_env=args.key_env,
+                key_file=args.key_file,
             )
         print(f"added {info.name} ({info.kind}, {info.base_url}; {info.key_description})", file=out)
+        warning = remotes.plain_http_warning(info.base_url, info.key_source)
+        if warning:
+            print(warning, file=sys.stderr)
         return 0
     if args.remote_command == "list":
         with database.read() as session:
@@ -135,6 +158,20 @@ def _remote(database: Database, args: argparse.Namespace) -> int:
     for note in access.notes:
         print(f"  {note}", file=out)
     return 0 if access.reachable and access.read else 1
+
+
+def _warn_plain_http(database: Database, name: str) -> None:
+    from app.services.errors import NotFound
+    from app.services.sync import remotes
+
+    try:
+        with database.read() as session:
+            info = remotes.remote_info(session, name)
+    except NotFound:
+        return  # the command itself says so
+    warning = remotes.plain_http_warning(info.base_url, info.key_source)
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 def _read_key() -> str:

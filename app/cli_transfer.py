@@ -72,9 +72,9 @@ def add_transfer_parsers(commands: Any) -> list[argparse.ArgumentParser]:
 
 def run_transfer(args: argparse.Namespace) -> int:
     """Run `export` or `import`; the exit status. CatalogueError goes up to the CLI."""
-    from app.models.database import Database
+    from app.services.catalogue_files import open_database
 
-    database = Database.open(args.db)
+    database = open_database(args.db)
     try:
         if args.command == "export":
             return _export(database, args)

@@ -9,6 +9,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+# The checkout this script is in, ahead of any installed copy (an editable install of another
+# worktree would otherwise be what is photographed).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from app.services.sample_catalogue import open_catalogue
 from app.views.main_window import MainWindow
 from app.views.qt import QtCore, QtWidgets
@@ -17,6 +21,11 @@ from app.views.qt import QtCore, QtWidgets
 def main(out: str) -> int:
     app = QtWidgets.QApplication(sys.argv)
     with tempfile.TemporaryDirectory() as folder:
+        # The window's remembered layout (QSettings) from a fresh folder: the same picture on
+        # every machine, and the person's own settings untouched.
+        QtCore.QSettings.setPath(
+            QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope, folder
+        )
         database = open_catalogue(Path(folder) / "sample.sqlite", with_sample=True)
         window = MainWindow(database, author="archivist")
         window.resize(1400, 860)

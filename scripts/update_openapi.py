@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.services.record.openapi import record_schemas  # noqa: E402
 
-DOCUMENT = ROOT / "resources" / "openapi.json"
+DOCUMENT = ROOT / "app" / "resources" / "openapi.json"
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """Sync with hosted portals: the remotes, and one link per dataset synced with a remote.
 
 A remote is a portal (kind, base URL) under a name the person chose. Its API key is never
-stored here: it lives in the OS keyring, or comes from an environment variable named by
-`key_env` each run (services.sync.remotes).
+stored here: it lives in the OS keyring, or comes each run from an environment variable named
+by `key_env` or from a file (readable only by its owner) named by `key_file`
+(services.sync.remotes).
 
 A sync link ties a local dataset to a remote one and holds what the three-way comparison needs
 (docs/ARCHITECTURE.md: sync): the remote id and version, the local dataset version, and the base
@@ -29,9 +30,11 @@ class Remote(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
     base_url: Mapped[str] = mapped_column(Text)
-    # "keyring", "env" (the key is read from the variable key_env each run) or "none".
+    # "keyring", "env" (the key is read from the variable key_env each run), "file" (read from
+    # the file key_file each run) or "none".
     key_source: Mapped[str] = mapped_column(String(10), default="none")
     key_env: Mapped[str | None] = mapped_column(String(200))
+    key_file: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(String(24))
     last_synced_at: Mapped[str | None] = mapped_column(String(24))
     # The adapter's token of the last listing whose every change was applied (incremental).

@@ -169,11 +169,7 @@ def update_dataset(
     touch: set updatedAt to now (a sync that carries the remote's updatedAt passes False).
     """
     dataset = get_dataset(session, dataset_id)
-    if expected_version is not None and dataset.version != expected_version:
-        raise StaleEdit(
-            f"Dataset {dataset_id} changed since it was opened "
-            f"(version {dataset.version}, expected {expected_version})"
-        )
+    _check_version(dataset, expected_version)
     before = dataset_to_record(dataset)
     record = copy.deepcopy(record)
     immutable = {
@@ -198,6 +194,14 @@ def update_dataset(
     return _record_version(session, dataset, action=action, author=author, changes=changes)
 
 
+def _check_version(dataset: Dataset, expected_version: int | None) -> None:
+    if expected_version is not None and dataset.version != expected_version:
+        raise StaleEdit(
+            f"Dataset {dataset.id} changed since it was opened "
+            f"(version {dataset.version}, expected {expected_version})"
+        )
+
+
 def _record_version(
     session: Session, dataset: Dataset, *, action: str, author: str, changes: list[str] | None
 ) -> Record:
@@ -218,8 +222,13 @@ def _record_version(
     return after
 
 
-def delete_dataset(session: Session, dataset_id: str, *, author: str) -> None:
+def delete_dataset(
+    session: Session, dataset_id: str, *, author: str, expected_version: int | None = None
+) -> None:
+    """Delete a dataset; its history stays (services.trash lists and restores it).
+    expected_version: as for update_dataset, refused (StaleEdit) if the dataset moved on."""
     dataset = get_dataset(session, dataset_id)
+    _check_version(dataset, expected_version)
     history.record_version(
         session,
         dataset_pk=dataset.pk,

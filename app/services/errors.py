@@ -44,3 +44,15 @@ class StaleEdit(CatalogueError):
     """The dataset changed since the caller read it; their edit would overwrite that change."""
 
     code = "stale_edit"
+
+
+class NotACatalogue(CatalogueError):
+    """The file named is something else: a text file, a folder, another program's database."""
+
+    code = "not_a_catalogue"
+
+
+class CatalogueUnreachable(CatalogueError):
+    """The catalogue cannot be opened where it is: no such folder, no permission, no server."""
+
+    code = "catalogue_unreachable"

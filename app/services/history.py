@@ -89,3 +89,18 @@ def version_snapshot(session: Session, version_pk: int) -> tuple[DatasetVersion,
     if version is None or version.snapshot is None:
         raise NotFound(f"No restorable version {version_pk}")
     return version, dict(version.snapshot)
+
+
+def latest_version(session: Session, dataset_id: str) -> VersionInfo | None:
+    """The newest version of `dataset_id` (who changed it last, and how), or None."""
+    versions = session.scalars(
+        select(DatasetVersion)
+        .where(DatasetVersion.dataset_id == dataset_id)
+        .order_by(DatasetVersion.number.desc())
+        .limit(1)
+        .options(defer(DatasetVersion.snapshot))
+    )
+    v = versions.first()
+    if v is None:
+        return None
+    return VersionInfo(v.pk, v.dataset_id, v.number, v.at, v.author, v.action, list(v.changes))

@@ -1,12 +1,9 @@
 """The sample catalogue: what a brand-new, empty catalogue starts with, so a first-time user
 sees something real (the fictional Harrowfield Borough Council and its archives).
 
-The content lives in ``resources/sample_catalogue.json`` at the top of the checkout. That folder is
-not a Python package (``pyproject.toml`` packages ``app*`` only), so ``importlib.resources`` cannot
-reach it; the file is found relative to this module instead: this file always sits at
-``<root>/app/services/``, so ``<root>`` is ``parents[2]``. That holds for a checkout and for an
-editable install (``pip install -e``), which is how the Makefile installs the app. A wheel would
-need ``resources/`` shipped as package data; ``load_sample`` also takes an explicit path.
+The content is ``resources/sample_catalogue.json``, package data read through
+``importlib.resources`` (app.resources), so an installed copy loads it as a checkout does;
+``load_sample`` also takes an explicit path.
 
 Everything is loaded through the ordinary services (access, managed lists, datasets), so the
 sample passes the same validation as a person's edit and every dataset gets its "create" version
@@ -17,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
@@ -25,13 +23,18 @@ from sqlalchemy.orm import Session
 
 from app.models import Dataset, DatasetVersion, Group, Team, User
 from app.models.database import Database
+from app.models.settings import ServerSetting
+from app.resources import SAMPLE_CATALOGUE, resource
 from app.services import access, datasets, managed_lists
+from app.services.catalogue_files import create_database, open_database
 from app.services.errors import ValidationFailed
 from app.services.records import Record
 
-SAMPLE_PATH = Path(__file__).resolve().parents[2] / "resources" / "sample_catalogue.json"
+SAMPLE_PATH = resource(SAMPLE_CATALOGUE)
 # The author of the sample's history entries.
 SAMPLE_AUTHOR = "sample catalogue"
+# Set in a catalogue made empty on purpose (File > New): the sample is never loaded into it.
+SAMPLE_DECLINED = "sample_declined"
 
 
 class SampleTeam(TypedDict):
@@ -86,14 +89,14 @@ class Sample(TypedDict):
     rulesets: list[SampleRuleset]
 
 
-def read_sample(path: Path | None = None) -> Sample:
+def read_sample(path: Path | Traversable | None = None) -> Sample:
     """The sample's JSON (``SAMPLE_PATH`` unless another file is given)."""
     path = path or SAMPLE_PATH
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as error:
         raise FileNotFoundError(
-            f"The sample catalogue is missing: {path} (it ships in resources/ of the checkout)"
+            f"The sample catalogue is missing: {path} (shipped in resources/)"
         ) from error
     data: Sample = json.loads(text)
     return data
@@ -121,10 +124,13 @@ def open_catalogue(db: str | Path | None, *, with_sample: bool) -> Database:
 
     Brand-new means: no datasets, no history (`is_empty`) and no users, teams or groups either,
     so a catalogue whose owner emptied it, or set up people before adding datasets, is left
-    alone. The check runs inside the loading write transaction (BEGIN IMMEDIATE on SQLite), so
+    alone; nor one made empty on purpose (`new_catalogue`). Raises NotACatalogue or
+    CatalogueUnreachable (services.catalogue_files) for what cannot be opened.
+
+    The check runs inside the loading write transaction (BEGIN IMMEDIATE on SQLite), so
     two processes opening the same new file at once load the sample only once.
     """
-    database = Database.open(db)
+    database = open_database(db)
     if not with_sample:
         return database
     try:
@@ -133,6 +139,25 @@ def open_catalogue(db: str | Path | None, *, with_sample: bool) -> Database:
             with database.transaction() as session:
                 if _is_pristine(session):
                     _load(session, sample)
+    except BaseException:
+        database.dispose()
+        raise
+    return database
+
+
+def new_catalogue(path: Path, *, with_sample: bool) -> Database:
+    """File > New: a new catalogue file, with the sample or empty for good.
+
+    An empty one is marked so that opening it later (`open_catalogue` at start-up) does not
+    take it for a brand-new default catalogue and fill it with the sample.
+    """
+    database = create_database(path)
+    try:
+        with database.transaction() as session:
+            if with_sample:
+                _load(session, read_sample())
+            else:
+                session.merge(ServerSetting(key=SAMPLE_DECLINED, value="1"))
     except BaseException:
         database.dispose()
         raise
@@ -148,8 +173,10 @@ def _is_empty(session: Session) -> bool:
 
 
 def _is_pristine(session: Session) -> bool:
-    return _is_empty(session) and not any(
-        _count(session, column) for column in (User.id, Team.id, Group.id)
+    return (
+        _is_empty(session)
+        and not any(_count(session, column) for column in (User.id, Team.id, Group.id))
+        and session.get(ServerSetting, SAMPLE_DECLINED) is None
     )
 
 

@@ -179,8 +179,15 @@ def is_public(dataset: Dataset, today: str | None = None) -> bool:
 
 def display_state(dataset: Dataset, today: str | None = None) -> str:
     """The state column: draft, embargoed, private or published (policy.display_states)."""
+    return display_state_of(dataset.state, dataset.sharing, dataset.embargo_until, today)
+
+
+def display_state_of(
+    state: str | None, sharing: str | None, embargo_until: str | None, today: str | None = None
+) -> str:
+    """`display_state` of a record's values (the form's badge says what the table says)."""
     cases = policy.display_states(
-        policy.PYTHON, dataset.state, dataset.sharing, dataset.embargo_until, today or today_iso()
+        policy.PYTHON, state, sharing, embargo_until, today or today_iso()
     )
     return next((name for holds, name in cases if holds), policy.DEFAULT_DISPLAY_STATE)
 

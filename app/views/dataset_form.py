@@ -21,8 +21,9 @@ from typing import Any
 from app.models.database import Database
 from app.services import access, datasets, files, managed_lists
 from app.services.record.canonical import empty_record
-from app.services.record.fields import FIELDS
+from app.services.record.fields import FIELDS, label
 from app.services.records import Record
+from app.services.visibility import display_state_of
 from app.views.child_list_editor import (
     ChildListEditor,
     first_free_order,
@@ -47,6 +48,7 @@ from app.views.form_widgets import (
     line_edit,
 )
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
+from app.views.state_wording import SHARING_TEXT, embargo_notice, state_text
 from app.views.tasks import TaskRunner
 
 
@@ -93,6 +95,12 @@ class DatasetForm(QtWidgets.QWidget):
         header.addWidget(self.dirty_label)
         header.addWidget(self.state_badge)
 
+        # Says what the state means when the stored state alone would mislead: an embargo date
+        # that has passed, or one still ahead.
+        self.state_notice = labelled("warning")
+        self.state_notice.setObjectName("state-notice")
+        self.state_notice.hide()
+
         self.banner = labelled("banner")
         self.banner.setObjectName("error-banner")
         self.banner.hide()
@@ -131,9 +139,20 @@ class DatasetForm(QtWidgets.QWidget):
         buttons.addWidget(self.revert_button)
         buttons.addWidget(self.save_button)
 
+        # Instead of a greyed, empty form whose placeholders read like a dataset.
+        self.nothing_label = labelled(
+            "hint", "No dataset selected.\n\nSelect one in the table to see and edit it, or "
+            "make a new one with New dataset (Ctrl+N)."
+        )  # fmt: skip
+        self.nothing_label.setObjectName("nothing-selected")
+        self.nothing_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.nothing_label.hide()
+
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(self.nothing_label, 1)
         layout.addLayout(header)
+        layout.addWidget(self.state_notice)
         layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)
         layout.addLayout(buttons)
@@ -184,13 +203,15 @@ class DatasetForm(QtWidgets.QWidget):
         self.id_row = FieldRow("id", self.id_edit)
         form.addRow("ID", self.id_row)
 
-        self.title_edit = line_edit("title", "Freedom of Information Requests")
+        self.title_edit = line_edit("title", "Required: what the data is, in a few words")
         self.title_edit.textChanged.connect(self._update_heading)
         self._bind_line(form, _label("title", "T"), self.title_edit)
 
         self.description_edit = QtWidgets.QPlainTextEdit()
         self.description_edit.setObjectName("description")
-        self.description_edit.setPlaceholderText("<p>What the data is, where it comes from…</p>")
+        self.description_edit.setPlaceholderText("What the data is and where it comes from")
+        # Tab moves to the next field, as everywhere else in the form (Ctrl+Tab types a tab).
+        self.description_edit.setTabChangesFocus(True)
         self.description_edit.setMinimumHeight(200)
         mono = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
         self.description_edit.setFont(mono)
@@ -201,7 +222,7 @@ class DatasetForm(QtWidgets.QWidget):
 
         self.iframe_edit = self._bind_line(
             form, _label("descriptionIframe", "I"),
-            line_edit("descriptionIframe", "https://…/iframe.html"),
+            line_edit("descriptionIframe", "Optional: the address of a page to embed"),
         )  # fmt: skip
 
         self.masthead_combo = MastheadCombo()
@@ -237,10 +258,10 @@ class DatasetForm(QtWidgets.QWidget):
         contact_box = QtWidgets.QGroupBox(_label("contact"))
         contact_form = form_layout(contact_box)
         self.contact_email_edit = self._bind_line(
-            contact_form, "&Email", line_edit("contact.email", "opendata@example.org")
+            contact_form, "&Email", line_edit("contact.email", "Where people can write")
         )
         self.contact_title_edit = self._bind_line(
-            contact_form, "Name", line_edit("contact.title", "Open Data Team")
+            contact_form, "Name", line_edit("contact.title", "Who answers, e.g. a team")
         )
         form.addRow(contact_box)
 
@@ -296,9 +317,11 @@ class DatasetForm(QtWidgets.QWidget):
         self._bind(form, _label("team", "t"), "team", self.team_combo, self.team_combo.value,
                    _same, self.team_combo.currentIndexChanged)  # fmt: skip
 
-        self.embargo_date = OptionalDateEdit("Embargoed until")
-        self._bind(form, "Embargo", "embargoUntil", self.embargo_date, self.embargo_date.value,
-                   _same, self.embargo_date.changed)  # fmt: skip
+        self.embargo_date = OptionalDateEdit("Hidden from the public until")
+        self._bind(form, _label("embargoUntil", "E"), "embargoUntil", self.embargo_date,
+                   self.embargo_date.value, _same, self.embargo_date.changed)  # fmt: skip
+        self.embargo_date.changed.connect(self._update_state_notice)
+        self.sharing.changed.connect(self._update_state_notice)
 
         self.collaborators_list = CheckList()
         self.readusers_list = CheckList()
@@ -375,12 +398,17 @@ class DatasetForm(QtWidgets.QWidget):
         self.readteams_list.set_choices(self._teams, r.get("readteams") or [])
         for key, edit in self.meta_edits.items():
             edit.setText(_text(r.get(key)))
-        self.state_badge.setText(str(r.get("state") or FIELDS["state"].default).capitalize())
+        # The table's word for the state (services.visibility, after policy), not the stored one.
+        shown = display_state_of(r.get("state"), r.get("sharing"), r.get("embargoUntil"))
+        self.state_badge.setText(shown.capitalize())
+        self.meta_edits["state"].setText(state_text(r))
         self._bindings.loaded()
         self._loading = False
         self.clear_errors()
         self.file_error.hide()
         self._update_heading()
+        self._update_state_notice()
+        self._show_nothing_selected()
         self._set_dirty(False)
 
     def record(self) -> Record:
@@ -416,7 +444,7 @@ class DatasetForm(QtWidgets.QWidget):
             if binding is None:
                 if path == "id":
                     self.id_row.set_error(message)
-                unplaced.append(f"{path}: {message}")
+                unplaced.append(f"{label(path.partition('.')[0])}: {message}")
                 continue
             extra = path[len(binding.path) + 1 :]
             text = f"{extra}: {message}" if extra else message
@@ -573,12 +601,34 @@ class DatasetForm(QtWidgets.QWidget):
                 break
         widget.setFocus(QtCore.Qt.FocusReason.OtherFocusReason)
 
+    def _update_state_notice(self) -> None:
+        until = self.embargo_date.value()
+        text = embargo_notice(until, str(self.sharing.value()))
+        self.state_notice.setText(text)
+        self.state_notice.setVisible(bool(text))
+
     def _update_heading(self) -> None:
         title = self.title_edit.text().strip() or "Untitled dataset"
         metrics = self.heading.fontMetrics()
         width = max(200, self.width() - 260)
         self.heading.setText(metrics.elidedText(title, QtCore.Qt.TextElideMode.ElideRight, width))
         self.heading.setToolTip(title)
+
+    def changeEvent(self, event: QtCore.QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QtCore.QEvent.Type.EnabledChange:
+            self._show_nothing_selected()
+
+    def _show_nothing_selected(self) -> None:
+        """Disabled with no dataset in it (no id, no title): say so instead of showing fields."""
+        nothing = (
+            not self.isEnabled() and not self._loaded.get("id") and not self._loaded.get("title")
+        )
+        self.nothing_label.setVisible(nothing)
+        for widget in (self.heading, self.dirty_label, self.state_badge, self.tabs):
+            widget.setVisible(not nothing)
+        for button in (self.revert_button, self.save_button):
+            button.setVisible(not nothing)
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -597,12 +647,6 @@ class DatasetForm(QtWidgets.QWidget):
     def set_custom_field(self, key: str, text: str) -> None:
         """Set (or add) a custom field's value text as a person would type it."""
         self.custom_fields.set_field(key, text)
-
-
-SHARING_TEXT = {
-    "public": "Public — anyone can see it once published",
-    "private": "Private — only the people listed below",
-}
 
 
 def _label(name: str, key: str = "") -> str:

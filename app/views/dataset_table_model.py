@@ -196,6 +196,33 @@ class DatasetTableModel(QtCore.QAbstractTableModel):
                     return None
             return browse.rank(session, self._spec, dataset_id, today=self._today)
 
+    def locate(self, dataset_id: str, on_found: Callable[[int | None], None]) -> None:
+        """Find the row of `dataset_id` off the GUI thread (a keyset count can take tens of
+        milliseconds at a million rows): `on_found(row or None)`. If the rows change meaning
+        meanwhile (a newer query), the stale answer is dropped and the new rows are asked."""
+        generation, spec, today, pks = self._generation, self._spec, self._today, self._pks
+        database = self._database
+
+        def run(_progress: Progress) -> int | None:
+            with database.read() as session:
+                if pks is not None:
+                    pk = browse.pk_of(session, dataset_id)
+                    if pk is None:
+                        return None
+                    try:
+                        return pks.index(pk)
+                    except ValueError:
+                        return None
+                return browse.rank(session, spec, dataset_id, today=today)
+
+        def done(row: int | None) -> None:
+            if generation == self._generation:
+                on_found(row if row is None or row < self._count else None)
+            else:  # the rows changed meaning meanwhile: ask again of the new ones
+                self.locate(dataset_id, on_found)
+
+        self._runner.run(run, on_done=done)
+
     def resolve_rows(self, ranges: Sequence[tuple[int, int]]) -> RowsResolver:
         """A function for a worker thread: the dataset ids of the rows in `ranges` (first, last;
         inclusive), in table order.

@@ -27,7 +27,7 @@ from app.views.dataset_table_model import RowsResolver
 from app.views.form_widgets import STYLE_SHEET, human_size
 from app.views.qt import QtCore, QtWidgets, Signal
 from app.views.task_progress import TaskProgressBar, error_text
-from app.views.tasks import Task, TaskRunner
+from app.views.tasks import Task, TaskRunner, delivering
 
 FORMATS: tuple[tuple[ExportFormat, str, str], ...] = (
     # (format, what the person picks, the Save dialog's filter)
@@ -276,7 +276,7 @@ class ExportDialog(QtWidgets.QDialog):
         super().reject()
 
     def _is_current(self) -> bool:
-        return self._task is not None and self.sender() is self._task.signals
+        return self._task is not None and delivering() is self._task
 
     def _on_done(self, result: object) -> None:
         if not self._is_current() or not isinstance(result, ExportResult):

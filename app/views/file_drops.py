@@ -15,7 +15,7 @@ from app.services import files
 from app.services.progress import Progress
 from app.views.form_widgets import labelled
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
-from app.views.tasks import Task, TaskRunner
+from app.views.tasks import Task, TaskRunner, delivering
 
 
 def local_files(mime: QtCore.QMimeData) -> list[Path]:
@@ -127,7 +127,7 @@ class FileReader(QtWidgets.QWidget):
         )
 
     def _is_current_task(self) -> bool:
-        return self._task is not None and self.sender() is self._task.signals
+        return self._task is not None and delivering() is self._task
 
     def _on_progress(self, done: int, total: int) -> None:
         if self._is_current_task():

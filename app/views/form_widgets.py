@@ -22,6 +22,10 @@ ERROR_COLOUR = "#c62828"
 STYLE_SHEET = f"""
 QLabel[role="error"] {{ color: {ERROR_COLOUR}; }}
 QLabel[role="hint"] {{ color: palette(dark); }}
+QLabel[role="warning"] {{
+    color: #664d03; background: #fff3cd; border: 1px solid #e0c36a;
+    border-radius: 4px; padding: 4px 6px;
+}}
 QLabel[role="banner"] {{
     color: {ERROR_COLOUR}; background: #fdecea; border: 1px solid #f5c2c0;
     border-radius: 4px; padding: 6px;
@@ -304,26 +308,43 @@ class CheckList(QtWidgets.QListWidget):
 
 
 class OptionalDateEdit(QtWidgets.QWidget):
-    """A date or none: a check box switches the date on."""
+    """A date or none: a check box switches the date on.
+
+    The date box stays editable while the box is off: typing or picking a date in it (a year,
+    say) switches the date on, rather than being ignored by a disabled box.
+    """
 
     changed = Signal()
 
     def __init__(self, label: str) -> None:
         super().__init__()
+        self._setting = False
         self.enabled_box = QtWidgets.QCheckBox(label)
         self.date_edit = QtWidgets.QDateEdit()
         self.date_edit.setCalendarPopup(True)
         self.date_edit.setDisplayFormat("yyyy-MM-dd")
         self.date_edit.setDate(QtCore.QDate.currentDate())
-        self.date_edit.setEnabled(False)
-        self.enabled_box.toggled.connect(self.date_edit.setEnabled)
+        self.enabled_box.toggled.connect(self._show_enabled)
         self.enabled_box.toggled.connect(lambda _on: self.changed.emit())
-        self.date_edit.dateChanged.connect(lambda _date: self.changed.emit())
+        self.date_edit.dateChanged.connect(self._on_date_edited)
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.enabled_box)
         layout.addWidget(self.date_edit)
         layout.addStretch(1)
+        self._show_enabled(False)
+
+    def _show_enabled(self, on: bool) -> None:
+        # Greyed while off, yet still takes input (see the class docstring).
+        self.date_edit.setStyleSheet("" if on else "QDateEdit { color: palette(mid); }")
+
+    def _on_date_edited(self, _date: QtCore.QDate) -> None:
+        if self._setting:
+            return
+        if not self.enabled_box.isChecked():
+            self.enabled_box.setChecked(True)  # emits changed
+            return
+        self.changed.emit()
 
     def value(self) -> str | None:
         if not self.enabled_box.isChecked():
@@ -332,8 +353,12 @@ class OptionalDateEdit(QtWidgets.QWidget):
 
     def set_value(self, value: str | None) -> None:
         date = QtCore.QDate.fromString(value or "", QtCore.Qt.DateFormat.ISODate)
-        self.enabled_box.setChecked(date.isValid())
-        self.date_edit.setDate(date if date.isValid() else QtCore.QDate.currentDate())
+        self._setting = True
+        try:
+            self.enabled_box.setChecked(date.isValid())
+            self.date_edit.setDate(date if date.isValid() else QtCore.QDate.currentDate())
+        finally:
+            self._setting = False
 
 
 def form_layout(parent: QtWidgets.QWidget | None = None) -> QtWidgets.QFormLayout:
@@ -412,7 +437,7 @@ class LicenceBox(QtWidgets.QGroupBox):
         self.combo.setObjectName("licence-choice")
         self.combo.activated.connect(self._on_chosen)
         self.form.addRow("Choose", self.combo)
-        self.title_edit = line_edit("licence.title", "UK Open Government Licence")
+        self.title_edit = line_edit("licence.title", "The licence's name")
         self.url_edit = line_edit("licence.url", "https://…")
         for edit in (self.title_edit, self.url_edit):
             edit.textChanged.connect(self._sync_combo)

@@ -1,7 +1,9 @@
 """A dataset's history (docs/ARCHITECTURE.md: history): every version, its snapshot, and Restore.
 
 Restoring never rewrites history: services.datasets.restore_version writes the old content as a
-new version, so a restore can itself be undone by restoring the version before it.
+new version, so a restore can itself be undone by restoring the version before it; the restore
+is an operation (views.operations) off the GUI thread, and its step (`stepDone`) is what the
+window's Undo reverts.
 """
 
 from __future__ import annotations
@@ -12,12 +14,17 @@ from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from app.models.database import Database
-from app.services import datasets, history
+from app.services import datasets, history, undoable
 from app.services.clock import parse_utc
-from app.services.errors import CatalogueError, NotFound, ValidationFailed
+from app.services.errors import NotFound, ValidationFailed
 from app.services.record.fields import DERIVED_KEYS
 from app.services.records import Record, changed_keys
+from app.services.undoable import Step
+from app.views.failures import FailureReporter
+from app.views.operations import Operations, Outcome, change_of
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 
 Qt = QtCore.Qt
@@ -57,6 +64,8 @@ class HistoryPanel(QtWidgets.QWidget):
     """Versions of one dataset, newest first; the selected version's snapshot; Restore."""
 
     restored = Signal(str)  # dataset id, after the restore was committed
+    stepDone = Signal(object)  # the restore's undoable.Step, for the window's Undo
+    loaded = Signal()  # the versions shown were (re)read
 
     def __init__(
         self,
@@ -64,9 +73,13 @@ class HistoryPanel(QtWidgets.QWidget):
         parent: QtWidgets.QWidget | None = None,
         *,
         author: str | None = None,
+        operations: Operations | None = None,
     ) -> None:
         super().__init__(parent)
         self._database = database
+        # The window's operations; on its own the panel writes through its own.
+        self._operations = operations or Operations(database, FailureReporter(self), self)
+        self._reading = 0  # bumps with each refresh: only the newest read is shown
         self._dataset_id: str | None = None
         self._versions: list[history.VersionInfo] = []
         self._current: Record | None = None
@@ -137,23 +150,42 @@ class HistoryPanel(QtWidgets.QWidget):
         return self._dataset_id
 
     def set_dataset(self, dataset_id: str | None) -> None:
-        """Show the history of this dataset (None: no dataset selected)."""
+        """Show the history of this dataset (None: no dataset selected); `loaded` says when."""
+        if dataset_id != self._dataset_id:
+            self._versions = []
+            self._current = None
         self._dataset_id = dataset_id
         self.versions_table.clearSelection()
         self.refresh()
 
-    def refresh(self) -> None:
-        """Re-read the versions and the current record (after an edit elsewhere)."""
-        self._versions = []
-        self._current = None
-        if self._dataset_id is not None:
-            with self._database.read() as session:
-                self._versions = history.list_versions(session, self._dataset_id)
-                try:
-                    self._current = datasets.get_record(session, self._dataset_id)
-                except NotFound:
-                    self._current = None
-        self._show_dataset()
+    def refresh(self, then: Callable[[], None] | None = None) -> None:
+        """Re-read the versions and the current record off the GUI thread (a long history is
+        many rows); `loaded` once shown, after `then`. A newer refresh supersedes this one."""
+        self._reading += 1
+        reading, dataset_id = self._reading, self._dataset_id
+        if dataset_id is None:
+            self._versions, self._current = [], None
+            self._show_dataset()
+            self.loaded.emit()
+            return
+
+        def read(session: Session) -> tuple[list[history.VersionInfo], Record | None]:
+            versions = history.list_versions(session, dataset_id)
+            try:
+                return versions, datasets.get_record(session, dataset_id)
+            except NotFound:
+                return versions, None
+
+        def done(found: tuple[list[history.VersionInfo], Record | None]) -> None:
+            if reading != self._reading:
+                return
+            self._versions, self._current = found
+            self._show_dataset()
+            if then is not None:
+                then()
+            self.loaded.emit()
+
+        self._operations.read(f"read the history of {dataset_id}", read, done)
 
     def select_version(self, number: int) -> None:
         """Select the row of version `number`, as a click on it would."""
@@ -321,23 +353,44 @@ class HistoryPanel(QtWidgets.QWidget):
             "in the history.",
         ):
             return
-        try:
-            with self._database.transaction() as session:
-                datasets.restore_version(session, version.pk, author=self.author)
-        except ValidationFailed as failure:
-            self._show_error(
-                "This version cannot be restored: "
-                + "; ".join(f"{k}: {v}" for k, v in failure.errors.items())
-            )
-            return
-        except CatalogueError as error:
-            self._show_error(error.message)
-            return
-        self.versions_table.clearSelection()
-        self.refresh()
-        if self._versions:
-            self.versions_table.selectRow(0)  # the restore itself, now the current content
-        self.restored.emit(dataset_id)
+        author = self.author
+
+        def run(session: Session) -> Outcome[Step]:
+            step = undoable.restore_version(session, version.pk, author=author)
+            return Outcome(step, change_of([dataset_id]))
+
+        def done(step: Step) -> None:
+            self.restore_button.setEnabled(True)
+
+            def select_restore() -> None:
+                if self._versions:
+                    self.versions_table.selectRow(0)  # the restore, now the current content
+                self.stepDone.emit(step)
+                self.restored.emit(dataset_id)
+
+            self.versions_table.clearSelection()
+            if self._dataset_id == dataset_id:
+                self.refresh(then=select_restore)
+            else:
+                self.stepDone.emit(step)
+                self.restored.emit(dataset_id)
+
+        def failed(error: Exception) -> bool:
+            self.restore_button.setEnabled(True)
+            if isinstance(error, ValidationFailed):
+                self._show_error(
+                    "This version cannot be restored: "
+                    + "; ".join(f"{k}: {v}" for k, v in error.errors.items())
+                )
+                return True
+            message = self._operations.expected_message(error)
+            if message is not None:
+                self._show_error(message)
+                return True
+            return False
+
+        self.restore_button.setEnabled(False)  # one restore at a time
+        self._operations.write(f"restore version {version.number}", run, done, failed)
 
     def _show_error(self, text: str) -> None:
         self.error_label.setText(text)

@@ -38,7 +38,7 @@ from app.views.column_mapping import ColumnMappingTable
 from app.views.form_widgets import STYLE_SHEET
 from app.views.qt import QtCore, QtWidgets, Signal
 from app.views.task_progress import TaskProgressBar, error_text
-from app.views.tasks import Task, TaskRunner
+from app.views.tasks import Task, TaskRunner, delivering
 
 FILE_FILTER = (
     "Catalogue files (*.csv *.tsv *.xlsx *.json *.jsonld *.ttl *.rdf *.xml);;All files (*)"
@@ -511,7 +511,7 @@ class ImportWizard(QtWidgets.QDialog):
         self._update_buttons()
 
     def _is_current(self) -> bool:
-        return self._task is not None and self.sender() is self._task.signals
+        return self._task is not None and delivering() is self._task
 
     def _finish_task(self) -> None:
         self._task = None

@@ -22,7 +22,7 @@ from app.services.progress import Cancelled, Progress
 from app.views.dataset_table_model import RowsResolver
 from app.views.qt import QtCore, QtWidgets, Signal
 from app.views.task_progress import TaskProgressBar, error_text
-from app.views.tasks import Task, TaskRunner
+from app.views.tasks import Task, TaskRunner, delivering
 
 CANCEL_POLL = 0.1  # seconds between looks at the Cancel button's flag
 
@@ -120,7 +120,7 @@ class LinkChecker(QtCore.QObject):
             self.label.setText("Cancelling the link check…")
 
     def _is_current(self) -> bool:
-        return self._task is not None and self.sender() is self._task.signals
+        return self._task is not None and delivering() is self._task
 
     def _on_progress(self, done: object, total: object) -> None:
         if self._is_current():

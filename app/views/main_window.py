@@ -3,30 +3,42 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.models.database import Database
-from app.services import datasets, publication
-from app.services.errors import CatalogueError, NotFound, ValidationFailed
+from app.services import datasets
+from app.services.catalogue_files import catalogue_location
+from app.services.catalogue_watch import CatalogueChange
+from app.services.errors import NotFound
 from app.services.records import Record
+from app.views.catalogue_menu import CatalogueMenu, window_title
 from app.views.dataset_form import DatasetForm
-from app.views.dataset_table_model import TITLE_COLUMN, DatasetTableModel, merge_ranges
+from app.views.dataset_table_model import TITLE_COLUMN, DatasetTableModel
+from app.views.failures import FailureReporter
 from app.views.file_drops import accept_local_files
+from app.views.help_dialogs import HelpMenu
 from app.views.history_panel import HistoryPanel
 from app.views.link_checker import LinkChecker, summary
+from app.views.operations import Operations
 from app.views.permissions_view import PermissionsView
-from app.views.qt import QtCore, QtGui, QtWidgets
+from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 from app.views.server_panel import ServerPanel
 from app.views.sync_controller import SyncController
+from app.views.table_notice import EmptyTableNotice
+from app.views.table_selection import DatasetTableView, TableSelection
 from app.views.tasks import TaskRunner
-from app.views.undo import SaveDatasetCommand
+from app.views.undo import UndoHistory
+from app.views.window_commands import WindowCommands
+from app.views.window_settings import WindowState
 
 if TYPE_CHECKING:  # the exporters and importers (openpyxl, rdflib) load on first use
     from app.services.exporting import ExportResult
     from app.services.importing import ImportSummary
     from app.views.export_dialog import ExportDialog
     from app.views.import_wizard import ImportWizard
+    from app.views.trash_view import DeletedDialog
 
 # Starting widths in pixels by column key; "created_at" starts hidden (View > Columns).
 COLUMN_WIDTHS = {"id": 64, "title": 300, "state": 86, "sharing": 70, "team": 170,
@@ -38,20 +50,34 @@ STATE_FILTERS = [("All states", None), ("Draft", "draft"), ("Published", "publis
                  ("Private", "private"), ("Embargoed", "embargoed")]  # fmt: skip
 
 
+# Every dataset may have changed (an import, a pull, a link check): refresh everything shown.
+EVERYTHING = CatalogueChange(directory=True, outside=True, every_dataset=True)
+
+
 class MainWindow(QtWidgets.QMainWindow):
+    datasetOpened = Signal(object)  # the form now shows this dataset id (None: no dataset)
+
     def __init__(self, database: Database, author: str | None = None) -> None:
         super().__init__()
         self.database = database
         self.author = author or getpass.getuser()
+        self.failures = FailureReporter(self)
         self.tasks = TaskRunner(self)
         self.tasks.error.connect(self._show_error)
-        self.undo_stack = QtGui.QUndoStack(self)
+        # Every write of this window, and news of others' (docs/ARCHITECTURE.md: one write path).
+        self.operations = Operations(database, self.failures, self)
+        self.operations.catalogueChanged.connect(self._on_catalogue_changed)
+        self.undo = UndoHistory(self.operations, lambda: self.author, self)
         # The record in the form as last loaded from (or saved to) the catalogue; None = nothing.
         self._current: Record | None = None
         self._current_version: int | None = None
         self._current_is_new = False
-        # Selected again once the table has re-queried after an edit.
-        self._select_after_query: str | None = None
+        self._open_generation = 0  # bumps with each open: a late read for an older one is dropped
+        # The table's selection follows the form's dataset (views.table_selection).
+        self.selection = TableSelection(self)
+        self.deleted_dialog: DeletedDialog | None = None
+        # Asks yes or no before a delete (and other irreversible steps); replaced in tests.
+        self.confirm: Callable[[str, str], bool] = self._confirm
         # Asks "Save, Discard or Cancel?"; replaced in tests.
         self.ask_unsaved = self._ask_unsaved
         # The export and import dialogs last opened (tests drive them through these).
@@ -61,7 +87,7 @@ class MainWindow(QtWidgets.QMainWindow):
         # A file dropped anywhere but on the form (which takes files as resources) is imported.
         self.setAcceptDrops(True)
 
-        self.setWindowTitle(f"Catalogue Desk — {database.url}")
+        self.setWindowTitle(window_title(database.url))
         self.resize(1400, 860)
         self._build_table()
         self._build_side()
@@ -82,7 +108,20 @@ class MainWindow(QtWidgets.QMainWindow):
         self.count_label = QtWidgets.QLabel()
         self.statusBar().addPermanentWidget(self.link_checker.widget)
         self.statusBar().addPermanentWidget(self.count_label)
+        self.undo.changed.connect(self._update_actions)
+        self.undo.refused.connect(self._undo_refused)
+        self.undo.applied.connect(self.commands.step_applied)
+        self.history.stepDone.connect(self.undo.push)
+        # File > New, Open and Recent catalogues (views.catalogue_switch acts on them), Help,
+        # "no matches" over an empty table, and the layout this window had last time.
+        self.catalogues = CatalogueMenu(database.url, self)
+        self.catalogues.install(self.menuBar())
+        self.help = HelpMenu(self, catalogue_location(database.url))
+        self.help.install(self.menuBar())
+        self.empty_notice = EmptyTableNotice(self.table, self.model)
+        self.window_state = WindowState(self)
         self._update_actions()
+        self.operations.start_watching()
 
     # -- building -----------------------------------------------------------------------------
 
@@ -90,8 +129,9 @@ class MainWindow(QtWidgets.QMainWindow):
         # Its own runner: window fetches never queue behind an export or a file hash.
         self.model = DatasetTableModel(self.database, TaskRunner(self), self)
         self.model.countChanged.connect(self._on_count_changed)
+        self.model.windowLoaded.connect(self.selection.on_window_loaded)
         self.search_box = QtWidgets.QLineEdit()
-        self.search_box.setPlaceholderText("Search title, description and tags…  (Ctrl+F)")
+        self.search_box.setPlaceholderText("Search ids, titles, descriptions and tags…  (Ctrl+F)")
         self.search_box.setClearButtonEnabled(True)
         # Filter as the person types, but query once they pause rather than per keystroke.
         self._search_timer = QtCore.QTimer(self, singleShot=True, interval=150)
@@ -103,7 +143,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.state_filter.currentIndexChanged.connect(
             lambda _i: self.model.set_state_filter(self.state_filter.currentData())
         )
-        self.table = QtWidgets.QTableView()
+        self.table = DatasetTableView()
         self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
@@ -139,9 +179,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.form.saveRequested.connect(self.save_record)
         self.form.revertRequested.connect(self._revert)
         self.form.dirtyChanged.connect(lambda _dirty: self._update_actions())
-        self.history = HistoryPanel(self.database, self)
-        self.history.restored.connect(self._after_external_change)
-        self.permissions = PermissionsView(self.database, self)
+        self.history = HistoryPanel(self.database, self, operations=self.operations)
+        self.permissions = PermissionsView(self.database, self, operations=self.operations)
         self.side_tabs = QtWidgets.QTabWidget()
         self.side_tabs.addTab(self.form, "Dataset")
         self.side_tabs.addTab(self.history, "History")
@@ -161,15 +200,21 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _build_actions(self) -> None:
         keys = QtGui.QKeySequence.StandardKey
+        # The writes: save, delete, publish, unpublish (views.window_commands).
+        self.commands = WindowCommands(self)
         self.new_action = self._action("&New dataset", self.new_dataset, keys.New)
         self.save_action = self._action("&Save", self.save_current, keys.Save)
-        self.delete_action = self._action("&Delete dataset", self.delete_current, keys.Delete)
-        self.publish_action = self._action("&Publish", self.publish_current, "Ctrl+P")
-        self.unpublish_action = self._action("&Unpublish", self.unpublish_current, "Ctrl+Shift+P")
-        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcut(QtGui.QKeySequence(keys.Undo))
-        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcut(QtGui.QKeySequence(keys.Redo))
+        self.delete_action = self._action("&Delete dataset…", self.delete_selected, keys.Delete)
+        self.publish_action = self._action("&Publish", self.publish_selected, "Ctrl+P")
+        self.unpublish_action = self._action("&Unpublish", self.unpublish_selected, "Ctrl+Shift+P")
+        for action, short in ((self.delete_action, "Delete"), (self.publish_action, "Publish"),
+                              (self.unpublish_action, "Unpublish")):  # fmt: skip
+            action.setIconText(short)  # the toolbar's text stays short whatever the count
+        self.undo_action, self.redo_action = self.undo.make_actions(self)
+        self.deleted_action = self._action(
+            "&Deleted datasets…", self.open_deleted, "Ctrl+Shift+D",
+            "The deleted datasets: restore them, or empty them for good",
+        )  # fmt: skip
         self.find_action = self._action("&Find", self._focus_search, keys.Find)
         self.refresh_action = self._action("&Refresh", self.model.refresh, keys.Refresh)
         self.quit_action = self._action("&Quit", self.close, keys.Quit)
@@ -217,6 +262,7 @@ class MainWindow(QtWidgets.QMainWindow):
         edit_menu.addActions([self.find_action, self.delete_action])
         self.view_menu = menu.addMenu("&View")
         self.view_menu.addAction(self.refresh_action)
+        self.view_menu.addAction(self.deleted_action)
         self.columns_menu = self.view_menu.addMenu("&Columns")
         self.columns_menu.aboutToShow.connect(lambda: self._fill_column_menu(self.columns_menu))
         dataset_menu = menu.addMenu("&Dataset")
@@ -261,15 +307,11 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- selection ----------------------------------------------------------------------------
 
     def selected_ranges(self) -> list[tuple[int, int]]:
-        """The selected rows as (first, last) ranges, merged: cheap for a million rows."""
-        selection = self.table.selectionModel().selection()
-        ranges = [
-            (selection.at(i).top(), selection.at(i).bottom()) for i in range(selection.size())
-        ]
-        return merge_ranges(ranges, self.model.rowCount())
+        """The highlighted rows as merged (first, last) ranges."""
+        return self.selection.ranges()
 
     def selected_count(self) -> int:
-        return sum(last - first + 1 for first, last in self.selected_ranges())
+        return self.selection.count()
 
     # -- export and import --------------------------------------------------------------------
 
@@ -329,11 +371,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._reload_after_write()
 
     def _reload_after_write(self) -> None:
-        """An import or a link check wrote to the catalogue: show it, keeping unsaved edits."""
-        self.model.refresh()
-        current = self._current
-        if current is not None and not self._current_is_new and not self.form.is_dirty():
-            self.open_dataset(current["id"])
+        """An import, a pull or a link check wrote to the catalogue: show it all again."""
+        self.operations.announce(EVERYTHING)
 
     @staticmethod
     def _replace_dialog(dialog: QtWidgets.QDialog | None) -> None:
@@ -381,51 +420,71 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- selection and loading ----------------------------------------------------------------
 
     def _on_row_changed(self, current: QtCore.QModelIndex, previous: QtCore.QModelIndex) -> None:
+        if self.selection.moving:
+            return
+        self.selection.row_waiting = None
         dataset_id = self.model.dataset_id_at(current.row()) if current.isValid() else None
+        if current.isValid() and dataset_id is None:
+            # Its rows are still being fetched (Ctrl+End, a jump): open it once they arrive.
+            self.selection.row_waiting = current.row()
+            return
         if self._current is not None and dataset_id == self._current["id"]:
             return
-        if not self.confirm_discard():
-            # Put the selection back where the unsaved edit is, without re-entering here.
-            blocker = QtCore.QSignalBlocker(self.table.selectionModel())
-            self.table.selectionModel().setCurrentIndex(
-                previous,
-                QtCore.QItemSelectionModel.SelectionFlag.ClearAndSelect
-                | QtCore.QItemSelectionModel.SelectionFlag.Rows,
-            )
-            del blocker
+        if not self.confirm_discard(then=lambda: self.open_dataset(dataset_id)):
+            if self.form.is_dirty() and not self.commands.saving:
+                # Cancelled: the selection goes back to where the unsaved edit is.
+                self.selection.move(previous.row() if previous.isValid() else None)
             return
         self.open_dataset(dataset_id)
 
     def open_dataset(self, dataset_id: str | None) -> None:
-        """Show a dataset in the form, history and permissions; None clears them."""
-        record: Record | None = None
-        if dataset_id is not None:
+        """Show a dataset in the form, history and permissions (read off the GUI thread;
+        `datasetOpened` says when); None clears them."""
+        self._open_generation += 1
+        generation = self._open_generation
+        if dataset_id is None:
+            self._show_record(None, None)
+            return
+
+        def read(session: Any) -> tuple[Record, int] | None:
             try:
-                with self.database.read() as session:
-                    dataset = datasets.get_dataset(session, dataset_id)
-                    self._current_version = dataset.version
-                    record = datasets.get_record(session, dataset_id)
+                dataset = datasets.get_dataset(session, dataset_id)
+                return datasets.get_record(session, dataset_id), dataset.version
             except NotFound:
-                record = None
+                return None
+
+        def done(found: tuple[Record, int] | None) -> None:
+            if generation == self._open_generation:
+                self._show_record(*(found or (None, None)))
+
+        self.operations.read(f"open dataset {dataset_id}", read, done)
+
+    def _show_record(self, record: Record | None, version: int | None) -> None:
         self._current = record
+        self._current_version = version
         self._current_is_new = False
         if record is None:
             self.form.setEnabled(False)
-            self._current_version = None
         else:
             self.form.setEnabled(True)
             self.form.load(record)
         self.history.set_dataset(record["id"] if record else None)
         self.permissions.set_dataset(record["id"] if record else None)
+        current_row = self.table.currentIndex().row()
+        if record is not None and self.model.dataset_id_at(current_row) != record["id"]:
+            self.selection.keep()  # the form's dataset is the highlighted row, always
         self._update_actions()
+        self.datasetOpened.emit(record["id"] if record else None)
 
-    def confirm_discard(self) -> bool:
-        """True when it is fine to drop the form's content (saved, discarded, or nothing)."""
+    def confirm_discard(self, then: Callable[[], None] | None = None) -> bool:
+        """True when it is fine to drop the form's content now (saved, discarded, or nothing).
+        "Save" starts the save and answers False: `then` runs once it is saved."""
         if self._current is None or not self.form.is_dirty():
             return True
         answer = self.ask_unsaved()
         if answer == QtWidgets.QMessageBox.StandardButton.Save:
-            return self.save_record(self.form.record())
+            self.commands.save(self.form.record(), then=then)
+            return False
         return answer == QtWidgets.QMessageBox.StandardButton.Discard
 
     def _ask_unsaved(self) -> QtWidgets.QMessageBox.StandardButton:
@@ -438,14 +497,22 @@ class MainWindow(QtWidgets.QMainWindow):
             buttons.Save,
         )
 
-    # -- commands -----------------------------------------------------------------------------
+    def _confirm(self, title: str, text: str) -> bool:
+        buttons = QtWidgets.QMessageBox.StandardButton
+        # No is the default: Enter must not delete.
+        answer = QtWidgets.QMessageBox.question(self, title, text, buttons.Yes | buttons.No,
+                                                buttons.No)  # fmt: skip
+        return answer == buttons.Yes
+
+    # -- commands (the writes live in views.window_commands) ----------------------------------
 
     def new_dataset(self) -> None:
-        if not self.confirm_discard():
+        if not self.confirm_discard(then=self.new_dataset):
             return
         with self.database.read() as session:
-            record = datasets.new_record(session)
-        self.table.clearSelection()
+            record = datasets.new_record(session)  # one indexed lookup of a fresh id
+        self._open_generation += 1  # an open still reading must not replace the new record
+        self.selection.move(None)
         self._current = record
         self._current_is_new = True
         self._current_version = None
@@ -461,131 +528,116 @@ class MainWindow(QtWidgets.QMainWindow):
         if self._current is not None:
             self.save_record(self.form.record())
 
-    def save_record(self, record: Record) -> bool:
-        """Write the form's record in one transaction; on bad input show it next to the field."""
-        before = None if self._current_is_new else self._current
-        try:
-            with self.database.transaction() as session:
-                if before is None:
-                    saved = datasets.create_dataset(session, record, author=self.author)
-                else:
-                    saved = datasets.update_dataset(
-                        session,
-                        record["id"],
-                        record,
-                        author=self.author,
-                        expected_version=self._current_version,
-                    )
-        except ValidationFailed as failure:
-            self.form.show_errors(failure.errors)
-            self.statusBar().showMessage("Not saved: " + failure.message, 8000)
-            return False
-        except CatalogueError as error:
-            self._show_error(error)
-            return False
-        self.form.clear_errors()
-        if before is None or saved != before:
-            self.undo_stack.push(
-                SaveDatasetCommand(self.database, self.author, before, saved, self._after_undo)
-            )
-        self.statusBar().showMessage(f"Saved “{saved['title']}”", 4000)
-        self._after_external_change(saved["id"])
-        return True
+    def save_record(self, record: Record) -> None:
+        """Save the form's record off the GUI thread; bad input is shown next to the field."""
+        self.commands.save(record)
 
-    def delete_current(self) -> None:
-        if self._current is None or self._current_is_new:
-            return
-        title = self._current["title"]
-        answer = QtWidgets.QMessageBox.question(
-            self,
-            "Delete dataset",
-            f"Delete “{title}”? It stays in the history and can be restored.",
-        )
-        if answer != QtWidgets.QMessageBox.StandardButton.Yes:
-            return
-        with self.database.transaction() as session:
-            datasets.delete_dataset(session, self._current["id"], author=self.author)
-        self._current = None
-        self.model.refresh()
-        self.open_dataset(None)
+    def delete_selected(self) -> None:
+        self.commands.delete_selected()
 
-    def publish_current(self) -> None:
-        self._transition(publication.publish)
+    def publish_selected(self) -> None:
+        self.commands.transition("publish")
 
-    def unpublish_current(self) -> None:
-        self._transition(publication.unpublish)
+    def unpublish_selected(self) -> None:
+        self.commands.transition("unpublish")
 
-    def _transition(self, change: Any) -> None:
-        if self._current is None or self._current_is_new or not self.confirm_discard():
-            return
-        try:
-            with self.database.transaction() as session:
-                change(session, self._current["id"], author=self.author)
-        except CatalogueError as error:
-            self._show_error(error)
-            return
-        self._after_external_change(self._current["id"])
+    def open_deleted(self) -> DeletedDialog:
+        """View > Deleted datasets: list, restore, empty for good."""
+        from app.views.trash_view import DeletedDialog
+
+        if self.deleted_dialog is None:
+            self.deleted_dialog = DeletedDialog(self.operations, self.undo, self.author, self)
+            self.deleted_dialog.restored.connect(lambda ids: self.open_dataset(ids[0]))
+        self.deleted_dialog.show()
+        self.deleted_dialog.refresh()
+        return self.deleted_dialog
 
     def _revert(self) -> None:
         if self._current is not None:
             self.form.load(self._current)
 
-    def _after_undo(self, dataset_id: str) -> None:
-        self._after_external_change(dataset_id)
+    def _undo_refused(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
+        self.failures.show(QtWidgets.QMessageBox.Icon.Information, message)
 
-    def _after_external_change(self, dataset_id: str) -> None:
-        """The catalogue changed under the form (save, undo, restore): re-read and re-query."""
-        self._select_after_query = dataset_id
-        self.model.refresh()
-        self.open_dataset(dataset_id)
+    # -- the catalogue changed ----------------------------------------------------------------
+
+    def _on_catalogue_changed(self, change: CatalogueChange) -> None:
+        """One refresh for every change, ours or others': table, form, history, permissions."""
+        self.model.refresh()  # the selection follows the form's dataset (_on_count_changed)
+        current = self._current
+        shown = current["id"] if current is not None and not self._current_is_new else None
+        if change.touches(shown):
+            if not self.form.is_dirty():
+                self.open_dataset(shown)
+            elif change.outside:
+                self.statusBar().showMessage(
+                    f"“{current.get('title') if current else shown}” was changed elsewhere: "
+                    "saving your edit will be refused. Revert to see the new content.", 15000
+                )  # fmt: skip
+        elif change.touches(self.history.dataset_id):
+            self.history.refresh()
+        if change.directory:
+            self.permissions.refresh()
+        if self.deleted_dialog is not None and self.deleted_dialog.isVisible():
+            self.deleted_dialog.refresh()
+
+    def _on_count_changed(self, count: int) -> None:
+        self.count_label.setText(f"{count:,} datasets")
+        self.selection.keep()
 
     def select_dataset(self, dataset_id: str) -> None:
-        row = self.model.row_of(dataset_id)
-        if row is None:
-            return
-        blocker = QtCore.QSignalBlocker(self.table.selectionModel())
-        self.table.selectRow(row)
-        del blocker
-        self._update_actions()  # the blocked selectionChanged would have
+        """Select `dataset_id`'s row (and only it) and scroll to it; the form follows."""
+        self.selection.select_dataset(dataset_id)
 
     def _focus_search(self) -> None:
         self.search_box.setFocus()
         self.search_box.selectAll()
 
-    def _on_count_changed(self, count: int) -> None:
-        self.count_label.setText(f"{count:,} datasets")
-        if self._select_after_query is not None:
-            dataset_id, self._select_after_query = self._select_after_query, None
-            self.select_dataset(dataset_id)
-
     def _update_actions(self) -> None:
         has = self._current is not None
         saved = has and not self._current_is_new
         state = self._current.get("state") if self._current else None
-        self.save_action.setEnabled(has)
-        self.delete_action.setEnabled(saved)
-        self.publish_action.setEnabled(saved and state == "draft")
-        self.unpublish_action.setEnabled(saved and state == "published")
+        count = self.selected_count()
+        self.save_action.setEnabled(has and not self.commands.saving)
+        plural = f" {count:,} datasets" if count > 1 else ""
+        self.delete_action.setText(f"&Delete{plural or ' dataset'}…")
+        self.publish_action.setText(f"&Publish{plural}")
+        self.unpublish_action.setText(f"&Unpublish{plural}")
+        # One row: what its state allows; several: those that can are, the rest left alone.
+        self.delete_action.setEnabled(count > 0)
+        self.publish_action.setEnabled(count > 1 or (count == 1 and saved and state == "draft"))
+        self.unpublish_action.setEnabled(
+            count > 1 or (count == 1 and saved and state == "published")
+        )
         checking = self.link_checker.running
-        selection = self.table.selectionModel().hasSelection()
-        self.check_selected_links_action.setEnabled(not checking and selection)
+        self.check_selected_links_action.setEnabled(not checking and count > 0)
         self.check_all_links_action.setEnabled(not checking)
 
     def _show_error(self, error: object) -> None:
-        message = error.message if isinstance(error, CatalogueError) else str(error)
-        QtWidgets.QMessageBox.warning(self, "Catalogue Desk", message)
+        if isinstance(error, BaseException):
+            self.failures.report(error)
+        else:
+            self.failures.show(QtWidgets.QMessageBox.Icon.Warning, str(error))
+
+    def _close_again(self) -> None:
+        self.close()  # after the save the closing asked for
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        if not self.server_panel.confirm_close():
+            event.ignore()  # the person keeps serving
+            return
         if not self.sync.ready_to_close():
             event.ignore()  # a running sync is cancelled first; the window closes once it stops
             return
-        if self.confirm_discard():
+        if self.confirm_discard(then=self._close_again):
             self.server_panel.stop()
             # Running exports, imports and link checks stop: the window waits for its tasks.
             self.link_checker.cancel()
-            for dialog in (self.export_dialog, self.import_wizard):
+            for dialog in (self.export_dialog, self.import_wizard, self.deleted_dialog):
                 if dialog is not None and dialog.isVisible():
                     dialog.reject()
+            self.operations.stop()  # the writes in flight finish first
             event.accept()
         else:
             event.ignore()

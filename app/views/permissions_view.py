@@ -2,16 +2,23 @@
 
 One widget per tab (views.permissions.*_tab), each over small item models
 (views.permissions.models). Every change is one `database.transaction()` through
-app.services.access / api_keys; a refused change (ValidationFailed, NotFound, ...) is shown
-next to the field it concerns, and `changed` is emitted only after a commit. The lists here
-are a handful of rows read in one short query, so they are read on the GUI thread.
+app.services.access / api_keys, run as an operation (views.operations) off the GUI thread; a
+refused change (ValidationFailed, NotFound, ...) is shown next to the field it concerns, and
+`changed` is emitted only after a commit. The lists here are a handful of rows read in one
+short query, so they are read on the GUI thread.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
 from app.models.database import Database
-from app.services.errors import CatalogueError
+from app.services.db_faults import explain
 from app.views.api_key_dialog import ApiKeyDialog
+from app.views.failures import FailureReporter
+from app.views.operations import Operations, Outcome, change_of
 from app.views.permissions.api_keys_tab import ApiKeysTab
 from app.views.permissions.common import Change, Confirm, Directory, FieldErrors
 from app.views.permissions.groups_tab import GroupsTab, TeamsTab
@@ -25,9 +32,17 @@ class PermissionsView(QtWidgets.QWidget):
 
     changed = Signal()  # after any committed change
 
-    def __init__(self, database: Database, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        parent: QtWidgets.QWidget | None = None,
+        *,
+        operations: Operations | None = None,
+    ) -> None:
         super().__init__(parent)
         self._database = database
+        # The window's operations; on its own the view writes through its own.
+        self.operations = operations or Operations(database, FailureReporter(self), self)
         # Asked before anything irreversible; replace it to answer without a message box.
         self.confirm: Confirm = self._ask
 
@@ -72,19 +87,38 @@ class PermissionsView(QtWidgets.QWidget):
         for tab in (self.users, self.groups, self.teams, self.keys, self.rulesets):
             tab.show_directory(directory)
 
-    def _commit(self, errors: FieldErrors, change: Change, *, refresh: bool = True) -> bool:
-        """Run one change in its own transaction; show a refusal, or signal the commit."""
-        try:
-            with self._database.transaction() as session:
-                change(session)
-        except CatalogueError as error:
-            errors.show(error)
-            return False
-        errors.clear()
-        if refresh:
-            self.refresh()
-        self.changed.emit()
-        return True
+    def _commit(
+        self,
+        errors: FieldErrors,
+        change: Change,
+        *,
+        refresh: bool = True,
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Run one change as an operation (off the GUI thread, one transaction); show a
+        refusal next to its field, or refresh and signal the commit."""
+
+        def run(session: Session) -> Outcome[None]:
+            change(session)
+            # Rulesets decide who sees which datasets: the window re-reads what it shows.
+            return Outcome(None, change_of(directory=True))
+
+        def done(_none: None) -> None:
+            errors.clear()
+            if refresh:
+                self.refresh()
+            if then is not None:
+                then()
+            self.changed.emit()
+
+        def failed(error: Exception) -> bool:
+            explained = explain(error)
+            if explained is None:
+                return False  # a bug: the one handler shows it
+            errors.show(explained)
+            return True
+
+        self.operations.write("change the permissions", run, done, failed)
 
     def _key_created(self, uid: str) -> None:
         self.refresh()

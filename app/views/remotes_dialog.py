@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from app.services.errors import ValidationFailed
 from app.views.form_widgets import STYLE_SHEET
-from app.views.qt import QtCore, QtWidgets, Signal
+from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 from app.views.server_panel import WARNING_STYLE
 from app.views.sync_preview_dialog import KIND_NAMES
 from app.views.task_progress import error_text
@@ -71,7 +71,7 @@ class AddRemoteDialog(QtWidgets.QDialog):
         super().__init__(parent)
         self.setWindowTitle("Add a remote")
         self.setStyleSheet(STYLE_SHEET)
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(640)
         self.error_labels: dict[str, QtWidgets.QLabel] = {}
 
         self.keyring_banner = QtWidgets.QLabel()
@@ -121,8 +121,11 @@ class AddRemoteDialog(QtWidgets.QDialog):
         self.storage.buttonToggled.connect(lambda *_args: self._update_key_fields())
         storage_box = QtWidgets.QVBoxLayout()
         storage_box.addWidget(self.keyring_radio)
+        storage_box.addWidget(self.env_radio)
+        # The variable's name on a line of its own, under its choice: beside the long radio
+        # text it was squeezed to a few characters.
         env_row = QtWidgets.QHBoxLayout()
-        env_row.addWidget(self.env_radio)
+        env_row.setContentsMargins(24, 0, 0, 0)
         env_row.addWidget(self.env_edit, 1)
         storage_box.addLayout(env_row)
         storage_box.addWidget(self.anonymous_radio)
@@ -149,6 +152,29 @@ class AddRemoteDialog(QtWidgets.QDialog):
         layout.addLayout(form)
         layout.addWidget(self.buttons)
         self._update_key_fields()
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Tall enough for everything shown at the current width.
+
+        A dialog's layout does not grow it for word-wrapped labels (their height depends on
+        the width), so a banner shown after opening overlapped the fields below it."""
+        layout = self.layout()
+        if layout is None:
+            return
+        layout.activate()
+        width = max(self.width(), self.minimumWidth())
+        needed = layout.totalHeightForWidth(width)
+        if needed < 0:
+            needed = layout.totalSizeHint().height()
+        self.setMinimumHeight(needed)
+        if self.height() < needed:
+            self.resize(width, needed)
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self._fit_height()
 
     def _with_error(
         self, key: str, content: QtWidgets.QWidget | QtWidgets.QLayout
@@ -188,6 +214,7 @@ class AddRemoteDialog(QtWidgets.QDialog):
             self.env_radio.setChecked(True)
             self.key_edit.clear()  # kept nowhere, not even in this form
             self.env_edit.setFocus()
+        self._fit_height()
 
     def request(self) -> RemoteRequest | None:
         """The form as a request; None (with the errors shown) if something is missing."""
@@ -233,6 +260,7 @@ class AddRemoteDialog(QtWidgets.QDialog):
         text = "\n".join(([general] if general else []) + loose)
         self.error_banner.setText(text)
         self.error_banner.setVisible(bool(text))
+        self._fit_height()
 
 
 def capabilities(access: Access) -> str:

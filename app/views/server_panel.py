@@ -23,6 +23,7 @@ import threading
 from collections import deque
 
 from app.models.database import Database
+from app.services.catalogue_files import catalogue_name
 from app.services.errors import CatalogueError
 from app.services.server import RequestLogEntry, ServerThread, create_app, is_loopback
 from app.services.server.runner import DEFAULT_HOST
@@ -125,6 +126,8 @@ class ServerPanel(QtWidgets.QWidget):
         # No reference to self: a lambda over the holder still works while the widget dies.
         holder = self._holder
         self.destroyed.connect(lambda *_args: holder.stop())
+        # Asks whether to stop serving and close; replaced in tests that do not drive the box.
+        self.ask_stop = self._ask_stop
         self._build()
         self._update()
 
@@ -178,6 +181,28 @@ class ServerPanel(QtWidgets.QWidget):
         self._holder.stop()
         self._finish_stopping()
 
+    def confirm_close(self) -> bool:
+        """Before the window closes: True unless the server runs and the person keeps it."""
+        if self._state not in (State.RUNNING, State.STARTING):
+            return True
+        return self.ask_stop()
+
+    def _ask_stop(self) -> bool:
+        buttons = QtWidgets.QMessageBox.StandardButton
+        box = QtWidgets.QMessageBox(
+            QtWidgets.QMessageBox.Icon.Question,
+            "Stop serving?",
+            f"The catalogue is being served at {self.url or 'a local address'}. Closing the "
+            "window stops the server: harvesters and people using it lose it.",
+            buttons.Cancel,
+            self.window(),
+        )
+        box.setObjectName("stop-serving")
+        stop = box.addButton("Stop serving and close", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(buttons.Cancel)
+        box.exec()
+        return box.clickedButton() is stop
+
     # -- building ------------------------------------------------------------------------------
 
     def _build(self) -> None:
@@ -208,6 +233,7 @@ class ServerPanel(QtWidgets.QWidget):
         self.error_label.setTextInteractionFlags(
             QtCore.Qt.TextInteractionFlag.TextSelectableByMouse
         )
+        self.error_label.hide()  # shown with a message only, never as an empty banner
 
         self.status_label = QtWidgets.QLabel()
         self.url_edit = QtWidgets.QLineEdit()
@@ -270,7 +296,7 @@ class ServerPanel(QtWidgets.QWidget):
         self.stop_button.setEnabled(state is State.RUNNING)
         self.copy_button.setEnabled(state is State.RUNNING)
         if state is State.RUNNING:
-            self.status_label.setText(f"Serving {self.database.url}")
+            self.status_label.setText(f"Serving {catalogue_name(self.database.url)}")
         else:
             self.status_label.setText(state.value)
             if state is State.STOPPED:

@@ -46,14 +46,78 @@ class Task(QtCore.QRunnable):
         self.progress.cancel()
 
 
+_delivering: list[Task] = []  # the tasks whose answers are being handed over, innermost last
+
+
+def delivering() -> Task | None:
+    """The task whose answer (result, failure, progress) is being handed to its callback right
+    now, on the GUI thread: a callback compares it with the task it waits for, to drop the
+    answers of superseded tasks."""
+    return _delivering[-1] if _delivering else None
+
+
+class _Relay(QtCore.QObject):
+    """Hands one task's signals to its callbacks on the GUI thread, as a child of the runner:
+    an answer that arrives after the runner (and the window that owns it) was destroyed has no
+    receiver left and is dropped, never handed to a deleted widget."""
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        task: Task,
+        on_done: Callable[[Any], None] | None,
+        on_error: Callable[[Exception], None],
+        on_progress: Callable[[int, int], None] | None,
+        on_cancelled: Callable[[], None] | None,
+    ) -> None:
+        super().__init__(runner)
+        self._runner = runner
+        self._task = task
+        self._on_done = on_done
+        self._on_error = on_error
+        self._on_progress = on_progress
+        self._on_cancelled = on_cancelled
+
+    def _hand(self, callback: Callable[..., None] | None, *args: Any, last: bool = True) -> None:
+        _delivering.append(self._task)
+        try:
+            if callback is not None:
+                callback(*args)
+        finally:
+            _delivering.pop()
+            if last:
+                self._runner._finished(self._task)
+                self.deleteLater()
+
+    @QtCore.Slot(object)
+    def done(self, result: object) -> None:
+        self._hand(self._on_done, result)
+
+    @QtCore.Slot(object)
+    def failed(self, error: Exception) -> None:
+        self._hand(self._on_error, error)
+
+    @QtCore.Slot(object, object)
+    def progress(self, done: Any, total: Any) -> None:
+        self._hand(self._on_progress, done, total, last=False)
+
+    @QtCore.Slot()
+    def cancelled(self) -> None:
+        self._hand(self._on_cancelled)
+
+
 class TaskRunner(QtCore.QObject):
     """Owns the running tasks, so none is garbage-collected mid-flight."""
 
     error = Signal(object)  # failures with no handler of their own land here
 
-    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+    def __init__(self, parent: QtCore.QObject | None = None, *, max_threads: int = 0) -> None:
+        """max_threads: 1 runs the tasks one at a time in the order given (the catalogue's
+        writes, views.operations); 0 lets Qt choose (one a core)."""
         super().__init__(parent)
         self._pool = QtCore.QThreadPool(self)
+        if max_threads:
+            self._pool.setMaxThreadCount(max_threads)
         self._running: set[Task] = set()
 
     def run(
@@ -65,19 +129,18 @@ class TaskRunner(QtCore.QObject):
         on_cancelled: Callable[[], None] | None = None,
     ) -> Task:
         task = Task(fn)
+        relay = _Relay(self, task, on_done, on_error or self.error.emit, on_progress, on_cancelled)
         signals = task.signals
-        if on_done is not None:
-            signals.done.connect(on_done)
-        signals.failed.connect(on_error if on_error is not None else self.error.emit)
-        if on_progress is not None:
-            signals.progress.connect(on_progress)
-        if on_cancelled is not None:
-            signals.cancelled.connect(on_cancelled)
-        for finished in (signals.done, signals.failed, signals.cancelled):
-            finished.connect(lambda *_args, t=task: self._running.discard(t))
+        signals.done.connect(relay.done)
+        signals.failed.connect(relay.failed)
+        signals.progress.connect(relay.progress)
+        signals.cancelled.connect(relay.cancelled)
         self._running.add(task)
         self._pool.start(task)
         return task
+
+    def _finished(self, task: Task) -> None:
+        self._running.discard(task)
 
     @property
     def busy(self) -> bool:

@@ -9,9 +9,11 @@ How to use it::
         server.url; server.faults.add(Fault("429", times=3))
         ...
         portal.edit("bins", title="New")      # a change made on the portal (bumps
-        portal.delete("bins")                 #   metadata_modified), a deletion (state deleted)
+        portal.delete("bins")                 #   metadata_modified), a soft delete
 
-It answers as CKAN 2.10 does: `/api/3/action/<action>` (and `/api/action/<action>`) by GET with
+It answers as CKAN 2.10/2.11 does (each behaviour below is CKAN's, from `ckan/logic/action/`,
+`ckan/logic/schema.py` and `ckan/logic/validators.py`; tests/fakes/test_ckan_fake.py checks
+each over HTTP): `/api/3/action/<action>` (and `/api/action/<action>`) by GET with
 query parameters or POST with a JSON body; `{"help", "success": true, "result"}`, or
 `{"help", "success": false, "error": {"__type", "message" | field errors}}` with 400 (bad
 request), 403 (Authorization Error), 404 (Not Found Error) or 409 (Validation Error). The API
@@ -19,13 +21,36 @@ token goes in the `Authorization` header; a token CKAN does not know makes the c
 (CKAN does not reject it: the action then says what the anonymous user may not do).
 
 Actions: package_search (q, fq, rows, start, sort, fl, include_private, include_drafts),
-package_show, package_create, package_patch, package_delete, license_list, group_list,
-organization_list_for_user, status_show.
+package_show, package_create, package_update, package_patch, package_delete, license_list,
+group_list, organization_list_for_user, status_show.
+
+Where CKAN surprises a client:
+
+- `package_delete` is a soft delete: the package keeps its row with `state: deleted`;
+  `package_show` still answers it (200) to sysadmins and members of its organization, 403 to
+  anybody else; it leaves `package_search`; its groups are dropped; `metadata_modified` is not
+  bumped; its name may be taken by a new package (the deleted one is renamed to its id).
+- `package_create` by a non-sysadmin ignores `state` (`ignore_not_package_admin`): the
+  package is `active`. Only `private: true` hides it from anonymous callers.
+- `package_update` replaces the package: scalar fields not sent are cleared, extras replaced;
+  tags, groups and resources are kept only when not sent. `package_update` and a
+  `package_patch` that sends `resources` replace the whole resource list: a resource is what
+  was sent for it (a key not sent, `mimetype`, `resource_type` or an extra key, is gone), and
+  a resource not sent is deleted.
+- names: 2-100 characters of `[a-z0-9_-]`, unique among packages not deleted; a taken one is
+  a 409 `{"__type": "Validation Error", "name": ["That URL is already in use."]}`.
+- formats are normalised (`clean_format`: "csv" -> "CSV", "geojson" -> "GeoJSON"); tags come
+  back sorted by name; `package_search` gives `metadata_modified` as Solr holds it (to the
+  millisecond, with a Z) while `package_show` gives CKAN's microseconds, and ranges and sorts
+  on it work at the millisecond.
+- resources may have no name, any `hash` (`sha256:...`), any URL scheme (`ftp://`), any id a
+  client gives (kept as sent); titles have no length limit.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import threading
 import uuid
@@ -55,6 +80,23 @@ CORE_FIELDS = {
     "creator_user_id",
 }  # fmt: skip
 NAME = re.compile(r"^[a-z0-9_-]{2,100}$")
+# CKAN's resource_formats.json, the few a test meets: clean_format gives the canonical spelling
+# of a format it knows (by any case), and leaves others as they were sent.
+FORMATS = {
+    f.lower(): f
+    for f in ("CSV", "JSON", "XLS", "XLSX", "PDF", "ZIP", "XML", "HTML", "TXT", "GeoJSON", "KML")
+}
+# The resource fields package_show always lists (None when not set).
+RESOURCE_FIELDS = (
+    "name", "description", "format", "url", "hash", "mimetype", "mimetype_inner", "size",
+    "created", "last_modified", "metadata_modified", "cache_url", "cache_last_updated",
+    "resource_type", "url_type",
+)  # fmt: skip
+# Package fields package_update clears when they are not sent.
+UPDATE_CLEARS = (
+    "title", "notes", "author", "author_email", "maintainer", "maintainer_email", "license_id",
+    "url", "version",
+)  # fmt: skip
 TAG = re.compile(r"^[\w \-.]{2,100}$")
 RANGE = re.compile(r"^(\w+):([\[{])(\S+) TO (\S+)([\]}])$")
 
@@ -156,10 +198,15 @@ class CkanPortal:
             return copy.deepcopy(self._show(package))
 
     def delete(self, name_or_id: str) -> None:
+        """A deletion made on the portal by someone else (CKAN's soft delete)."""
         with self._lock:
-            package = self._get(name_or_id)
-            package["state"] = "deleted"
-            self._touch(package)
+            self._soft_delete(self._get(name_or_id))
+
+    def _soft_delete(self, package: dict[str, Any]) -> None:
+        # package_delete: state deleted, its group memberships deleted; the revision that
+        # says so does not bump metadata_modified.
+        package["state"] = "deleted"
+        package["groups"] = []
 
     def get(self, name_or_id: str) -> dict[str, Any]:
         with self._lock:
@@ -215,6 +262,13 @@ class CkanPortal:
     def _can_read(self, package: dict[str, Any], user: CkanUser | None) -> bool:
         if not package.get("private") and package["state"] == "active":
             return True
+        return self._member(package, user) or (
+            package["state"] == "draft"
+            and user is not None
+            and package.get("creator_user_id") == user.name
+        )
+
+    def _member(self, package: dict[str, Any], user: CkanUser | None) -> bool:
         if user is None:
             return False
         return user.sysadmin or package.get("owner_org") in user.orgs
@@ -253,7 +307,7 @@ class CkanPortal:
         if not ident:
             raise invalid({"id": ["Missing value"]})
         package = self._find(str(ident))
-        if package is None or (package["state"] == "deleted" and not (user and user.sysadmin)):
+        if package is None:
             raise not_found()
         if not self._can_read(package, user):
             name = user.name if user else ""
@@ -275,19 +329,20 @@ class CkanPortal:
         include_private = _truthy(params.get("include_private"))
         include_drafts = _truthy(params.get("include_drafts"))
         matches = []
-        for package in self.packages.values():
+        fq = str(params.get("fq") or "")
+        packages: Any = self.packages.values()
+        if fq.startswith("id:(") and fq.endswith(")"):  # by id, as Solr's index finds them
+            packages = [self.packages[i] for i in sorted(_one_of(fq[3:])) if i in self.packages]
+            fq = ""
+        for package in packages:
             state = package["state"]
             if state == "deleted" or (state == "draft" and not include_drafts):
                 continue
             if package.get("private") and not include_private:
                 continue
-            if not self._can_read(package, user) and not (
-                state == "draft"
-                and user is not None
-                and package.get("creator_user_id") == user.name
-            ):
+            if not self._can_read(package, user):
                 continue
-            if not _matches(package, params.get("q", ""), params.get("fq", "")):
+            if not _matches(package, params.get("q", ""), fq):
                 continue
             matches.append(package)
         sort = params.get("sort") or "score desc, metadata_modified desc"
@@ -300,7 +355,7 @@ class CkanPortal:
         fl = params.get("fl")
         if fl:
             fields = [f for f in re.split(r"[,\s]+", str(fl)) if f]
-            results: list[Any] = [{f: p.get(f) for f in fields} for p in page]
+            results: list[Any] = [{f: _indexed(p, f) for f in fields} for p in page]
         else:
             results = [self._show(p) for p in page]
         return {
@@ -317,27 +372,48 @@ class CkanPortal:
             name = user.name if user else ""
             raise denied(f"User {name} not authorized to create packages")
         assert user is not None
+        if not user.sysadmin:
+            params = {k: v for k, v in params.items() if k != "state"}  # ignore_not_package_admin
         return self._show(self._create(params, creator=user.name))
 
-    def _a_package_patch(self, params: dict[str, Any], user: CkanUser | None) -> Any:
+    def _a_package_update(self, params: dict[str, Any], user: CkanUser | None) -> Any:
+        package = self._editable(params, user)
+        changes = {k: v for k, v in params.items() if k != "id"}
+        for key in UPDATE_CLEARS:
+            changes.setdefault(key, "")
+        changes.setdefault("extras", [])
+        changes.setdefault("name", package["name"])
+        return self._write(package, changes)
+
+    def _editable(self, params: dict[str, Any], user: CkanUser | None) -> dict[str, Any]:
         ident = params.get("id")
         if not ident:
             raise invalid({"id": ["Missing value"]})
         package = self._find(str(ident))
-        if package is None or package["state"] == "deleted":
+        if package is None:
             raise not_found()
         if not self._can_edit(package.get("owner_org"), user):
             name = user.name if user else ""
             raise denied(f"User {name} not authorized to edit package {package['id']}")
-        changes = {k: v for k, v in params.items() if k != "id"}
+        return package
+
+    def _write(self, package: dict[str, Any], changes: dict[str, Any]) -> Any:
         cleaned = self._clean(changes, partial=True, current=package)
         if "resources" in cleaned:
             cleaned["resources"] = self._resources(
                 cleaned["resources"], package["id"], package.get("resources") or []
             )
+        if "name" in cleaned:
+            self._free_name(cleaned["name"], package["id"])
         package.update(cleaned)
         self._touch(package)
         return self._show(package)
+
+    def _a_package_patch(self, params: dict[str, Any], user: CkanUser | None) -> Any:
+        # package_patch is package_update over the package as shown, updated by what was
+        # sent: the lists it sends (resources, extras, tags) replace the package's.
+        package = self._editable(params, user)
+        return self._write(package, {k: v for k, v in params.items() if k != "id"})
 
     def _a_package_delete(self, params: dict[str, Any], user: CkanUser | None) -> Any:
         package = self._find(str(params.get("id") or ""))
@@ -345,8 +421,7 @@ class CkanPortal:
             raise not_found()
         if not self._can_edit(package.get("owner_org"), user):
             raise denied("User not authorized to delete package")
-        package["state"] = "deleted"
-        self._touch(package)
+        self._soft_delete(package)
         return None
 
     # -- storage ---------------------------------------------------------------------------------
@@ -367,6 +442,13 @@ class CkanPortal:
                 return package
         return None
 
+    def _free_name(self, name: str, owner: str) -> None:
+        """A deleted package holding `name` gives it up (renamed to its id), as CKAN lets a
+        new package take the name of a deleted one."""
+        for package in self.packages.values():
+            if package["name"] == name and package["id"] != owner:
+                package["name"] = package["id"]
+
     def _get(self, ident: str) -> dict[str, Any]:
         package = self._find(ident)
         if package is None:
@@ -376,6 +458,7 @@ class CkanPortal:
     def _create(self, params: dict[str, Any], *, creator: str) -> dict[str, Any]:
         cleaned = self._clean(params, partial=False)
         package_id = str(uuid.uuid4())
+        self._free_name(cleaned["name"], package_id)
         now = self._now()
         package = {
             "id": package_id,
@@ -414,13 +497,18 @@ class CkanPortal:
                     "Must be purely lowercase alphanumeric (ascii) characters and these symbols: -_"
                 ]
             elif any(
-                p["name"] == name and (current is None or p["id"] != current["id"])
+                p["name"] == name
+                and p["state"] != "deleted"
+                and (current is None or p["id"] != current["id"])
                 for p in self.packages.values()
             ):
                 errors["name"] = ["That URL is already in use."]
             else:
                 out["name"] = name
-        for key in ("title", "notes", "maintainer", "maintainer_email", "license_id", "url"):
+        for key in (
+            "title", "notes", "author", "author_email", "maintainer", "maintainer_email",
+            "license_id", "url", "version",
+        ):  # fmt: skip
             if key in params:
                 value = params[key]
                 out[key] = "" if value is None else str(value)
@@ -485,9 +573,11 @@ class CkanPortal:
         known = {r["id"]: r for r in old}
         result = []
         for position, data in enumerate(resources):
-            resource = dict(data)
-            previous = known.get(str(resource.get("id") or ""))
-            resource["id"] = previous["id"] if previous else str(uuid.uuid4())
+            # Only what was sent: a key not sent (mimetype, resource_type, an extra) is gone.
+            resource = {k: v for k, v in data.items() if k not in ("package_id", "position")}
+            given = str(resource.get("id") or "")
+            previous = known.get(given)
+            resource["id"] = given or str(uuid.uuid4())  # a client's id is kept, UUID or not
             resource["package_id"] = package_id
             resource["position"] = position
             resource["state"] = "active"
@@ -496,6 +586,12 @@ class CkanPortal:
                 resource["last_modified"] = _naive(str(resource["last_modified"]))
             if resource.get("size") in ("", None):
                 resource["size"] = None
+            if resource.get("format"):
+                resource["format"] = FORMATS.get(
+                    str(resource["format"]).lower(), resource["format"]
+                )
+            for key in RESOURCE_FIELDS:
+                resource.setdefault(key, None)
             result.append(resource)
         return result
 
@@ -511,7 +607,9 @@ class CkanPortal:
             shown["license_title"] = license_id
         org = shown.get("owner_org")
         shown["organization"] = copy.deepcopy(self.organizations.get(org)) if org else None
-        shown["num_tags"] = len(shown.get("tags") or [])
+        # package_dictize sorts the tags by name, whatever order they were sent in.
+        shown["tags"] = sorted(shown.get("tags") or [], key=lambda tag: tag["name"])
+        shown["num_tags"] = len(shown["tags"])
         shown["num_resources"] = len(shown.get("resources") or [])
         return shown
 
@@ -526,9 +624,28 @@ def _naive(value: str) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
+def _solr_time(value: str) -> str:
+    """A CKAN timestamp (naive UTC, microseconds) as Solr holds it: to the millisecond, Z."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="milliseconds") + "Z"
+
+
+def _indexed(package: dict[str, Any], key: str) -> Any:
+    """A field as the search index answers it (`fl`): dates to the millisecond."""
+    value = package.get(key)
+    if key in ("metadata_modified", "metadata_created") and isinstance(value, str):
+        return _solr_time(value)
+    return value
+
+
 def _sort_key(key: str) -> Callable[[dict[str, Any]], str]:
     def value(package: dict[str, Any]) -> str:
-        return str(package.get(key) or "")
+        return str(_indexed(package, key) or "")
 
     return value
 
@@ -555,18 +672,30 @@ def _term(package: dict[str, Any], term: str) -> bool:
     found = RANGE.match(term)
     if found:
         key, opening, low, high, closing = found.groups()
-        value = str(package.get(key) or "")
-        low_value, high_value = _naive(low.replace("\\", "")), _naive(high.replace("\\", ""))
+        value = str(_indexed(package, key) or "")
+        low_value = _solr_time(low.replace("\\", ""))
+        high_value = _solr_time(high.replace("\\", ""))
         # Solr: [ ] include the bound, { } exclude it; * is open.
         low_ok = low == "*" or (value >= low_value if opening == "[" else value > low_value)
         high_ok = high == "*" or (value <= high_value if closing == "]" else value < high_value)
         return low_ok and high_ok
     if ":" in term and not term.startswith('"'):
         key, _, value = term.partition(":")
+        if value.startswith("(") and value.endswith(")"):  # field:("a" OR "b" ...)
+            return str(package.get(key) or "") in _one_of(value)
+        if key.startswith("extras_"):  # CKAN indexes each extra as extras_<key>
+            extras = {e["key"]: e["value"] for e in package.get("extras") or []}
+            return str(extras.get(key.removeprefix("extras_")) or "") == value.strip('"')
         return str(package.get(key) or "") == value.strip('"')
     words = term.strip('"').lower().split()
     text = f"{package.get('title', '')} {package.get('notes', '')}".lower()
     return all(word in text for word in words)
+
+
+@functools.lru_cache(maxsize=64)
+def _one_of(group: str) -> frozenset[str]:
+    """The values of a Solr group `("a" OR "b" ...)`, parsed once per query, not per package."""
+    return frozenset(v.strip().strip('"') for v in re.split(r"\s+OR\s+", group[1:-1]))
 
 
 def _json(status: int, body: Any) -> Response:

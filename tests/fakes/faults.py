@@ -8,7 +8,9 @@ How to use it (tests/fakes/server.py wires it in; every fake portal exposes its 
     faults.add(Fault("500", times=1, path="/api/dataset/"))   # next matching request: 500
     faults.add(Fault("429", times=5, retry_after=1))           # a storm of five 429s
     faults.add(Fault("429", body="opendatasoft", retry_after=None, reset_in=1.0))
-    faults.add(Fault("malformed", path="/api/dataset/ab123"))  # 200 with broken JSON
+    faults.add(Fault("malformed", path="/api/dataset/ab123"))  # 200 with JSON cut short
+    faults.add(Fault("garbled", path="/api/dataset/ab123"))    # 200, full length, not JSON
+    faults.add(Fault("html", path="/api/3/action/"))           # 200 with a proxy's HTML page
     faults.add(Fault("drop", method="PATCH", skip=2))          # third PATCH: applied, then cut
     faults.add(Fault("drop", method="POST", handle=False))     # cut before it is processed
     faults.add(Fault("slow", delay=5.0, times=1))              # one answer 5 s late
@@ -19,9 +21,10 @@ How to use it (tests/fakes/server.py wires it in; every fake portal exposes its 
     faults.requests(method="GET", path="/api/dataset/")        # what the portal was asked
     faults.clear()                                             # rules off (held ones let go)
 
-A rule matches a request by `method` (None: any) and `path` (a prefix of the URL path; None:
-any). It lets `skip` matching requests through, then strikes `times` of them (None: every
-one until cleared). Kinds:
+A rule matches a request by `method` (None: any), `path` (a prefix of the URL path; None:
+any) and `query` (a substring of the raw query string, e.g. `id=...` for one CKAN
+`package_show`; None: any). It lets `skip` matching requests through, then strikes `times` of
+them (None: every one until cleared). Kinds:
 
 - "500": a JSON 500 (`{"error": {"code": "internal_error", ...}}`) without touching the app;
 - "429": Too Many Requests without touching the app; `retry_after` seconds in a
@@ -29,7 +32,11 @@ one until cleared). Kinds:
   body (`errorcode`, `reset_time` = now + `reset_in` seconds, `limit_time_unit`,
   `call_limit`, `error`), `body="json"` the DataPress-style `{"error": {...}}`;
 - "malformed": the app answers, then its body is cut in half (still 200, still JSON
-  content-type) — invalid JSON;
+  content-type, a Content-Length that fits the cut body) — truncated JSON;
+- "garbled": the app answers, then the first `:` of its body becomes `=` (still 200, JSON
+  content-type, same length) — malformed JSON;
+- "html": a 200 `text/html` page without touching the app, as a captive portal, a proxy or a
+  portal's maintenance page answers;
 - "drop": the connection is closed mid-answer: with `handle=True` (default) the app has
   processed the request first (the worst case: the portal changed, the client does not know),
   with `handle=False` it never sees the request;
@@ -57,7 +64,12 @@ from typing import Any, Literal
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-FaultKind = Literal["500", "429", "malformed", "drop", "slow", "hold"]
+FaultKind = Literal["500", "429", "malformed", "garbled", "html", "drop", "slow", "hold"]
+
+HTML_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Service unavailable</title></head>"
+    b"<body><h1>We'll be back soon</h1><p>The portal is under maintenance.</p></body></html>\n"
+)
 
 
 class DroppedConnection(Exception):
@@ -81,6 +93,7 @@ class Fault:
     kind: FaultKind
     method: str | None = None
     path: str | None = None
+    query: str | None = None
     skip: int = 0
     times: int | None = 1
     retry_after: float | None = 1
@@ -92,8 +105,10 @@ class Fault:
     struck: int = field(default=0, init=False)
     holding: int = field(default=0, init=False)  # "hold": answers held right now
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, query: str = "") -> bool:
         if self.method is not None and method != self.method.upper():
+            return False
+        if self.query is not None and self.query not in query:
             return False
         return self.path is None or path.startswith(self.path)
 
@@ -109,6 +124,7 @@ class Seen:
     query: str
     status: int
     at: float  # time.monotonic() when the request arrived
+    body: bytes = b""  # what the client sent (a POST's JSON), as far as the app read it
 
 
 class Faults:
@@ -167,12 +183,12 @@ class Faults:
             and (path is None or s.path.startswith(path))
         ]
 
-    def pick(self, method: str, path: str) -> Fault | None:
+    def pick(self, method: str, path: str, query: str = "") -> Fault | None:
         """The rule that strikes this request, if any (counts it)."""
         with self._lock:
             chosen = None
             for rule in self.rules:
-                if rule.spent or not rule.matches(method, path):
+                if rule.spent or not rule.matches(method, path, query):
                     continue
                 rule.seen += 1
                 if chosen is None and rule.seen > rule.skip:
@@ -213,6 +229,13 @@ class FaultMiddleware:
         query = scope.get("query_string", b"").decode("latin-1")
         arrived = time.monotonic()
         status = 0
+        sent = bytearray()
+
+        async def logged_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                sent.extend(message.get("body", b""))
+            return message
 
         async def logged_send(message: Message) -> None:
             nonlocal status
@@ -221,19 +244,25 @@ class FaultMiddleware:
             await send(message)
 
         try:
-            await self._serve(scope, receive, logged_send, method, path)
+            await self._serve(scope, logged_receive, logged_send, method, path, query)
         except DroppedConnection:
             status = 0
             raise
         finally:
-            self.faults.record(Seen(method, path, query, status, arrived))
+            self.faults.record(Seen(method, path, query, status, arrived, bytes(sent)))
 
     async def _serve(
-        self, scope: Scope, receive: Receive, send: Send, method: str, path: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        method: str,
+        path: str,
+        query: str,
     ) -> None:
         if self.faults.delay > 0:
             await asyncio.sleep(self.faults.delay)
-        fault = self.faults.pick(method, path)
+        fault = self.faults.pick(method, path, query)
         if fault is None:
             await self.app(scope, receive, send)
             return
@@ -254,10 +283,25 @@ class FaultMiddleware:
             else:
                 body = {"error": {"code": "rate_limited", "message": "Too many requests"}}
             await _json(send, 429, body, headers)
-        elif fault.kind == "malformed":
+        elif fault.kind == "html":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"text/html; charset=utf-8"),
+                        (b"content-length", str(len(HTML_PAGE)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": HTML_PAGE})
+        elif fault.kind in ("malformed", "garbled"):
             start, chunks = await _capture(self.app, scope, receive)
             whole = b"".join(chunks)
-            broken = whole[: max(1, len(whole) // 2)]
+            if fault.kind == "garbled":
+                broken = whole.replace(b":", b"=", 1) if b":" in whole else b"{" + whole
+            else:
+                broken = whole[: max(1, len(whole) // 2)]
             headers = [
                 (k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"
             ]

@@ -31,15 +31,27 @@ Automation API: `/api/automation/v1.0/datasets/` (list with limit/offset/dataset
 
 Authentication: `Authorization: Apikey <key>` or `?apikey=`. A key the portal does not know is a
 401 on both APIs (anonymous callers may still use the Search API unless the portal is private).
+
+Quotas (seed 003, "Quotas" and "Errors handling"; Explore API docs for the headers): with
+`OdsPortal(call_limit=N)` each caller (a key, or anonymous) may make N Search API calls a
+period (`quota_period` seconds, a day by default). Every Search API answer then carries
+`X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix seconds); the call
+past the limit is `429` with the seed's body and no `Retry-After`: `{"errorcode": 10002 (a key)
+or 10005 (anonymous), "reset_time", "limit_time_unit": "day", "call_limit", "error"}`, and so is
+every call until `reset_time`. `quota_resets` lists, in `time.monotonic()` seconds, the moments
+the portal's quotas were due to reset after refusing a call: a test compares the fault log's
+arrivals with them.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import re
 import secrets
 import string
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,10 +79,13 @@ FIELD_QUERY = re.compile(r'^(\w+)\s*(>=|<=|>|<|:|=)\s*"?([^"]*)"?$')
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
+    def __init__(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(str(body))
         self.status = status
         self.body = body
+        self.headers = headers or {}
 
 
 def auto_error(status: int, code: str, message: str, **extra: Any) -> ApiError:
@@ -125,9 +140,20 @@ class _StripSlash:
 class OdsPortal:
     """The portal's state and its Starlette app; thread-safe (the server runs in a thread)."""
 
-    def __init__(self, *, private: bool = False, status_steps: int = 2) -> None:
+    def __init__(
+        self,
+        *,
+        private: bool = False,
+        status_steps: int = 2,
+        call_limit: int | None = None,
+        quota_period: float = 86400.0,
+    ) -> None:
         self.private = private  # anonymous callers get 401 from the Search API too
         self.status_steps = status_steps  # status reads a publication takes (queued, processing)
+        self.call_limit = call_limit  # Search API calls a caller may make a period (None: any)
+        self.quota_period = quota_period
+        self.quota_resets: list[float] = []  # monotonic moments a refused caller may come back
+        self._quotas: dict[str, tuple[float, int]] = {}  # caller -> (period's end, calls)
         self.datasets: dict[str, OdsDataset] = {}
         self.users: dict[str, OdsUser] = {}  # key -> user
         self.groups: dict[str, dict[str, Any]] = {}
@@ -239,9 +265,48 @@ class OdsPortal:
             params.update(dict(parse_qsl(body)))
         return params
 
+    def _quota(self, user: OdsUser | None) -> dict[str, str]:
+        """Count a Search API call; the quota headers, or the 429 of seed 003 past the limit."""
+        if self.call_limit is None:
+            return {}
+        caller = user.key if user else ""
+        now = time.monotonic()
+        with self._lock:
+            ends, calls = self._quotas.get(caller, (0.0, 0))
+            if now >= ends:
+                ends, calls = now + self.quota_period, 0
+            calls += 1
+            self._quotas[caller] = (ends, calls)
+        # Whole milliseconds, rounded up, so a client waiting for reset_time is never early.
+        reset = datetime.now(UTC) + timedelta(seconds=math.ceil((ends - now) * 1000) / 1000)
+        headers = {
+            "X-RateLimit-Limit": str(self.call_limit),
+            "X-RateLimit-Remaining": str(max(0, self.call_limit - calls)),
+            "X-RateLimit-Reset": str(math.ceil(reset.timestamp())),
+        }
+        if calls <= self.call_limit:
+            return headers
+        with self._lock:
+            self.quota_resets.append(ends)
+        anonymous = user is None
+        raise ApiError(
+            429,
+            {
+                "errorcode": 10005 if anonymous else 10002,
+                "reset_time": reset.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "limit_time_unit": "day",
+                "call_limit": self.call_limit,
+                "error": "You have exceeded the requests limit for anonymous users."
+                if anonymous
+                else "Too many requests on the domain. Please contact the domain administrator.",
+            },
+            headers,
+        )
+
     async def _search(self, request: Request) -> Response:
         try:
             user = self._search_caller(request)
+            quota = self._quota(user)
             params = await self._search_params(request)
             try:
                 rows = int(params.get("rows", 10))
@@ -267,21 +332,24 @@ class OdsPortal:
                 parameters["sort"] = [sort]
             if params.get("q"):
                 parameters["q"] = params["q"]
-            return _json(200, {"nhits": len(hits), "parameters": parameters, "datasets": page})
+            body = {"nhits": len(hits), "parameters": parameters, "datasets": page}
+            return _json(200, body, quota)
         except ApiError as error:
-            return _json(error.status, error.body)
+            return _json(error.status, error.body, error.headers)
 
     async def _lookup(self, request: Request) -> Response:
+        quota: dict[str, str] = {}
         try:
             user = self._search_caller(request)
+            quota = self._quota(user)
             datasetid = request.path_params["datasetid"]
             with self._lock:
                 for dataset in self.datasets.values():
                     if dataset.dataset_id == datasetid and self._visible(dataset, user):
-                        return _json(200, self._search_entry(dataset))
+                        return _json(200, self._search_entry(dataset), quota)
             raise search_error(404, 10003, f"Unknown dataset: {datasetid}")
         except ApiError as error:
-            return _json(error.status, error.body)
+            return _json(error.status, error.body, error.headers or quota)
 
     def _search_caller(self, request: Request) -> OdsUser | None:
         try:
@@ -384,11 +452,11 @@ class OdsPortal:
             self._require(user, dataset, "edit_dataset")
             return 200, self._status(dataset)
         if action == "resources":
-            return self._resources(method, rest[1:], user, dataset, body)
+            return self._resources(method, rest[1:], user, dataset, body, request)
         if action == "metadata":
             return self._metadata(method, rest[1:], user, dataset, body)
         if action == "security" and len(rest) >= 2 and rest[1] in ("users", "groups"):
-            return self._security(method, rest[1], rest[2:], user, dataset, body)
+            return self._security(method, rest[1], rest[2:], user, dataset, body, request)
         raise auto_error(404, "not_found", "Not found.")
 
     def _require(self, user: OdsUser, dataset: OdsDataset | None, permission: str) -> None:
@@ -501,13 +569,19 @@ class OdsPortal:
         }
 
     def _resources(
-        self, method: str, rest: list[str], user: OdsUser, dataset: OdsDataset, body: Any
+        self,
+        method: str,
+        rest: list[str],
+        user: OdsUser,
+        dataset: OdsDataset,
+        body: Any,
+        request: Request,
     ) -> tuple[int, Any]:
         self._require(user, dataset, "edit_dataset")
         if not rest:
             if method == "GET":
                 results = list(copy.deepcopy(r) for r in dataset.resources.values())
-                return 200, _unpaged(results)
+                return 200, _paged(request, results)
             if method == "POST":
                 resource = self._resource_body(body)
                 resource["uid"] = "re_" + _token(6)
@@ -597,6 +671,7 @@ class OdsPortal:
         user: OdsUser,
         dataset: OdsDataset,
         body: Any,
+        request: Request,
     ) -> tuple[int, Any]:
         self._require(user, dataset, "manage_dataset")
         rulesets = dataset.user_rulesets if kind == "users" else dataset.group_rulesets
@@ -604,7 +679,7 @@ class OdsPortal:
         if not rest:
             if method == "GET":
                 results = [copy.deepcopy(r) for r in rulesets.values()]
-                return 200, _unpaged(results)
+                return 200, _paged(request, results)
             if method == "POST":
                 name, ruleset = self._ruleset_body(target_kind, body, None)
                 if name in rulesets:
@@ -763,8 +838,11 @@ def _token(length: int) -> str:
     return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(length))
 
 
-def _unpaged(results: list[Any]) -> dict[str, Any]:
-    return {"total_count": len(results), "next": None, "previous": None, "results": results}
+def _paged(request: Request, results: list[Any]) -> dict[str, Any]:
+    """A listing paged as seed 004 pages every one: `limit` (0..1000, 20 by default), `offset`."""
+    limit, offset = _paging(request)
+    page = results[offset : offset + limit] if limit else []
+    return _page(request, len(results), limit, offset, page)
 
 
 def _paging(request: Request) -> tuple[int, int]:
@@ -842,7 +920,9 @@ def _compare_time(actual: Any, op: str, value: str) -> bool:
     }[op]
 
 
-def _json(status: int, body: Any) -> Response:
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     if status == 204:
-        return Response(status_code=204)
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+        return Response(status_code=204, headers=headers)
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )

@@ -174,7 +174,7 @@ def test_ckan_writes_to_a_portal_only_what_it_knows() -> None:
     package, losses = ckan.to_ckan({**full_record(), "team": "council"}, vocabulary)
     assert package["owner_org"] == "council"
     assert [loss.field for loss in losses] == ["licence/url"]  # no register: by title alone
-    assert package["state"] == "draft"  # embargoed: never public early
+    assert package["private"] is True  # embargoed: never public early (CKAN ignores state)
     assert package["resources"][0]["format"] == "CSV"
 
 

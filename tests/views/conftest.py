@@ -12,6 +12,7 @@ from pytestqt.wait_signal import CheckParamsCb, MultiSignalBlocker, SignalBlocke
 
 from app.models.database import Database
 from app.views.dataset_table_model import TITLE_COLUMN
+from app.views.failures import LOG_ENV
 from app.views.main_window import MainWindow
 from app.views.qt import QtCore, QtGui, QtWidgets
 
@@ -55,6 +56,26 @@ class PatientQtBot(QtBot):
 
     def waitUntil(self, callback: Callable[[], bool | None], *, timeout: int = WAIT_MS) -> None:
         super().waitUntil(callback, timeout=timeout)
+
+
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every window test reads and writes its own settings file (views.window_settings), in a
+    temporary folder: never the person's, and never another test's."""
+    folder = tmp_path_factory.mktemp("settings")
+    ini = QtCore.QSettings.Format.IniFormat
+    user = QtCore.QSettings.Scope.UserScope
+    QtCore.QSettings.setPath(ini, user, str(folder))
+    yield folder
+    QtCore.QSettings.setPath(ini, user, str(folder.parent / "unused-settings"))
+
+
+@pytest.fixture(autouse=True)
+def error_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the window logs a bug: the test's folder, never the person's log folder."""
+    path = tmp_path / "errors.log"
+    monkeypatch.setenv(LOG_ENV, str(path))
+    return path
 
 
 @pytest.fixture
@@ -102,3 +123,24 @@ def drop_files(widget: QtWidgets.QWidget, paths: Sequence[Path]) -> None:
     drop = QtGui.QDropEvent(point, copy, mime, left, none)
     QtWidgets.QApplication.sendEvent(handle, drop)
     assert drop.isAccepted()
+
+
+def open_in_form(qtbot: QtBot, window: MainWindow, dataset_id: str) -> None:
+    """Select `dataset_id`'s row and wait until the form shows it (it is read on a worker)."""
+    window.select_dataset(dataset_id)
+    qtbot.waitUntil(lambda: window.form.record().get("id") == dataset_id)
+
+
+def wait_for_writes(qtbot: QtBot, window: MainWindow) -> None:
+    """Wait until the window's writes (saves, deletes, undo...) have all finished."""
+    qtbot.waitUntil(lambda: not window.operations.busy)
+
+
+def saying_yes(asked: list[str]) -> Callable[[str, str], bool]:
+    """A confirmation that answers yes and keeps each question's text."""
+
+    def confirm(_title: str, text: str) -> bool:
+        asked.append(text)
+        return True
+
+    return confirm

@@ -90,7 +90,8 @@ def test_restore_an_old_version(
 ) -> None:
     asked: list[str] = []
     panel.confirm = recording(True, asked)
-    panel.set_dataset(edited)
+    with qtbot.waitSignal(panel.loaded):
+        panel.set_dataset(edited)
     assert NEW_TITLE in panel.header_label.text()
     assert rows(panel.versions_table) == [
         ["2", "ann", "update", "tags, title"],
@@ -128,7 +129,8 @@ def test_declining_the_confirmation_changes_nothing(
     qtbot: QtBot, panel: HistoryPanel, database: Database, edited: str
 ) -> None:
     panel.confirm = lambda title, text: False
-    panel.set_dataset(edited)
+    with qtbot.waitSignal(panel.loaded):
+        panel.set_dataset(edited)
     click_row(qtbot, panel.versions_table, 1)
     with qtbot.assertNotEmitted(panel.restored):
         click(qtbot, panel.restore_button)
@@ -142,10 +144,12 @@ def test_no_dataset_selected(qtbot: QtBot, panel: HistoryPanel, edited: str) -> 
     assert panel.header_label.text() == NO_DATASET
     assert not panel.versions_table.isVisible()
     assert not panel.restore_button.isVisible()
-    panel.set_dataset(edited)
+    with qtbot.waitSignal(panel.loaded):
+        panel.set_dataset(edited)
     assert panel.versions_table.isVisible()
     assert panel.versions_table.rowCount() == 2
-    panel.set_dataset(None)
+    with qtbot.waitSignal(panel.loaded):
+        panel.set_dataset(None)
     assert panel.header_label.text() == NO_DATASET
     assert not panel.versions_table.isVisible()
     assert panel.versions_table.rowCount() == 0
@@ -156,7 +160,8 @@ def test_no_dataset_selected(qtbot: QtBot, panel: HistoryPanel, edited: str) -> 
 def test_newest_version_matches_the_record(
     qtbot: QtBot, panel: HistoryPanel, database: Database, edited: str
 ) -> None:
-    panel.set_dataset(edited)
+    with qtbot.waitSignal(panel.loaded):
+        panel.set_dataset(edited)
     click_row(qtbot, panel.versions_table, 0)
     assert panel.difference_label.text() == "Version 2 is the same as the current record."
     assert snapshot_fields(panel)["title"] == [NEW_TITLE, NEW_TITLE]
@@ -165,7 +170,8 @@ def test_newest_version_matches_the_record(
     # An edit made elsewhere shows after refresh(), and version 2 is then restorable.
     with database.transaction() as session:
         datasets.update_dataset(session, edited, {"title": "Third title"}, author="bob")
-    panel.refresh()
+    with qtbot.waitSignal(panel.loaded):
+        panel.refresh()
     assert rows(panel.versions_table)[0][:3] == ["3", "bob", "update"]
     click_row(qtbot, panel.versions_table, 1)
     assert snapshot_fields(panel)["≠ title"] == [NEW_TITLE, "Third title"]
@@ -178,7 +184,8 @@ def test_restore_brings_a_deleted_dataset_back(
     panel.confirm = lambda title, text: True
     with database.transaction() as session:
         datasets.delete_dataset(session, edited, author="ann")
-    panel.set_dataset(edited)
+    with qtbot.waitSignal(panel.loaded):
+        panel.set_dataset(edited)
     assert "was deleted" in panel.header_label.text()
     assert rows(panel.versions_table)[0] == ["3", "ann", "delete", ""]
 

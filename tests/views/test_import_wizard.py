@@ -18,7 +18,7 @@ from app.views.import_wizard import ImportWizard, Step
 from app.views.main_window import MainWindow
 from app.views.qt import QtCore, QtWidgets
 from tests.conftest import AUTHOR, make_record
-from tests.views.conftest import drop_files, titles_shown
+from tests.views.conftest import drop_files, open_in_form, titles_shown, wait_for_writes
 
 TITLES = ["Street Trees", "Parking Fines", "Library Loans"]
 LEFT = QtCore.Qt.MouseButton.LeftButton
@@ -198,8 +198,7 @@ def test_existing_ids_are_skipped_updated_or_copied_as_chosen(
     path = tmp_path / "edited.csv"
     path.write_text(f"id,title\n{trees},Street Trees 2024\n{fines},Parking Fines\n", "utf-8")
     # The form shows Street Trees, unedited: it picks up the import.
-    main_window.select_dataset(trees)
-    main_window.open_dataset(trees)
+    open_in_form(qtbot, main_window, trees)
     wizard = main_window.import_file(path)
     assert wizard is not None
     qtbot.waitSignal(wizard.mappingShown, timeout=10000).wait()
@@ -282,8 +281,7 @@ def test_files_dropped_on_the_form_become_resources_not_an_import(
     tmp_path: Path,
 ) -> None:
     trees = catalogue["Street Trees"]
-    main_window.select_dataset(trees)
-    main_window.open_dataset(trees)
+    open_in_form(qtbot, main_window, trees)
     form = main_window.form
     form.tabs.setCurrentIndex(2)  # Files & links
     path = tmp_path / "tree_survey.csv"
@@ -298,6 +296,7 @@ def test_files_dropped_on_the_form_become_resources_not_an_import(
         "csv",
     )
     click(qtbot, form.save_button)
+    wait_for_writes(qtbot, main_window)
     with database.read() as session:
         saved = datasets.get_record(session, trees)["resources"][added.args[0]]
     assert saved["hash"] == hashlib.md5(path.read_bytes()).hexdigest()

@@ -16,7 +16,7 @@ from app.views.dataset_table_model import COLUMNS, TITLE_COLUMN
 from app.views.main_window import MainWindow
 from app.views.qt import QtCore, QtGui, QtWidgets
 from tests.conftest import AUTHOR, make_record
-from tests.views.conftest import titles_shown
+from tests.views.conftest import open_in_form, titles_shown
 
 BROKEN_COLUMN = [c.key for c in COLUMNS].index("broken_links")
 
@@ -172,8 +172,7 @@ def test_checking_all_links_marks_the_broken_one_in_table_and_form(
     assert qa_of(database, fines, "ln3")["httpStatus"] == 404
 
     # The form: each link's last check, the dead one in red with the reason.
-    window.select_dataset(fines)
-    window.open_dataset(fines)
+    open_in_form(qtbot, window, fines)
     tree = window.form.links.tree
     shown = {}
     for i in range(tree.topLevelItemCount()):
@@ -199,7 +198,7 @@ def test_checking_the_selection_checks_only_its_links(
 ) -> None:
     window = main_window
     trees, fines = catalogue["Street Trees"], catalogue["Parking Fines"]
-    window.select_dataset(trees)
+    open_in_form(qtbot, window, trees)
     assert window.check_selected_links_action.isEnabled()
     with qtbot.waitSignal(window.link_checker.finished, timeout=20000) as finished:
         window.check_selected_links_action.trigger()

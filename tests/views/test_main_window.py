@@ -81,7 +81,7 @@ def test_create_search_edit_undo_and_restore(
 
     # Edit it.
     window.select_dataset(new_id)
-    window.open_dataset(new_id)
+    qtbot.waitUntil(lambda: form.record()["id"] == new_id)
     retype(qtbot, form.title_edit, "Canal Towpath Condition Survey")
     qtbot.mouseClick(form.save_button, QtCore.Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "Canal Towpath Condition Survey" in titles_shown(window))
@@ -92,13 +92,15 @@ def test_create_search_edit_undo_and_restore(
     assert window.undo_action.isEnabled()
     window.undo_action.trigger()
     qtbot.waitUntil(lambda: "Canal Towpath Survey" in titles_shown(window))
-    assert form.title_edit.text() == "Canal Towpath Survey"
+    qtbot.waitUntil(lambda: form.title_edit.text() == "Canal Towpath Survey")
     window.redo_action.trigger()
     qtbot.waitUntil(lambda: "Canal Towpath Condition Survey" in titles_shown(window))
+    qtbot.waitUntil(lambda: form.title_edit.text() == "Canal Towpath Condition Survey")
 
     # Restore version 1 from the history panel.
     panel = window.history
     panel.confirm = lambda *_args: True
+    qtbot.waitUntil(lambda: panel.versions_table.rowCount() == 4)  # read on a worker
     panel.select_version(1)
     assert panel.restore_button.isEnabled()
     with qtbot.waitSignal(panel.restored):
@@ -116,6 +118,7 @@ def test_bad_input_is_shown_next_to_the_field_and_nothing_is_written(
     form = window.form
     qtbot.keyClicks(form.contact_email_edit, "not an email")
     qtbot.mouseClick(form.save_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: form.error_for("title") is not None)  # the save runs on a worker
     assert form.error_for("title") == "a title is required"
     assert form.error_for("contact.email") == "is not an email address"
     assert window.model.rowCount() == 3
@@ -150,6 +153,6 @@ def test_unsaved_changes_prompt_before_they_are_dropped(
     answer(Buttons.Discard)
     window.table.selectRow(1)
     assert asked == ["Cancel", "Discard"]
-    assert window.form.record()["id"] == window.model.dataset_id_at(1)
+    qtbot.waitUntil(lambda: window.form.record()["id"] == window.model.dataset_id_at(1))
     with database.read() as session:
         assert datasets.get_record(session, str(first_id))["title"] != "Edited but not saved"

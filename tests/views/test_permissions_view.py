@@ -176,6 +176,7 @@ def test_refused_input_is_shown_next_to_its_field(
     type_text(qtbot, view.users.email_edit, "not an email")
     with qtbot.assertNotEmitted(view.changed):
         click(qtbot, view.users.add_button)
+        qtbot.waitUntil(lambda: not view.operations.busy)  # refused on the writer thread
     assert (
         view.users.username_error.isVisible() and view.users.username_error.text() == "ann is taken"
     )
@@ -194,6 +195,7 @@ def test_refused_input_is_shown_next_to_its_field(
     type_text(qtbot, view.teams.id_edit, "AB")
     with qtbot.assertNotEmitted(view.changed):
         click(qtbot, view.teams.add_button)
+        qtbot.waitUntil(lambda: not view.operations.busy)
     assert view.teams.id_error.isVisible()
     assert view.teams.id_error.text() == "must be 5 lower-case letters or digits"
     with database.read() as session:

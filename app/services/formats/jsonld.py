@@ -27,18 +27,18 @@ import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import orjson
 
+from app.resources import JSONLD_CONTEXT, resource
 from app.services.export_query import DatasetRow
 from app.services.formats import Chunks, dataset_webpage, json_array
 from app.services.mappings.dcat import site_context, to_dcat
 from app.services.mappings.rows import row_record, row_titles
 
 CONTENT_TYPE = "application/ld+json"
-CONTEXT_PATH = Path(__file__).resolve().parents[3] / "resources" / "dcat-context.jsonld"
+CONTEXT_PATH = resource(JSONLD_CONTEXT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,7 @@ def catalogue_iri(base_url: str) -> str:
 
 @cache
 def context() -> dict[str, Any]:
-    """The JSON-LD context shipped in resources/ (read once)."""
+    """The JSON-LD context shipped in the package (resources/, read once)."""
     document: dict[str, Any] = orjson.loads(CONTEXT_PATH.read_bytes())
     return document
 

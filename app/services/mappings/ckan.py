@@ -26,26 +26,46 @@ The mapping:
   the fields CKAN lacks (filename, time frame, origin, link HTTP status) travel as resource keys
   of their own, which CKAN keeps; formats are upper case on CKAN (its `clean_format`), lower
   case here;
-- sharing <-> private; state <-> state "active" (published and out of embargo) / "draft";
+- sharing, state, embargoUntil -> private: CKAN ignores `state` from a non-sysadmin (a package
+  is created active), so only `private: true` keeps a dataset from anonymous callers: a dataset
+  that is not public here now (draft, private, under embargo) is sent private, and opened once
+  it is; read back, private <-> sharing and an active package is published;
+- real catalogues are read as they are: a resource without a name takes its title from its
+  file name or URL, a hash that is no MD5 digest, a URL that is not http(s) and a title over
+  500 characters are reported (the rest of the dataset is read);
 - createdAt, updatedAt <- metadata_created, metadata_modified (naive UTC, clock.as_seed_time).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
-from app.services.clock import as_seed_time, parse_utc
 from app.services.mappings import NO_TITLES, Carriage, Loss, Titles, is_public_now
+from app.services.mappings.ckan_resources import RES_FILENAME as RES_FILENAME
+from app.services.mappings.ckan_resources import RES_FROM as RES_FROM
+from app.services.mappings.ckan_resources import RES_HTTP_STATUS as RES_HTTP_STATUS
+from app.services.mappings.ckan_resources import RES_ID as RES_ID
+from app.services.mappings.ckan_resources import RES_ORDER as RES_ORDER
+from app.services.mappings.ckan_resources import RES_ORIGIN as RES_ORIGIN
+from app.services.mappings.ckan_resources import RES_TO as RES_TO
+from app.services.mappings.ckan_resources import Malformed as Malformed
+from app.services.mappings.ckan_resources import (
+    child_from_resource,
+    child_losses,
+    derived_child_id,
+    resources_of,
+)
+from app.services.mappings.ckan_resources import from_ckan_time as from_ckan_time
+from app.services.mappings.ckan_resources import resource_child_id as resource_child_id
+from app.services.mappings.ckan_resources import to_ckan_time as to_ckan_time
 from app.services.records import Record
 from app.services.text import slugify
-from app.services.validation import CHILD_ID, DATASET_ID
+from app.services.validation import DATASET_ID
 
 CARRIED: tuple[str, ...] = (
     "title",
@@ -68,17 +88,13 @@ CARRIAGE = Carriage.of(
     collaborators=_ORGANIZATION_ACCESS,
     readusers=_ORGANIZATION_ACCESS,
     readteams=_ORGANIZATION_ACCESS,
-    embargoUntil="CKAN has no embargo; the dataset is kept a draft until the day passes",
+    embargoUntil="CKAN has no embargo; the dataset is kept private until the day passes",
 )
+# The extra a package created by this catalogue carries: our dataset id, so a create whose
+# answer was lost is found again by what we wrote, never by a name (sync.ckan `find`).
+MARKER = "catalogue_desk_dataset"
+TITLE_LIMIT = 500  # the record's title field (record.fields)
 
-# Resource keys that carry our fields CKAN has no column for (CKAN keeps unknown resource keys).
-RES_ID = "catalogue_desk_id"
-RES_ORDER = "catalogue_desk_order"
-RES_FILENAME = "filename"
-RES_FROM = "time_frame_from"
-RES_TO = "time_frame_to"
-RES_ORIGIN = "origin"
-RES_HTTP_STATUS = "qa_http_status"
 # Package fields an extra may not be named after (CKAN refuses "a schema field with the same
 # name"); a custom field so named is reported instead of sent.
 CORE_PACKAGE_FIELDS = frozenset(
@@ -122,10 +138,6 @@ class CkanLicence:
     url: str | None
 
 
-class Malformed(ValueError):
-    """A package dict without the shape CKAN documents; the message says what is wrong."""
-
-
 @dataclass(frozen=True, slots=True)
 class PortalVocabulary:
     """What the portal knows that the mapping needs: its licences, its groups and the
@@ -150,18 +162,7 @@ class Shown:
 
 
 # CKAN's naive-UTC ISO timestamps ("2024-05-01T10:00:00.123456") in our format
-# ("2024-05-01T10:00:00.123Z").
-from_ckan_time = as_seed_time
-
-
-def to_ckan_time(value: Any) -> str | None:
-    """Our timestamps as CKAN stores them: naive UTC, microseconds."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return parse_utc(value).isoformat(timespec="microseconds")
-    except ValueError:
-        return value
+# ("2024-05-01T10:00:00.123Z"): from_ckan_time, and back: to_ckan_time (mappings.ckan_resources).
 
 
 # -- CKAN -> ours --------------------------------------------------------------------------------
@@ -184,7 +185,11 @@ def from_ckan(package: Any, *, teams: Container[str] | None = None) -> tuple[Rec
     if not isinstance(package.get("id"), str) or not package["id"]:
         raise Malformed("the package has no id")
     losses: list[Loss] = []
-    record: Record = {"title": _str(package.get("title")) or _str(package.get("name"))}
+    title = _str(package.get("title")).strip() or _str(package.get("name"))
+    if len(title) > TITLE_LIMIT:
+        losses.append(Loss("title", f"over {TITLE_LIMIT} characters: its start is kept here"))
+        title = title[:TITLE_LIMIT].rstrip()
+    record: Record = {"title": title}
     if "notes" in package:
         record["description"] = _str(package["notes"])
     if "tags" in package:
@@ -220,10 +225,14 @@ def from_ckan(package: Any, *, teams: Container[str] | None = None) -> tuple[Rec
         record["resources"], record["links"] = {}, {}
         package_id = _str(package.get("id"))
         for position, resource in enumerate(_objects(package, "resources")):
-            kind, child_id, child = _child_from_resource(resource, position, package_id)
+            kind, child_id, child = child_from_resource(resource, position, package_id)
+            if kind is None:
+                losses.append(Loss(f"links/{child_id}", "a link whose URL is not http(s)"))
+                continue
+            losses.extend(child_losses(kind, child_id, resource, child))
             taken = record[kind]
             if child_id in taken:
-                child_id = _derived_child_id(f"{child_id}:{position}")
+                child_id = derived_child_id(f"{child_id}:{position}")
             taken[child_id] = child
     return record, losses
 
@@ -263,7 +272,7 @@ def _extras_to_custom(extras: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     custom: dict[str, Any] = {}
     for extra in extras:
         key, value = extra.get("key"), extra.get("value")
-        if not isinstance(key, str) or not key:
+        if not isinstance(key, str) or not key or key == MARKER:
             continue
         custom[key] = _extra_value(value)
     return custom
@@ -281,87 +290,6 @@ def _extra_value(value: Any) -> str | list[str]:
     if isinstance(value, str):
         return value
     return "" if value is None else orjson.dumps(value).decode()
-
-
-def _derived_child_id(seed: str) -> str:
-    """A stable child id (a UUID, as seed 002 allows) for a resource id that is none."""
-    digest = hashlib.sha256(f"ckan-resource:{seed}".encode()).hexdigest()
-    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
-
-
-def _child_id(resource: Mapping[str, Any], position: int, package_id: str) -> str:
-    ours = resource.get(RES_ID)
-    if isinstance(ours, str) and CHILD_ID.match(ours):
-        return ours
-    raw = resource.get("id")
-    if not isinstance(raw, str) or not raw:
-        raise Malformed(f"resource {position} has no id")
-    # Our server's resource ids are "<dataset id>-<child id>" (unique site-wide, as CKAN's).
-    if package_id and raw.startswith(package_id + "-"):
-        raw = raw[len(package_id) + 1 :]
-    candidate = raw.lower()
-    return candidate if CHILD_ID.match(candidate) else _derived_child_id(raw)
-
-
-def _child_from_resource(
-    resource: Mapping[str, Any], position: int, package_id: str
-) -> tuple[Literal["resources", "links"], str, Record]:
-    child_id = _child_id(resource, position, package_id)
-    order = _int(resource.get(RES_ORDER))
-    if order is None:
-        order = _int(resource.get("position"))
-    if order is None:
-        order = position
-    digest = _str(resource.get("hash")).removeprefix("md5:").lower() or None
-    size = _int(resource.get("size"))
-    child: Record = {
-        "url": _str(resource.get("url")),
-        "order": order,
-        "title": _str(resource.get("name")),
-        "description": _str(resource.get("description")),
-    }
-    if resource.get("resource_type") == "link":
-        qa: Record = {
-            "timestamp": from_ckan_time(resource.get("last_modified")),
-            "hash": digest,
-            "size": size,
-            "mimetype": _str(resource.get("mimetype")) or None,
-        }
-        # CKAN has no HTTP status: without ours, an import keeps the one the catalogue has.
-        if RES_HTTP_STATUS in resource:
-            qa["httpStatus"] = _int(resource[RES_HTTP_STATUS])
-        child["qa"] = qa
-        return "links", child_id, child
-    child.update(
-        {
-            "format": _str(resource.get("format")).lower() or None,
-            "hash": digest,
-            "size": size,
-            # Not `created`: CKAN sets that when the resource is made, not when the file was.
-            "timestamp": from_ckan_time(resource.get("last_modified")),
-        }
-    )
-    if RES_FILENAME in resource:
-        child["filename"] = _str(resource[RES_FILENAME]) or None
-    if RES_FROM in resource or RES_TO in resource:
-        child["timeFrame"] = {
-            bound: _str(resource.get(key))
-            for bound, key in (("gte", RES_FROM), ("lte", RES_TO))
-            if _str(resource.get(key))
-        }
-    if RES_ORIGIN in resource:
-        child["origin"] = _str(resource[RES_ORIGIN]) or None
-    return "resources", child_id, child
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
 
 
 # -- ours -> CKAN --------------------------------------------------------------------------------
@@ -405,9 +333,10 @@ def _fields(record: Mapping[str, Any], today: str | None, shown: bool) -> dict[s
             for name, data in sorted(custom.items())
         ],
         "owner_org": team,
-        "private": record.get("sharing") == "private",
-        "state": "active" if published else "draft",
-        "resources": _resources(record, shown),
+        # Our server shows its own state; a portal gets private for anything not public here.
+        "private": record.get("sharing") == "private" or (not shown and not published),
+        "state": "active" if published or not shown else "draft",
+        "resources": resources_of(record, shown),
     }
 
 
@@ -554,69 +483,6 @@ def _licence_id(
     return title or url or ""
 
 
-def _resources(record: Mapping[str, Any], shown: bool) -> list[dict[str, Any]]:
-    """Files and links as CKAN resources, by order; `shown`: with the keys package_show adds
-    (their ids and positions are set by show_package)."""
-    children: list[tuple[int, int, dict[str, Any]]] = []
-    for rid, resource in (record.get("resources") or {}).items():
-        time_frame = resource.get("timeFrame") or {}
-        digest = resource.get("hash")
-        order = int(resource.get("order") or 0)
-        timestamp = resource.get("timestamp")
-        if not shown:
-            timestamp = to_ckan_time(timestamp)
-        item: dict[str, Any] = {
-            RES_ID: rid,
-            RES_ORDER: order,
-            "resource_type": "file",
-            "name": resource.get("title") or "",
-            "description": resource.get("description") or "",
-            "url": resource.get("url") or "",
-            "format": (resource.get("format") or "").upper(),
-            "hash": f"md5:{digest}" if digest else "",
-            "size": resource.get("size"),
-            "last_modified": timestamp,
-            RES_FILENAME: resource.get("filename") or "",
-            RES_FROM: time_frame.get("gte") or "",
-            RES_TO: time_frame.get("lte") or "",
-        }
-        if "origin" in resource:
-            # The export rows have no origin: an import of our own package keeps the stored one.
-            item[RES_ORIGIN] = resource["origin"] or ""
-        if shown:
-            item["created"] = timestamp
-            item["mimetype"] = None
-        children.append((order, 0, item))
-    for lid, link in (record.get("links") or {}).items():
-        qa = link.get("qa") or {}
-        order = int(link.get("order") or 0)
-        timestamp = qa.get("timestamp")
-        item = {
-            RES_ID: lid,
-            RES_ORDER: order,
-            "resource_type": "link",
-            "name": link.get("title") or "",
-            "description": link.get("description") or "",
-            "url": link.get("url") or "",
-            "format": "",
-            "mimetype": qa.get("mimetype"),
-            "size": qa.get("size"),
-            "hash": qa.get("hash") or "",
-            "last_modified": timestamp if shown else to_ckan_time(timestamp),
-            RES_HTTP_STATUS: qa.get("httpStatus"),
-        }
-        if shown:
-            item["created"] = None
-        children.append((order, 1, item))
-    if len(children) > 1:
-        # Files before links at equal order, as the DataPress page interleaves them.
-        children.sort(key=_BY_ORDER)
-    return [child[2] for child in children]
-
-
-_BY_ORDER = itemgetter(0, 1)
-
-
 # -- what the portal keeps -----------------------------------------------------------------------
 
 
@@ -640,7 +506,48 @@ def carried(
     result.pop("updatedAt", None)
     if "owner_org" not in package:
         result.pop("team", None)  # an organization the portal lacks: not sent, not compared
-    return result
+    return settled(result)
+
+
+def settled(record: Record) -> Record:
+    """A record read from a portal in the form CKAN settles on: tags sorted by name (as
+    package_show gives them), an unpublished CKAN draft as what it is to the world, private."""
+    if isinstance(record.get("tags"), list):
+        record["tags"] = sorted(record["tags"])
+    if record.get("state") == "draft":
+        record["state"], record["sharing"] = "published", "private"
+    return record
+
+
+# CKAN package fields no record field carries: what a pull leaves behind (sync.ckan reports it).
+_NOT_READ = {
+    "name": "CKAN's URL name is not kept here",
+    "author": "CKAN's author is not kept here (the contact is its maintainer)",
+    "author_email": "CKAN's author email is not kept here",
+    "url": "CKAN's source URL is not kept here",
+    "version": "CKAN's version is not kept here",
+}
+
+
+def pull_losses(package: Mapping[str, Any]) -> list[Loss]:
+    """What of a portal's package a pull does not bring here (besides `from_ckan`'s losses):
+    the package fields no record field carries, and each file's media type and resource type
+    (a link is a link). Nothing of it is lost there: a push patches only what it changes."""
+    losses = [Loss(key, why) for key, why in _NOT_READ.items() if package.get(key)]
+    package_id = str(package.get("id") or "")
+    resources = package.get("resources")
+    for position, resource in enumerate(resources if isinstance(resources, list) else []):
+        if not isinstance(resource, dict) or resource.get("resource_type") == "link":
+            continue
+        try:
+            child = resource_child_id(resource, position, package_id)
+        except Malformed:
+            continue
+        if resource.get("mimetype"):
+            losses.append(Loss(f"resources/{child}/mimetype", "a file's media type"))
+        if resource.get("resource_type") not in (None, "", "file"):
+            losses.append(Loss(f"resources/{child}/resource_type", "a file's resource type"))
+    return losses
 
 
 def outgoing_losses(

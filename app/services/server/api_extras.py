@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Awaitable, Callable
 from functools import cache
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode
 
@@ -28,12 +27,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.models.database import Database
+from app.resources import OPENAPI_DOCUMENT, resource
 from app.services import json_patch
 from app.services.errors import Unauthorized
 from app.services.records import Record
 from app.services.visibility import Principal
 
-OPENAPI_PATH = Path(__file__).resolve().parents[3] / "resources" / "openapi.json"
+OPENAPI_PATH = resource(OPENAPI_DOCUMENT)
 MAX_PATCH_BYTES = 1024 * 1024
 MAX_ACTION_BYTES = 64 * 1024
 PATCH_TYPES = (json_patch.CONTENT_TYPE, "application/json")
@@ -53,7 +53,7 @@ class ServiceLike(Protocol):
 
 @cache
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 description of every endpoint, as shipped in resources/ (read once)."""
+    """The OpenAPI 3.1 description of every endpoint, as shipped in the package (read once)."""
     document: dict[str, Any] = orjson.loads(OPENAPI_PATH.read_bytes())
     return document
 

@@ -16,9 +16,16 @@ How to write an adapter for a portal kind:
 
 The engine (sync.engine) calls, in this order: `list_datasets(since)` once per sync; `fetch`
 only for the datasets whose summary `version` differs from the one stored in the sync link (or
-that are new); then, for a push, `update`/`create`/`delete`. `find` is how an interrupted push
-resumes without duplicates: before creating, the engine asks whether the portal already holds
-the dataset (by our id, slug or title), and adopts it if so.
+that are new), after one `prefetch` of them all; then, for a push, `update`/`create`/`delete`.
+`find` is how an interrupted push resumes without duplicates: before creating again, the engine
+asks whether the portal holds a dataset that create made, and adopts it if so. Identity is never
+guessed: `find` answers only with a dataset the adapter can prove it made (our id in the remote
+record, a marker it wrote), never one found by a name or a title, which may be somebody else's.
+
+Comparisons are made in the portal's normal form: `normal_form(record)` is a local record as the
+portal would hold it after a write (its vocabulary applied, its normalisations made, what it
+cannot hold dropped), so a value the portal normalises is no change, and a second push of an
+unchanged catalogue sends nothing. `prepare()` is awaited before `normal_form` is used.
 
 Errors: raise the `PortalError` subclasses below (the http wrapper already does for status
 codes, network failures and malformed JSON); a field of an otherwise good answer that has the
@@ -334,6 +341,12 @@ class PortalAdapter(ABC):
         """Every dataset the key may see (complete), or only those modified since the token
         of an earlier listing (complete=False)."""
 
+    async def prefetch(self, remote_ids: Sequence[str]) -> None:
+        """Called once before `fetch` is called for each of these datasets: a portal that can
+        read many datasets in one request (CKAN's package_search) reads them here, and `fetch`
+        answers from what it read. Default: nothing (every fetch is a request)."""
+        del remote_ids
+
     @abstractmethod
     async def fetch(self, remote_id: str) -> RemoteRecord:
         """One dataset, full, mapped to our record. PortalNotFound if it is gone."""
@@ -364,6 +377,15 @@ class PortalAdapter(ABC):
             remote=self.name,
             dataset=remote_id,
         )
+
+    async def prepare(self) -> None:
+        """Read what `normal_form` needs from the portal (its vocabulary). Default: nothing."""
+        return None
+
+    def normal_form(self, record: Record) -> Record:
+        """A local `record` as this portal would hold it, for comparing with the portal's
+        records (default: as it is)."""
+        return record
 
     def outgoing_report(self, dataset: str, record: Record) -> MappingReport:
         """What of `record` this portal cannot hold (shown in the push preview). Default:

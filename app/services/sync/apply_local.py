@@ -5,7 +5,7 @@ transaction (links.write_batch), through the datasets service with author `sync:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from sqlalchemy.orm import Session
 
@@ -40,8 +40,11 @@ async def apply_pull(
     author = author_for(ctx.info.name)
     writes: list[tuple[str, db.LocalWrite | db.LocalCreate]] = []
     by_key: dict[str, PlanItem] = {}
+    if plan.items:
+        await ctx.adapter.prepare()
+    normal = ctx.adapter.normal_form
     for item in plan.items:
-        write = _pull_write(item, resolutions, author, ctx.remote_pk)
+        write = _pull_write(item, resolutions, author, ctx.remote_pk, normal)
         if write is not None:
             writes.append((item.key, write))
             by_key[item.key] = item
@@ -72,6 +75,7 @@ def _pull_write(
     resolutions: Mapping[tuple[str, str], Resolution],
     author: str,
     remote_pk: int,
+    normal: Callable[[Record], Record],
 ) -> db.LocalWrite | db.LocalCreate | None:
     """The local write of one pull item (run in a worker thread), or None."""
     state = item.state
@@ -80,7 +84,7 @@ def _pull_write(
         return None
     whole = resolved.get(WHOLE)
     if item.local == "create":
-        return _create_local(item, author, remote_pk)
+        return _create_local(item, author, remote_pk, normal)
     if item.local == "unlink" or (whole and whole[0].choice == "mine" and state.remote is None):
         # deleted on both sides; or deleted there, kept here by choice: the link goes
         return lambda session: _unlink(session, item, remote_pk)
@@ -88,7 +92,7 @@ def _pull_write(
         return lambda session: _delete_local(session, item, author, remote_pk)
     if whole and state.local is None and state.remote is not None:
         if whole[0].choice == "theirs":  # deleted here, edited there: bring it back
-            return _create_local(item, author, remote_pk)
+            return _create_local(item, author, remote_pk, normal)
         # keep it deleted here: agree on the remote state, the deletion is left for a push
         return lambda session: _save(session, remote_pk, item, state.remote or {}, None, [])
     if not (state.refresh or item.to_local or resolved) or state.remote is None:
@@ -127,7 +131,7 @@ def _pull_write(
                 expected_version=state.local_version,
                 touch=touch,
             )
-            local_now = canonical(stored, state.keys)
+            local_now = canonical(normal(stored), state.keys)
             version = db.local_version(session, dataset_id)
             action = "update"
         _save(session, remote_pk, item, new_base, local_now, unresolved, version=version)
@@ -165,7 +169,9 @@ def _save(
     return "refresh", dataset_id
 
 
-def _create_local(item: PlanItem, author: str, remote_pk: int) -> db.LocalCreate:
+def _create_local(
+    item: PlanItem, author: str, remote_pk: int, normal: Callable[[Record], Record]
+) -> db.LocalCreate:
     state = item.state
     remote = state.remote_full or {}
     record: Record = {k: remote[k] for k in state.keys if k in remote}
@@ -183,7 +189,7 @@ def _create_local(item: PlanItem, author: str, remote_pk: int) -> db.LocalCreate
             remote_pk,
             item,
             state.remote or {},
-            canonical(created.record, state.keys),
+            canonical(normal(created.record), state.keys),
             [],
             version=created.version,
             dataset_id=dataset_id,

@@ -29,6 +29,8 @@ async def apply_push(
 ) -> None:
     pusher = _Pusher(ctx, resolutions, result, options)
     jobs = [pusher.job(item) for item in plan.items if pusher.has_work(item)]
+    if jobs:
+        await ctx.adapter.prepare()
     try:
         await run_all(jobs, progress, workers=options.http.concurrency * 2)
     finally:
@@ -74,6 +76,8 @@ class _Pusher:
             self.result.unlinked.append(item.dataset_id or "")
         elif item.remote == "create":
             await self._create(item)
+        elif whole and item.state.remote is None and item.state.local is not None:
+            await self._gone_there(item, whole[0])
         elif item.remote == "delete" or (whole and whole[0].choice == "mine"):
             await self.adapter.delete(item.remote_id or "")
             self.links.append(
@@ -155,6 +159,32 @@ class _Pusher:
             )
         )
 
+    async def _gone_there(self, item: PlanItem, choice: Resolution) -> None:
+        """Deleted there, edited here: keep mine creates it there again; take theirs agrees
+        with the deletion, so the next pull deletes it here (restorable from history)."""
+        state = item.state
+        if choice.choice == "theirs":
+            self.links.append(
+                db.LinkUpdate(
+                    dataset_id=item.dataset_id or "",
+                    remote_id=item.remote_id,
+                    remote_version=None,
+                    local_version=state.local_version,
+                    base=dict(state.local or {}),
+                    link_pk=state.link_pk,
+                )
+            )
+            return
+        # The link forgets the deleted dataset before the create, so an interrupted create is
+        # found again by the adapter (`find`), never matched with the deleted one.
+        await asyncio.to_thread(
+            db.save_links,
+            self.ctx.database,
+            self.ctx.remote_pk,
+            [db.LinkUpdate(item.dataset_id or "", link_pk=state.link_pk)],
+        )
+        await self._create(item)
+
     async def _create(self, item: PlanItem) -> None:
         state = item.state
         dataset_id = item.dataset_id or ""
@@ -168,13 +198,12 @@ class _Pusher:
         self.result.report.extend(created.report)
         base = canonical(created.record)
         keys = synced_keys(base)
+        local = canonical(self.adapter.normal_form(record), keys)
         link = db.LinkUpdate(
             dataset_id=dataset_id,
             remote_id=created.remote_id,
             remote_version=created.version,
-            local_version=(
-                state.local_version if agrees(canonical(record, keys), base, keys) else None
-            ),
+            local_version=state.local_version if agrees(local, base, keys) else None,
             base=base,
         )
         await asyncio.to_thread(db.save_links, database, remote_pk, [link])

@@ -27,7 +27,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -51,11 +51,14 @@ from app.services.sync.adapter import (
     collect_pages,
     stable_listing,
 )
+from app.services.sync.ckan_patch import merged_extras, merged_resources
+from app.services.sync.ckan_reads import read_packages
 from app.services.sync.http import PortalHttp
-from app.services.sync.merge import canonical
+from app.services.sync.merge import canonical, unit_key, unit_values
 from app.services.sync.registry import register
 
 ACTION = "/api/3/action/"
+NAME_TAKEN = "That URL is already in use."
 PAGE = 1000
 LISTING_FIELDS = "id,name,title,metadata_modified"
 
@@ -74,6 +77,7 @@ class CkanAdapter(PortalAdapter):
         self._vocabulary_lock = asyncio.Lock()
         self._database: Database | None = None
         self._teams: frozenset[str] | None = None  # our team ids, once read
+        self._read: dict[str, Any] = {}  # packages prefetched by id (sync.ckan_reads)
 
     def attach_catalogue(self, database: Database, remote_pk: int) -> None:
         """Our teams are the portal's organizations (by name): a pulled organization that is
@@ -234,7 +238,7 @@ class CkanAdapter(PortalAdapter):
         summaries = [
             RemoteSummary(
                 remote_id=row["id"],
-                version=str(row.get("metadata_modified") or "") or None,
+                version=_version(row.get("metadata_modified")),
                 title=str(row.get("title") or row.get("name") or ""),
             )
             for row in rows.values()
@@ -244,8 +248,16 @@ class CkanAdapter(PortalAdapter):
 
     # -- reading --------------------------------------------------------------------------------
 
+    async def prefetch(self, remote_ids: Sequence[str]) -> None:
+        self._read.update(await read_packages(self._call, remote_ids))
+
     async def fetch(self, remote_id: str) -> RemoteRecord:
-        package = await self._call("package_show", params={"id": remote_id}, dataset=remote_id)
+        package = self._read.pop(remote_id, None)
+        if package is None:
+            package = await self._call("package_show", params={"id": remote_id}, dataset=remote_id)
+        if isinstance(package, dict) and package.get("state") == "deleted":
+            # CKAN's soft delete: package_show still answers it, to members.
+            raise PortalNotFound("deleted on the portal", remote=self.name, dataset=remote_id)
         return await self._remote(remote_id, package)
 
     async def _remote(self, remote_id: str, package: Any) -> RemoteRecord:
@@ -254,29 +266,39 @@ class CkanAdapter(PortalAdapter):
         except mapping.Malformed as error:
             raise self.http.malformed(f"package_show: {error}", dataset=remote_id) from None
         report = MappingReport()
-        for loss in losses:
+        for loss in [*losses, *mapping.pull_losses(package)]:
             report.add(remote_id, loss.field, "pull", loss.reason)
         return RemoteRecord(
             remote_id=package["id"],
-            record=record,
-            version=str(package.get("metadata_modified") or "") or None,
+            record=mapping.settled(record),
+            version=_version(package.get("metadata_modified")),
             report=report,
         )
+
+    async def prepare(self) -> None:
+        await self.vocabulary()
+
+    def normal_form(self, record: Record) -> Record:
+        """`record` as this portal would hold it: what a comparison with the portal uses."""
+        vocabulary = self._vocabulary or mapping.PortalVocabulary()
+        return {**record, **mapping.carried(record, vocabulary)}
 
     # -- writing --------------------------------------------------------------------------------
 
     async def update(self, remote_id: str, before: Record, after: Record) -> RemoteRecord | None:
         vocabulary = await self.vocabulary()
         raw = await self._call("package_show", params={"id": remote_id}, dataset=remote_id)
+        if isinstance(raw, dict) and raw.get("state") == "deleted":
+            raise PortalNotFound("deleted on the portal", remote=self.name, dataset=remote_id)
         current = await self._remote(remote_id, raw)
         keys = [k for k in mapping.CARRIED if k in after]
         # Compared as the portal would hold them, so what CKAN cannot take is no change.
-        was = canonical(mapping.carried(before, vocabulary), keys)
-        wanted = canonical(mapping.carried(after, vocabulary), keys)
-        now = canonical(current.record, keys)
-        changing = [k for k in keys if was.get(k) != wanted.get(k)]
-        # CKAN has no If-Match: re-read, and refuse to overwrite a field that moved meanwhile.
-        moved = [k for k in changing if now.get(k) not in (was.get(k), wanted.get(k))]
+        was = unit_values(canonical(mapping.carried(before, vocabulary), keys), keys)
+        wanted = unit_values(canonical(mapping.carried(after, vocabulary), keys), keys)
+        now = unit_values(canonical(current.record, keys), keys)
+        changing = [u for u in sorted(was.keys() | wanted.keys()) if was.get(u) != wanted.get(u)]
+        # CKAN has no If-Match: re-read, and refuse to overwrite a unit that moved meanwhile.
+        moved = [u for u in changing if now.get(u) not in (was.get(u), wanted.get(u))]
         if moved:
             raise PortalConflict(
                 f"changed on the portal since it was read ({', '.join(moved)}): not written",
@@ -285,13 +307,16 @@ class CkanAdapter(PortalAdapter):
             )
         report = MappingReport()
         label = str(after.get("id") or remote_id)
-        package, losses = mapping.to_ckan(after, vocabulary, keys=changing)
+        changed_keys = sorted({unit_key(u) for u in changing})
+        package, losses = mapping.to_ckan(after, vocabulary, keys=changed_keys)
         for loss in losses:
             report.add(label, loss.field, "push", loss.reason)
+        if "resources" in package:
+            package["resources"] = merged_resources(raw, before, after)
+        if "extras" in package:
+            package["extras"] = merged_extras(raw, package["extras"])
         if not package:
             return RemoteRecord(current.remote_id, current.record, current.version, report)
-        if "resources" in package:
-            _keep_resource_ids(package["resources"], raw)
         answer = await self._call(
             "package_patch", body={"id": remote_id, **package}, dataset=remote_id
         )
@@ -299,38 +324,80 @@ class CkanAdapter(PortalAdapter):
         return RemoteRecord(updated.remote_id, updated.record, updated.version, report)
 
     async def create(self, record: Record) -> RemoteRecord:
+        """A new package, private unless the dataset is public here now, carrying our marker;
+        a name another package holds is refused with a free one suggested, nothing written."""
         vocabulary = await self.vocabulary()
         package, _losses = mapping.to_ckan(record, vocabulary)
         report = MappingReport()
         for loss in mapping.outgoing_losses(record, vocabulary):
             report.add(record["id"], loss.field, "push", loss.reason)
-        package["name"] = mapping.package_name(record)
+        name = mapping.package_name(record)
+        package["name"] = name
+        package["extras"] = [*package["extras"], {"key": mapping.MARKER, "value": record["id"]}]
         if not package.get("owner_org"):
             owner, note = _owner_org(vocabulary)
             package["owner_org"] = owner
             if note:
                 report.add(record["id"], "team", "push", note)
-        answer = await self._call("package_create", body=package, dataset=record["id"])
+        try:
+            answer = await self._call("package_create", body=package, dataset=record["id"])
+        except PortalConflict as error:
+            if NAME_TAKEN not in error.reason:
+                raise
+            suggestion = await self._free_name(name)
+            free = f"a free name: {suggestion!r}" if suggestion else "no free name near it"
+            raise PortalConflict(
+                f"the name {name!r} is taken on the portal by another dataset: nothing was "
+                f"written ({free})",
+                remote=self.name,
+                dataset=record["id"],
+                status=409,
+            ) from None
         created = await self._remote(record["id"], answer)
         return RemoteRecord(created.remote_id, created.record, created.version, report)
 
+    async def _free_name(self, name: str) -> str | None:
+        for number in range(2, 6):
+            candidate = f"{name[:96]}-{number}"
+            try:
+                await self._call("package_show", params={"id": candidate})
+            except PortalNotFound:
+                return candidate
+            except PortalForbidden:
+                continue  # a private or deleted package holds it
+        return None
+
     async def find(self, record: Record) -> RemoteSummary | None:
-        try:
-            package = await self._call(
-                "package_show",
-                params={"id": mapping.package_name(record)},
-                dataset=record.get("id"),
-            )
-        except (PortalNotFound, PortalForbidden):
-            return None
-        if not isinstance(package, dict) or not isinstance(package.get("id"), str):
-            raise self.http.malformed("package_show: no id", dataset=record.get("id"))
-        return RemoteSummary(
-            remote_id=package["id"],
-            version=str(package.get("metadata_modified") or "") or None,
-            title=str(package.get("title") or ""),
-            local_id=record.get("id"),
+        """The package a create of ours made for `record`, by the marker it carries (never by
+        a name: a name says nothing of who made the package)."""
+        dataset_id = str(record.get("id") or "")
+        result = await self._call(
+            "package_search",
+            params=self._search_params(fq=f'extras_{mapping.MARKER}:"{dataset_id}"', rows=10),
+            dataset=dataset_id,
         )
+        results = result.get("results") if isinstance(result, dict) else None
+        if not isinstance(results, list):
+            raise self.http.malformed("package_search: no results", dataset=dataset_id)
+        for package in results:
+            if not isinstance(package, dict) or not isinstance(package.get("id"), str):
+                continue
+            extras = package.get("extras")
+            if not isinstance(extras, list):
+                continue
+            if any(
+                isinstance(e, dict)
+                and e.get("key") == mapping.MARKER
+                and e.get("value") == dataset_id
+                for e in extras
+            ):
+                return RemoteSummary(
+                    remote_id=package["id"],
+                    version=_version(package.get("metadata_modified")),
+                    title=str(package.get("title") or ""),
+                    local_id=dataset_id,
+                )
+        return None
 
     async def delete(self, remote_id: str) -> None:
         # Deleting twice is harmless, so a lost answer may be retried.
@@ -347,6 +414,9 @@ class CkanAdapter(PortalAdapter):
             if self._vocabulary is None and loss.field in ("licence/url", "topics", "team"):
                 continue
             report.add(dataset, loss.field, "push", loss.reason)
+        if record.get("state") != "published":
+            # CKAN ignores a state sent by a non-sysadmin: `private` is what hides it.
+            report.add(dataset, "state", "push", "a draft here: kept private there until published")
         return report
 
 
@@ -366,19 +436,6 @@ def team_ids(database: Database) -> frozenset[str]:
         return frozenset(session.scalars(select(Team.id)))
 
 
-def _keep_resource_ids(resources: list[dict[str, Any]], package: Any) -> None:
-    """Give each resource we send the CKAN id it already has, so CKAN updates it in place."""
-    by_child: dict[str, str] = {}
-    for resource in package.get("resources") or [] if isinstance(package, dict) else []:
-        if isinstance(resource, dict) and isinstance(resource.get("id"), str):
-            ours = resource.get(mapping.RES_ID)
-            by_child[ours if isinstance(ours, str) else resource["id"].lower()] = resource["id"]
-    for resource in resources:
-        known = by_child.get(str(resource.get(mapping.RES_ID)))
-        if known:
-            resource["id"] = known
-
-
 def _token(token: str) -> tuple[str, int] | None:
     try:
         data = orjson.loads(token)
@@ -390,6 +447,16 @@ def _token(token: str) -> tuple[str, int] | None:
     if not isinstance(latest, str) or not isinstance(count, int) or not latest:
         return None
     return latest, count
+
+
+def _version(value: Any) -> str | None:
+    """A package's version, its `metadata_modified`, to the millisecond: package_show gives
+    microseconds, the search index milliseconds with a Z; both say the same version."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.removesuffix("Z")
+    head, dot, fraction = text.partition(".")
+    return f"{head}.{(fraction + '000')[:3]}" if dot else f"{head}.000"
 
 
 def _solr_time(naive: str) -> str:

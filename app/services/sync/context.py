@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from app.models.database import Database
 from app.services.sync.adapter import PortalAdapter
 from app.services.sync.http import HttpOptions
+from app.services.sync.refused import Refused, read_token
 from app.services.sync.registry import open_adapter
 from app.services.sync.remotes import RemoteInfo, get_remote, remote_info, remote_key
 
@@ -32,8 +33,9 @@ class SyncContext:
     database: Database
     info: RemoteInfo
     remote_pk: int
-    token: str | None
+    token: str | None  # the adapter's listing token
     adapter: PortalAdapter
+    refused: Refused = field(default_factory=dict)  # datasets a pull could not hold here
 
 
 @asynccontextmanager
@@ -48,10 +50,11 @@ async def open_remote(
         # In the thread too: an OS keyring may block (a D-Bus call, an unlock prompt).
         return info, pk, token, remote_key(info, options.environ)
 
-    info, pk, token, key = await asyncio.to_thread(read)
+    info, pk, stored, key = await asyncio.to_thread(read)
+    token, refused = read_token(stored)
     adapter = open_adapter(info.name, info.kind, info.base_url, key, options=options.http)
     adapter.attach_catalogue(database, pk)
     try:
-        yield SyncContext(database, info, pk, token, adapter)
+        yield SyncContext(database, info, pk, token, adapter, refused)
     finally:
         await adapter.http.aclose()

@@ -80,10 +80,9 @@ class DataPressAdapter(PortalAdapter):
 
     async def list_datasets(self, since: str | None) -> Listing:
         headers = {"If-None-Match": since} if since else None
-        response = await self.http.get(EXPORT_PATH, headers=headers)
+        response, entries = await self.http.get_answer(EXPORT_PATH, headers=headers)
         if response.status_code == 304:
             return Listing([], complete=False, token=since)
-        entries = self.http.decode_json(response)
         if not isinstance(entries, list):
             raise self.http.malformed("export.json is not a JSON array", response=response)
         summaries: list[RemoteSummary] = []
@@ -104,8 +103,7 @@ class DataPressAdapter(PortalAdapter):
         return Listing(summaries, complete=True, token=response.headers.get("etag"))
 
     async def fetch(self, remote_id: str) -> RemoteRecord:
-        response = await self.http.get(dataset_path(remote_id), dataset=remote_id)
-        data = self.http.decode_json(response, dataset=remote_id)
+        response, data = await self.http.get_answer(dataset_path(remote_id), dataset=remote_id)
         return self._to_record(remote_id, data, response)
 
     def _to_record(self, remote_id: str, data: Any, response: Any) -> RemoteRecord:
@@ -167,8 +165,7 @@ class DataPressAdapter(PortalAdapter):
 
     async def check_access(self) -> Access:
         keyed = self.http.has_authorization
-        response = await self.http.get(EXPORT_PATH)
-        entries = self.http.decode_json(response)
+        response, entries = await self.http.get_answer(EXPORT_PATH)
         if not isinstance(entries, list):
             raise self.http.malformed("export.json is not a JSON array", response=response)
         ids = [e["id"] for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)]

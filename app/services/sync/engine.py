@@ -52,8 +52,9 @@ from app.services.sync import links as db
 from app.services.sync.apply_local import apply_pull
 from app.services.sync.apply_remote import apply_push
 from app.services.sync.context import DEFAULT_OPTIONS, SyncOptions, open_remote
-from app.services.sync.plan import Resolution, SyncPlan, SyncResult
+from app.services.sync.plan import ItemFailure, Resolution, SyncPlan, SyncResult
 from app.services.sync.planning import Planner
+from app.services.sync.refused import stored_token
 
 
 async def plan_pull(
@@ -91,6 +92,9 @@ async def apply(
     """Carry out `plan`; conflicts without a resolution are left alone on both sides."""
     resolutions = dict(resolutions or {})
     result = SyncResult(plan.remote, plan.direction)
+    result.failures.extend(
+        ItemFailure(item.key, item.state.skipped) for item in plan.items if item.state.skipped
+    )
     for item in plan.items:
         for conflict in item.conflicts:
             if (item.key, conflict.unit) not in resolutions:
@@ -98,12 +102,12 @@ async def apply(
     async with open_remote(database, plan.remote, options) as ctx:
         if plan.direction == "pull":
             await apply_pull(ctx, plan, resolutions, progress, options, result)
-            token = plan.listing.token if result.ok else None
+            token = stored_token(plan.listing.token, plan.refused) if result.ok else None
         else:
             await apply_push(ctx, plan, resolutions, progress, options, result)
             wrote = result.remote_created or result.remote_updated or result.remote_deleted
             # A failed write may have landed (a lost answer): list in full next time.
-            token = None if wrote or result.failures else ctx.token
+            token = None if wrote or result.failures else stored_token(ctx.token, ctx.refused)
         await asyncio.to_thread(db.finish, database, ctx.remote_pk, token)
     return result
 

@@ -21,14 +21,18 @@ What it does for every request:
 - 429: waits for `Retry-After` (seconds or an HTTP date), else the `reset_time` of the
   Opendatasoft error body (seed 003: `{"errorcode", "reset_time", "limit_time_unit",
   "call_limit", "error"}`), else a backoff; the wait pauses every request of this client (the
-  portal is counting all of them), and a wait longer than `max_wait` raises RateLimited with
+  portal is counting all of them): a request checks the pause after it gets its place among
+  the `concurrency` in flight, right before it is sent, so one queued behind the 429 waits too;
+  and a wait longer than `max_wait` raises RateLimited with
   the portal's message and reset time instead of sleeping for a day. A 429 was not processed,
   so it is retried whatever the method;
 - any other 4xx becomes the matching PortalError (401 PortalAuthError, 403 PortalForbidden,
   404 PortalNotFound, 409/412 PortalConflict, others PortalRejected), carrying the portal's own
   error message (DataPress/Catalogue Desk `{"error": {"message"}}`, Opendatasoft `{"error"}`,
   CKAN `{"success": false, "error": {"message"}}`);
-- `get_json`/`send_json`/`decode_json` turn an answer that is not JSON into MalformedAnswer.
+- an answer that should be JSON and is not (cut short, garbled, an HTML page answered with 200
+  by a proxy or a maintenance page) is retried like a 5xx, for idempotent requests only; after
+  the retries `get_json`/`send_json` raise MalformedAnswer (`decode_json` raises it at once).
 
 Every error names the remote, the request (method and URL) and the dataset passed as
 `dataset=`. 304 Not Modified is an answer, not an error (conditional GETs).
@@ -97,6 +101,7 @@ class HttpStats:
     requests: int = 0  # attempts sent, retries included
     retries: int = 0
     rate_limited: int = 0  # 429 answers
+    malformed: int = 0  # answers that should have been JSON and were not
     waited: float = 0.0  # seconds spent waiting for Retry-After / backoff
 
 
@@ -164,6 +169,37 @@ class PortalHttp:
     ) -> httpx.Response:
         """Send one request with the retries above; the response (2xx, 304, or a status in
         `ok`), read in full. Raises a PortalError for anything else."""
+        response, _ = await self._exchange(
+            method,
+            path,
+            dataset=dataset,
+            params=params,
+            json=json,
+            content=content,
+            headers=headers,
+            idempotent=idempotent,
+            ok=ok,
+            decode=False,
+        )
+        return response
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        dataset: str | None,
+        params: Mapping[str, str | int] | None,
+        json: Any = None,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+        idempotent: bool | None,
+        ok: Collection[int] = (),
+        decode: bool,
+        empty_ok: bool = False,
+    ) -> tuple[httpx.Response, Any]:
+        """`request`, and with `decode` the decoded JSON of a 2xx answer (None for a 304, or an
+        empty body where `empty_ok`): an answer that is not JSON is retried like a 5xx."""
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
@@ -173,9 +209,11 @@ class PortalHttp:
         failures = 0
         limited = 0
         while True:
-            await self._wait_for_pause()
             try:
                 async with self._semaphore:
+                    # Checked once a place is ours, right before sending: a 429 answered
+                    # while this request queued pauses it too.
+                    await self._wait_for_pause()
                     self.stats.requests += 1
                     response = await self._client.request(
                         method, path, params=params, content=content, headers=headers
@@ -196,7 +234,19 @@ class PortalHttp:
                 ) from error
             status = response.status_code
             if status < 300 or status == 304 or status in ok:
-                return response
+                if not decode or status >= 300 or (empty_ok and not response.content.strip()):
+                    return response, None
+                try:
+                    return response, self.decode_json(response, dataset=dataset)
+                except MalformedAnswer:
+                    self.stats.malformed += 1
+                    # A proxy's page or a cut answer is as passing as a 5xx; a write whose
+                    # answer is unreadable may have landed, so it is not sent twice.
+                    if idempotent and failures < self.options.retries:
+                        failures += 1
+                        await self._sleep(self._backoff(failures))
+                        continue
+                    raise
             if status == 429:
                 self.stats.rate_limited += 1
                 wait, body = _rate_limit_wait(response)
@@ -244,9 +294,31 @@ class PortalHttp:
         params: Mapping[str, str | int] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """GET and decode JSON; MalformedAnswer if the body is not JSON."""
-        response = await self.get(path, dataset=dataset, params=params, headers=headers)
-        return self.decode_json(response, dataset=dataset)
+        """GET and decode JSON; MalformedAnswer if the body is still not JSON after the
+        retries."""
+        _, body = await self.get_answer(path, dataset=dataset, params=params, headers=headers)
+        return body
+
+    async def get_answer(
+        self,
+        path: str,
+        *,
+        dataset: str | None = None,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[httpx.Response, Any]:
+        """`get_json` for a caller that also needs the response (its headers, a 304: then the
+        JSON is None)."""
+        return await self._exchange(
+            "GET",
+            path,
+            dataset=dataset,
+            params=params,
+            content=None,
+            headers=headers,
+            idempotent=True,
+            decode=True,
+        )
 
     async def send_json(
         self,
@@ -260,7 +332,7 @@ class PortalHttp:
         params: Mapping[str, str | int] | None = None,
     ) -> Any:
         """Send `body` as JSON with `method`; the decoded JSON answer (None for an empty one)."""
-        response = await self.request(
+        _, answer = await self._exchange(
             method,
             path,
             dataset=dataset,
@@ -268,10 +340,10 @@ class PortalHttp:
             content=orjson.dumps(body),
             headers={"Content-Type": content_type},
             idempotent=idempotent,
+            decode=True,
+            empty_ok=True,
         )
-        if not response.content.strip():
-            return None
-        return self.decode_json(response, dataset=dataset)
+        return answer
 
     def decode_json(self, response: httpx.Response, *, dataset: str | None = None) -> Any:
         try:

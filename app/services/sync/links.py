@@ -77,6 +77,24 @@ def load_bases(database: Database, pks: Iterable[int]) -> dict[int, Record]:
     return bases
 
 
+def embargo_passed_ids(database: Database, remote_pk: int, today: str) -> set[str]:
+    """Linked datasets whose embargo has passed since their link was last agreed: nothing
+    changed here, but a portal may now show them (an adapter's normal form says so)."""
+    with database.read() as session:
+        return set(
+            session.scalars(
+                select(Dataset.id)
+                .join(SyncLink, SyncLink.dataset_id == Dataset.id)
+                .where(
+                    SyncLink.remote_pk == remote_pk,
+                    Dataset.embargo_until.is_not(None),
+                    Dataset.embargo_until <= today,
+                    SyncLink.synced_at < Dataset.embargo_until,
+                )
+            )
+        )
+
+
 def unlinked_local_ids(database: Database, remote_pk: int) -> list[str]:
     """Local datasets without a link to this remote."""
     with database.read() as session:
@@ -123,11 +141,30 @@ class LinkUpdate:
     link_pk: int | None = None
 
 
+_READ = "sync_links_read"  # session.info: dataset id -> {remote pk: link} read by read_links
+
+
+def read_links(session: Session, dataset_ids: Iterable[str]) -> None:
+    """Read the links of these datasets in one query, so that `save_link` finds them (or that
+    there is none) without a query each: a first pull links thousands of new datasets."""
+    known: dict[str, dict[int, SyncLink]] = session.info.setdefault(_READ, {})
+    wanted = [i for i in dataset_ids if i not in known]
+    for chunk in batched(wanted, IN_CHUNK):
+        for dataset_id in chunk:
+            known[dataset_id] = {}
+        with session.no_autoflush:
+            for link in session.scalars(select(SyncLink).where(SyncLink.dataset_id.in_(chunk))):
+                known[link.dataset_id][link.remote_pk] = link
+
+
 def save_link(session: Session, remote_pk: int, update: LinkUpdate) -> None:
     link = None
     if update.link_pk is not None:
         link = session.get(SyncLink, update.link_pk)
-    if link is None:
+    known: dict[int, SyncLink] | None = session.info.get(_READ, {}).get(update.dataset_id)
+    if link is None and known is not None:
+        link = known.get(remote_pk)
+    elif link is None:
         # Without an autoflush: a batch's links are flushed together, not one by one. A link
         # still pending for this dataset would be a second one (the unique index refuses it).
         with session.no_autoflush:
@@ -139,10 +176,14 @@ def save_link(session: Session, remote_pk: int, update: LinkUpdate) -> None:
     if update.delete:
         if link is not None:
             session.delete(link)
+            if known is not None:
+                known.pop(remote_pk, None)
         return
     if link is None:
         link = SyncLink(remote_pk=remote_pk, dataset_id=update.dataset_id)
         session.add(link)
+        if known is not None:
+            known[remote_pk] = link
     link.dataset_id = update.dataset_id
     link.remote_id = update.remote_id
     link.remote_version = update.remote_version
@@ -200,6 +241,7 @@ def write_batch(
                 with session.begin_nested():
                     outcomes.extend(_write_in_order(session, [(key, write)]))
             except CatalogueError as error:
+                session.info.pop(_READ, None)  # it may hold a link the rollback undid
                 outcomes.append(WriteOutcome(key, error=error))
     return outcomes
 
@@ -224,6 +266,7 @@ def _write_in_order(
         created = datasets.create_datasets(
             session, [c.record for c in creates], author=author, replace_taken_ids=True
         )
+        read_links(session, [stored.record["id"] for stored in created])
         outcomes.extend(
             WriteOutcome(key, create.link(session, stored))
             for (key, _w), create, stored in zip(group, creates, created, strict=True)

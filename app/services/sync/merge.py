@@ -1,8 +1,9 @@
 """The three-way comparison of one dataset: base (last agreed), local and remote. Pure functions.
 
 A record is compared in *units*: each top-level synced field (`title`, `tags`, `licence`, ...)
-is one unit, and each resource and each link is a unit of its own (`resources/k93`), so two
-people adding different files to the same dataset is no conflict. Values are compared in their
+is one unit, and each resource, each link and each custom field is a unit of its own
+(`resources/k93`, `custom/frequency`), so two people adding different files to the same dataset,
+or editing different custom fields, is no conflict. Values are compared in their
 canonical form (`record.canonical`: as records.dataset_to_record gives them, defaults filled in), so
 a portal leaving out a null field is no change.
 
@@ -45,6 +46,11 @@ def canonical(record: Mapping[str, Any], keys: Iterable[str] | None = None) -> R
 # -- units -------------------------------------------------------------------------------------
 
 
+# Fields compared by their parts: each resource and link by its id, each custom field by its
+# key, so different custom fields edited on each side merge instead of conflicting.
+KEYED: frozenset[str] = CHILD_FIELDS | {"custom"}
+
+
 def unit_values(record: Mapping[str, Any] | None, keys: Iterable[str]) -> dict[str, Any]:
     """unit path -> value for the given keys of a canonical record (None record: nothing)."""
     if record is None:
@@ -53,7 +59,7 @@ def unit_values(record: Mapping[str, Any] | None, keys: Iterable[str]) -> dict[s
     for key in keys:
         if key not in record:
             continue
-        if key in CHILD_FIELDS:
+        if key in KEYED:
             for child_id, child in (record[key] or {}).items():
                 values[f"{key}/{child_id}"] = child
         else:

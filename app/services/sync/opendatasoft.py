@@ -67,6 +67,7 @@ from app.services.sync.registry import register
 SEARCH = "/api/datasets/1.0/search"
 LOOKUP = "/api/datasets/1.0/"
 DATASETS = "/api/automation/v1.0/datasets/"
+LISTING_PAGE = 1000  # the most seed 004 lets a listing page hold
 METADATA_KEYS = ("title", "description", "tags")
 
 
@@ -293,13 +294,22 @@ class OpendatasoftAdapter(PortalAdapter):
         return self._uids[dataset_id]
 
     async def _raw_resources(self, uid: str, dataset_id: str) -> list[dict[str, Any]]:
-        answer = await self.http.get_json(
-            f"{DATASETS}{uid}/resources/", params={"limit": 1000}, dataset=dataset_id
-        )
-        results = answer.get("results") if isinstance(answer, dict) else None
-        if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
-            raise self.http.malformed("the resource list has no results", dataset=dataset_id)
-        return results
+        return await self._listing(f"{DATASETS}{uid}/resources/", "resource", dataset_id)
+
+    async def _listing(self, path: str, what: str, dataset_id: str) -> list[dict[str, Any]]:
+        """Every item of an Automation API listing, page after page (seed 004: `limit` at most
+        1000, `offset`, `total_count`)."""
+        results: list[dict[str, Any]] = []
+        while True:
+            params = {"limit": LISTING_PAGE, "offset": len(results)}
+            answer = await self.http.get_json(path, params=params, dataset=dataset_id)
+            page = answer.get("results") if isinstance(answer, dict) else None
+            total = answer.get("total_count") if isinstance(answer, dict) else None
+            if not isinstance(page, list) or not all(isinstance(r, dict) for r in page):
+                raise self.http.malformed(f"the {what} list has no results", dataset=dataset_id)
+            results.extend(page)
+            if not page or not isinstance(total, int) or len(results) >= total:
+                return results
 
     async def _resources(self, uid: str, dataset_id: str) -> dict[str, Record]:
         raw = await self._raw_resources(uid, dataset_id)
@@ -307,6 +317,11 @@ class OpendatasoftAdapter(PortalAdapter):
             return mapping.resources_to_children(raw)
         except mapping.Malformed as error:
             raise self.http.malformed(str(error), dataset=dataset_id) from None
+
+    def normal_form(self, record: Record) -> Record:
+        """Published there only while public here now: an embargo that starts, or ends, is
+        a change of state to carry (it is no field the portal holds)."""
+        return {**record, "state": "published" if mapping.wants_published(record) else "draft"}
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -429,12 +444,12 @@ class OpendatasoftAdapter(PortalAdapter):
         ):
             path = f"{DATASETS}{uid}/security/{kind}s/"
             try:
-                answer = await self.http.get_json(path, params={"limit": 1000}, dataset=dataset_id)
+                rulesets = await self._listing(path, "ruleset", dataset_id)
             except PortalForbidden as error:
                 report.add(label, "permissions", "push", f"not pushed: {error.reason}")
                 return
             existing: dict[str, set[str]] = {}
-            for ruleset in answer.get("results") or [] if isinstance(answer, dict) else []:
+            for ruleset in rulesets:
                 target = ruleset.get(kind) if isinstance(ruleset, dict) else None
                 name = (target or {}).get("username" if kind == "user" else "uid")
                 if isinstance(name, str):

@@ -15,7 +15,10 @@ resolutions)` then writes. A conflict is resolved by a Resolution keyed by
 
 An unresolved conflict is left alone on both sides: its unit keeps its old base, so the next
 sync shows it again. A whole-dataset conflict has the unit "*" (deleted on one side, edited on
-the other): KEEP_MINE keeps the local state, TAKE_THEIRS follows the remote.
+the other): KEEP_MINE keeps the local state, TAKE_THEIRS follows the remote. Deleted there and
+edited here: KEEP_MINE creates it there again (a push at once; after a pull, the next push),
+TAKE_THEIRS deletes it here (a pull at once; after a push, the next pull). Deleted here and
+edited there: KEEP_MINE deletes it there, TAKE_THEIRS brings it back here.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any, Literal
 from app.services.records import Record
 from app.services.sync.adapter import Listing, MappingReport
 from app.services.sync.merge import FieldConflict
+from app.services.sync.refused import Refused
 
 Direction = Literal["pull", "push"]
 Action = Literal["create", "update", "delete", "unlink"]
@@ -67,6 +71,7 @@ class ItemState:
     converged: dict[str, Any] = field(default_factory=dict)  # units equal on both sides
     adopt: bool = False  # a create in flight found on the remote: adopt it, push the rest
     refresh: bool = False  # nothing to write, but the link's versions/base move on
+    skipped: str | None = None  # why it sits this sync out (an unusable answer): a failure
 
 
 @dataclass(slots=True)
@@ -119,6 +124,9 @@ class SyncPlan:
     fetched: int  # full records fetched while planning
     unchanged: int  # linked datasets that changed on neither side
     pending: int  # datasets with changes for the other direction (left for later)
+    # Remote datasets this catalogue cannot hold (remote id -> version, why): shown in the
+    # report, remembered with the listing token so a pull reads each again only once changed.
+    refused: Refused = field(default_factory=dict)
 
     @property
     def conflicts(self) -> list[tuple[PlanItem, FieldConflict]]:

@@ -8,11 +8,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
+from app.services.clock import today_iso
+from app.services.errors import ValidationFailed
+from app.services.new_datasets import stored_record
 from app.services.progress import Progress
 from app.services.records import Record
 from app.services.sync import links as db
 from app.services.sync.adapter import (
     SYNC_FIELDS,
+    MalformedAnswer,
     MappingReport,
     PortalForbidden,
     PortalNotFound,
@@ -21,9 +25,19 @@ from app.services.sync.adapter import (
 )
 from app.services.sync.concurrency import run_all
 from app.services.sync.context import SyncContext, SyncOptions
-from app.services.sync.merge import FieldConflict, canonical, synced_keys, three_way, unit_values
+from app.services.sync.merge import (
+    FieldConflict,
+    canonical,
+    set_units,
+    synced_keys,
+    three_way,
+    unit_values,
+)
 from app.services.sync.plan import WHOLE, Direction, PlanItem, SyncPlan
-from app.services.validation import DATASET_ID
+from app.services.sync.refused import Refused
+from app.services.validation import DATASET_ID, validate_record
+
+CANNOT_HOLD = "cannot be held here"
 
 
 class _Gone:
@@ -31,6 +45,13 @@ class _Gone:
 
     def __init__(self, hidden: bool) -> None:
         self.hidden = hidden
+
+
+class _Skipped:
+    """A fetch got no usable answer, even retried: this dataset sits this sync out."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 class Planner:
@@ -49,25 +70,35 @@ class Planner:
         self.pending = 0
         self.fetched = 0
         self.bases: dict[int, Record] = {}
+        self.refused: Refused = {}
+
+    def _local(self, record: Record, keys: Sequence[str]) -> Record:
+        """A local record compared with the remote: in the portal's normal form."""
+        return canonical(self.adapter.normal_form(record), keys)
 
     async def _load_bases(self, links: Sequence[db.LinkRow]) -> None:
         pks = [link.pk for link in links]
         self.bases = await asyncio.to_thread(db.load_bases, self.ctx.database, pks)
 
-    async def _fetch_all(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord | _Gone]:
+    async def _fetch_all(
+        self, remote_ids: Sequence[str]
+    ) -> dict[str, RemoteRecord | _Gone | _Skipped]:
         adapter = self.adapter
 
-        def job(remote_id: str) -> Callable[[], Awaitable[RemoteRecord | _Gone]]:
-            async def fetch() -> RemoteRecord | _Gone:
+        def job(remote_id: str) -> Callable[[], Awaitable[RemoteRecord | _Gone | _Skipped]]:
+            async def fetch() -> RemoteRecord | _Gone | _Skipped:
                 try:
                     return await adapter.fetch(remote_id)
                 except PortalNotFound:
                     return _Gone(hidden=False)
                 except PortalForbidden:
                     return _Gone(hidden=True)
+                except MalformedAnswer as error:  # one bad answer costs one dataset
+                    return _Skipped(error.message)
 
             return fetch
 
+        await adapter.prefetch(remote_ids)
         results = await run_all(
             [job(r) for r in remote_ids],
             self.progress,
@@ -80,6 +111,15 @@ class Planner:
                 self.report.extend(value.report)
         return found
 
+    def _skip(
+        self, key: str, dataset_id: str | None, remote_id: str | None, answer: _Skipped
+    ) -> None:
+        """A dataset whose answer was unusable: shown, written on neither side, a failure of
+        the sync (so the listing token stays and the next sync reads it again)."""
+        item = PlanItem(key, dataset_id, remote_id, "", notes=[f"skipped: {answer.reason}"])
+        item.state.skipped = answer.reason
+        self.items.append(item)
+
     async def run(self) -> SyncPlan:
         ctx, database = self.ctx, self.ctx.database
         since = None if self.options.full else ctx.token
@@ -90,8 +130,15 @@ class Planner:
         by_remote = {link.remote_id: link for link in links if link.remote_id is not None}
         changed: list[tuple[db.LinkRow, RemoteSummary]] = []
         new: list[RemoteSummary] = []
+        self.refused = {
+            rid: entry
+            for rid, entry in ctx.refused.items()
+            if (rid in summaries or not listing.complete)
+        }
         for summary in summaries.values():
             link = by_remote.get(summary.remote_id)
+            if self._still_refused(summary):
+                continue
             if link is None:
                 new.append(summary)
             elif (
@@ -129,7 +176,37 @@ class Planner:
             fetched=self.fetched,
             unchanged=unchanged,
             pending=self.pending,
+            refused=self.refused,
         )
+
+    def _still_refused(self, summary: RemoteSummary) -> bool:
+        """A dataset a pull could not hold, unchanged since: reported again, not fetched."""
+        entry = self.refused.get(summary.remote_id)
+        if entry is None or self.options.full:
+            return False
+        version, why = entry
+        if version is None or version != summary.version:
+            del self.refused[summary.remote_id]  # changed there: read it again
+            return False
+        self.report.add(summary.remote_id, "*", self.direction, f"{CANNOT_HOLD} (unchanged): {why}")
+        return True
+
+    def _refuse(self, summary: RemoteSummary, record: Record, item: PlanItem) -> bool:
+        """Whether `record` (what a pull would write here) is one this catalogue cannot hold:
+        if so the item writes nothing, says why once, and is remembered (`sync.refused`)."""
+        try:
+            validate_record(stored_record({**record, "id": record.get("id") or "xxxxx"}))
+        except ValidationFailed as failure:
+            why = "; ".join(f"{path}: {message}" for path, message in failure.errors.items())
+            self.refused[summary.remote_id] = (summary.version, why)
+            self.report.add(
+                item.dataset_id or summary.remote_id, "*", "pull", f"{CANNOT_HOLD}: {why}"
+            )
+            item.notes.append(f"{CANNOT_HOLD}: {why}")
+            item.local, item.to_local = None, {}
+            item.state.refresh = False
+            return True
+        return False
 
     # -- pull ---------------------------------------------------------------------------------
 
@@ -141,6 +218,8 @@ class Planner:
         missing: list[db.LinkRow],
     ) -> None:
         database = self.ctx.database
+        if changed or missing or new:
+            await self.adapter.prepare()
         adopted = await self._find_interrupted_creates(links, new)
         fetch_ids = [s.remote_id for _, s in changed] + [s.remote_id for s in new]
         fetch_ids += [link.remote_id for link in missing if link.remote_id]
@@ -155,13 +234,22 @@ class Planner:
         self.pending = sum(1 for link in links if link.local_changed and link.pk not in changed_pks)
         for link, summary in changed:
             answer = fetched[summary.remote_id]
+            if isinstance(answer, _Skipped):
+                self._skip(link.dataset_id, link.dataset_id, link.remote_id, answer)
+                continue
             self._pull_linked(link, summary, answer, local.get(link.dataset_id))
         for link in missing:
             answer = fetched[link.remote_id or ""]
+            if isinstance(answer, _Skipped):
+                self._skip(link.dataset_id, link.dataset_id, link.remote_id, answer)
+                continue
             summary = RemoteSummary(link.remote_id or "", None)
             self._pull_linked(link, summary, answer, local.get(link.dataset_id))
         for summary in new:
             answer = fetched[summary.remote_id]
+            if isinstance(answer, _Skipped):
+                self._skip(f"remote:{summary.remote_id}", None, summary.remote_id, answer)
+                continue
             if isinstance(answer, _Gone):
                 continue  # listed, then gone before we could read it: nothing to pull
             if summary.remote_id in adopted:
@@ -201,6 +289,7 @@ class Planner:
     ) -> None:
         link, record, version = adopted
         item = _adopted(link, record, version, summary.remote_id, summary.version, answer)
+        item.state.local = self._local(record, item.state.keys)
         state = item.state
         if unit_values(state.local, state.keys) != unit_values(state.remote, state.keys):
             self.pending += 1
@@ -238,12 +327,16 @@ class Planner:
                 item.local = "unlink"
                 item.notes.append("deleted on both sides")
             else:
-                state.local = canonical(local[0], keys)
+                state.local = self._local(local[0], keys)
                 if unit_values(state.local, keys) == unit_values(base, keys):
                     item.local = "delete"
                     item.notes.append("deleted on the remote")
+                    item.notes.append("deleted here too, restorable from its history")
                 else:
-                    item.notes.append("deleted on the remote, edited here")
+                    item.notes.append(
+                        "deleted there, edited here: keep mine creates it there again on the "
+                        "next push, take theirs deletes it here"
+                    )
                     item.conflicts.append(_whole(base, state.local, None))
             self.items.append(item)
             return
@@ -262,13 +355,16 @@ class Planner:
                 self.pending += 1
             self.items.append(item)
             return
-        state.local = canonical(local[0], keys)
+        state.local = self._local(local[0], keys)
         merge = three_way(base, state.local, remote_c, keys)
         item.to_local = merge.to_local
         item.conflicts = merge.conflicts
         state.converged = merge.converged
         if merge.to_local:
             item.local = "update"
+            if self._refuse(summary, set_units(local[0], merge.to_local), item):
+                self.items.append(item)
+                return
         if merge.to_remote:
             self.pending += 1
         state.refresh = True
@@ -285,7 +381,7 @@ class Planner:
             item = PlanItem(record["id"], record["id"], summary.remote_id, title)
             state = item.state
             state.local_full, state.local_version = record, version
-            state.local = canonical(record, keys)
+            state.local = self._local(record, keys)
             merge = three_way(None, state.local, remote_c, keys)
             item.conflicts = merge.conflicts
             state.converged = merge.converged
@@ -298,6 +394,9 @@ class Planner:
             state.local_full = {"id": planned} if DATASET_ID.match(str(planned)) else None
             item.local = "create"
             item.to_local = unit_values(remote_c, keys)
+            if self._refuse(summary, {k: answer.record[k] for k in keys}, item):
+                self.items.append(item)
+                return
         state.keys = keys
         state.remote = remote_c
         state.remote_full = answer.record
@@ -315,35 +414,49 @@ class Planner:
         database, adapter = self.ctx.database, self.adapter
         remote_changed = {link.pk: summary for link, summary in changed}
         missing_pks = {link.pk for link in missing}
+        # An embargo that passed changes what the portal may show, with no edit here.
+        opened = await asyncio.to_thread(
+            db.embargo_passed_ids, database, self.ctx.remote_pk, today_iso()
+        )
         dirty = [
             link
             for link in links
-            if link.local_changed and link.remote_id is not None and link.pk not in missing_pks
+            if (link.local_changed or link.dataset_id in opened)
+            and link.remote_id is not None
+            and link.pk not in missing_pks
         ]
         creating = [link for link in links if link.remote_id is None]
         fetch_ids = [link.remote_id or "" for link in dirty if link.pk in remote_changed]
-        fetched = await self._fetch_all(fetch_ids)
+        fetch_ids += [link.remote_id or "" for link in missing]
         new_ids: list[str] = []
         if adapter.can_create:
             new_ids = await asyncio.to_thread(db.unlinked_local_ids, database, self.ctx.remote_pk)
-        wanted = [link.dataset_id for link in dirty + creating] + new_ids
+        if fetch_ids or dirty or creating or new_ids:
+            await adapter.prepare()
+        fetched = await self._fetch_all(fetch_ids)
+        wanted = [link.dataset_id for link in dirty + creating + missing] + new_ids
         local = await asyncio.to_thread(db.load_records, database, wanted)
-        await self._load_bases(dirty)
+        await self._load_bases(dirty + missing)
         self.pending = sum(
             1 for link in links if link.pk in remote_changed and not link.local_changed
         )
-        self.pending += len(missing)
         for link in missing:
-            self.report.add(
-                link.dataset_id,
-                "*",
-                "push",
-                "not on the remote any more (deleted there, or hidden from this key): "
-                "pull to handle it",
-            )
+            answer = fetched.get(link.remote_id or "")
+            if isinstance(answer, RemoteRecord):  # the listing lagged: it is there
+                if link.local_changed:
+                    lagged = RemoteSummary(link.remote_id or "", answer.version)
+                    self._push_linked(link, lagged, answer, local.get(link.dataset_id))
+                continue
+            if isinstance(answer, _Skipped):  # unreadable, not gone: nothing is deleted for it
+                self._skip(link.dataset_id, link.dataset_id, link.remote_id, answer)
+                continue
+            self._push_gone(link, answer or _Gone(hidden=False), local.get(link.dataset_id))
         for link in dirty:
             summary = remote_changed.get(link.pk)
             answer = fetched.get(link.remote_id or "") if summary else None
+            if isinstance(answer, _Skipped):
+                self._skip(link.dataset_id, link.dataset_id, link.remote_id, answer)
+                continue
             self._push_linked(link, summary, answer, local.get(link.dataset_id))
         for link in creating:
             await self._push_creating(link, local.get(link.dataset_id))
@@ -374,10 +487,7 @@ class Planner:
         state.link_pk = link.pk
         state.base = base
         if isinstance(answer, _Gone):
-            item.title = str(base.get("title") or "")
-            item.notes.append("not on the remote any more: pull to handle it")
-            self.pending += 1
-            self.items.append(item)
+            self._push_gone(link, answer, local)
             return
         if answer is not None:
             remote_c = canonical(answer.record)
@@ -408,8 +518,8 @@ class Planner:
             self.items.append(item)
             return
         state.local_full, state.local_version = local
-        state.local = canonical(local[0], keys)
-        item.title = str(state.local.get("title") or "")
+        state.local = self._local(local[0], keys)
+        item.title = str(local[0].get("title") or "")
         merge = three_way(base, state.local, remote_c, keys)
         item.to_remote = merge.to_remote
         item.conflicts = merge.conflicts
@@ -422,6 +532,32 @@ class Planner:
         if merge.to_local:
             self.pending += 1
         state.refresh = True
+        self.items.append(item)
+
+    def _push_gone(self, link: db.LinkRow, answer: _Gone, local: tuple[Record, int] | None) -> None:
+        """A linked dataset the remote no longer shows: deleted there, or hidden from the key."""
+        base = self.bases.get(link.pk, {})
+        item = PlanItem(link.dataset_id, link.dataset_id, link.remote_id, "")
+        state = item.state
+        state.link_pk, state.base, state.keys = link.pk, base, list(base)
+        item.title = str((local[0] if local else base).get("title") or "")
+        if answer.hidden:
+            item.notes.append("no longer visible to this key on the remote: left alone")
+            self.report.add(link.dataset_id, "*", "push", "the remote refuses to show it (403)")
+        elif local is None:
+            item.local = "unlink"
+            item.notes.append("deleted on both sides")
+        elif not link.local_changed:
+            item.notes.append("deleted there: the next pull deletes it here")
+            self.pending += 1
+        else:
+            state.local_full, state.local_version = local
+            state.local = self._local(local[0], state.keys)
+            item.notes.append(
+                "deleted there, edited here: keep mine creates it there again, take theirs "
+                "leaves it for the next pull to delete here"
+            )
+            item.conflicts.append(_whole(base, state.local, None))
         self.items.append(item)
 
     async def _push_creating(self, link: db.LinkRow, local: tuple[Record, int] | None) -> None:
@@ -440,11 +576,15 @@ class Planner:
             self._push_new(record, version, link_pk=link.pk)
             return
         answer = (await self._fetch_all([found.remote_id]))[found.remote_id]
+        if isinstance(answer, _Skipped):  # found, not readable: never created a second time
+            self._skip(link.dataset_id, link.dataset_id, found.remote_id, answer)
+            return
         if isinstance(answer, _Gone):
             self._push_new(record, version, link_pk=link.pk)
             return
         item = _adopted(link, record, version, found.remote_id, found.version, answer)
         state = item.state
+        state.local = self._local(record, state.keys)
         state.adopt = True
         assert state.remote is not None and state.local is not None  # set by _adopted
         merge = three_way(state.remote, state.local, state.remote, state.keys)

@@ -75,10 +75,18 @@ class FieldErrors:
 
 
 class Commit(Protocol):
-    """Runs one change in its own transaction. A refusal is shown through `errors` (False);
-    after a commit the view says so (`changed`) and, with `refresh`, re-reads every tab."""
+    """Runs one change in its own transaction, off the GUI thread (views.operations). A
+    refusal is shown through `errors`; after a commit, with `refresh`, every tab is re-read,
+    then `then` runs and the view says so (`changed`)."""
 
-    def __call__(self, errors: FieldErrors, change: Change, *, refresh: bool = True) -> bool: ...
+    def __call__(
+        self,
+        errors: FieldErrors,
+        change: Change,
+        *,
+        refresh: bool = True,
+        then: Callable[[], None] | None = None,
+    ) -> None: ...
 
 
 def error_label() -> QtWidgets.QLabel:

@@ -116,10 +116,12 @@ class GroupsTab(_MembersTab):
         def change(session: Session) -> None:
             created.append(access.create_group(session, title, description=description).id)
 
-        if self._commit(self._errors, change):
+        def added() -> None:
             self.title_edit.clear()
             self.description_edit.clear()
             select_key(self.table, created[0])
+
+        self._commit(self._errors, change, then=added)
 
 
 class TeamsTab(_MembersTab):
@@ -152,7 +154,9 @@ class TeamsTab(_MembersTab):
         def change(session: Session) -> None:
             access.create_team(session, team_id, title)
 
-        if self._commit(self._errors, change):
+        def added() -> None:
             self.id_edit.clear()
             self.title_edit.clear()
             select_key(self.table, team_id)
+
+        self._commit(self._errors, change, then=added)

@@ -210,10 +210,12 @@ class RulesetsTab(QtWidgets.QWidget):
         def change(session: Session) -> None:
             _set_ruleset(session, dataset_id, kind, target_id, names)
 
-        if self._commit(self._errors, change):
+        def added() -> None:
             for check in self.checks.values():
                 check.setChecked(False)
             select_key(self.table, ruleset_key(kind, target_id))
+
+        self._commit(self._errors, change, then=added)
 
     def _toggled(self, kind: str, target_id: int, names: list[str]) -> None:
         dataset_id = self._dataset_id
@@ -223,10 +225,9 @@ class RulesetsTab(QtWidgets.QWidget):
         def change(session: Session) -> None:
             _set_ruleset(session, dataset_id, kind, target_id, names)
 
-        self._commit(self._table_errors, change, refresh=False)
-        # The ruleset may be gone (no permission left) or refused: show what is stored once
-        # the view's own check-box handling has finished, never from inside it.
-        QtCore.QTimer.singleShot(0, self, self.refresh)
+        # The ruleset may be gone (no permission left) or refused: what is stored is shown
+        # once the write is done, after the view's own check-box handling.
+        self._commit(self._table_errors, change, then=self.refresh)
 
     def _remove(self) -> None:
         rows = self.table.selectionModel().selectedRows()

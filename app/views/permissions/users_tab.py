@@ -137,10 +137,12 @@ class UsersTab(QtWidgets.QWidget):
         def change(session: Session) -> None:
             access.create_user(session, username, display_name=display_name, email=email)
 
-        if self._commit(self._errors, change):
+        def added() -> None:
             for edit in (self.username_edit, self.display_name_edit, self.email_edit):
                 edit.clear()
             name = username.strip()
             select_key(
                 self.table, next((u.id for u in self._directory.users if u.username == name), None)
             )
+
+        self._commit(self._errors, change, then=added)

@@ -296,18 +296,21 @@ def test_a_portal_that_stays_down_is_a_clear_error_and_nothing_is_written(
     assert local_ids(database) == []
 
 
-def test_malformed_json_names_the_dataset_and_writes_nothing(
+def test_malformed_json_costs_that_dataset_and_the_rest_lands(
     database: Database, portal: FakeDataPress, remote: str
 ) -> None:
     ids = seed_portal(portal)
-    portal.faults.add(Fault("malformed", path=f"/api/dataset/{ids[2]}"))
-    with pytest.raises(MalformedAnswer) as caught:
-        run(engine.pull(database, remote, options=FAST))
-    message = caught.value.message
-    assert f"dataset {ids[2]}" in message and "not valid JSON" in message
-    assert f"/api/dataset/{ids[2]}" in message
-    assert local_ids(database) == []
-    # Once the portal answers properly, the pull goes through.
+    portal.faults.add(Fault("garbled", path=f"/api/dataset/{ids[1]}"))  # once: retried
+    portal.faults.add(Fault("malformed", path=f"/api/dataset/{ids[2]}", times=None))
+    plan, result = run(engine.pull(database, remote, options=FAST))
+    [failure] = result.failures
+    assert failure.key == f"remote:{ids[2]}"
+    assert f"dataset {ids[2]}" in failure.message and "not valid JSON" in failure.message
+    assert f"/api/dataset/{ids[2]}" in failure.message
+    assert [i.key for i in plan.items if i.state.skipped] == [failure.key]
+    assert sorted(local_ids(database)) == sorted(i for i in ids if i != ids[2])
+    # Once the portal answers properly, the next pull brings the rest.
+    portal.faults.clear()
     _plan, result = run(engine.pull(database, remote, options=FAST))
     assert result.ok
     assert_same(database, portal)
@@ -317,7 +320,7 @@ def test_malformed_export_is_a_clear_error(
     database: Database, portal: FakeDataPress, remote: str
 ) -> None:
     seed_portal(portal)
-    portal.faults.add(Fault("malformed", path="/api/datasets/export.json"))
+    portal.faults.add(Fault("malformed", path="/api/datasets/export.json", times=None))
     with pytest.raises(MalformedAnswer, match=r"export\.json"):
         run(engine.plan_pull(database, remote, options=FAST))
 

@@ -128,12 +128,49 @@ def test_a_daily_quota_is_an_error_not_a_day_long_sleep(server: FakeServer) -> N
     assert caught.value.reset_time is not None
 
 
-def test_malformed_json_is_a_clear_error(server: FakeServer) -> None:
-    server.faults.add(Fault("malformed", path="/item/a"))
+def test_429_pauses_the_requests_queued_behind_it(server: FakeServer) -> None:
+    """Four requests in flight (the concurrency) are answered 429 with Retry-After: 1; twelve
+    more wait for a place. None of the sixteen may reach the portal before the earliest time a
+    Retry-After allows, as the portal's own clock saw the arrivals: neither the 429s' retries
+    nor the requests that were queued when the 429s came back."""
+
+    async def work(http: PortalHttp) -> list[Any]:
+        return list(await asyncio.gather(*(http.get_json(f"/item/n{i}") for i in range(16))))
+
+    server.faults.add(Fault("429", times=FAST.concurrency, retry_after=1))
+    answers = run(server, work)
+    assert sorted(a["name"] for a in answers) == sorted(f"n{i}" for i in range(16))
+    log = server.faults.requests()
+    limited = [s for s in log if s.status == 429]
+    assert len(limited) == FAST.concurrency
+    allowed = min(s.at for s in limited) + 1.0  # the first 429 arrived, then 1 s
+    later = [s for s in log if s.status != 429]
+    assert len(later) == 16
+    assert [s for s in later if s.at < allowed] == []
+
+
+@pytest.mark.parametrize("kind", ["malformed", "garbled", "html"])
+def test_an_answer_that_is_not_json_is_retried_like_a_5xx(server: FakeServer, kind: str) -> None:
+    server.faults.add(Fault(kind, times=2, path="/item/a"))  # type: ignore[arg-type]
+    assert run(server, lambda h: h.get_json("/item/a")) == {"name": "a"}
+    assert len(server.faults.requests("GET", "/item/a")) == 3
+
+
+@pytest.mark.parametrize("kind", ["malformed", "garbled", "html"])
+def test_an_answer_never_json_is_a_clear_error(server: FakeServer, kind: str) -> None:
+    server.faults.add(Fault(kind, times=None, path="/item/a"))  # type: ignore[arg-type]
     with pytest.raises(MalformedAnswer) as caught:
         run(server, lambda h: h.get_json("/item/a", dataset="ab123"))
     assert "dataset ab123" in caught.value.message
-    assert "/item/a" in caught.value.message
+    assert "/item/a" in caught.value.message and "not valid JSON" in caught.value.message
+    assert len(server.faults.requests("GET", "/item/a")) == FAST.retries + 1
+
+
+def test_a_post_whose_answer_is_not_json_is_not_sent_twice(server: FakeServer) -> None:
+    server.faults.add(Fault("html", times=None, method="POST"))
+    with pytest.raises(MalformedAnswer):
+        run(server, lambda h: h.send_json("POST", "/post", {}))
+    assert len(server.faults.requests("POST")) == 1
 
 
 def test_dropped_connection_is_retried_for_a_get(server: FakeServer) -> None:

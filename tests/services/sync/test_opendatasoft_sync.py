@@ -16,7 +16,6 @@ from app.models.database import Database
 from app.services import access, datasets
 from app.services.records import Record
 from app.services.sync import engine, registry, remotes
-from app.services.sync.adapter import MalformedAnswer
 from app.services.sync.http import HttpOptions
 from app.services.sync.links import LinkUpdate, save_links
 from app.services.sync.opendatasoft import OpendatasoftAdapter
@@ -301,17 +300,19 @@ def test_a_429_storm_with_the_quota_body_is_waited_out(
     assert_same(database, ods.portal)
 
 
-def test_malformed_json_is_an_error_naming_the_dataset_and_nothing_is_written(
+def test_malformed_json_costs_that_dataset_and_the_rest_lands(
     database: Database, ods: Ods, remote: str
 ) -> None:
     uids = seed(ods.portal)
-    ods.faults.add(Fault("malformed", path=f"{AUTOMATION}/{uids['bins-collected']}/resources"))
-    with pytest.raises(MalformedAnswer) as caught:
-        run(engine.pull(database, remote, options=FAST))
-    assert "bins-collected" in str(caught.value)
-    assert "not valid JSON" in str(caught.value)
-    assert local_ids(database) == []
-    # The fault was one answer: the next pull brings everything.
+    resources = f"{AUTOMATION}/{uids['bins-collected']}/resources"
+    ods.faults.add(Fault("html", path=resources, times=None))
+    plan, result = run(engine.pull(database, remote, options=FAST))
+    [failure] = result.failures
+    assert "bins-collected" in failure.message and "not valid JSON" in failure.message
+    assert [i.key for i in plan.items if i.state.skipped] == [failure.key]
+    assert len(local_ids(database)) == len(uids) - 1
+    # The portal answers again: the next pull brings everything.
+    ods.faults.clear()
     _plan, result = run(engine.pull(database, remote, options=FAST))
     assert result.ok
     assert_same(database, ods.portal)
@@ -466,3 +467,78 @@ def test_the_fake_search_api_answers_as_seed_003(ods: Ods) -> None:
     assert [d["datasetid"] for d in anonymous["datasets"]] == ["bins-collected"]
     missing = httpx.get(f"{ods.url}/api/datasets/1.0/draft-budget/", headers=key)
     assert missing.status_code == 404 and missing.json()["error"].startswith("Unknown dataset")
+
+
+def test_the_fake_search_api_counts_calls_against_a_quota_as_seed_003(ods: Ods) -> None:
+    ods.portal.call_limit = 2
+    seed(ods.portal)
+    key = {"Authorization": f"Apikey {KEY}"}
+    answers = [httpx.get(f"{ods.url}{SEARCH}", headers=key) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [a.headers["x-ratelimit-remaining"] for a in answers] == ["1", "0", "0"]
+    assert {a.headers["x-ratelimit-limit"] for a in answers} == {"2"}
+    assert all(a.headers["x-ratelimit-reset"].isdigit() for a in answers)
+    refused = answers[2]
+    assert "retry-after" not in refused.headers  # seed 003: the body says when, not a header
+    body = refused.json()
+    assert body["errorcode"] == 10002 and body["call_limit"] == 2
+    assert body["limit_time_unit"] == "day" and body["error"].startswith("Too many requests")
+    assert body["reset_time"].endswith("Z") and body["reset_time"] > "2024"
+    # Anonymous callers have a quota of their own, and their own error code.
+    anonymous = [httpx.get(f"{ods.url}/api/datasets/1.0/bins-collected") for _ in range(3)]
+    assert [a.status_code for a in anonymous] == [200, 200, 429]
+    assert anonymous[2].json()["errorcode"] == 10005
+
+
+def test_an_exhausted_quota_pauses_the_pull_until_its_reset_time(
+    database: Database, ods: Ods, remote: str
+) -> None:
+    """One Search API call a second: the pull waits for each `reset_time` (no Retry-After) and
+    the portal's own records show no call coming back before the moment it named."""
+    ods.portal.call_limit = 1
+    ods.portal.quota_period = 0.5
+    seed(ods.portal)
+    plan, result = run(engine.pull(database, remote, options=FAST))
+    assert result.ok, result
+    assert plan.count("local", "create") == 3
+    searches = [s for s in ods.faults.log if s.path.startswith("/api/datasets/1.0/")]
+    refused = [s for s in searches if s.status == 429]
+    assert refused and len(refused) == len(ods.portal.quota_resets)
+    for turned_away, reset in zip(refused, ods.portal.quota_resets, strict=True):
+        early = [s for s in searches if turned_away.at < s.at < reset]
+        assert early == []
+    assert_same(database, ods.portal)
+
+
+def test_the_fake_automation_api_pages_every_listing_as_seed_004(ods: Ods) -> None:
+    uids = seed(ods.portal)
+    bins = uids["bins-collected"]
+    for n in range(24):
+        ods.portal.add_resource(bins, f"Part {n}", f"https://data.example/{n}.csv")
+    key = {"Authorization": f"Apikey {KEY}"}
+    url = f"{ods.url}{AUTOMATION}/{bins}/resources/"
+    first = httpx.get(url, headers=key).json()  # 20 a page unless told
+    assert first["total_count"] == 25 and len(first["results"]) == 20
+    assert first["previous"] is None and "offset=20" in first["next"]
+    rest = httpx.get(first["next"], headers=key).json()
+    assert len(rest["results"]) == 5 and rest["next"] is None and rest["previous"]
+    assert len(httpx.get(url, params={"limit": 1000}, headers=key).json()["results"]) == 25
+    too_many = httpx.get(url, params={"limit": 1001}, headers=key)
+    assert too_many.status_code == 400 and too_many.json()["error_code"] == "validation_error"
+    rulesets = httpx.get(f"{ods.url}{AUTOMATION}/{bins}/security/users/", headers=key).json()
+    assert set(rulesets) == {"total_count", "next", "previous", "results"}
+
+
+def test_a_dataset_with_more_resources_than_a_page_comes_whole(
+    database: Database, ods: Ods, remote: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.services.sync.opendatasoft.LISTING_PAGE", 2)
+    uids = seed(ods.portal)
+    for n in range(4):
+        ods.portal.add_resource(uids["bins-collected"], f"Part {n}", f"https://d.example/{n}.csv")
+    ods.portal.publish_now(uids["bins-collected"])
+    _plan, result = run(engine.pull(database, remote, options=FAST))
+    assert result.ok, result
+    bins = local_record(database, linked(database)["bins-collected"])
+    assert len(bins["resources"]) == 5
+    assert_same(database, ods.portal)

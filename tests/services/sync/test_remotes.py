@@ -53,7 +53,7 @@ def test_a_key_lives_in_the_keyring_not_in_the_catalogue(
             remotes.get_remote(s, "hub")
 
 
-def test_without_a_keyring_a_key_is_refused_and_the_environment_is_offered(
+def test_without_a_keyring_a_key_is_refused_and_a_key_file_or_the_environment_offered(
     database: Database, no_keyring: None
 ) -> None:
     assert not remotes.keyring_usable()
@@ -62,7 +62,7 @@ def test_without_a_keyring_a_key_is_refused_and_the_environment_is_offered(
         database.transaction() as s,
     ):
         remotes.add_remote(s, "hub", "datapress", "https://data.example", key="k")
-    assert "plain-text" in caught.value.message
+    assert "--key-file PATH" in caught.value.message and "never writes keys" in caught.value.message
     with database.read() as s:
         assert remotes.list_remotes(s) == []  # nothing half-added
     with database.transaction() as s:

@@ -1,0 +1,212 @@
+"""One way to change the catalogue from the window (docs/ARCHITECTURE.md: off the GUI thread),
+after Anki's CollectionOp and QueryOp.
+
+`Operations.write(doing, fn, on_done)` runs `fn(session)` on the writer thread, in one
+transaction, one write at a time in the order asked (a queue of one thread: no two writes of
+this window race for the lock); `fn` returns an `Outcome`: its value for `on_done` and the
+`CatalogueChange` it made, which `catalogueChanged` then announces on the GUI thread. The
+table, the form and the panels refresh from that one signal, whoever wrote.
+
+`catalogueChanged` also fires for what others commit (the server's PATCH, a sync, another
+process): a `CatalogueWatch` (services.catalogue_watch) is polled on a light timer from a
+worker. Its own writes are not announced twice: each write tells the watch which versions it
+wrote.
+
+`read(fn, on_done)` runs a read that can take long (a dataset's record and lists) on a worker.
+
+Failures go to one handler (views.failures): an `on_error` callback may take an expected
+failure (a refused save shows its field errors), anything it does not take is shown there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.orm import Session
+
+from app.models.database import Database
+from app.services.catalogue_watch import CatalogueChange, CatalogueWatch, newest_version
+from app.services.progress import Progress
+from app.views.failures import FailureReporter
+from app.views.qt import QtCore, Signal
+from app.views.tasks import Task, TaskRunner
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# How often the watch looks for others' commits: one PRAGMA on SQLite, so it can be often.
+POLL_MS = 500
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """What a write returns: its value, and what it changed in the catalogue."""
+
+    value: T
+    change: CatalogueChange
+
+
+class Operations(QtCore.QObject):
+    catalogueChanged = Signal(object)  # CatalogueChange, on the GUI thread
+    busyChanged = Signal(bool)  # writes pending or not
+
+    def __init__(
+        self,
+        database: Database,
+        reporter: FailureReporter,
+        parent: QtCore.QObject | None = None,
+        *,
+        poll_ms: int = POLL_MS,
+    ) -> None:
+        super().__init__(parent)
+        self._database = database
+        self._reporter = reporter
+        self._writer = TaskRunner(self, max_threads=1)
+        self._readers = TaskRunner(self)
+        self._pending = 0
+        self._watch: CatalogueWatch | None = None
+        self._polling: Task | None = None
+        self._poll_timer = QtCore.QTimer(self, interval=poll_ms)
+        self._poll_timer.timeout.connect(self.poll_now)
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def write(
+        self,
+        doing: str,
+        fn: Callable[[Session], Outcome[T]],
+        on_done: Callable[[T], None] | None = None,
+        on_error: Callable[[Exception], bool] | None = None,
+    ) -> Task:
+        """Run `fn` in a write transaction off the GUI thread. doing: what it does, for an
+        error message ("save “Trees”"). on_error returns True when it showed the failure."""
+        watch = self._watch
+
+        def run(_progress: Progress) -> Outcome[T]:
+            owned: tuple[int, int] | None = None
+            try:
+                with self._database.transaction() as session:
+                    # The first statement takes the write lock (BEGIN IMMEDIATE on SQLite):
+                    # the versions written between these two reads are this write's own.
+                    first = newest_version(session)
+                    outcome = fn(session)
+                    owned = (first, newest_version(session))
+                    if watch is not None:  # told before the commit, so no poll sees it first
+                        watch.own(*owned)
+            except BaseException:
+                if watch is not None and owned is not None:
+                    # Rolled back: SQLite hands those pks out again, to others' versions.
+                    watch.disown(*owned)
+                raise
+            return outcome
+
+        def done(outcome: Outcome[T]) -> None:
+            self._finished()
+            if on_done is not None:
+                on_done(outcome.value)
+            if outcome.change:
+                self.catalogueChanged.emit(outcome.change)
+
+        def failed(error: Exception) -> None:
+            self._finished()
+            if on_error is None or not on_error(error):
+                self._reporter.report(error, doing)
+
+        self._pending += 1
+        if self._pending == 1:
+            self.busyChanged.emit(True)
+        return self._writer.run(run, on_done=done, on_error=failed)
+
+    def _finished(self) -> None:
+        self._pending -= 1
+        if self._pending == 0:
+            self.busyChanged.emit(False)
+
+    @property
+    def busy(self) -> bool:
+        return self._pending > 0
+
+    def expected_message(self, error: BaseException) -> str | None:
+        """The words for an expected failure (views.failures), None for a bug."""
+        return self._reporter.expected_message(error)
+
+    def report(self, error: BaseException, doing: str = "") -> None:
+        self._reporter.report(error, doing)
+
+    def announce(self, change: CatalogueChange) -> None:
+        """A write made outside this API (an import, a pull, a link check) finished."""
+        if change:
+            self.catalogueChanged.emit(change)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def read(
+        self,
+        doing: str,
+        fn: Callable[[Session], R],
+        on_done: Callable[[R], None],
+        on_error: Callable[[Exception], bool] | None = None,
+    ) -> Task:
+        """Run `fn` in a read session off the GUI thread; `on_done` gets its result."""
+
+        def run(_progress: Progress) -> R:
+            with self._database.read() as session:
+                return fn(session)
+
+        def failed(error: Exception) -> None:
+            if on_error is None or not on_error(error):
+                self._reporter.report(error, doing)
+
+        return self._readers.run(run, on_done=on_done, on_error=failed)
+
+    # -- others' changes ----------------------------------------------------------------------
+
+    def start_watching(self) -> None:
+        """Begin polling for others' commits (the watch opens on a worker)."""
+        if self._watch is not None or self._poll_timer.isActive():
+            return
+
+        def opened(watch: CatalogueWatch) -> None:
+            self._watch = watch
+            self._poll_timer.start()
+
+        self._readers.run(lambda _p: CatalogueWatch(self._database), on_done=opened,
+                          on_error=self._watch_failed)  # fmt: skip
+
+    def poll_now(self) -> None:
+        """Look for others' commits now (the timer does this every POLL_MS)."""
+        watch = self._watch
+        if watch is None or self._polling is not None:
+            return
+
+        def done(change: CatalogueChange | None) -> None:
+            self._polling = None
+            if change is not None and self._watch is not None:
+                self.catalogueChanged.emit(change)
+
+        def failed(error: Exception) -> None:
+            self._polling = None
+            self._watch_failed(error)
+
+        self._polling = self._readers.run(lambda _p: watch.poll(), on_done=done, on_error=failed)
+
+    def _watch_failed(self, error: Exception) -> None:
+        # Said once: a watch that fails every half second would bury the window in dialogs.
+        self._poll_timer.stop()
+        self._reporter.report(error, "watch the catalogue for changes made elsewhere")
+
+    def stop(self, msecs: int = 30000) -> bool:
+        """Stop watching and wait for the writes and reads in flight; False if they did not end."""
+        self._poll_timer.stop()
+        finished = self._writer.wait_for_all(msecs) and self._readers.wait_for_all(msecs)
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.close()
+        return finished
+
+
+def change_of(datasets: Any = (), *, directory: bool = False) -> CatalogueChange:
+    """A change of this window's own making: these dataset ids, the directory or not."""
+    return CatalogueChange(frozenset(datasets), directory=directory)
