@@ -3,7 +3,8 @@
 A batch of records goes in with one executemany per table (datasets, resources, links, access
 lists, versions), with no ORM object per row: validation, the access lists' users and teams
 (one query each for the batch), the derived fields, the history version and the search index
-(kept by the catalogue's own triggers, or PostgreSQL's generated column) are all in it. The
+(on SQLite one INSERT ... SELECT for the batch in place of the insert trigger's row by row,
+`_search_index_by_batch`; PostgreSQL's generated column) are all in it. The
 stored record is computed from the written record as `records.dataset_to_record` would read it
 back (a test compares the two), so no row is read back either.
 
@@ -16,8 +17,11 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Sequence
+import operator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from sqlalchemy import Connection, column, func, insert, select, text
@@ -35,6 +39,7 @@ from app.models import (
     dataset_read_users,
 )
 from app.models.history import pack
+from app.models.search_index import SQLITE_INDEX_ROWS, SQLITE_INSERT_TRIGGER
 from app.services.errors import ValidationFailed
 from app.services.record.canonical import canonical_record
 from app.services.record.fields import Kind
@@ -121,13 +126,20 @@ def stored_record(record: Record) -> Record:
     access lists sorted (records.dataset_to_record reads them ordered by id)."""
     stored = canonical_record(record)
     stored["descriptionText"] = html_to_text(stored["description"])
+    # canonical_record made fresh dicts and lists: those of one item need no sorting.
     for key in ("resources", "links"):
         children = stored[key]
-        stored[key] = dict(sorted(children.items(), key=lambda item: item[1]["order"]))
+        if len(children) > 1:
+            stored[key] = dict(sorted(children.items(), key=_order))
     for key in ("collaborators", "readusers", "readteams"):
-        stored[key] = sorted(stored[key])
+        if len(stored[key]) > 1:
+            stored[key].sort()
     stored["site"] = stored["site"] or ""
     return stored
+
+
+def _order(item: tuple[str, Record]) -> Any:
+    return item[1]["order"]
 
 
 def first_free_pk(connection: Connection) -> int:
@@ -253,11 +265,17 @@ class _Rows:
     def add(self, new: NewDataset, *, author: str, action: str, at: str | None) -> None:
         pk, record = new.pk, new.record
         self.datasets.append(_dataset_row(pk, new.number, record))
-        self.resources.extend(_resource_rows(pk, record))
-        self.links.extend(_link_rows(pk, record))
-        self.collaborators.extend((pk, user_id) for user_id in record["collaborators"])
-        self.read_users.extend((pk, user_id) for user_id in record["readusers"])
-        self.read_teams.extend((pk, team_id) for team_id in record["readteams"])
+        # Most datasets of an import have no files, links or access lists: no generator each.
+        if record["resources"]:
+            self.resources.extend(_resource_rows(pk, record))
+        if record["links"]:
+            self.links.extend(_link_rows(pk, record))
+        if record["collaborators"]:
+            self.collaborators.extend((pk, user_id) for user_id in record["collaborators"])
+        if record["readusers"]:
+            self.read_users.extend((pk, user_id) for user_id in record["readusers"])
+        if record["readteams"]:
+            self.read_teams.extend((pk, team_id) for team_id in record["readteams"])
         self.versions.append(_version_row(new, author, action, at))
 
     def insert(self, connection: Connection) -> None:
@@ -270,20 +288,52 @@ class _Rows:
             (dataset_read_users.name, PAIR_COLUMNS, self.read_users),
             (dataset_read_teams.name, TEAM_PAIR_COLUMNS, self.read_teams),
         )
-        for name, columns, rows in tables:
-            if not rows:
-                continue
-            if connection.dialect.name == "sqlite":
-                placeholders = ", ".join("?" * len(columns))
-                connection.exec_driver_sql(
-                    f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({placeholders})", rows
-                )
-            else:
-                # Untyped columns: the JSON text and packed bytes go through as they are.
-                untyped = sql_table(name, *(column(c) for c in columns))
-                connection.execute(
-                    insert(untyped), [dict(zip(columns, r, strict=True)) for r in rows]
-                )
+        if connection.dialect.name != "sqlite":
+            for name, columns, rows in tables:
+                if rows:
+                    # Untyped columns: the JSON text and packed bytes go through as they are.
+                    untyped = sql_table(name, *(column(c) for c in columns))
+                    connection.execute(
+                        insert(untyped), [dict(zip(columns, r, strict=True)) for r in rows]
+                    )
+            return
+        with _search_index_by_batch(connection, [row[0] for row in self.datasets]):
+            for name, columns, rows in tables:
+                if rows:
+                    placeholders = ", ".join("?" * len(columns))
+                    connection.exec_driver_sql(
+                        f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({placeholders})", rows
+                    )
+
+
+@contextmanager
+def _search_index_by_batch(connection: Connection, pks: list[int]) -> Iterator[None]:
+    """The SQLite search index of the datasets `pks`, written in one statement after their rows
+    rather than by the insert trigger row by row (models.search_index says why); the trigger is
+    back before this returns, whatever happens. A catalogue without the trigger keeps none."""
+    trigger = _insert_trigger(connection)
+    if trigger is None or not pks:
+        yield
+        return
+    connection.exec_driver_sql(f"DROP TRIGGER {SQLITE_INSERT_TRIGGER}")
+    try:
+        yield
+        connection.exec_driver_sql(SQLITE_INDEX_ROWS, (json.dumps(pks),))
+    except BaseException:
+        # The original error is the one to report. SQLite may have rolled the transaction
+        # back already (the trigger is then back with it).
+        with suppress(Exception):
+            if _insert_trigger(connection) is None:
+                connection.exec_driver_sql(trigger)
+        raise
+    connection.exec_driver_sql(trigger)
+
+
+def _insert_trigger(connection: Connection) -> str | None:
+    return connection.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+        (SQLITE_INSERT_TRIGGER,),
+    ).scalar()
 
 
 def _version_row(new: NewDataset, author: str, action: str, at: str | None) -> Row:
@@ -306,16 +356,37 @@ def _packed_keys(keys: tuple[str, ...]) -> bytes:
     return pack(sorted(keys))
 
 
+# The record's scalar values in DATASET_COLUMNS order (one C call), the JSON ones' places in
+# the row, and each object's parts.
+def _values(keys: Sequence[str]) -> Callable[[Record], tuple[Any, ...]]:
+    """The values of `keys` as a tuple (itemgetter gives one key's value bare)."""
+    if len(keys) == 1:
+        return lambda mapping: (mapping[keys[0]],)
+    return operator.itemgetter(*keys)
+
+
+_SCALAR_VALUES = _values([key for key, _, _ in _SCALARS])
+_JSON_PLACES = tuple(3 + i for i, (_, _, is_json) in enumerate(_SCALARS) if is_json)
+_OBJECT_PARTS = tuple((key, _values([part for part, _ in parts])) for key, parts in OBJECT_COLUMNS)
+
+
 def _dataset_row(pk: int, number: int, record: Record) -> Row:
     """The row `records.apply_record` writes for this record, in DATASET_COLUMNS order; JSON
     columns as the text SQLAlchemy's JSON type writes."""
-    row: list[Any] = [pk, slugify(record["title"]), number]
-    for key, _, is_json in _SCALARS:
-        row.append(json.dumps(record[key]) if is_json else record[key])
-    for key, parts in OBJECT_COLUMNS:
-        value = record[key]
-        row.extend(value[part] for part, _ in parts)
+    row: list[Any] = [pk, slugify(record["title"]), number, *_SCALAR_VALUES(record)]
+    for place in _JSON_PLACES:
+        row[place] = _json_text(row[place])
+    for key, parts in _OBJECT_PARTS:
+        row.extend(parts(record[key]))
     return tuple(row)
+
+
+def _json_text(value: Any) -> str:
+    """json.dumps(value), the text SQLAlchemy's JSON type writes; a list of texts (tags,
+    topics) without json.dumps's encoder set-up for each."""
+    if type(value) is list and all(type(item) is str for item in value):
+        return "[" + ", ".join(map(encode_basestring_ascii, value)) + "]"
+    return json.dumps(value)
 
 
 def _resource_rows(pk: int, record: Record) -> Iterator[Row]:

@@ -49,6 +49,8 @@ def split_list(cell: str) -> list[str]:
     """The items of a list cell written by `join_list`."""
     if not cell:
         return []
+    if "\\" not in cell:
+        return cell.split(LIST_SEPARATOR)  # nothing escaped (most lists)
     items: list[str] = []
     current: list[str] = []
     i = 0

@@ -15,8 +15,10 @@ an edit the preview did not show.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -35,7 +37,6 @@ from app.services.importing.sources import read_source
 from app.services.mappings import Loss, record_fields
 from app.services.new_datasets import stored_record
 from app.services.progress import NO_PROGRESS, Progress
-from app.services.record.canonical import empty_record
 from app.services.record.fields import CATALOGUE_KEYS, DERIVED_KEYS
 from app.services.record.shape import check_shape
 from app.services.records import (
@@ -125,6 +126,32 @@ def plan_import(
     """Read `path`, check every dataset in it against the catalogue, and say what a commit
     would do. Writes nothing. ImportRejected if the file as a whole cannot be read;
     problems with single rows are in `plan.errors`."""
+    with _cyclic_gc_paused():
+        return _plan(database, path, mapping, on_existing, progress)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Python's cycle collector off while a file is planned: planning makes millions of dicts
+    and lists, none in a cycle, and each full collection walks all the records held so far
+    (a quarter of the time of a 100,000-row plan). Whatever cycles a plan leaves are collected
+    when it is back on."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _plan(
+    database: Database,
+    path: Path,
+    mapping: Mapping[str, str] | None,
+    on_existing: OnExisting,
+    progress: Progress,
+) -> ImportPlan:
     import_format = detect_format(path)
     items, orphans = read_source(path, import_format, mapping=mapping, progress=progress)
     plan = ImportPlan(format=import_format, errors=list(orphans), source=path)
@@ -180,9 +207,9 @@ class _Planner:
         planned = self._plan(item, errors)
         # What the format cannot carry, said as the server and sync say it (mappings): the
         # fields this file did not hold (a file may hold more than its format must).
-        absent = [key for key in record_fields() if key not in item.record]
+        carriage = item.carriage
+        absent = [key for key in record_fields() if key not in record] if carriage else []
         for entry in planned:
-            carriage = item.carriage
             lost = carriage.losses(entry.record, keys=absent) if carriage else []
             entry.losses = [*item.losses, *lost]
         # An item with any error is reported, never planned: the commit refuses the plan.
@@ -226,7 +253,8 @@ class _Planner:
                 # A copy is a new dataset: it starts its own life now.
                 record.pop("createdAt", None)
                 record.pop("updatedAt", None)
-        full = {**empty_record(record["id"], self.now), **record}
+        # The fields the file leaves out are empty: stored_record's canonical form fills them.
+        full = record
         for key in ("createdAt", "updatedAt"):
             full[key] = record.get(key) or self.now
         _fill_child_orders(full)
@@ -234,7 +262,7 @@ class _Planner:
         if not self._valid(item, full, errors):
             return []
         self.taken.add(full["id"])
-        changes = sorted(k for k in full if k not in DERIVED_KEYS)
+        changes = sorted(full.keys() - DERIVED_KEYS)
         return [PlannedItem(item.row, full["id"], action, full, changes)]
 
     def _update(

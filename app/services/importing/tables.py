@@ -16,6 +16,7 @@ by its columns): then each dataset's resources are replaced by the rows given fo
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -198,7 +199,9 @@ class _Row:
 
     def text(self, column: str, cell: Located) -> str | None:
         value, _ = cell
-        if value is None or value == "":
+        if type(value) is str:  # every cell of a CSV, most of a workbook's
+            return restore_cell(value) if value else None
+        if value is None:
             return None
         if isinstance(value, bool):
             return "true" if value else "false"
@@ -261,19 +264,32 @@ class _Row:
             return {}
         return value
 
+    def text_or_empty(self, column: str, cell: Located) -> str:
+        return self.text(column, cell) or ""
+
     def value(self, field: str, column: str, cell: Located) -> Any:
-        if field in _LISTS:
-            return self.items(column, cell)
-        if field in _DATES:
-            return self.day(column, cell)
-        if field in _TIMESTAMPS:
-            return self.moment(column, cell)
-        if field in _INTEGERS:
-            return self.integer(column, cell)
-        if field == "custom":
-            return self.custom(column, cell)
-        text = self.text(column, cell)
-        return (text or "") if field in _TEXTS else text
+        return _reader(field)(self, column, cell)
+
+
+# How a cell of a column is read: the column's name (for errors) and the cell.
+Reader = Callable[[_Row, str, Located], Any]
+
+
+@functools.cache
+def _reader(field: str) -> Reader:
+    """The reader of `field`'s column (one of our column names), chosen once per column rather
+    than for every cell."""
+    if field in _LISTS:
+        return _Row.items
+    if field in _DATES:
+        return _Row.day
+    if field in _TIMESTAMPS:
+        return _Row.moment
+    if field in _INTEGERS:
+        return _Row.integer
+    if field == "custom":
+        return _Row.custom
+    return _Row.text_or_empty if field in _TEXTS else _Row.text
 
 
 def _dataset_columns(mapping: Mapping[str, str], sheet: str | None) -> dict[str, str]:
@@ -286,29 +302,44 @@ def _dataset_columns(mapping: Mapping[str, str], sheet: str | None) -> dict[str,
     return columns
 
 
+# A mapped column of a datasets table: its name, the record key (for a custom field, its
+# name) and object part it fills, how its cells are read, and whether it is a custom field.
+_Mapped = tuple[str, str, str | None, Reader, bool]
+_NO_CELL: Located = (None, None)
+
+
+def _mapped(mapping: Mapping[str, str]) -> list[_Mapped]:
+    """The mapped columns in the mapping's order, each with its reader."""
+    mapped: list[_Mapped] = []
+    for column, target in mapping.items():
+        if target.startswith(CUSTOM_PREFIX):
+            mapped.append((column, target[len(CUSTOM_PREFIX) :].strip(), None, _Row.items, True))
+            continue
+        path = _FIELD_PATHS[target]
+        part = path[1] if len(path) > 1 else None
+        mapped.append((column, path[0], part, _reader(target), False))
+    return mapped
+
+
 def _dataset_item(
     row: _Row,
     cells: Mapping[str, Located],
-    mapping: Mapping[str, str],
+    mapped: Sequence[_Mapped],
     columns: Mapping[str, str],
 ) -> SourceItem:
     """A dataset record from a datasets-table row: only the mapped fields are set."""
     record: dict[str, Any] = {}
     custom_columns: dict[str, Any] = {}
-    for column, target in mapping.items():
-        cell = cells.get(column, (None, None))
-        if target.startswith(CUSTOM_PREFIX):
-            name = target[len(CUSTOM_PREFIX) :].strip()
-            items = row.items(column, cell)
-            if items:
-                custom_columns[name] = items[0] if len(items) == 1 else items
-            continue
-        path = _FIELD_PATHS[target]
-        value = row.value(target, column, cell)
-        if len(path) == 1:
-            record[path[0]] = value
+    get = cells.get
+    for column, key, part, read, custom in mapped:
+        value = read(row, column, get(column, _NO_CELL))
+        if custom:
+            if value:
+                custom_columns[key] = value[0] if len(value) == 1 else value
+        elif part is None:
+            record[key] = value
         else:
-            record.setdefault(path[0], {})[path[1]] = value
+            record.setdefault(key, {})[part] = value
     if custom_columns:
         record["custom"] = {**(record.get("custom") or {}), **custom_columns}
     if record.get("id") is not None:
@@ -428,10 +459,11 @@ def _datasets(
             "No column maps to a field: map at least the title (and the id to update)"
         )
     columns = _dataset_columns(chosen, sheet)
+    mapped = _mapped(chosen)
     for count, (number, cells) in enumerate(rows, 1):
         if count > MAX_DATASETS:
             raise ImportRejected(f"More than {MAX_DATASETS:,} datasets in one import")
-        item = _dataset_item(_Row(number, sheet), cells, chosen, columns)
+        item = _dataset_item(_Row(number, sheet), cells, mapped, columns)
         if count % 1000 == 0:
             progress.report(0, 0)
         yield item, str(item.record.get("id") or "")

@@ -10,7 +10,8 @@ wrong type. The import preview and the PATCH route both use it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from app.services.record.fields import DATASET, Field, Kind
@@ -31,7 +32,8 @@ def text_problem(value: Any, limit: int | None = None) -> str | None:
     """What is wrong with `value` as a text of at most `limit` characters, or None."""
     if not isinstance(value, str):
         return "must be text"
-    if _SURROGATE.search(value):
+    # isascii() is a flag CPython keeps: most texts need no scan for surrogates.
+    if not value.isascii() and _SURROGATE.search(value):
         return "contains characters that are not valid Unicode"
     if limit is not None and len(value) > limit:
         return f"must be at most {limit} characters"
@@ -51,36 +53,55 @@ def value_problem(field: Field, value: Any) -> str | None:
     Objects and children are walked by `check_shape`."""
     if value is None:
         return None if field.nullable else "is required" if field.required else None
+    return _problem_of(field)(value)
+
+
+Problem = Callable[[Any], str | None]
+
+
+def _problem_of(field: Field) -> Problem:
+    """What is wrong with a value (not None) of a scalar or list `field`: made once per field,
+    as every dataset of an import is checked."""
     kind = field.kind
     if field.is_text:
-        return text_problem(value, field.max_length)
+        limit = field.max_length
+        return lambda value: text_problem(value, limit)
     if kind in (Kind.INTEGER, Kind.BYTES):
-        return integer_problem(value)
-    if field.is_list and isinstance(value, list):
-        problem = items_problem(field, value)
-        if problem:
-            return problem
+        return integer_problem
     if kind is Kind.USER_REFS:
-        if not isinstance(value, list) or any(integer_problem(v) for v in value):
-            return "must be a list of user ids (numbers)"
-        return None
+        return lambda value: _items_problem(field, value) or _user_ids_problem(value)
     if field.is_list:
-        if not isinstance(value, list):
-            return "must be a list of text"
-        for item in value:
-            problem = text_problem(item, field.max_length)
-            if problem:
-                return f"every item {problem}"
-        return None
+        limit = field.max_length
+        return lambda value: _items_problem(field, value) or _text_list_problem(value, limit)
     if kind is Kind.CUSTOM:
-        return custom_problem(value)
-    return None
+        return custom_problem
+    return lambda value: None
 
 
 def items_problem(field: Field, value: list[Any] | dict[str, Any]) -> str | None:
     """Whether the list (or the children) `value` holds more items than `field` allows."""
     if field.max_items is not None and len(value) > field.max_items:
         return f"must hold at most {field.max_items} items"
+    return None
+
+
+def _items_problem(field: Field, value: Any) -> str | None:
+    return items_problem(field, value) if isinstance(value, list) else None
+
+
+def _user_ids_problem(value: Any) -> str | None:
+    if not isinstance(value, list) or any(integer_problem(v) for v in value):
+        return "must be a list of user ids (numbers)"
+    return None
+
+
+def _text_list_problem(value: Any, limit: int | None = None) -> str | None:
+    if not isinstance(value, list):
+        return "must be a list of text"
+    for item in value:
+        problem = text_problem(item, limit)
+        if problem:
+            return f"every item {problem}"
     return None
 
 
@@ -109,52 +130,87 @@ def check_shape(
     path (`("resources", "k93", "size")`). With `unknown`, keys that are not fields are
     reported too (else they are left out silently)."""
     errors: dict[Path, str] = {}
-    clean = _walk(record, DATASET, (), errors, unknown)
+    clean = _walk(record, _DATASET_STEPS, (), errors, unknown)
     return clean, errors
+
+
+# How each field of a level is checked, made once from the field table: its name, its kind
+# (_OBJECT, _CHILDREN or _VALUE), then for an object or children the steps of its parts, for a
+# value what may be wrong with it, whether it may be null, whether it must be given, and the
+# field (whose empty value stands for a null it may not hold).
+_OBJECT, _CHILDREN, _VALUE = range(3)
+
+
+@dataclass(frozen=True, slots=True)
+class _Steps:
+    names: frozenset[str]
+    steps: tuple[tuple[str, int, Any, bool, bool, Field], ...]
+
+
+def _steps(fields: tuple[Field, ...]) -> _Steps:
+    steps: list[tuple[str, int, Any, bool, bool, Field]] = []
+    for field in fields:
+        if field.kind is Kind.OBJECT:
+            steps.append((field.name, _OBJECT, _steps(field.parts), True, False, field))
+        elif field.kind is Kind.CHILDREN:
+            steps.append((field.name, _CHILDREN, _steps(field.parts), True, False, field))
+        else:
+            check = _problem_of(field)
+            steps.append((field.name, _VALUE, check, field.nullable, field.required, field))
+    return _Steps(frozenset(f.name for f in fields), tuple(steps))
 
 
 def _walk(
     values: Mapping[str, Any],
-    fields: tuple[Field, ...],
+    level: _Steps,
     path: Path,
     errors: dict[Path, str],
     unknown: bool,
 ) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     if unknown:
-        known = {f.name for f in fields}
         for key in values:
-            if key not in known:
+            if key not in level.names:
                 errors[(*path, str(key))] = "is not a field"
-    for field in fields:
-        if field.name not in values:
+    for name, kind, check, nullable, required, field in level.steps:
+        if name not in values:
             continue
-        value = values[field.name]
-        here = (*path, field.name)
-        if field.kind is Kind.OBJECT:
+        value = values[name]
+        if kind == _VALUE:
             if value is None:
-                clean[field.name] = {}
-            elif isinstance(value, dict):
-                clean[field.name] = _walk(value, field.parts, here, errors, unknown)
-            else:
-                errors[here] = "must be an object"
-        elif field.kind is Kind.CHILDREN:
-            children = _children(field, value, here, errors, unknown)
-            if children is not None:
-                clean[field.name] = children
-        else:
-            problem = value_problem(field, value)
+                if nullable:
+                    clean[name] = None
+                elif required:
+                    errors[(*path, name)] = "is required"
+                else:
+                    clean[name] = field.empty()  # null for "none": an empty list, text
+                continue
+            problem = check(value)
             if problem:
-                errors[here] = problem
-            elif value is None and not field.nullable:
-                clean[field.name] = field.empty()  # null for "none": an empty list, text
+                errors[(*path, name)] = problem
             else:
-                clean[field.name] = value
+                clean[name] = value
+        elif kind == _OBJECT:
+            if value is None:
+                clean[name] = {}
+            elif isinstance(value, dict):
+                clean[name] = _walk(value, check, (*path, name), errors, unknown)
+            else:
+                errors[(*path, name)] = "must be an object"
+        else:
+            children = _children(field, check, value, (*path, name), errors, unknown)
+            if children is not None:
+                clean[name] = children
     return clean
 
 
 def _children(
-    field: Field, value: Any, path: Path, errors: dict[Path, str], unknown: bool
+    field: Field,
+    level: _Steps,
+    value: Any,
+    path: Path,
+    errors: dict[Path, str],
+    unknown: bool,
 ) -> dict[str, Any] | None:
     if value is None:
         return {}
@@ -173,5 +229,8 @@ def _children(
         if not isinstance(child, dict):
             errors[(*path, child_id)] = "must be an object"
             continue
-        children[child_id] = _walk(child, field.parts, (*path, child_id), errors, unknown)
+        children[child_id] = _walk(child, level, (*path, child_id), errors, unknown)
     return children
+
+
+_DATASET_STEPS = _steps(DATASET)

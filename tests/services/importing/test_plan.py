@@ -4,6 +4,7 @@ commit."""
 from __future__ import annotations
 
 import csv
+import gc
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,14 @@ from app.models.database import Database
 from app.services import datasets, history, synthetic
 from app.services.errors import StaleEdit, ValidationFailed
 from app.services.exporting import ExportFormat
-from app.services.importing import OnExisting, RowError, commit_import, describe, plan_import
+from app.services.importing import (
+    ImportRejected,
+    OnExisting,
+    RowError,
+    commit_import,
+    describe,
+    plan_import,
+)
 from app.services.progress import Cancelled, Progress
 from tests.services.importing.helpers import AUTHOR, export, fill, records
 
@@ -204,3 +212,22 @@ def test_a_large_import_keeps_a_history_entry_for_every_dataset(
         assert [(v.number, v.action) for v in renamed] == [(2, "import"), (1, "create")]
         assert datasets.get_dataset(session, "aaaa1").version == 2
         assert datasets.get_record(session, "n0449")["title"] == "New 449"
+
+
+def test_planning_pauses_the_cycle_collector_and_puts_it_back(
+    database: Database, tmp_path: Path
+) -> None:
+    """plan_import turns Python's cycle collector off while it plans (a large file's records
+    would be walked by every full collection), and on again after, also when the file is
+    refused."""
+    seen: list[bool] = []
+    watching = Progress(lambda done, total: seen.append(gc.isenabled()))
+    good = _csv(tmp_path / "good.csv", ["title"], ["Street trees"])
+    plan = plan_import(database, good, progress=watching)
+    assert plan.ok and seen and not any(seen)
+    assert gc.isenabled()
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(ImportRejected):
+        plan_import(database, empty)
+    assert gc.isenabled()
