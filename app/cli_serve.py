@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 from app.services.server.runner import (
     DEFAULT_HOST,
     base_url_setting,
     bind_socket,
-    forwarded_options,
     is_loopback,
+    make_server,
     url_for,
 )
 
@@ -53,8 +55,6 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted (Ctrl-C). Raises CatalogueError (e.g. port in use) to the CLI."""
-    import uvicorn
-
     from app.services.catalogue_files import catalogue_location, open_database
     from app.services.server.app import create_app
 
@@ -65,6 +65,7 @@ def run_serve(args: argparse.Namespace) -> int:
         url = url_for(sock)
         hook = None if args.quiet else _print_entry
         app = create_app(database, base_url=base_url, on_request=hook)
+        server = make_server(app, lifespan="on", forwarded_allow_ips=args.forwarded_allow_ips)
         if not is_loopback(args.host):
             print(
                 f"warning: listening on {args.host}: other machines can reach this catalogue",
@@ -74,17 +75,12 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"serving {where} at {url} (Ctrl-C to stop)", file=sys.stderr)
         if base_url is not None:
             print(f"URLs in the output start with {base_url}", file=sys.stderr)
-        config = uvicorn.Config(
-            app,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            ws="none",
-            log_level="warning",
-            **forwarded_options(args.forwarded_allow_ips),
-        )
+        # uvicorn shuts down on SIGTERM, then raises it again: end as Ctrl-C does, so that the
+        # process exits normally and removes its temporary folders.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _interrupt)
         try:
-            uvicorn.Server(config).run(sockets=[sock])
+            server.run(sockets=[sock])
         except KeyboardInterrupt:
             # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal it captured.
             pass
@@ -94,6 +90,10 @@ def run_serve(args: argparse.Namespace) -> int:
     finally:
         database.dispose()
     return 0
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _print_entry(entry: RequestLogEntry) -> None:

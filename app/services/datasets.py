@@ -26,10 +26,12 @@ from app.services.record.canonical import empty_record
 from app.services.record.fields import CATALOGUE_KEYS
 from app.services.records import (
     RECORD_LOAD,
+    People,
     Record,
     apply_record,
     changed_keys,
     dataset_to_record,
+    unknown_people,
 )
 from app.services.validation import validate_record
 
@@ -177,10 +179,17 @@ def update_dataset(
         raise ValidationFailed(immutable)
     merged = {**before, **record}
     validate_record(merged)
-    changes = changed_keys(before, merged)
+    # Compared in stored form: null for an empty list, or a title's trailing space, is no change.
+    changes = changed_keys(before, stored_record(merged))
     if not changes:
         return before
-    apply_record(session, dataset, merged)
+    # The users and teams it names, looked up before the row is touched: an unknown team set
+    # on the row would fail at the look-up's autoflush, a database error instead of a 422.
+    people = People.load(session, [merged])
+    unknown = unknown_people(merged, people.users, people.teams)
+    if unknown:
+        raise ValidationFailed(unknown)
+    apply_record(session, dataset, merged, people)
     dataset.updated_at = now_iso() if touch else (merged.get("updatedAt") or now_iso())
     return _record_version(session, dataset, action=action, author=author, changes=changes)
 

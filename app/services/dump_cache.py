@@ -36,7 +36,6 @@ import contextlib
 import hashlib
 import os
 import secrets
-import shutil
 import sqlite3
 import tempfile
 import threading
@@ -53,6 +52,7 @@ from typing import BinaryIO
 from sqlalchemy.engine import make_url
 
 from app.models.database import Database
+from app.services import scratch
 from app.services.clock import today_iso
 
 
@@ -135,12 +135,12 @@ class DumpCache:
         watcher: ChangeWatcher | None = None,
     ) -> None:
         self._watcher = watcher if watcher is not None else watcher_for(database)
-        self._directory = Path(tempfile.mkdtemp(prefix="catalogue-dumps-", dir=directory))
+        self._directory = scratch.private_folder("catalogue-dumps-", directory)
         self._max_entries = max_entries
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._finalizer = weakref.finalize(self, shutil.rmtree, self._directory, ignore_errors=True)
+        self._finalizer = weakref.finalize(self, scratch.remove, self._directory)
         self.renders = 0  # how many renderings were made (for tests and the benchmark)
         self.pages = PageCache()  # small rendered responses (JSON-LD feed pages), in memory
 

@@ -624,12 +624,13 @@ def search(
 ) -> SearchPage:
     """One page of the datasets visible to `principal` that match `q` (services.search: every
     word the beginning of a word of the id, title, description or tags; `*:*` and blank match
-    everything). `sort` is CKAN's "field dir, field dir" over score, metadata_modified,
-    metadata_created, title_string and name.
+    everything; more than search.MAX_TERMS words is refused: QueryTooLong). `sort` is CKAN's
+    "field dir, field dir" over score, metadata_modified, metadata_created, title_string and
+    name.
     """
     if start < 0 or rows < 0:
         raise InvalidQuery("start and rows must not be negative")
-    query = search_module.terms(q)
+    query = search_module.query_terms(q)
     visible = visible_clause(principal)
     counting = (
         select(func.count())

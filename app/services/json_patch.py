@@ -16,7 +16,17 @@ What a patch may not do, and how it is refused (`status` is the HTTP mapping the
   dataset the fields seed 002 marks [immutable]: resource `url`, `format`, `hash`, `size`,
   `origin`, link `qa`: ImmutableFieldChanged, 422, naming each JSON pointer. A new resource or
   link may carry them (it is being created), and a whole one may be removed;
-- leave a record that fails validation: PatchedRecordInvalid, 422, with the field errors.
+- leave a record that fails validation: PatchedRecordInvalid, 422, with the field errors keyed
+  by JSON pointer (a wrong type, a value over its field's limit, a duplicate in a list, an
+  unknown user or team, or a topic or masthead the catalogue does not list);
+- cost more than its size: PatchTooLarge, 422. A patch holds at most MAX_OPERATIONS operations
+  (InvalidPatch), no value or path deeper than MAX_DEPTH, and the record it builds stays under
+  MAX_RECORD_SIZE as it grows: `copy` (and `move`) are charged the size of what they carry before
+  they run, so a chain of copies that doubles the record is refused after a few steps, and the
+  work of any patch is linear in its body plus MAX_RECORD_SIZE.
+
+All of it is checked before the session is touched by a write: a refused patch stores nothing.
+A patch whose result is the stored record (in its stored form) makes no version.
 
 Rights come from `visibility.permissions_for` only: edit_dataset to patch at all; a patch that
 changes publication (`state`, `embargoUntil`) or who may read or edit (`sharing`, `team`,
@@ -36,8 +46,10 @@ from typing import Any
 
 import jsonpatch
 import jsonpointer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.models import Masthead, Topic
 from app.services import datasets
 from app.services.clock import parse_utc
 from app.services.errors import CatalogueError, PermissionDenied, ValidationFailed
@@ -55,7 +67,14 @@ from app.services.records import Record, dataset_to_record
 from app.services.visibility import READ, Principal, permissions_for
 
 CONTENT_TYPE = "application/json-patch+json"
-MAX_OPERATIONS = 10_000
+MAX_OPERATIONS = 1_000
+# Containers deep, a value's place included: the record itself is 4 deep
+# (/resources/k93/timeFrame/gte), so nothing a record holds comes near it; deeper values would
+# reach Python's recursion limit in copy, comparison and encoding.
+MAX_DEPTH = 10
+# The patched record's size, in characters of its text plus one per value: what the field table
+# allows a record to hold (records.fields limits) fits many times over.
+MAX_RECORD_SIZE = 8_000_000
 # What an edit may not change, and what needs publish_dataset: from the field table.
 FIXED_KEYS = CATALOGUE_KEYS | (DERIVED_KEYS - {"updatedAt"})  # updatedAt: see the docstring
 
@@ -97,6 +116,12 @@ class PatchedRecordInvalid(PatchUnprocessable):
     pass
 
 
+class PatchTooLarge(PatchUnprocessable):
+    """The patch would nest values too deep or build a record too large (module docstring)."""
+
+    code = "patch_too_large"
+
+
 def parse_patch(document: Any) -> jsonpatch.JsonPatch:
     """A decoded JSON body as a JsonPatch; InvalidPatch if it is not one."""
     if not isinstance(document, list):
@@ -113,6 +138,7 @@ def parse_patch(document: Any) -> jsonpatch.JsonPatch:
             raise InvalidPatch(f"Operation {index} ({operation['op']}) needs a string 'from'")
         if operation["op"] in ("add", "replace", "test") and "value" not in operation:
             raise InvalidPatch(f"Operation {index} ({operation['op']}) needs a 'value'")
+        _check_depth(operation)
     try:
         # The constructor builds every operation: an unknown op or a bad pointer fails here.
         patch = jsonpatch.JsonPatch(document)
@@ -122,11 +148,20 @@ def parse_patch(document: Any) -> jsonpatch.JsonPatch:
 
 
 def apply_patch(record: Record, patch: jsonpatch.JsonPatch | Sequence[Any]) -> Any:
-    """`record` with `patch` applied (a new object; `record` is left alone)."""
+    """`record` with `patch` applied (a new object; `record` is left alone). PatchTooLarge if
+    a step would make the record larger than MAX_RECORD_SIZE or deeper than MAX_DEPTH."""
     if not isinstance(patch, jsonpatch.JsonPatch):
         patch = parse_patch(list(patch))
+    document: Any = copy.deepcopy(record)
+    # What the record may still grow by: the body's values are bounded by the body's size (the
+    # server's limit), so only what copy and move take from the record itself is counted.
+    budget = MAX_RECORD_SIZE - _measure(document, MAX_RECORD_SIZE, "", 0)
     try:
-        return patch.apply(copy.deepcopy(record), in_place=True)
+        for raw in patch.patch:
+            if raw["op"] in ("copy", "move"):
+                carried = jsonpointer.resolve_pointer(document, raw["from"])
+                budget -= _measure(carried, budget, raw["path"], raw["path"].count("/"))
+            document = jsonpatch.JsonPatch([raw]).apply(document, in_place=True)
     except jsonpatch.JsonPatchTestFailed as error:
         raise PatchTestFailed(f"A test operation failed: {error}") from error
     except jsonpatch.JsonPatchConflict as error:
@@ -138,6 +173,49 @@ def apply_patch(record: Record, patch: jsonpatch.JsonPatch | Sequence[Any]) -> A
     except (TypeError, ValueError, KeyError, IndexError) as error:
         # jsonpatch lets some type mismatches through, e.g. a pointer into a string.
         raise PatchConflict(f"The patch does not apply to the dataset: {error!r}") from error
+    return document
+
+
+def _check_depth(operation: dict[str, Any]) -> None:
+    """PatchTooLarge if `operation`'s pointers or value reach deeper than MAX_DEPTH."""
+    path = operation["path"]
+    depth = path.count("/")  # a pointer's reference tokens; the record's root is level 0
+    for pointer in (path, operation.get("from")):
+        if isinstance(pointer, str) and pointer.count("/") > MAX_DEPTH:
+            raise PatchTooLarge({_shown(pointer): f"is deeper than {MAX_DEPTH} levels"})
+    if "value" in operation:
+        # The value's size is bounded by the body's; only its depth is checked here.
+        _measure(operation["value"], MAX_RECORD_SIZE, path, depth)
+
+
+def _measure(value: Any, budget: int, path: str, depth: int) -> int:
+    """The size of `value` (characters of its text and keys, plus one per value), walked
+    without recursion and no further than it must: PatchTooLarge as soon as the size passes
+    `budget` or a container sits deeper than MAX_DEPTH once placed at `path` (`depth` deep)."""
+    size = 0
+    stack: list[tuple[Any, int]] = [(value, depth)]
+    while stack:
+        item, level = stack.pop()
+        size += 1
+        if isinstance(item, dict | list):
+            if level >= MAX_DEPTH:
+                raise PatchTooLarge({_shown(path): f"nests values deeper than {MAX_DEPTH} levels"})
+            if isinstance(item, dict):
+                size += sum(len(key) for key in item)
+                stack.extend((child, level + 1) for child in item.values())
+            else:
+                stack.extend((child, level + 1) for child in item)
+        elif isinstance(item, str):
+            size += len(item)
+        if size > budget:
+            too_large = f"would make the dataset larger than {MAX_RECORD_SIZE:,} characters"
+            raise PatchTooLarge({_shown(path): too_large})
+    return size
+
+
+def _shown(pointer: str) -> str:
+    """A pointer as an error names it: cut (a body may send a megabyte of one)."""
+    return pointer[:200]
 
 
 def immutable_changes(before: Record, after: Any) -> dict[str, str]:
@@ -209,7 +287,7 @@ def patch_dataset(
     immutable = immutable_changes(before, after)
     if immutable:
         raise ImmutableFieldChanged(immutable)
-    shape = shape_errors(after)
+    shape = shape_errors(after) or unknown_entries(session, before, after)
     if shape:
         raise PatchedRecordInvalid(shape)
     needs_publish = sorted(k for k in PUBLISH_KEYS if after.get(k) != before.get(k))
@@ -239,7 +317,30 @@ def patch_dataset(
     except PatchUnprocessable:
         raise
     except ValidationFailed as error:
-        raise PatchedRecordInvalid(error.errors) from error
+        # Validation names fields by dotted path (`resources.k93.timeFrame.lte`): as pointers.
+        pointers = {_dotted_pointer(path): message for path, message in error.errors.items()}
+        raise PatchedRecordInvalid(pointers) from error
+
+
+def unknown_entries(session: Session, before: Record, after: Record) -> dict[str, str]:
+    """The topics and the masthead `after` names that the catalogue's managed lists lack,
+    keyed by pointer. Only what the patch brings in: an imported record may keep an entry the
+    lists have since lost, and an edit of its title must not fail over it."""
+    errors: dict[str, str] = {}
+    topics = [t for t in after.get("topics") or [] if t not in (before.get("topics") or [])]
+    if topics:
+        known = set(session.scalars(select(Topic.id).where(Topic.id.in_(topics))))
+        for index, topic in enumerate(after["topics"]):
+            if topic in topics and topic not in known:
+                errors[_pointer("topics", str(index))] = f"is not a topic of the catalogue: {topic}"
+    masthead = after.get("masthead")
+    if (
+        masthead
+        and masthead != before.get("masthead")
+        and session.scalar(select(Masthead.id).where(Masthead.id == masthead)) is None
+    ):
+        errors["/masthead"] = f"is not a masthead of the catalogue: {masthead}"
+    return errors
 
 
 _MISSING = object()
@@ -247,6 +348,10 @@ _MISSING = object()
 
 def _pointer(*parts: str) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _dotted_pointer(path: str) -> str:
+    return path if not path or path.startswith("/") else _pointer(*path.split("."))
 
 
 def _is_timestamp(value: str) -> bool:

@@ -32,7 +32,6 @@ import functools
 import gc
 import hashlib
 import os
-import shutil
 import tempfile
 import threading
 import weakref
@@ -48,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Dataset, Masthead, Team, Topic
 from app.models.database import Database
-from app.services import changes, export_query
+from app.services import changes, export_query, scratch
 from app.services.clock import today_iso
 from app.services.export_query import DatasetRow, DatasetSummary
 from app.services.formats import csv_format, datapress_json, jsonld
@@ -230,7 +229,7 @@ class FragmentStore:
     def __init__(self, catalogue: str, directory: Path | None = None) -> None:
         """catalogue: changes.catalogue_of the database whose fragments are kept."""
         self._catalogue = catalogue
-        self._directory = Path(tempfile.mkdtemp(prefix="catalogue-fragments-", dir=directory))
+        self._directory = scratch.private_folder("catalogue-fragments-", directory)
         self._lock = threading.Lock()
         self._shelves: OrderedDict[tuple[Fragment, str], _Shelf] = OrderedDict()
         self._stamps: tuple[str, str] | None = None  # (catalogue state tag, stamp) last computed
@@ -316,7 +315,7 @@ class FragmentStore:
 
 def _remove(directory: Path, unsubscribe: Callable[[], None]) -> None:
     unsubscribe()
-    shutil.rmtree(directory, ignore_errors=True)
+    scratch.remove(directory)
 
 
 _STORES: weakref.WeakKeyDictionary[Database, FragmentStore] = weakref.WeakKeyDictionary()

@@ -2,9 +2,14 @@
 (services.export_query) and the export's "search" scope.
 
 What the person types becomes `terms`: the folded words of `search_index.words` (the one
-tokenizer), each once, at most MAX_TERMS, so that a pasted page of text cannot tie the server
-up. A dataset matches when every term begins one of the words of its id, title, description
-text or tags: `air qual` finds "Air Quality", `zur` finds "Zürich", `cafe` finds "café".
+tokenizer), each once, at most MAX_TERMS. The desktop box reads the first MAX_TERMS words of
+what is typed; a query from outside (CKAN `package_search`) goes through `query_terms`, which
+refuses a longer one (QueryTooLong, a 400 naming the limit) rather than answer another question
+than was asked, and refuses text over MAX_QUERY_LENGTH before reading it, so that a pasted page
+of text cannot tie the server up.
+
+A dataset matches when every term begins one of the words of its id, title, description text or
+tags: `air qual` finds "Air Quality", `zur` finds "Zürich", `cafe` finds "café".
 Prefixes rather than whole words everywhere: the desktop has always worked so, and Solr's
 stemming (CKAN's own search) is closer to a prefix than to an exact word.
 
@@ -23,8 +28,11 @@ from sqlalchemy.sql.elements import ColumnClause
 
 from app.models import Dataset
 from app.models.search_index import SEARCH_VECTOR, words
+from app.services.errors import CatalogueError
 
 MAX_TERMS = 32
+# Characters of a query from outside: 32 long words and their spaces fit easily.
+MAX_QUERY_LENGTH = 1000
 AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
 
 _FTS = table("datasets_fts", column("rowid"), column("rank"))
@@ -39,6 +47,27 @@ def terms(text: str) -> tuple[str, ...]:
     'Air "qual* NEAR(x) air' -> ('air', 'qual', 'near', 'x'); nothing to search -> ().
     """
     return tuple(dict.fromkeys(words(text)))[:MAX_TERMS]
+
+
+class QueryTooLong(CatalogueError):
+    """A search with more words or characters than a query may hold."""
+
+    code = "query_too_long"
+
+
+def query_terms(text: str) -> tuple[str, ...]:
+    """`terms(text)` for a query from outside: QueryTooLong, naming the limit, if `text` is
+    longer than MAX_QUERY_LENGTH characters or holds more than MAX_TERMS different words."""
+    if len(text) > MAX_QUERY_LENGTH:
+        raise QueryTooLong(
+            f"A search may be at most {MAX_QUERY_LENGTH} characters long; this one has {len(text)}"
+        )
+    found = tuple(dict.fromkeys(words(text)))
+    if len(found) > MAX_TERMS:
+        raise QueryTooLong(
+            f"A search may hold at most {MAX_TERMS} different words; this one has {len(found)}"
+        )
+    return found
 
 
 def fts5_query(query: tuple[str, ...]) -> str:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from app.services.errors import ValidationFailed
 from app.services.record.fields import DATASET, Field, Kind
+from app.services.record.shape import custom_problem, items_problem
 
 Record = dict[str, Any]
 
@@ -84,6 +85,7 @@ def _has_rules(field: Field) -> bool:
     return (
         field.required
         or bool(field.max_length)
+        or bool(field.max_items)
         or field.kind in _CHECKS
         or field.kind in (Kind.CHOICE, Kind.DATASET_ID, Kind.OBJECT, Kind.CUSTOM, Kind.CHILDREN)
     )
@@ -103,6 +105,10 @@ def _field_check(field: Field) -> FieldCheck:
         children = _compile(field.parts)
 
         def children_of(value: Any, path: str, errors: dict[str, str]) -> None:
+            too_many = items_problem(field, value or {})
+            if too_many:
+                errors[path] = too_many
+                return
             for child_id, child in (value or {}).items():
                 _check_child(children, f"{path}.{child_id}", child_id, child, errors)
 
@@ -174,6 +180,11 @@ def _value_check(field: Field) -> Callable[[Any], str | None]:
             return None
         if limit and isinstance(value, str) and len(value) > limit:
             return f"must be at most {limit} characters"
+        if isinstance(value, list):
+            if field.max_items is not None and len(value) > field.max_items:
+                return items_problem(field, value)
+            if limit and any(isinstance(v, str) and len(v) > limit for v in value):
+                return f"every item must be at most {limit} characters"
         return check(value) if check else None
 
     return problem
@@ -222,8 +233,9 @@ def _size(value: Any) -> str | None:
 def _check_custom(value: Any, path: str, errors: dict[str, str]) -> None:
     if value is None:
         return
-    if not isinstance(value, dict):
-        errors[path] = "must be an object of fields"
+    problem = custom_problem(value)
+    if problem:
+        errors[path] = problem
         return
     for key, item in value.items():
         if not str(key).strip():

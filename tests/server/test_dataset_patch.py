@@ -246,9 +246,12 @@ def test_link_qa_is_immutable_but_new_files_and_links_may_be_added_and_removed(
 @pytest.mark.parametrize(
     ("ops", "field"),
     [
-        ([{"op": "replace", "path": "/title", "value": "  "}], "title"),
-        ([{"op": "replace", "path": "/contact/email", "value": "not an address"}], "contact.email"),
-        ([{"op": "replace", "path": "/sharing", "value": "secret"}], "sharing"),
+        ([{"op": "replace", "path": "/title", "value": "  "}], "/title"),
+        (
+            [{"op": "replace", "path": "/contact/email", "value": "not an address"}],
+            "/contact/email",
+        ),
+        ([{"op": "replace", "path": "/sharing", "value": "secret"}], "/sharing"),
         ([{"op": "replace", "path": "/resources", "value": []}], "/resources"),
         ([{"op": "replace", "path": "/licence", "value": "OGL"}], "/licence"),
         ([{"op": "add", "path": "/colour", "value": "blue"}], "/colour"),
@@ -258,7 +261,7 @@ def test_link_qa_is_immutable_but_new_files_and_links_may_be_added_and_removed(
         ),
         ([{"op": "add", "path": "/", "value": 1}], "/"),
         ([{"op": "replace", "path": "", "value": []}], ""),
-        ([{"op": "add", "path": "/readusers/-", "value": 999999}], "readusers"),
+        ([{"op": "add", "path": "/readusers/-", "value": 999999}], "/readusers"),
         ([{"op": "replace", "path": "/updatedAt", "value": "yesterday"}], "/updatedAt"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,

@@ -3,6 +3,7 @@ CKAN package_search and the export's search scope, case by case."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -132,11 +133,17 @@ def test_the_index_follows_edits_and_deletes(catalogue: Database) -> None:
         assert search.count(session, search.terms("transport")) == 1
 
 
-def test_a_five_thousand_word_query_is_cut_to_max_terms(catalogue: Database) -> None:
-    typed = "air " + " ".join(f"w{n}" for n in range(5000))
+def test_the_desktop_cuts_a_long_query_and_package_search_refuses_it(catalogue: Database) -> None:
+    typed = "air " + " ".join(f"w{n}" for n in range(100))  # 100 words in 390 characters
     assert len(search.terms(typed)) == search.MAX_TERMS
+    with catalogue.read() as session, pytest.raises(search.QueryTooLong, match="at most 32"):
+        export_query.search(session, OWNER, q=typed)
+    at_the_limit = " ".join(f"w{n}" for n in range(search.MAX_TERMS))
+    repeated = " ".join([at_the_limit] * 3)  # the same words again are not more words
+    assert search.query_terms(repeated) == search.terms(at_the_limit)
+    with pytest.raises(search.QueryTooLong, match=str(search.MAX_QUERY_LENGTH)):
+        search.query_terms("a" * (search.MAX_QUERY_LENGTH + 1))
     with catalogue.read() as session:
-        assert export_query.search(session, OWNER, q=typed).count == 0
         # Words past the cap are not searched: 36 prefixes of air01's words, then one it lacks.
         prefixes = [
             w[:n]
@@ -187,13 +194,17 @@ def test_package_search_runs_the_fts5_match_once(tmp_path: Path) -> None:
 
     event.listen(database.engine, "before_cursor_execute", remember)
     with database.read() as session:
-        export_query.search(session, ANONYMOUS, q="air qual")
+        for sort in ("score desc, metadata_modified desc", "metadata_modified desc", "name asc"):
+            export_query.search(session, ANONYMOUS, q="air qual", sort=sort)
         event.remove(database.engine, "before_cursor_execute", remember)
         searches = [(sql, parameters) for sql, parameters in statements if "MATCH" in sql]
-        assert len(searches) == 2  # the count and the page
+        assert len(searches) == 6  # the count and the page of each
         for sql, parameters in searches:
             plan = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters)
             details = [row[3] for row in plan]
             assert any("datasets_fts" in d for d in details)
             assert not any("VIRTUAL TABLE INDEX 0:=" in d for d in details), details
+            # The matches drive: datasets are looked up by pk, never walked whole.
+            assert not any(re.match(r"SCAN datasets\b(?!_fts)", d) for d in details), details
+            assert any(re.match(r"SEARCH datasets .*(pk|rowid)=", d) for d in details), details
     database.dispose()

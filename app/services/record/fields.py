@@ -59,7 +59,11 @@ class Field:
     label: str  # what a person sees
     nullable: bool = True  # null is a value (and the empty value of an optional field)
     required: bool = False  # must hold a non-empty value
-    max_length: int | None = None  # text: the most characters accepted from outside
+    # Text: the most characters accepted; a list: of each item. Every field that holds text or
+    # a list has a limit, so that no record from outside (a PATCH, a file, a portal) can be
+    # larger than a catalogue record could sensibly be.
+    max_length: int | None = None
+    max_items: int | None = None  # a list or CHILDREN: the most items
     set_by: SetBy = SetBy.USER
     # An edit may not change it: for a dataset, fields the catalogue sets; for a resource or a
     # link, the fields seed 002 marks [immutable] (a new child may carry them).
@@ -118,29 +122,56 @@ TEXT_KINDS = frozenset(
 LIST_KINDS = frozenset({Kind.TEXT_LIST, Kind.TEAM_REFS, Kind.USER_REFS})
 
 _IMMUTABLE_DOC = "[immutable]"
+# Limits (characters, items). Generous for any real catalogue: CKAN caps a tag at 100
+# characters, browsers and sitemaps a URL at about 2,000.
+URL_LENGTH = 4096
+TITLE_LENGTH = 500
+DESCRIPTION_LENGTH = 100_000
+NOTE_LENGTH = 20_000  # a file's or link's description
+NAME_LENGTH = 100  # a tag, a topic, a team id
+TAGS = 200
+CHILDREN_ITEMS = 1000  # files, links
+MEMBERS = 1000  # collaborators, read users, read teams
 
 RESOURCE = Field(
     "resources",
     Kind.CHILDREN,
     "Files",
     nullable=False,
+    max_items=CHILDREN_ITEMS,
     companions=("resourceCount",),
     table="none",  # its own table (the resources CSV and sheet)
     doc="A file of a dataset (seed 002), keyed by its id in `resources`",
     parts=(
         Field("order", Kind.INTEGER, "Order", nullable=False, default=0),
-        Field("title", Kind.TEXT, "Title", nullable=False, required=True, default=""),
+        Field(
+            "title",
+            Kind.TEXT,
+            "Title",
+            nullable=False,
+            required=True,
+            max_length=TITLE_LENGTH,
+            default="",
+        ),
         Field(
             "url",
             Kind.URL,
             "URL",
             nullable=False,
+            max_length=URL_LENGTH,
             immutable=True,
             doc="[immutable] download URL",
             default="",
         ),
-        Field("filename", Kind.TEXT, "File name"),
-        Field("description", Kind.TEXT, "Description", nullable=False, default=""),
+        Field("filename", Kind.TEXT, "File name", max_length=TITLE_LENGTH),
+        Field(
+            "description",
+            Kind.TEXT,
+            "Description",
+            nullable=False,
+            max_length=NOTE_LENGTH,
+            default="",
+        ),
         Field(
             "timeFrame",
             Kind.OBJECT,
@@ -169,7 +200,15 @@ RESOURCE = Field(
         Field("size", Kind.BYTES, "Size", immutable=True, doc="[immutable] bytes"),
         Field("hash", Kind.HASH, "MD5", max_length=64, immutable=True, doc="[immutable] MD5"),
         Field("timestamp", Kind.TIMESTAMP, "Timestamp", max_length=32),
-        Field("origin", Kind.TEXT, "Origin", immutable=True, doc=_IMMUTABLE_DOC, table="none"),
+        Field(
+            "origin",
+            Kind.TEXT,
+            "Origin",
+            max_length=URL_LENGTH,
+            immutable=True,
+            doc=_IMMUTABLE_DOC,
+            table="none",
+        ),
     ),
 )
 
@@ -178,14 +217,30 @@ LINK = Field(
     Kind.CHILDREN,
     "Links",
     nullable=False,
+    max_items=CHILDREN_ITEMS,
     companions=("linkCount",),
     table="none",  # its own sheet
     doc="An external link of a dataset (seed 002), keyed by its id in `links`",
     parts=(
         Field("order", Kind.INTEGER, "Order", nullable=False, default=0),
-        Field("title", Kind.TEXT, "Title", nullable=False, default=""),
-        Field("url", Kind.URL, "URL", nullable=False, required=True, default=""),
-        Field("description", Kind.TEXT, "Description", nullable=False, default=""),
+        Field("title", Kind.TEXT, "Title", nullable=False, max_length=TITLE_LENGTH, default=""),
+        Field(
+            "url",
+            Kind.URL,
+            "URL",
+            nullable=False,
+            required=True,
+            max_length=URL_LENGTH,
+            default="",
+        ),
+        Field(
+            "description",
+            Kind.TEXT,
+            "Description",
+            nullable=False,
+            max_length=NOTE_LENGTH,
+            default="",
+        ),
         Field(
             "qa",
             Kind.OBJECT,
@@ -196,8 +251,8 @@ LINK = Field(
             parts=(
                 Field("httpStatus", Kind.INTEGER, "HTTP status", column="httpStatus"),
                 Field("size", Kind.BYTES, "Size", column="size"),
-                Field("mimetype", Kind.TEXT, "Media type", column="mimetype"),
-                Field("hash", Kind.TEXT, "Hash", column="hash"),
+                Field("mimetype", Kind.TEXT, "Media type", max_length=255, column="mimetype"),
+                Field("hash", Kind.TEXT, "Hash", max_length=255, column="hash"),
                 Field("timestamp", Kind.TIMESTAMP, "Checked", max_length=32, column="qaTimestamp"),
             ),
         ),
@@ -223,6 +278,7 @@ DATASET: tuple[Field, ...] = (
         Kind.HTML,
         "Description",
         nullable=False,
+        max_length=DESCRIPTION_LENGTH,
         default="",
         companions=("descriptionText",),
         doc="HTML",
@@ -238,24 +294,38 @@ DATASET: tuple[Field, ...] = (
         table="none",  # a companion of description
         doc="description without HTML (derived, read-only)",
     ),
-    Field("descriptionIframe", Kind.URL, "Iframe", table="desktop"),
+    Field("descriptionIframe", Kind.URL, "Iframe", max_length=URL_LENGTH, table="desktop"),
     Field("masthead", Kind.TEXT, "Masthead", max_length=100, companions=("mastheadTitle",)),
-    Field("tags", Kind.TEXT_LIST, "Tags", nullable=False),
-    Field("topics", Kind.TEXT_LIST, "Topics", nullable=False, companions=("topicTitles",)),
+    Field("tags", Kind.TEXT_LIST, "Tags", nullable=False, max_length=NAME_LENGTH, max_items=TAGS),
+    Field(
+        "topics",
+        Kind.TEXT_LIST,
+        "Topics",
+        nullable=False,
+        max_length=NAME_LENGTH,
+        max_items=TAGS,
+        companions=("topicTitles",),
+    ),
     Field("nextReviewDate", Kind.DATE, "Next review"),
     Field(
         "licence",
         Kind.OBJECT,
         "Licence",
         nullable=False,
-        parts=(Field("url", Kind.URL, "Licence URL"), Field("title", Kind.TEXT, "Licence")),
+        parts=(
+            Field("url", Kind.URL, "Licence URL", max_length=URL_LENGTH),
+            Field("title", Kind.TEXT, "Licence", max_length=TITLE_LENGTH),
+        ),
     ),
     Field(
         "contact",
         Kind.OBJECT,
         "Contact",
         nullable=False,
-        parts=(Field("email", Kind.EMAIL, "Contact email"), Field("title", Kind.TEXT, "Contact")),
+        parts=(
+            Field("email", Kind.EMAIL, "Contact email", max_length=254),  # RFC 5321's path
+            Field("title", Kind.TEXT, "Contact", max_length=TITLE_LENGTH),
+        ),
     ),
     Field(
         "custom",
@@ -280,10 +350,33 @@ DATASET: tuple[Field, ...] = (
     RESOURCE,
     LINK,
     Field(
-        "collaborators", Kind.USER_REFS, "Collaborators", nullable=False, publish=True, table="none"
+        "collaborators",
+        Kind.USER_REFS,
+        "Collaborators",
+        nullable=False,
+        max_items=MEMBERS,
+        publish=True,
+        table="none",
     ),
-    Field("readusers", Kind.USER_REFS, "Read users", nullable=False, publish=True, table="none"),
-    Field("readteams", Kind.TEAM_REFS, "Read teams", nullable=False, publish=True, table="none"),
+    Field(
+        "readusers",
+        Kind.USER_REFS,
+        "Read users",
+        nullable=False,
+        max_items=MEMBERS,
+        publish=True,
+        table="none",
+    ),
+    Field(
+        "readteams",
+        Kind.TEAM_REFS,
+        "Read teams",
+        nullable=False,
+        max_length=NAME_LENGTH,
+        max_items=MEMBERS,
+        publish=True,
+        table="none",
+    ),
     Field(
         "createdAt",
         Kind.TIMESTAMP,

@@ -22,6 +22,10 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _INT64 = 2**63 - 1
 # The most characters accepted for a child id (seed 002: 3 characters, or a UUID).
 CHILD_ID_LENGTH = 36
+# Custom fields (site-defined): how many, the length of a name and of a text.
+CUSTOM_FIELDS = 200
+CUSTOM_NAME_LENGTH = 100
+CUSTOM_TEXT_LENGTH = 10_000
 
 
 def text_problem(value: Any, limit: int | None = None) -> str | None:
@@ -65,12 +69,24 @@ def _problem_of(field: Field) -> Problem:
     if kind in (Kind.INTEGER, Kind.BYTES):
         return integer_problem
     if kind is Kind.USER_REFS:
-        return _user_ids_problem
+        return lambda value: _items_problem(field, value) or _user_ids_problem(value)
     if field.is_list:
-        return _text_list_problem
+        limit = field.max_length
+        return lambda value: _items_problem(field, value) or _text_list_problem(value, limit)
     if kind is Kind.CUSTOM:
-        return _custom_problem
+        return custom_problem
     return lambda value: None
+
+
+def items_problem(field: Field, value: list[Any] | dict[str, Any]) -> str | None:
+    """Whether the list (or the children) `value` holds more items than `field` allows."""
+    if field.max_items is not None and len(value) > field.max_items:
+        return f"must hold at most {field.max_items} items"
+    return None
+
+
+def _items_problem(field: Field, value: Any) -> str | None:
+    return items_problem(field, value) if isinstance(value, list) else None
 
 
 def _user_ids_problem(value: Any) -> str | None:
@@ -79,25 +95,31 @@ def _user_ids_problem(value: Any) -> str | None:
     return None
 
 
-def _text_list_problem(value: Any) -> str | None:
+def _text_list_problem(value: Any, limit: int | None = None) -> str | None:
     if not isinstance(value, list):
         return "must be a list of text"
     for item in value:
-        problem = text_problem(item)
+        problem = text_problem(item, limit)
         if problem:
             return f"every item {problem}"
     return None
 
 
-def _custom_problem(value: Any) -> str | None:
+def custom_problem(value: Any) -> str | None:
+    """What is wrong with the type or size of the custom fields `value`, or None."""
     if not isinstance(value, dict):
         return "must be an object of fields"
+    if len(value) > CUSTOM_FIELDS:
+        return f"must hold at most {CUSTOM_FIELDS} fields"
     for key, item in value.items():
-        if text_problem(key) or (
-            text_problem(item)
-            and (not isinstance(item, list) or any(text_problem(v) for v in item))
-        ):
-            return f"field {str(key)[:40]!r} must be text or a list of text"
+        if text_problem(key, CUSTOM_NAME_LENGTH):
+            return f"field names must be text of at most {CUSTOM_NAME_LENGTH} characters"
+        texts = item if isinstance(item, list) else [item]
+        if len(texts) > CUSTOM_FIELDS or any(text_problem(t, CUSTOM_TEXT_LENGTH) for t in texts):
+            return (
+                f"field {str(key)[:40]!r} must be a text or a list of at most {CUSTOM_FIELDS} "
+                f"texts, each of at most {CUSTOM_TEXT_LENGTH} characters"
+            )
     return None
 
 
@@ -176,19 +198,28 @@ def _walk(
             else:
                 errors[(*path, name)] = "must be an object"
         else:
-            children = _children(check, value, (*path, name), errors, unknown)
+            children = _children(field, check, value, (*path, name), errors, unknown)
             if children is not None:
                 clean[name] = children
     return clean
 
 
 def _children(
-    level: _Steps, value: Any, path: Path, errors: dict[Path, str], unknown: bool
+    field: Field,
+    level: _Steps,
+    value: Any,
+    path: Path,
+    errors: dict[Path, str],
+    unknown: bool,
 ) -> dict[str, Any] | None:
     if value is None:
         return {}
     if not isinstance(value, dict):
         errors[path] = "must be an object keyed by id"
+        return None
+    too_many = items_problem(field, value)
+    if too_many:
+        errors[path] = too_many
         return None
     children: dict[str, Any] = {}
     for child_id, child in value.items():

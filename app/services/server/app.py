@@ -74,6 +74,16 @@ from app.services.server.dumps import (
 )
 from app.services.server.encoding import GZipMiddleware, accepts_gzip
 from app.services.server.feed import FEED_PATH, Feed, PageRequest
+from app.services.server.limits import (
+    QUERY_TIME_LIMIT,
+    SEARCH_TIME_LIMIT,
+    LimitsMiddleware,
+    QueryLimits,
+    QueryTimedOut,
+    ServerBusy,
+    TooManyRequests,
+    WorkAbandoned,
+)
 from app.services.server.params import (
     ACTION_PARAMS,
     ID,
@@ -107,6 +117,10 @@ _STATUS: tuple[tuple[type[CatalogueError], int], ...] = (
     (NotFound, 404),
     (StaleEdit, 409),
     (InvalidTransition, 409),
+    (TooManyRequests, 429),  # before ServerBusy, its base
+    (ServerBusy, 503),
+    (QueryTimedOut, 503),
+    (WorkAbandoned, 503),
 )
 _HTTP_CODES = {
     400: "bad_request",
@@ -133,6 +147,8 @@ class ServerSettings:
     base_url: str | None = None
     page_size: int = DEFAULT_PAGE_SIZE
     catalogue: jsonld.CatalogueInfo = field(default_factory=jsonld.CatalogueInfo)
+    query_time_limit: float = QUERY_TIME_LIMIT  # seconds per database statement
+    search_time_limit: float = SEARCH_TIME_LIMIT  # seconds per package_search
 
 
 class _Service:
@@ -146,6 +162,9 @@ class _Service:
         self.feed = Feed(
             database, self.dumps, page_size=settings.page_size, catalogue=settings.catalogue
         )
+        # Every statement of a request is time-limited and dropped when its client leaves.
+        self.limits = QueryLimits(settings.query_time_limit, settings.search_time_limit)
+        QueryLimits.install(database.engine)
 
     async def codec(self) -> CursorCodec:
         if self._codec is None:
@@ -184,10 +203,14 @@ def create_app(
     page_size: int = DEFAULT_PAGE_SIZE,
     catalogue: jsonld.CatalogueInfo | None = None,
     on_request: RequestLogHook | None = None,
+    query_time_limit: float = QUERY_TIME_LIMIT,
+    search_time_limit: float = SEARCH_TIME_LIMIT,
 ) -> Starlette:
     """The ASGI app serving `database`. `base_url` is the public base of every URL in the
     output (runner.base_url_setting checks it; default: the address the server listens on);
-    `on_request` is the live-log hook."""
+    `on_request` is the live-log hook;
+    `query_time_limit` bounds each database statement, `search_time_limit` each package_search
+    (server.limits)."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     service = _Service(
@@ -196,6 +219,8 @@ def create_app(
             base_url_setting(base_url) if base_url else None,
             page_size,
             catalogue or jsonld.CatalogueInfo(),
+            query_time_limit,
+            search_time_limit,
         ),
     )
     h = _Handlers(service)
@@ -233,6 +258,7 @@ def create_app(
     ]
     middleware = [
         Middleware(RequestLogMiddleware, hook=on_request),
+        Middleware(LimitsMiddleware, limits=service.limits),
         Middleware(
             CORSMiddleware,
             allow_origins=["*"],
@@ -247,9 +273,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
+        service.limits.stop()  # nothing still running may hold the shutdown
         service.close()  # the server stopped: its threads and temporary files go now
 
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=middleware,
         exception_handlers={
@@ -259,6 +286,8 @@ def create_app(
         },
         lifespan=lifespan,
     )
+    app.state.limits = service.limits  # for the runner: stop() as soon as shutdown begins
+    return app
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -357,7 +386,8 @@ class _Handlers:
                     session, principal, q=q, sort=sort, start=start, rows=rows
                 )
 
-        page = await run_in_threadpool(search)
+        # Through the search gate: slow searches cannot take the worker pool (server.limits).
+        page = await self.service.limits.search.run(request, search)
         return _json(ckan.package_search_response(page, base_url=base), request)
 
     async def package_show(self, request: Request) -> Response:
@@ -475,7 +505,11 @@ async def _catalogue_error(request: Request, exc: Exception) -> Response:
     extra: dict[str, Any] = {}
     if isinstance(exc, ValidationFailed):
         extra["fields"] = exc.errors
-    return error_response(request, status, exc.code, exc.message, **extra)
+    response = error_response(request, status, exc.code, exc.message, **extra)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -4,23 +4,32 @@ The socket is bound here, before uvicorn starts, so a port in use (or an address
 bound) is an ordinary ServerStartFailed raised by `start()` rather than a log line in another
 thread. 127.0.0.1 and port 0 (any free port) are the defaults: nothing listens on the network
 unless the person asks for it. `stop()` asks uvicorn to exit and joins its thread.
+
+Shutdown (`stop()`, or SIGINT/SIGTERM for `main.py serve`) takes a few seconds whatever is
+running: requests in flight get SHUTDOWN_GRACE seconds to finish, then every statement still
+running is interrupted (server.limits) and uvicorn cancels what is left a second later; the
+app's lifespan then closes its caches and removes their temporary folders. `make_server` builds
+that uvicorn server for the thread and for the CLI alike.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Literal, TypedDict
 from urllib.parse import urlsplit
 
 from app.services.errors import CatalogueError
 
 if TYPE_CHECKING:
+    import uvicorn
     from starlette.types import ASGIApp
 
 DEFAULT_HOST = "127.0.0.1"
+SHUTDOWN_GRACE = 2.0  # seconds requests in flight get before their statements are interrupted
 
 
 class ForwardedOptions(TypedDict):
@@ -78,6 +87,9 @@ def bind_socket(host: str = DEFAULT_HOST, port: int = 0) -> socket.socket:
         # process is listening on still fails with EADDRINUSE.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
+        # Listening from here: a client that connects before uvicorn has started waits in the
+        # backlog instead of being refused (uvicorn listens again with its own backlog).
+        sock.listen(2048)
     except OSError as error:
         sock.close()
         reason = error.strerror or str(error)
@@ -102,6 +114,49 @@ def forwarded_options(forwarded_allow_ips: str | None) -> ForwardedOptions:
     return {"proxy_headers": True, "forwarded_allow_ips": forwarded_allow_ips}
 
 
+def make_server(
+    app: ASGIApp,
+    *,
+    log_level: str = "warning",
+    lifespan: Literal["auto", "on"] = "auto",
+    forwarded_allow_ips: str | None = None,
+) -> uvicorn.Server:
+    """A uvicorn server for `app` whose shutdown is bounded (module docstring)."""
+    # Imported here: the CLI reads this module for its help, which must not wait for uvicorn.
+    import asyncio
+
+    import uvicorn
+
+    from app.services.server.limits import limits_of
+
+    class BoundedServer(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            limits = limits_of(app)
+            timer = None
+            if limits is not None:
+                timer = asyncio.get_running_loop().call_later(SHUTDOWN_GRACE, limits.stop)
+            try:
+                await super().shutdown(sockets)
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                if limits is not None:
+                    limits.stop()
+
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        log_config=None,  # leave the application's logging configuration alone
+        access_log=False,  # the app's request-log hook reports requests instead
+        lifespan=lifespan,  # our app closes its caches on shutdown
+        ws="none",
+        # Then what still runs is cancelled: its statements were interrupted a second before.
+        timeout_graceful_shutdown=math.ceil(SHUTDOWN_GRACE) + 1,
+        **forwarded_options(forwarded_allow_ips),
+    )
+    return BoundedServer(config)
+
+
 class ServerThread:
     """uvicorn serving `app` on a thread of its own.
 
@@ -123,20 +178,9 @@ class ServerThread:
         self.host = host
         self.port = port
         self.start_timeout = start_timeout
-        # Imported here: the CLI reads DEFAULT_HOST for its help, which must not wait for it.
-        import uvicorn
-
-        self._config = uvicorn.Config(
-            app,
-            log_level=log_level,
-            log_config=None,  # leave the application's logging configuration alone
-            access_log=False,  # the app's request-log hook reports requests instead
-            lifespan="auto",  # our app closes its caches on shutdown
-            ws="none",
-            timeout_graceful_shutdown=5,
-            **forwarded_options(forwarded_allow_ips),
+        self._server = make_server(
+            app, log_level=log_level, forwarded_allow_ips=forwarded_allow_ips
         )
-        self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
         self.url = ""
