@@ -480,5 +480,17 @@ def _error_message(response: httpx.Response) -> str:
             return error
         for key in ("message", "detail"):
             if isinstance(body.get(key), str):
-                return str(body[key])
+                return str(body[key]) + _field_errors(body.get("fields"))
     return orjson.dumps(body).decode()[:200]
+
+
+def _field_errors(fields: Any) -> str:
+    """Opendatasoft's validation errors by field (`{"fields": {"dataset_id": ["..."]}}`), which
+    say what "Invalid payload." was about."""
+    if not isinstance(fields, dict) or not fields:
+        return ""
+    said = [
+        f"{name}: {' '.join(str(m) for m in messages) if isinstance(messages, list) else messages}"
+        for name, messages in fields.items()
+    ]
+    return f" ({'; '.join(said)})"

@@ -306,15 +306,9 @@ def test_partial_resource_edit_leaves_the_other_resources_as_they_were(
 
 
 def test_lost_create_answer_then_a_retitle_makes_no_duplicate(
-    database: Database, portal: Portal, remote: str, request: pytest.FixtureRequest
+    database: Database, portal: Portal, remote: str
 ) -> None:
     can(portal, "lost_create")
-    missing(
-        request,
-        portal,
-        {"opendatasoft": "the Opendatasoft adapter finds an interrupted create by a dataset_id "
-                         "rebuilt from the title, so a retitle in between makes a duplicate"},
-    )  # fmt: skip
     dataset_id = create_here(database, title="Potholes", state="published")
     portal.faults.add(Fault("drop", method="POST", path=portal.create_path))
     assert not push(database, remote).ok
@@ -327,21 +321,15 @@ def test_lost_create_answer_then_a_retitle_makes_no_duplicate(
 
 
 def test_collision_a_taken_name_is_reported_and_nothing_is_overwritten(
-    database: Database, portal: Portal, remote: str, request: pytest.FixtureRequest
+    database: Database, portal: Portal, remote: str
 ) -> None:
     can(portal, "collision")
-    missing(
-        request,
-        portal,
-        {"opendatasoft": "the Opendatasoft adapter adopts a dataset whose dataset_id equals the "
-                         "one it would create (title slug and our id), whoever made it"},
-    )  # fmt: skip
     dataset_id = create_here(database, title="Roads", state="published")
     assert portal.take_name is not None
     theirs = portal.take_name(f"roads-{dataset_id}")
     result = push(database, remote)
     assert not result.ok
-    assert "taken" in result.failures[0].message
+    assert "taken" in result.failures[0].message and "free" in result.failures[0].message
     assert theirs() == "Theirs"
     result = push(database, remote)  # and the next push does not adopt it either
     assert not result.ok and theirs() == "Theirs"
