@@ -25,13 +25,14 @@ class Kind(Enum):
     TEXT = "text"
     HTML = "html"  # a description; its plain text is derived
     URL = "url"  # http(s)
+    FILE_URL = "file url"  # where a file is: http(s), or ftp, ftps, sftp as portals allow
     EMAIL = "email"
     DATE = "date"  # YYYY-MM-DD
     MONTH = "month"  # YYYY-MM
     TIMESTAMP = "timestamp"  # ISO 8601
     INTEGER = "integer"
     BYTES = "bytes"  # a size: a whole number, not negative
-    HASH = "hash"  # MD5 hex
+    HASH = "hash"  # <algorithm>:<hex> (md5, sha1, sha256, sha512) or bare MD5 hex
     CHOICE = "choice"  # one of `choices`
     TEXT_LIST = "text list"  # e.g. tags
     TEAM_REF = "team"  # a team id
@@ -106,6 +107,7 @@ TEXT_KINDS = frozenset(
         Kind.TEXT,
         Kind.HTML,
         Kind.URL,
+        Kind.FILE_URL,
         Kind.EMAIL,
         Kind.DATE,
         Kind.MONTH,
@@ -132,11 +134,11 @@ RESOURCE = Field(
         Field("title", Kind.TEXT, "Title", nullable=False, required=True, default=""),
         Field(
             "url",
-            Kind.URL,
+            Kind.FILE_URL,
             "URL",
             nullable=False,
             immutable=True,
-            doc="[immutable] download URL",
+            doc="[immutable] download URL: http, https, ftp, ftps or sftp",
             default="",
         ),
         Field("filename", Kind.TEXT, "File name"),
@@ -167,7 +169,15 @@ RESOURCE = Field(
         ),
         Field("format", Kind.TEXT, "Format", max_length=40, immutable=True, doc=_IMMUTABLE_DOC),
         Field("size", Kind.BYTES, "Size", immutable=True, doc="[immutable] bytes"),
-        Field("hash", Kind.HASH, "MD5", max_length=64, immutable=True, doc="[immutable] MD5"),
+        Field(
+            "hash",
+            Kind.HASH,
+            "Hash",
+            max_length=135,  # "sha512:" and 128 hex digits
+            immutable=True,
+            doc="[immutable] `<algorithm>:<hex digest>` (md5, sha1, sha256, sha512), or an "
+            "MD5 hex digest alone",
+        ),
         Field("timestamp", Kind.TIMESTAMP, "Timestamp", max_length=32),
         Field("origin", Kind.TEXT, "Origin", immutable=True, doc=_IMMUTABLE_DOC, table="none"),
     ),
@@ -184,7 +194,15 @@ LINK = Field(
     parts=(
         Field("order", Kind.INTEGER, "Order", nullable=False, default=0),
         Field("title", Kind.TEXT, "Title", nullable=False, default=""),
-        Field("url", Kind.URL, "URL", nullable=False, required=True, default=""),
+        Field(
+            "url",
+            Kind.FILE_URL,
+            "URL",
+            nullable=False,
+            required=True,
+            default="",
+            doc="http, https, ftp, ftps or sftp",
+        ),
         Field("description", Kind.TEXT, "Description", nullable=False, default=""),
         Field(
             "qa",
@@ -217,7 +235,8 @@ DATASET: tuple[Field, ...] = (
         doc=_IMMUTABLE_DOC,
         **_CATALOGUE,  # type: ignore[arg-type]
     ),
-    Field("title", Kind.TEXT, "Title", nullable=False, required=True, max_length=500, default=""),
+    # Generous: real catalogues hold titles well over 500 characters.
+    Field("title", Kind.TEXT, "Title", nullable=False, required=True, max_length=1000, default=""),
     Field(
         "description",
         Kind.HTML,

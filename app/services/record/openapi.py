@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.services.record.fields import CHILDREN, DATASET, Field, Kind
+from app.services.validation import HASH_PATTERN
 
 Schema = dict[str, Any]
 
@@ -15,7 +16,7 @@ _DESCRIPTION = (
     "The full dataset JSON of DataPress (seed 002), as GET and PATCH /api/dataset/{id} "
     "read and write it"
 )
-_PATTERNS = {Kind.DATASET_ID: "^[a-z0-9]{5}$"}
+_PATTERNS = {Kind.DATASET_ID: "^[a-z0-9]{5}$", Kind.HASH: HASH_PATTERN}
 _FORMATS = {Kind.DATE: "date"}
 
 
