@@ -98,7 +98,7 @@ class Resource(Base):
     time_from: Mapped[str | None] = mapped_column(String(7))
     time_to: Mapped[str | None] = mapped_column(String(7))
     format: Mapped[str | None] = mapped_column(String(40))
-    hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(135))  # "sha512:" and 128 hex digits
     size: Mapped[int | None] = mapped_column(Integer)
     timestamp: Mapped[str | None] = mapped_column(String(32))
     origin: Mapped[str | None] = mapped_column(Text)

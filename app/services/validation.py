@@ -24,23 +24,56 @@ CHILD_ID = re.compile(
 )
 ISO_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 MD5 = re.compile(r"^[0-9a-f]{32}$")
+# A file's hash as portals hold it: `<algorithm>:<hex digest>`, or an MD5 digest alone (what
+# seed 002 and our own file reading write). The digest's length is the algorithm's.
+HASH_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
+# Lower-case algorithm names, hex of either case; plain enough for JSON Schema (record.openapi).
+HASH_PATTERN = (
+    "^(?:"
+    + "|".join(f"{name}:[0-9a-fA-F]{{{length}}}" for name, length in HASH_LENGTHS.items())
+    + "|[0-9a-fA-F]{32})$"
+)
+HASH = re.compile(HASH_PATTERN)
 # Deliberately simple: one @, no spaces, a dot in the domain. Full RFC 5322 helps nobody here.
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
+WEB_SCHEMES = ("http", "https")
+# Where a file may be, as portals allow it (CKAN takes any URL; real catalogues hold ftp://).
+# Never javascript: or data:, which are no place a file is fetched from.
+FILE_SCHEMES = ("http", "https", "ftp", "ftps", "sftp")
 
-# An http(s) URL of printable ASCII with a plain host: a URL by the rule below, read without
-# urlsplit (the batch write path checks every file's URL).
-_PLAIN_URL = re.compile(r"(?i)https?://[A-Za-z0-9\-._~%!$&'()*+,;=:@]+(?:[/?#][!-~]*)?\Z")
+# A URL of printable ASCII with a plain host: a URL by the rule below, read without urlsplit
+# (the batch write path checks every file's URL).
+_HOST_AND_REST = r"://[A-Za-z0-9\-._~%!$&'()*+,;=:@]+(?:[/?#][!-~]*)?\Z"
+_PLAIN_URL = re.compile(r"(?i)https?" + _HOST_AND_REST)
+_PLAIN_FILE_URL = re.compile(r"(?i)(?:https?|ftps?|sftp)" + _HOST_AND_REST)
+_PLAIN = {WEB_SCHEMES: _PLAIN_URL, FILE_SCHEMES: _PLAIN_FILE_URL}
 
 
-def is_url(value: str) -> bool:
-    if _PLAIN_URL.match(value):
+def is_url(value: str, schemes: tuple[str, ...] = WEB_SCHEMES) -> bool:
+    """Whether `value` is an absolute URL with a host, of one of `schemes` (http(s) unless
+    told)."""
+    plain = _PLAIN.get(schemes)
+    if plain is not None and plain.match(value):
         return True
     try:
         parts = urlsplit(value)
     except ValueError:  # e.g. an unbalanced "[" in the host: not an IPv6 address, not a URL
         return False
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in value
+    return parts.scheme.lower() in schemes and bool(parts.netloc) and " " not in value
+
+
+def is_file_url(value: str) -> bool:
+    """A URL a file may be fetched from: http, https, ftp, ftps or sftp."""
+    return is_url(value, FILE_SCHEMES)
+
+
+def hash_parts(value: str) -> tuple[str, str] | None:
+    """(algorithm, lower-case hex digest) of a valid hash (a bare digest is MD5), else None."""
+    if not HASH.match(value):
+        return None
+    algorithm, _, digest = value.rpartition(":")
+    return (algorithm or "md5"), digest.lower()
 
 
 def is_iso_date(value: str) -> bool:
@@ -202,6 +235,12 @@ def _url(value: Any) -> str | None:
     return None if isinstance(value, str) and is_url(value) else "must be an http(s) URL"
 
 
+def _file_url(value: Any) -> str | None:
+    if isinstance(value, str) and is_file_url(value):
+        return None
+    return "must be an http, https, ftp, ftps or sftp URL"
+
+
 def _date(value: Any) -> str | None:
     return None if isinstance(value, str) and is_iso_date(value) else "must be a date, YYYY-MM-DD"
 
@@ -251,10 +290,13 @@ def _is_str_list(value: object) -> bool:
 _CHECKS: dict[Kind, Callable[[Any], str | None]] = {
     Kind.HTML: _text,
     Kind.URL: _url,
+    Kind.FILE_URL: _file_url,
     Kind.EMAIL: _pattern(EMAIL, "is not an email address"),
     Kind.DATE: _date,
     Kind.MONTH: _pattern(ISO_MONTH, "must be an ISO month, YYYY-MM"),
-    Kind.HASH: _pattern(MD5, "must be an MD5 hex digest"),
+    Kind.HASH: _pattern(
+        HASH, "must be <algorithm>:<hex digest> (md5, sha1, sha256, sha512) or an MD5 digest"
+    ),
     Kind.TEXT_LIST: _text_list,
     Kind.TEAM_REFS: _text_list,
     Kind.USER_REFS: _user_ids,

@@ -374,7 +374,7 @@ class ChildListEditor(QtWidgets.QGroupBox):
         if isinstance(size, int):
             bits.append(f"{size:,} bytes")
         if data.get("hash"):
-            bits.append(f"MD5 {data['hash']}")
+            bits.append(f"hash {data['hash']}")
         return " · ".join(bits)
 
     def _refresh_row(self, item: QtWidgets.QTreeWidgetItem) -> None:
@@ -471,7 +471,7 @@ def order_of(child: Record) -> int:
 
 def resources_editor() -> ChildListEditor:
     return ChildListEditor(
-        RESOURCE, ["Title", "Format", "Size", "MD5 / URL"], _resource_columns, _RESOURCE_FIELDS
+        RESOURCE, ["Title", "Format", "Size", "Hash / URL"], _resource_columns, _RESOURCE_FIELDS
     )
 
 

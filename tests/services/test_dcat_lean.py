@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import orjson
-from rdflib import RDF, Graph
+from rdflib import RDF, Graph, URIRef
 from rdflib.compare import graph_diff, to_isomorphic
 from rdflib.namespace import DCAT
 
@@ -127,3 +127,17 @@ def test_the_context_still_reads_the_prefixed_form() -> None:
     record = dcat.from_dcat(old_graph, subject, lambda taken: "new")
     assert record["title"] == "Road works"
     assert [r["size"] for r in record["resources"].values()] == [1337]
+
+
+def test_a_hash_of_another_algorithm_is_its_spdx_checksum_and_reads_back() -> None:
+    digest = "ab" * 32
+    file = _file("2024", "csv", f"sha256:{digest}", "ftp://f.example/1.csv")
+    graph = node_graph(dcat.to_dcat({**RECORD, "resources": {"r1": file}}, IRI, BASE, TITLES))
+    spdx = "http://spdx.org/rdf/terms#"
+    checksum = next(graph.objects(predicate=URIRef(spdx + "checksum")))
+    algorithm = next(graph.objects(checksum, URIRef(spdx + "algorithm")))
+    assert str(algorithm) == spdx + "checksumAlgorithm_sha256"
+    assert str(next(graph.objects(checksum, URIRef(spdx + "checksumValue")))) == digest
+    read = dcat.from_dcat(graph, URIRef(IRI), lambda taken: "zzz")
+    (child,) = read["resources"].values()
+    assert child["hash"] == f"sha256:{digest}" and child["url"] == "ftp://f.example/1.csv"

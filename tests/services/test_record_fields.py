@@ -105,3 +105,44 @@ def test_a_url_that_urllib_cannot_split_is_a_validation_error() -> None:
     with pytest.raises(ValidationFailed) as failure:
         validate_record(record)
     assert failure.value.errors == {"descriptionIframe": "must be an http(s) URL"}
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "error"),
+    [
+        (("resources", "hash"), "sha256:" + "ab" * 32, None),
+        (("resources", "hash"), "sha512:" + "AB" * 64, None),
+        (("resources", "hash"), "sha1:" + "ab" * 20, None),
+        (("resources", "hash"), "md5:" + "ab" * 16, None),
+        (("resources", "hash"), "ab" * 16, None),
+        (("resources", "hash"), "sha256:" + "ab" * 16, "hash"),  # the wrong length
+        (("resources", "hash"), "crc32:0badf00d", "hash"),
+        (("resources", "url"), "ftp://ftp.example.org/pub/a.zip", None),
+        (("resources", "url"), "sftp://files.example.org/a.zip", None),
+        (("resources", "url"), "javascript:alert(1)", "url"),
+        (("resources", "url"), "data:text/csv,a,b", "url"),
+        (("links", "url"), "ftps://ftp.example.org/", None),
+        (("links", "url"), "javascript://x.example/%0aalert(1)", "url"),
+        (("licence", "url"), "ftp://licences.example.org/ogl", "url"),  # a web page: http(s)
+        (("title",), "T" * 1000, None),
+        (("title",), "T" * 1001, "title"),
+    ],
+)
+def test_real_catalogues_hashes_urls_and_titles_are_taken(
+    path: tuple[str, ...], value: str, error: str | None
+) -> None:
+    record = empty_record("abcde", "2025-01-01T00:00:00.000Z")
+    record["title"] = "T"
+    if path[0] in ("resources", "links"):
+        child = {"title": "F", "url": "https://f.example/a.csv", "order": 0}
+        record[path[0]] = {"k93": {**child, path[1]: value}}
+    elif len(path) == 2:
+        record[path[0]] = {**(record.get(path[0]) or {}), path[1]: value}
+    else:
+        record[path[0]] = value
+    if error is None:
+        validate_record(record)
+        return
+    with pytest.raises(ValidationFailed) as failure:
+        validate_record(record)
+    assert [k.rsplit(".", 1)[-1] for k in failure.value.errors] == [error]

@@ -31,8 +31,10 @@ The mapping:
   that is not public here now (draft, private, under embargo) is sent private, and opened once
   it is; read back, private <-> sharing and an active package is published;
 - real catalogues are read as they are: a resource without a name takes its title from its
-  file name or URL, a hash that is no MD5 digest, a URL that is not http(s) and a title over
-  500 characters are reported (the rest of the dataset is read);
+  file name or URL; `sha256:` (any of md5, sha1, sha256, sha512) and bare MD5 hashes are kept as
+  CKAN holds them, and ftp, ftps and sftp URLs as http(s) ones; a hash of another kind, a URL
+  of another scheme (javascript:, data:) and a title over the record's 1,000 characters are
+  reported (the rest of the dataset is read);
 - createdAt, updatedAt <- metadata_created, metadata_modified (naive UTC, clock.as_seed_time).
 """
 
@@ -63,6 +65,7 @@ from app.services.mappings.ckan_resources import (
 from app.services.mappings.ckan_resources import from_ckan_time as from_ckan_time
 from app.services.mappings.ckan_resources import resource_child_id as resource_child_id
 from app.services.mappings.ckan_resources import to_ckan_time as to_ckan_time
+from app.services.record.fields import DATASET
 from app.services.records import Record
 from app.services.text import slugify
 from app.services.validation import DATASET_ID
@@ -93,7 +96,7 @@ CARRIAGE = Carriage.of(
 # The extra a package created by this catalogue carries: our dataset id, so a create whose
 # answer was lost is found again by what we wrote, never by a name (sync.ckan `find`).
 MARKER = "catalogue_desk_dataset"
-TITLE_LIMIT = 500  # the record's title field (record.fields)
+TITLE_LIMIT = next(f.max_length or 0 for f in DATASET if f.name == "title")
 
 # Package fields an extra may not be named after (CKAN refuses "a schema field with the same
 # name"); a custom field so named is reported instead of sent.

@@ -4,9 +4,10 @@ A package's `resources` hold our files (`resource_type` anything but "link") and
 (`resource_type: "link"`). Our child id, order and the fields CKAN has no column for travel as
 resource keys of their own (CKAN keeps unknown resource keys), written only where they hold
 something. Read as real catalogues hold them: a resource without a name takes its title from
-its file name or URL; a hash that is no MD5 digest and a URL that is not http(s) are left out
-and reported (a link with such a URL is not read); a resource id that is no child id of ours
-gives a stable derived one.
+its file name or URL; a hash (`md5:`, `sha256:`... or bare MD5 hex) is kept as CKAN holds it
+and written back so; a URL of any scheme a file may be fetched from (http, https, ftp, ftps,
+sftp) is kept, any other (javascript:, data:...) is left out and reported (a link with one is
+not read); a resource id that is no child id of ours gives a stable derived one.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Literal
 from app.services.clock import as_seed_time, parse_utc
 from app.services.mappings import Loss
 from app.services.records import Record
-from app.services.validation import CHILD_ID, MD5, is_url
+from app.services.validation import CHILD_ID, HASH, is_file_url
 
 from_ckan_time = as_seed_time
 
@@ -77,16 +78,17 @@ def resource_child_id(resource: Mapping[str, Any], position: int, package_id: st
     return _child_id(resource, position, package_id)
 
 
-def _web_url(value: Any) -> str:
-    """An http(s) URL, or "" (the record holds no other scheme)."""
+def _file_url(value: Any) -> str:
+    """A URL a file may be fetched from (record.fields: http, https, ftp, ftps, sftp), or ""."""
     text = _str(value).strip()
-    return text if is_url(text) else ""
+    return text if is_file_url(text) else ""
 
 
 def _digest(value: Any) -> str | None:
-    """Our MD5 digest of a CKAN hash ("md5:..." or bare hex); None for any other algorithm."""
-    digest = _str(value).strip().lower().removeprefix("md5:")
-    return digest if MD5.match(digest) else None
+    """A CKAN hash as CKAN holds it, if the record can hold it (`<algorithm>:<hex>` of md5,
+    sha1, sha256 or sha512, or bare MD5 hex); None for anything else."""
+    digest = _str(value).strip()
+    return digest if HASH.match(digest) else None
 
 
 def _resource_title(resource: Mapping[str, Any]) -> str:
@@ -104,17 +106,21 @@ def child_losses(
     losses: list[Loss] = []
     url = _str(resource.get("url")).strip()
     if kind == "resources" and url and not child["url"]:
-        losses.append(Loss(f"resources/{child_id}/url", "a URL that is not http(s)"))
+        losses.append(
+            Loss(f"resources/{child_id}/url", "a URL that is not http, https, ftp, ftps or sftp")
+        )
     raw_hash = _str(resource.get("hash")).strip()
     if raw_hash and child.get("hash") is None and kind == "resources":
-        losses.append(Loss(f"resources/{child_id}/hash", "a hash that is no MD5 digest"))
+        losses.append(
+            Loss(f"resources/{child_id}/hash", "a hash of no md5, sha1, sha256 or sha512 digest")
+        )
     return losses
 
 
 def child_from_resource(
     resource: Mapping[str, Any], position: int, package_id: str
 ) -> tuple[Literal["resources", "links"] | None, str, Record]:
-    """(kind, child id, child); kind None: a link we cannot hold (its URL is no web URL)."""
+    """(kind, child id, child); kind None: a link we cannot hold (its URL is no file URL)."""
     child_id = _child_id(resource, position, package_id)
     order = _int(resource.get(RES_ORDER))
     if order is None:
@@ -124,7 +130,7 @@ def child_from_resource(
     digest = _digest(resource.get("hash"))
     size = _int(resource.get("size"))
     child: Record = {
-        "url": _web_url(resource.get("url")),
+        "url": _file_url(resource.get("url")),
         "order": order,
         "title": _resource_title(resource),
         "description": _str(resource.get("description")),
@@ -195,7 +201,7 @@ def resources_of(record: Mapping[str, Any], shown: bool) -> list[dict[str, Any]]
             "description": resource.get("description") or "",
             "url": resource.get("url") or "",
             "format": (resource.get("format") or "").upper(),
-            "hash": f"md5:{digest}" if digest else "",
+            "hash": digest or "",  # as it was read (or as we computed it: MD5 hex)
             "size": resource.get("size"),
             "last_modified": timestamp,
         }

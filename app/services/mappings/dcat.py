@@ -21,7 +21,8 @@ formats.jsonld writes it and as other DCAT publishers commonly do.
 - licence <-> dct:license of each file (read from the dataset or any distribution);
 - createdAt, updatedAt <-> dct:issued, dct:modified;
 - each file <-> a dcat:Distribution `<dataset>/resource/<id>`: title, description, downloadURL
-  and accessURL, byte size, media type and format, MD5 checksum, modified;
+  and accessURL, byte size, media type and format, checksum (spdx:checksum with the hash's
+  algorithm: md5, sha1, sha256 or sha512), modified;
 - each external link <-> a dcat:Distribution `<dataset>/link/<id>`: title, description,
   accessURL, media type.
 
@@ -43,7 +44,7 @@ from urllib.parse import quote, unquote
 from app.services.clock import iso
 from app.services.mappings import NO_TITLES, Carriage, Titles
 from app.services.records import Record
-from app.services.validation import CHILD_ID, DATASET_ID
+from app.services.validation import CHILD_ID, DATASET_ID, HASH, hash_parts
 
 if TYPE_CHECKING:
     from rdflib import Graph
@@ -116,7 +117,7 @@ def _media_type(mime: str) -> str | None:
 _FORMAT_IRIS: dict[str, tuple[str | None, str]] = {
     name: (_media_type(mime), "filetype:" + code) for name, (mime, code) in FORMATS.items()
 }
-_MD5 = "spdx:checksumAlgorithm_md5"
+_ALGORITHM = "spdx:checksumAlgorithm_"  # + md5, sha1, sha256, sha512 (each a context term)
 # Prefixes of this site's IRIs, declared per base URL beside the shipped context (`site_context`).
 DATASET_PREFIX = "ds"
 TOPIC_PREFIX = "topic"
@@ -195,11 +196,13 @@ def _file_distribution(
         if media_type is not None:
             node["mediaType"] = typed(media_type, "MediaType")
         node["format"] = typed(file_type, "MediaTypeOrExtent")
-    if r.get("hash"):
+    parts = hash_parts(r["hash"]) if r.get("hash") else None
+    if parts is not None:
+        algorithm, digest = parts
         node["checksum"] = {
             "@type": "Checksum",
-            "algorithm": typed(_MD5, "ChecksumAlgorithm", term="md5"),
-            "checksumValue": r["hash"],
+            "algorithm": typed(_ALGORITHM + algorithm, "ChecksumAlgorithm", term=algorithm),
+            "checksumValue": digest,
         }
     if licence is not None:
         node["license"] = typed(licence[0], "LicenseDocument", licence[1])
@@ -457,13 +460,20 @@ def _file(
     size = _text(graph, node, rdf.DCAT.byteSize)
     checksum = next(iter(graph.objects(node, rdf.SPDX.checksum)), None)
     digest = _text(graph, checksum, rdf.SPDX.checksumValue) if checksum is not None else None
+    if digest and checksum is not None:
+        algorithm = next(iter(graph.objects(checksum, rdf.SPDX.algorithm)), None)
+        name = str(algorithm or "").rsplit("checksumAlgorithm_", 1)[-1].lower()
+        # An MD5 digest alone, as seed 002 holds it; any other algorithm named.
+        digest = digest.lower() if name in ("", "md5") else f"{name}:{digest.lower()}"
+        if not HASH.match(digest):
+            digest = None  # an algorithm the record cannot hold
     return {
         "url": download or (access if access != dataset_iri else "") or "",
         "title": title,
         "description": description,
         # ASCII digits only: str.isdigit() also says yes to "²", which int() refuses.
         "size": int(size) if size is not None and _DIGITS.fullmatch(size) else size,
-        "hash": digest.lower() if digest else None,
+        "hash": digest or None,
         "format": _format(graph, node),
         "timestamp": _moment(graph, node, rdf.DCT.modified),
     }

@@ -17,7 +17,9 @@ its Automation resources. Writing: the values of the default metadata template, 
   pull maps each resource back to ours. Title, URL and format are carried; description, file
   name, time frame, hash, size, timestamp and origin are not;
 - our user and group rulesets, collaborators, read users -> user and group security rulesets
-  (pushed only: DatasetGrants, opendatasoft_grants).
+  (pushed only: DatasetGrants, opendatasoft_grants);
+- a create writes our marker (`urn:catalogue-desk:dataset:<our id>`) in the default template's
+  `references`: how an interrupted create is found again (`made_by_us`).
 
 Every other field is not carried: PULL and PUSH declare what is, the losses are derived from
 them (mappings.Carriage), with a reason where it says more than "not carried".
@@ -39,6 +41,7 @@ from app.services.records import Record
 from app.services.text import slugify
 from app.services.validation import CHILD_ID
 
+MARKER = "urn:catalogue-desk:dataset:"  # + our dataset id: see `marker`
 # Record keys read from an Opendatasoft dataset (the engine compares only these).
 CARRIED: tuple[str, ...] = (
     "title",
@@ -251,10 +254,28 @@ def _strings(value: Any, name: str) -> list[str]:
 
 
 def dataset_id_for(record: Mapping[str, Any]) -> str:
-    """The Opendatasoft dataset_id a new dataset gets: the title's slug and our id (readable,
-    unique, and found again by `find` after an interrupted create)."""
+    """The Opendatasoft dataset_id a new dataset gets: the title's slug and our id (readable;
+    another dataset may hold it, which `create` reports)."""
     slug = slugify(str(record.get("title") or ""))[:80].strip("-")
     return f"{slug}-{record['id']}" if slug else f"dataset-{record['id']}"
+
+
+def marker(record_id: str) -> str:
+    """What a create of ours writes in the default template's `references` (a URI: "link to
+    the source of the dataset"), so an interrupted create is found again by proof, not by a
+    dataset_id someone else may hold. `references` is a field every portal's default template
+    has, written in the create request itself, and no field the mapping carries."""
+    return f"{MARKER}{record_id}"
+
+
+def made_by_us(dataset: Any, record_id: str) -> bool:
+    """Whether an Automation API dataset carries the marker a create of ours wrote for
+    `record_id`."""
+    metadata = dataset.get("metadata") if isinstance(dataset, dict) else None
+    default = metadata.get("default") if isinstance(metadata, dict) else None
+    entry = default.get("references") if isinstance(default, dict) else None
+    value = entry.get("value") if isinstance(entry, dict) else None
+    return value == marker(record_id)
 
 
 def wants_published(record: Mapping[str, Any], today: str | None = None) -> bool:
@@ -284,6 +305,7 @@ def create_body(record: Mapping[str, Any], *, language: str) -> dict[str, Any]:
     }
     default["language"] = {"value": language}
     default["modified_updates_on_metadata_change"] = {"value": True}
+    default["references"] = {"value": marker(str(record["id"]))}
     return {
         "dataset_id": dataset_id_for(record),
         "is_restricted": record.get("sharing") == "private",

@@ -25,13 +25,14 @@ class Kind(Enum):
     TEXT = "text"
     HTML = "html"  # a description; its plain text is derived
     URL = "url"  # http(s)
+    FILE_URL = "file url"  # where a file is: http(s), or ftp, ftps, sftp as portals allow
     EMAIL = "email"
     DATE = "date"  # YYYY-MM-DD
     MONTH = "month"  # YYYY-MM
     TIMESTAMP = "timestamp"  # ISO 8601
     INTEGER = "integer"
     BYTES = "bytes"  # a size: a whole number, not negative
-    HASH = "hash"  # MD5 hex
+    HASH = "hash"  # <algorithm>:<hex> (md5, sha1, sha256, sha512) or bare MD5 hex
     CHOICE = "choice"  # one of `choices`
     TEXT_LIST = "text list"  # e.g. tags
     TEAM_REF = "team"  # a team id
@@ -110,6 +111,7 @@ TEXT_KINDS = frozenset(
         Kind.TEXT,
         Kind.HTML,
         Kind.URL,
+        Kind.FILE_URL,
         Kind.EMAIL,
         Kind.DATE,
         Kind.MONTH,
@@ -125,7 +127,7 @@ _IMMUTABLE_DOC = "[immutable]"
 # Limits (characters, items). Generous for any real catalogue: CKAN caps a tag at 100
 # characters, browsers and sitemaps a URL at about 2,000.
 URL_LENGTH = 4096
-TITLE_LENGTH = 500
+TITLE_LENGTH = 1000  # real catalogues hold titles over 500 characters (issue 11)
 DESCRIPTION_LENGTH = 100_000
 NOTE_LENGTH = 20_000  # a file's or link's description
 NAME_LENGTH = 100  # a tag, a topic, a team id
@@ -155,12 +157,12 @@ RESOURCE = Field(
         ),
         Field(
             "url",
-            Kind.URL,
+            Kind.FILE_URL,
             "URL",
             nullable=False,
             max_length=URL_LENGTH,
             immutable=True,
-            doc="[immutable] download URL",
+            doc="[immutable] download URL: http, https, ftp, ftps or sftp",
             default="",
         ),
         Field("filename", Kind.TEXT, "File name", max_length=TITLE_LENGTH),
@@ -198,7 +200,15 @@ RESOURCE = Field(
         ),
         Field("format", Kind.TEXT, "Format", max_length=40, immutable=True, doc=_IMMUTABLE_DOC),
         Field("size", Kind.BYTES, "Size", immutable=True, doc="[immutable] bytes"),
-        Field("hash", Kind.HASH, "MD5", max_length=64, immutable=True, doc="[immutable] MD5"),
+        Field(
+            "hash",
+            Kind.HASH,
+            "Hash",
+            max_length=135,  # "sha512:" and 128 hex digits
+            immutable=True,
+            doc="[immutable] `<algorithm>:<hex digest>` (md5, sha1, sha256, sha512), or an "
+            "MD5 hex digest alone",
+        ),
         Field("timestamp", Kind.TIMESTAMP, "Timestamp", max_length=32),
         Field(
             "origin",
@@ -226,12 +236,13 @@ LINK = Field(
         Field("title", Kind.TEXT, "Title", nullable=False, max_length=TITLE_LENGTH, default=""),
         Field(
             "url",
-            Kind.URL,
+            Kind.FILE_URL,
             "URL",
             nullable=False,
             required=True,
             max_length=URL_LENGTH,
             default="",
+            doc="http, https, ftp, ftps or sftp",
         ),
         Field(
             "description",
@@ -272,7 +283,16 @@ DATASET: tuple[Field, ...] = (
         doc=_IMMUTABLE_DOC,
         **_CATALOGUE,  # type: ignore[arg-type]
     ),
-    Field("title", Kind.TEXT, "Title", nullable=False, required=True, max_length=500, default=""),
+    # Generous: real catalogues hold titles well over 500 characters.
+    Field(
+        "title",
+        Kind.TEXT,
+        "Title",
+        nullable=False,
+        required=True,
+        max_length=TITLE_LENGTH,
+        default="",
+    ),
     Field(
         "description",
         Kind.HTML,

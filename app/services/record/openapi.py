@@ -9,6 +9,7 @@ from typing import Any
 
 from app.services.mappings.datapress import ACCESS_KEYS
 from app.services.record.fields import CHILDREN, DATASET, Field, Kind
+from app.services.validation import HASH_PATTERN
 
 Schema = dict[str, Any]
 
@@ -17,7 +18,7 @@ _DESCRIPTION = (
     "read and write it"
 )
 _WITHHELD = "shown only to a caller who may manage the dataset (publish_dataset)"
-_PATTERNS = {Kind.DATASET_ID: "^[a-z0-9]{5}$"}
+_PATTERNS = {Kind.DATASET_ID: "^[a-z0-9]{5}$", Kind.HASH: HASH_PATTERN}
 _FORMATS = {Kind.DATE: "date"}
 
 

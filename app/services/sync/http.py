@@ -219,6 +219,21 @@ class PortalHttp:
                         method, path, params=params, content=content, headers=headers
                     )
                     await response.aread()
+            except httpx.DecodingError as error:
+                # A compressed body that does not decompress (gzip cut or garbled on the way):
+                # an unreadable answer, as a cut JSON one is.
+                self.stats.malformed += 1
+                if idempotent and failures < self.options.retries:
+                    failures += 1
+                    await self._sleep(self._backoff(failures))
+                    continue
+                raise MalformedAnswer(
+                    f"the answer's compressed body cannot be read ({error})",
+                    remote=self.remote,
+                    method=method,
+                    url=self._url(path),
+                    dataset=dataset,
+                ) from None
             except httpx.TransportError as error:
                 sent = not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
                 if (idempotent or not sent) and failures < self.options.retries:
@@ -480,5 +495,17 @@ def _error_message(response: httpx.Response) -> str:
             return error
         for key in ("message", "detail"):
             if isinstance(body.get(key), str):
-                return str(body[key])
+                return str(body[key]) + _field_errors(body.get("fields"))
     return orjson.dumps(body).decode()[:200]
+
+
+def _field_errors(fields: Any) -> str:
+    """Opendatasoft's validation errors by field (`{"fields": {"dataset_id": ["..."]}}`), which
+    say what "Invalid payload." was about."""
+    if not isinstance(fields, dict) or not fields:
+        return ""
+    said = [
+        f"{name}: {' '.join(str(m) for m in messages) if isinstance(messages, list) else messages}"
+        for name, messages in fields.items()
+    ]
+    return f" ({'; '.join(said)})"

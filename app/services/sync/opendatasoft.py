@@ -27,8 +27,11 @@ Automation API v1.0 (seed 004); the mapping is mappings.opendatasoft's.
   dataset is re-read: a field that moved on the portal meanwhile is not overwritten
   (PortalConflict). Then the user and group security rulesets are made to match our
   permissions (opendatasoft_grants; the engine attaches the catalogue).
-- create: `POST .../datasets/` with the dataset id `<slug>-<our id>` (found again by `find` if
-  the push is interrupted), then resources, rulesets and publication as above.
+- create: `POST .../datasets/` with the dataset id `<slug>-<our id>` and our marker in the
+  default template's `references`, then resources, rulesets and publication as above. A
+  dataset_id another dataset holds is a PortalConflict naming a free one; nothing is written.
+  `find` answers only with a dataset carrying our marker (an interrupted create), never with
+  one found by its dataset_id.
 """
 
 from __future__ import annotations
@@ -507,7 +510,20 @@ class OpendatasoftAdapter(PortalAdapter):
         attached = self.grants is not None
         for issue in mapping.outgoing_losses(record, grants_attached=attached):
             report.add(record["id"], issue.field, "push", issue.reason)
-        created = await self.http.send_json("POST", DATASETS, body, dataset=record["id"])
+        try:
+            created = await self.http.send_json("POST", DATASETS, body, dataset=record["id"])
+        except PortalRejected as error:
+            if not await self._taken(dataset_id, error):
+                raise
+            suggestion = await self._free_id(dataset_id)
+            free = f"a free one: {suggestion!r}" if suggestion else "no free one near it"
+            raise PortalConflict(
+                f"the dataset_id {dataset_id!r} is taken on the portal by another dataset: "
+                f"nothing was written ({free})",
+                remote=self.name,
+                dataset=record["id"],
+                status=409,
+            ) from None
         if not isinstance(created, dict) or not isinstance(created.get("uid"), str):
             raise self.http.malformed("the created dataset has no uid", dataset=record["id"])
         uid = created["uid"]
@@ -525,15 +541,58 @@ class OpendatasoftAdapter(PortalAdapter):
         report.extend(fresh.report)
         return RemoteRecord(fresh.remote_id, fresh.record, fresh.version, report)
 
+    async def _taken(self, dataset_id: str, error: PortalRejected) -> bool:
+        """Whether a refused create was refused because the dataset_id is held: the portal
+        says so, or the dataset is there for us to see."""
+        if "dataset_id" in error.reason and "exist" in error.reason:
+            return True
+        return await self._dataset_id_seen(dataset_id)
+
+    async def _dataset_id_seen(self, dataset_id: str) -> bool:
+        answer = await self.http.get_json(DATASETS, params={"dataset_id": dataset_id})
+        results = answer.get("results") if isinstance(answer, dict) else None
+        return isinstance(results, list) and any(
+            isinstance(r, dict) and r.get("dataset_id") == dataset_id for r in results
+        )
+
+    async def _free_id(self, dataset_id: str) -> str | None:
+        """A dataset_id near `dataset_id` no dataset the key sees holds (the portal may still
+        hold it for a dataset the key may not see: a suggestion, not a promise)."""
+        for number in range(2, 6):
+            candidate = f"{dataset_id}-{number}"
+            if not await self._dataset_id_seen(candidate):
+                return candidate
+        return None
+
     async def find(self, record: Record) -> RemoteSummary | None:
+        """The dataset an interrupted create of ours made for `record`: one carrying our
+        marker (`mapping.made_by_us`), never one that merely holds the dataset_id we would
+        give it. The Automation listing names the candidates (a dataset_id ending with our id,
+        which the create gave it whatever the title was then, or a listed marker); each is
+        read to see the marker."""
         if not await self._automation_ok():
             return None
-        dataset_id = mapping.dataset_id_for(record)
-        try:
-            await self._uid(dataset_id)
-        except PortalNotFound:
+        dataset_id = str(record.get("id") or "")
+        if not dataset_id:
             return None
-        return RemoteSummary(dataset_id, None, str(record.get("title") or ""), record.get("id"))
+        entries = await self._listing(DATASETS, "dataset", dataset_id)
+        candidates = [
+            e
+            for e in entries
+            if isinstance(e.get("uid"), str)
+            and isinstance(e.get("dataset_id"), str)
+            and (e["dataset_id"].endswith(dataset_id) or mapping.made_by_us(e, dataset_id))
+        ]
+        for entry in candidates:
+            uid, remote_id = entry["uid"], entry["dataset_id"]
+            self._uids[remote_id] = uid
+            try:
+                dataset = await self.http.get_json(f"{DATASETS}{uid}/", dataset=dataset_id)
+            except PortalNotFound:
+                continue
+            if mapping.made_by_us(dataset, dataset_id):
+                return RemoteSummary(remote_id, None, str(record.get("title") or ""), dataset_id)
+        return None
 
     async def delete(self, remote_id: str) -> None:
         uid = await self._uid(remote_id)

@@ -137,12 +137,12 @@ def test_errors_in_a_workbook_name_the_sheet_of_the_cell(
     book = openpyxl.load_workbook(path)
     resources = book["resources"]
     resources.cell(2, 11).value = "big"  # size
-    resources.cell(3, 5).value = "ftp://not-http"  # url
+    resources.cell(3, 5).value = "javascript:alert(1)"  # url
     book.save(path)
     plan = plan_import(database, path, on_existing=OnExisting.UPDATE)
     assert set(plan.errors) == {
         RowError(2, "resources!size", "must be a whole number, not 'big'"),
-        RowError(3, "resources!url", "must be an http(s) URL"),
+        RowError(3, "resources!url", "must be an http, https, ftp, ftps or sftp URL"),
     }
 
 

@@ -1,8 +1,10 @@
 """One scenario suite over the three portal kinds (issue 11): the same story told to DataPress,
 Opendatasoft and CKAN, each a real fake portal on loopback, asked anonymously where the question
-is who may see a dataset. Where a portal's API cannot do a step, the test is skipped and says
-why; where an adapter does not yet do what the scenario asks, it is an xfail (strict) naming
-the behaviour, so the day it is fixed the suite says so."""
+is who may see a dataset. The stories: leak, embargo passing and later, delete there, partial
+resource edit, lost create answer, collision, a bad answer to one dataset's read (cut JSON,
+garbled JSON or compressed body, a proxy's HTML page) and a 429. Where a portal's API cannot do
+a step, the test is skipped and says why; where an adapter does not yet do what the scenario
+asks, it is an xfail (strict) naming the behaviour, so the day it is fixed the suite says so."""
 
 from __future__ import annotations
 
@@ -22,12 +24,13 @@ from app.services.sync import engine, remotes
 from tests.conftest import AUTHOR, make_record
 from tests.fakes.ckan import CkanPortal
 from tests.fakes.datapress import FakeDataPress
-from tests.fakes.faults import Fault, Faults
+from tests.fakes.faults import Fault, FaultKind, Faults
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.fakes.opendatasoft import OdsPortal
 from tests.services.sync.conftest import FAST, local_ids, local_record, run
 
 REMOTE = "portal"
+ACTION = "/api/3/action/"
 KINDS = ("datapress", "opendatasoft", "ckan")
 FILES = (
     ("Roads 2024", "https://data.example/roads.csv"),
@@ -50,10 +53,20 @@ class Portal:
     files: Callable[[str], list[dict[str, Any]]]  # remote id -> its files as the portal holds them
     delete: Callable[[str], None]  # remote id -> deleted there by someone else
     count: Callable[[], int]  # datasets the portal holds
+    # remote id, kind ("malformed", "garbled", "html") -> the faults that make every read of
+    # that one dataset answer so (and only that one)
+    bad_read: Callable[[str, FaultKind], list[Fault]]
+    # remote id -> a 429 the portal answers once to a request the pull of that dataset makes,
+    # as this portal's kind says when to come back
+    limit: Callable[[str], Fault]
     # name -> a dataset someone else made under the name our create would take, and a way to
     # read its title later
     take_name: Callable[[str], Callable[[], str]] | None = None
     cannot: dict[str, str] = field(default_factory=dict)  # scenario -> why the API cannot
+
+
+def slug(title: str) -> str:
+    return title.lower().replace(" ", "-")
 
 
 def _anonymous(url: str) -> bool:
@@ -72,9 +85,22 @@ def ckan_portal() -> Iterator[Portal]:
             resources = [{"name": name, "url": url, "format": "CSV"} for name, url in FILES]
             resources[1]["mimetype"] = "text/csv"  # a field the mapping does not carry
             package = portal.add_package(
-                {"name": "roads", "title": title, "owner_org": "council", "resources": resources}
+                {
+                    "name": slug(title),
+                    "title": title,
+                    "owner_org": "council",
+                    "resources": resources,
+                }
             )
             return str(package["id"])
+
+        def bad_read(rid: str, kind: FaultKind) -> list[Fault]:
+            # The batched read (package_search by id) fails as a whole, then this package's own
+            # package_show keeps failing: only this package is unreadable.
+            return [
+                Fault(kind, method="POST", path=f"{ACTION}package_search", times=None),
+                Fault(kind, path=f"{ACTION}package_show", query=f"id={rid}", times=None),
+            ]
 
         def take_name(name: str) -> Callable[[], str]:
             theirs = portal.add_package({"name": name, "title": "Theirs", "owner_org": "council"})
@@ -86,12 +112,14 @@ def ckan_portal() -> Iterator[Portal]:
             "tok-editor",
             server.faults,
             True,
-            "/api/3/action/package_create",
+            f"{ACTION}package_create",
             seed,
             lambda rid: _anonymous(f"{server.url}/api/3/action/package_show?id={rid}"),
             lambda rid: list(portal.get(rid)["resources"]),
             portal.delete,
             lambda: len(portal.active()),
+            bad_read,
+            lambda rid: Fault("429", method="POST", path=f"{ACTION}package_search", retry_after=1),
             take_name,
         )
 
@@ -119,6 +147,8 @@ def datapress_portal(tmp_path: Path) -> Iterator[Portal]:
             lambda rid: sorted(portal.record(rid)["resources"].values(), key=lambda r: r["order"]),
             portal.delete,
             lambda: len(portal.ids()),
+            lambda rid, kind: [Fault(kind, path=f"/api/dataset/{rid}", times=None)],
+            lambda rid: Fault("429", path=f"/api/dataset/{rid}", retry_after=1),
             cannot={"leak": no_create, "lost_create": no_create, "collision": no_create},
         )
 
@@ -131,11 +161,21 @@ def ods_portal() -> Iterator[Portal]:
     with portal.serve() as server:
 
         def seed(title: str) -> str:
-            uid = portal.add_dataset("roads", title=title)
+            uid = portal.add_dataset(slug(title), title=title)
             for name, url in FILES:
                 portal.add_resource(uid, name, url)
             portal.publish_now(uid)
-            return "roads"
+            return slug(title)
+
+        def bad_read(rid: str, kind: FaultKind) -> list[Fault]:
+            # A published dataset's metas come with the listing; its resources are its own read.
+            path = f"/api/automation/v1.0/datasets/{portal.by_id(rid).uid}/resources"
+            return [Fault(kind, path=path, times=None)]
+
+        def limit(rid: str) -> Fault:
+            # Seed 003: the Search API's 429 names its reset_time in the body, no Retry-After.
+            path = "/api/datasets/1.0/search"
+            return Fault("429", path=path, body="opendatasoft", retry_after=None, reset_in=1.0)
 
         def take_name(name: str) -> Callable[[], str]:
             uid = portal.add_dataset(name, published=True, title="Theirs")
@@ -156,6 +196,8 @@ def ods_portal() -> Iterator[Portal]:
             files,
             lambda rid: portal.delete(portal.by_id(rid).uid),
             lambda: len(portal.datasets),
+            bad_read,
+            limit,
             take_name,
         )
 
@@ -306,15 +348,9 @@ def test_partial_resource_edit_leaves_the_other_resources_as_they_were(
 
 
 def test_lost_create_answer_then_a_retitle_makes_no_duplicate(
-    database: Database, portal: Portal, remote: str, request: pytest.FixtureRequest
+    database: Database, portal: Portal, remote: str
 ) -> None:
     can(portal, "lost_create")
-    missing(
-        request,
-        portal,
-        {"opendatasoft": "the Opendatasoft adapter finds an interrupted create by a dataset_id "
-                         "rebuilt from the title, so a retitle in between makes a duplicate"},
-    )  # fmt: skip
     dataset_id = create_here(database, title="Potholes", state="published")
     portal.faults.add(Fault("drop", method="POST", path=portal.create_path))
     assert not push(database, remote).ok
@@ -327,21 +363,54 @@ def test_lost_create_answer_then_a_retitle_makes_no_duplicate(
 
 
 def test_collision_a_taken_name_is_reported_and_nothing_is_overwritten(
-    database: Database, portal: Portal, remote: str, request: pytest.FixtureRequest
+    database: Database, portal: Portal, remote: str
 ) -> None:
     can(portal, "collision")
-    missing(
-        request,
-        portal,
-        {"opendatasoft": "the Opendatasoft adapter adopts a dataset whose dataset_id equals the "
-                         "one it would create (title slug and our id), whoever made it"},
-    )  # fmt: skip
     dataset_id = create_here(database, title="Roads", state="published")
     assert portal.take_name is not None
     theirs = portal.take_name(f"roads-{dataset_id}")
     result = push(database, remote)
     assert not result.ok
-    assert "taken" in result.failures[0].message
+    assert "taken" in result.failures[0].message and "free" in result.failures[0].message
     assert theirs() == "Theirs"
     result = push(database, remote)  # and the next push does not adopt it either
     assert not result.ok and theirs() == "Theirs"
+
+
+@pytest.mark.parametrize("kind", ["malformed", "garbled", "html"])
+def test_a_bad_answer_costs_one_dataset_not_the_pull(
+    database: Database, portal: Portal, remote: str, kind: FaultKind
+) -> None:
+    roads, bridges = portal.seed("Roads"), portal.seed("Bridges")
+    faults = portal.bad_read(bridges, kind)
+    for fault in faults:
+        portal.faults.add(fault)
+    plan, result = run(engine.pull(database, remote, options=FAST))
+    assert any(f.struck for f in faults)
+    # The unreadable one is shown as skipped and counted a failure, so the next pull reads it.
+    assert [i.remote_id for i in plan.items if i.state.skipped] == [bridges]
+    assert not result.ok and len(result.failures) == 1
+    assert list(linked(database)) == [roads]  # the rest of the pull landed
+    assert len(local_ids(database)) == 1
+    portal.faults.clear()
+    pull(database, remote)
+    assert sorted(linked(database)) == sorted([roads, bridges])
+    assert len(local_ids(database)) == 2
+
+
+def test_a_429_pauses_the_pull_until_the_time_it_names_then_it_lands(
+    database: Database, portal: Portal, remote: str
+) -> None:
+    roads, bridges = portal.seed("Roads"), portal.seed("Bridges")
+    fault = portal.faults.add(portal.limit(bridges))
+    pull(database, remote)
+    assert fault.struck == 1
+    log = portal.faults.requests()
+    (limited,) = [s for s in log if s.status == 429]
+    # The request refused is asked again, and not before the time the 429 named (Retry-After:
+    # 1 s, or Opendatasoft's reset_time: now + 1 s, to the millisecond).
+    again = [
+        s for s in log if s.at > limited.at and (s.path, s.query) == (limited.path, limited.query)
+    ]
+    assert again and min(s.at for s in again) >= limited.at + 0.9
+    assert sorted(linked(database)) == sorted([roads, bridges])
