@@ -16,7 +16,7 @@ from app.views.duplicates_dialog import DuplicatesDialog
 from app.views.main_window import MainWindow
 from app.views.qt import QtCore
 from tests.conftest import AUTHOR, make_record
-from tests.views.conftest import wait_for_writes
+from tests.views.conftest import saying_yes, wait_for_writes
 
 LEFT = QtCore.Qt.MouseButton.LeftButton
 CHECK = QtCore.Qt.ItemDataRole.CheckStateRole
@@ -162,7 +162,7 @@ def test_merge_all_groups_with_defaults_is_one_operation_one_undo(
         dialog = _open(qtbot, window)
         assert len(dialog.groups.groups()) == 3
         asked: list[str] = []
-        dialog.confirm = lambda _title, text: asked.append(text) is None
+        dialog.confirm = saying_yes(asked)
         with qtbot.waitSignal(dialog.merged) as merged:
             qtbot.mouseClick(dialog.merge_all_button, LEFT)
         assert asked[0].startswith("Merge all 3 groups (6 datasets)?")
