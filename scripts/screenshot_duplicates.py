@@ -78,7 +78,7 @@ def main(out: str) -> int:
             # The title as first catalogued, the description of the newest import.
             picks = {"title": oldest, "description": 1 if preview.plan.kept == 0 else 0}
             for key, column in picks.items():
-                if key in preview.keys():
+                if key in preview.fields():
                     preview.setData(
                         preview.index(preview.row_of(key), column),
                         QtCore.Qt.CheckState.Checked,

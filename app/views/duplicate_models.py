@@ -108,7 +108,7 @@ class MergeModel(QtCore.QAbstractTableModel):
         self.endResetModel()
         self.planChanged.emit()
 
-    def keys(self) -> list[str]:
+    def fields(self) -> list[str]:
         return list(self._keys)
 
     def row_of(self, key: str) -> int:

@@ -166,7 +166,7 @@ class DuplicatesDialog(QtWidgets.QDialog):
         merged = self.preview.merged()
         others = len(plan.records) - 1
         files, links = len(merged.get("resources") or {}), len(merged.get("links") or {})
-        same = "" if self.preview.keys() else " They hold the same values."
+        same = "" if self.preview.fields() else " They hold the same values."
         self.preview_note.setText(
             f"Merging keeps “{merged.get('title')}” ({plan.records[plan.kept]['id']}) with the "
             f"checked values, and all their files and links without repeats ({files} file"
