@@ -115,9 +115,10 @@ def find_duplicates(session: Session, progress: Progress | None = None) -> list[
     index_of = {row.pk: i for i, row in enumerate(rows)}
     union = _Union(len(members))
 
+    key_of = {title: title_key(title) for title in {member.title for member in members}}
+    keys = [key_of[member.title] for member in members]
     by_key: dict[str, list[int]] = defaultdict(list)
-    for i, member in enumerate(members):
-        key = title_key(member.title)
+    for i, key in enumerate(keys):
         if key:
             by_key[key].append(i)
     for same in by_key.values():
@@ -132,7 +133,8 @@ def find_duplicates(session: Session, progress: Progress | None = None) -> list[
         if md5 and dataset_pk in index_of:
             by_hash[md5].append(index_of[dataset_pk])
     for same in by_hash.values():
-        union.join(sorted(set(same)), SAME_FILE)
+        if len(same) > 1:  # most files are in one dataset only
+            union.join(sorted(set(same)), SAME_FILE)
     if progress is not None:
         progress.report(2, 3)
 
@@ -144,26 +146,18 @@ def find_duplicates(session: Session, progress: Progress | None = None) -> list[
     components: dict[int, list[int]] = defaultdict(list)
     for i in range(len(members)):
         components[union.find(i)].append(i)
-    groups = []
+    found: list[tuple[str, Group]] = []
     for root, items in components.items():
         if len(items) < 2:
             continue
-        found = sorted((members[i] for i in items), key=_newest_first)
+        # The newest first; ties by id, so the order never depends on the query's.
+        items.sort(key=lambda i: (members[i].updated_at, members[i].dataset_id), reverse=True)
         reasons = tuple(
             r for r in (SAME_TITLE, SIMILAR_TITLE, SAME_FILE) if r in union.reasons[root]
         )
-        groups.append(Group(tuple(found), reasons))
-    groups.sort(key=lambda group: (title_key(group.title), group.dataset_ids))
-    return groups
-
-
-def _newest_first(member: Member) -> tuple[str, str]:
-    # The newest first; ties by id, reversed with it, so the order never depends on the query.
-    return (_reversed(member.updated_at), _reversed(member.dataset_id))
-
-
-def _reversed(text: str) -> str:
-    return "".join(chr(0x10FFFF - ord(c)) for c in text)
+        found.append((keys[items[0]], Group(tuple(members[i] for i in items), reasons)))
+    found.sort(key=lambda pair: (pair[0], pair[1].dataset_ids))
+    return [group for _key, group in found]
 
 
 def similar_pairs(keys: Iterable[str], ratio: float = SIMILAR) -> list[tuple[str, str]]:
