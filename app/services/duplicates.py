@@ -173,19 +173,22 @@ def similar_pairs(keys: Iterable[str], ratio: float = SIMILAR) -> list[tuple[str
             if frequency[word] <= BLOCK_LIMIT:
                 blocks[word].append(key)
     pairs: set[tuple[str, str]] = set()
+    # ratio = 2 * matches / (len(a) + len(b)) <= 2 * len(a) / (len(a) + len(b)): a title
+    # longer than this many times the shorter one cannot reach `ratio`.
+    longest = (2 - ratio) / ratio
     for block in blocks.values():
+        block.sort(key=len)
         for i, first in enumerate(block):
             matcher = difflib.SequenceMatcher(None, b=first, autojunk=False)  # b is cached
+            limit = len(first) * longest
             for second in block[i + 1 :]:
+                if len(second) > limit:
+                    break  # sorted by length: the rest are longer still
                 pair = (first, second) if first < second else (second, first)
                 if pair in pairs:
                     continue
                 matcher.set_seq1(second)
-                if (
-                    matcher.real_quick_ratio() >= ratio
-                    and matcher.quick_ratio() >= ratio
-                    and matcher.ratio() >= ratio
-                ):
+                if matcher.quick_ratio() >= ratio and matcher.ratio() >= ratio:
                     pairs.add(pair)
     return sorted(pairs)
 
