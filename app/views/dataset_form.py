@@ -220,7 +220,7 @@ class DatasetForm(QtWidgets.QWidget):
         self._bind(form, _label("description", "D"), "description", self.description_preview,
                    self.description_edit.toPlainText, _from_text("description"),
                    self.description_edit.textChanged,
-                   "HTML, as shown on the dataset page.")  # fmt: skip
+                   "HTML; beside it, how it will look (without scripts).")  # fmt: skip
 
         self.iframe_edit = self._bind_line(
             form, _label("descriptionIframe", "I"),

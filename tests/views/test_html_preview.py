@@ -7,7 +7,7 @@ from pytestqt.qtbot import QtBot
 
 from app.models.database import Database
 from app.views.dataset_form import DatasetForm
-from app.views.qt import QtCore
+from app.views.qt import QtCore, QtGui
 from app.views.tasks import TaskRunner
 from tests.conftest import make_record
 
@@ -44,9 +44,17 @@ def test_the_preview_renders_as_typed_without_scripts_handlers_or_javascript_lin
     assert "steal" not in preview.browser.toHtml() and "owned" not in preview.browser.toHtml()
     assert form.record()["description"] == typed  # the source is saved as typed
 
-    # A link in the preview is not followed: it is only reported.
+    # A link in the preview, clicked, is not followed: it is only reported.
     assert not preview.browser.openLinks() and not preview.browser.openExternalLinks()
+    with qtbot.waitSignal(preview.rendered):
+        edit.setPlainText('<p>See <a href="https://example.org/">the site</a></p>')
+    found = preview.browser.document().find("the site")
+    inside = QtGui.QTextCursor(preview.browser.document())
+    inside.setPosition(found.selectionStart() + 2)
+    point = preview.browser.cursorRect(inside).center()
     with qtbot.waitSignal(preview.linkClicked) as clicked:
-        preview.browser.anchorClicked.emit(QtCore.QUrl("https://example.org/"))
+        qtbot.mouseClick(preview.browser.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=point)
     assert clicked.args == [QtCore.QUrl("https://example.org/")]
+    assert preview.browser.source().isEmpty()  # still the description, not the site
+    assert preview.browser.toPlainText() == "See the site"
     assert tasks.wait_for_all(10000)
