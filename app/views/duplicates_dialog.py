@@ -111,24 +111,26 @@ class DuplicatesDialog(QtWidgets.QDialog):
 
     # -- finding and previewing -----------------------------------------------------------------
 
-    def refresh(self) -> None:
-        """Look for duplicates again (off the GUI thread)."""
+    def refresh(self, note: str = "") -> None:
+        """Look for duplicates again (off the GUI thread). note: said first (why a merge was
+        refused), kept above what is found."""
         self._finding += 1
         finding = self._finding
-        self.summary.setText("Looking for duplicates…")
+        lead = f"{note}\n" if note else ""
+        self.summary.setText(f"{lead}Looking for duplicates…")
 
         def done(groups: list[Group]) -> None:
             if finding != self._finding:
                 return
             self.groups.set_groups(groups)
             count = sum(len(group.members) for group in groups)
-            self.summary.setText(
+            self.summary.setText(lead + (
                 "No duplicates found: no two datasets share a title, a very similar title or a "
                 "file." if not groups else
                 f"{len(groups):,} group{'s' if len(groups) != 1 else ''} of possible duplicates "
                 f"({count:,} datasets): the same or a very similar title, or the same file (MD5). "
                 "Check, in each row below, the value the merged dataset keeps."
-            )  # fmt: skip
+            ))  # fmt: skip
             if groups:
                 self.group_table.selectRow(0)
             else:
@@ -220,9 +222,8 @@ class DuplicatesDialog(QtWidgets.QDialog):
             message = self._operations.expected_message(error)
             if message is None:
                 return False  # a bug: the one handler shows it
-            self.summary.setText(f"Nothing was merged: {message}")
             self.refused.emit(message)
-            self.refresh()
+            self.refresh(note=f"Nothing was merged: {message}")
             return True
 
         self.merge_button.setEnabled(False)

@@ -179,3 +179,30 @@ def test_merge_all_groups_with_defaults_is_one_operation_one_undo(
         window.close()
         window.tasks.wait_for_all()
         window.deleteLater()
+
+
+def test_a_merge_after_a_change_elsewhere_writes_nothing_and_says_why(
+    qtbot: QtBot, database: Database
+) -> None:
+    first, second = _create(database, title="Bins"), _create(database, title="bins!")
+    window = MainWindow(database, author="archivist")
+    with qtbot.waitSignal(window.model.countChanged):
+        window.show()
+    try:
+        dialog = _open(qtbot, window)
+        with database.transaction() as session:  # the server, a sync: after the preview
+            datasets.update_dataset(session, first, {"tags": ["edited elsewhere"]}, author="bob")
+        refused: list[str] = []
+        dialog.refused.connect(refused.append)
+        with qtbot.waitSignal(dialog.found):  # refused, then the groups read again
+            qtbot.mouseClick(dialog.merge_button, LEFT)
+        assert len(refused) == 1 and "changed since" in refused[0]
+        assert dialog.summary.text().startswith("Nothing was merged")
+        with database.read() as session:
+            assert datasets.taken_ids(session, [first, second]) == {first, second}
+            assert datasets.get_record(session, first)["tags"] == ["edited elsewhere"]
+        assert window.undo_action.text() == "Undo"
+    finally:
+        window.close()
+        window.tasks.wait_for_all()
+        window.deleteLater()
