@@ -47,6 +47,7 @@ from app.views.form_widgets import (
     labelled,
     line_edit,
 )
+from app.views.html_preview import HtmlPreview
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 from app.views.state_wording import SHARING_TEXT, embargo_notice, state_text
 from app.views.tasks import TaskRunner
@@ -215,10 +216,11 @@ class DatasetForm(QtWidgets.QWidget):
         self.description_edit.setMinimumHeight(200)
         mono = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
         self.description_edit.setFont(mono)
-        self._bind(form, _label("description", "D"), "description", self.description_edit,
+        self.description_preview = HtmlPreview(self.description_edit)  # source | rendered
+        self._bind(form, _label("description", "D"), "description", self.description_preview,
                    self.description_edit.toPlainText, _from_text("description"),
                    self.description_edit.textChanged,
-                   "HTML, as shown on the dataset page.")  # fmt: skip
+                   "HTML; beside it, how it will look (without scripts).")  # fmt: skip
 
         self.iframe_edit = self._bind_line(
             form, _label("descriptionIframe", "I"),

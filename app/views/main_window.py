@@ -36,6 +36,7 @@ from app.views.window_settings import WindowState
 if TYPE_CHECKING:  # the exporters and importers (openpyxl, rdflib) load on first use
     from app.services.exporting import ExportResult
     from app.services.importing import ImportSummary
+    from app.views.duplicates_dialog import DuplicatesDialog
     from app.views.export_dialog import ExportDialog
     from app.views.import_wizard import ImportWizard
     from app.views.trash_view import DeletedDialog
@@ -76,6 +77,7 @@ class MainWindow(QtWidgets.QMainWindow):
         # The table's selection follows the form's dataset (views.table_selection).
         self.selection = TableSelection(self)
         self.deleted_dialog: DeletedDialog | None = None
+        self.duplicates_dialog: DuplicatesDialog | None = None
         # Asks yes or no before a delete (and other irreversible steps); replaced in tests.
         self.confirm: Callable[[str, str], bool] = self._confirm
         # Asks "Save, Discard or Cancel?"; replaced in tests.
@@ -241,6 +243,9 @@ class MainWindow(QtWidgets.QMainWindow):
             lambda: self.check_links(selected=False),
             tip="Ask each link's server whether it still answers",
         )
+        self.duplicates_action = self._action(
+            "Find &duplicates…", self.open_duplicates, tip="Datasets with the same title or file"
+        )
         for action in (self.undo_action, self.redo_action):
             # Undo of saved edits must not fire while the person is typing in a field.
             action.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -269,6 +274,8 @@ class MainWindow(QtWidgets.QMainWindow):
         dataset_menu.addActions([self.publish_action, self.unpublish_action])
         tools_menu = menu.addMenu("&Tools")
         tools_menu.addActions([self.check_selected_links_action, self.check_all_links_action])
+        tools_menu.addSeparator()
+        tools_menu.addAction(self.duplicates_action)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
@@ -552,6 +559,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.deleted_dialog.refresh()
         return self.deleted_dialog
 
+    def open_duplicates(self) -> DuplicatesDialog:
+        """Tools > Find duplicates: groups of likely duplicates, merged as one undoable step."""
+        from app.views.duplicates_dialog import DuplicatesDialog
+
+        if self.duplicates_dialog is None:
+            self.duplicates_dialog = DuplicatesDialog(self.operations, self.undo, self.author, self)
+        self.duplicates_dialog.show()
+        self.duplicates_dialog.refresh()
+        return self.duplicates_dialog
+
     def _revert(self) -> None:
         if self._current is not None:
             self.form.load(self._current)
@@ -634,7 +651,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.server_panel.stop()
             # Running exports, imports and link checks stop: the window waits for its tasks.
             self.link_checker.cancel()
-            for dialog in (self.export_dialog, self.import_wizard, self.deleted_dialog):
+            for dialog in (self.export_dialog, self.import_wizard, self.deleted_dialog,
+                           self.duplicates_dialog):  # fmt: skip
                 if dialog is not None and dialog.isVisible():
                     dialog.reject()
             self.operations.stop()  # the writes in flight finish first
