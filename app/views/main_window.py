@@ -36,6 +36,7 @@ from app.views.window_settings import WindowState
 if TYPE_CHECKING:  # the exporters and importers (openpyxl, rdflib) load on first use
     from app.services.exporting import ExportResult
     from app.services.importing import ImportSummary
+    from app.views.batch_edit_dialog import BatchEditDialog
     from app.views.export_dialog import ExportDialog
     from app.views.import_wizard import ImportWizard
     from app.views.trash_view import DeletedDialog
@@ -207,6 +208,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.delete_action = self._action("&Delete dataset…", self.delete_selected, keys.Delete)
         self.publish_action = self._action("&Publish", self.publish_selected, "Ctrl+P")
         self.unpublish_action = self._action("&Unpublish", self.unpublish_selected, "Ctrl+Shift+P")
+        self.batch_edit_action = self._action(
+            "&Edit selected…", self.edit_selected, "Ctrl+Shift+E",
+            "Change tags, topics, team, licence, contact, embargo or state of the highlighted rows",
+        )  # fmt: skip
         for action, short in ((self.delete_action, "Delete"), (self.publish_action, "Publish"),
                               (self.unpublish_action, "Unpublish")):  # fmt: skip
             action.setIconText(short)  # the toolbar's text stays short whatever the count
@@ -267,6 +272,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.columns_menu.aboutToShow.connect(lambda: self._fill_column_menu(self.columns_menu))
         dataset_menu = menu.addMenu("&Dataset")
         dataset_menu.addActions([self.publish_action, self.unpublish_action])
+        dataset_menu.addAction(self.batch_edit_action)
         tools_menu = menu.addMenu("&Tools")
         tools_menu.addActions([self.check_selected_links_action, self.check_all_links_action])
         toolbar = self.addToolBar("Main")
@@ -541,6 +547,12 @@ class MainWindow(QtWidgets.QMainWindow):
     def unpublish_selected(self) -> None:
         self.commands.transition("unpublish")
 
+    def edit_selected(self) -> BatchEditDialog | None:
+        """Dataset > Edit selected…: one change to every highlighted dataset, previewed."""
+        from app.views.batch_edit_dialog import open_batch_edit
+
+        return open_batch_edit(self)
+
     def open_deleted(self) -> DeletedDialog:
         """View > Deleted datasets: list, restore, empty for good."""
         from app.views.trash_view import DeletedDialog
@@ -604,6 +616,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.delete_action.setText(f"&Delete{plural or ' dataset'}…")
         self.publish_action.setText(f"&Publish{plural}")
         self.unpublish_action.setText(f"&Unpublish{plural}")
+        self.batch_edit_action.setText(f"&Edit{plural or ' selected'}…")
+        self.batch_edit_action.setEnabled(count > 0)
         # One row: what its state allows; several: those that can are, the rest left alone.
         self.delete_action.setEnabled(count > 0)
         self.publish_action.setEnabled(count > 1 or (count == 1 and saved and state == "draft"))
