@@ -16,6 +16,7 @@ from app.services.records import Record
 from app.views.catalogue_menu import CatalogueMenu, window_title
 from app.views.dataset_form import DatasetForm
 from app.views.dataset_table_model import TITLE_COLUMN, DatasetTableModel
+from app.views.facet_sidebar import FacetSidebar
 from app.views.failures import FailureReporter
 from app.views.file_drops import accept_local_files
 from app.views.help_dialogs import HelpMenu
@@ -97,6 +98,10 @@ class MainWindow(QtWidgets.QMainWindow):
         splitter.addWidget(self.side_tabs)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        # Facets and saved searches left of the table (views.facet_sidebar).
+        self.facets = FacetSidebar(self.operations, self.model, self.search_box, database.url)
+        splitter.insertWidget(0, self.facets)
+        splitter.setSizes([230, 760, 410])
         self.setCentralWidget(splitter)
         self._build_actions()
         self._build_menus_and_toolbar()
@@ -327,8 +332,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
         ranges = self.selected_ranges()
         spec = self.model.spec
-        # The table's count is the search's only when no state filter narrows it further.
-        search_count = self.model.rowCount() if spec.state is None else None
+        # The table's count is the search's only when no state or facet narrows it further.
+        search_count = self.model.rowCount() if spec.state is None and not spec.facets else None
         dialog = ExportDialog(
             self.database,
             self.tasks,
