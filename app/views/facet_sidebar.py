@@ -51,16 +51,16 @@ class FacetModel(QtCore.QAbstractItemModel):
         column: int,
         parent: QtCore.QModelIndex | QtCore.QPersistentModelIndex = _ROOT,
     ) -> QtCore.QModelIndex:
-        if column != 0 or row < 0:
+        if not 0 <= column < 2 or row < 0:
             return QtCore.QModelIndex()
         if not parent.isValid():
             if row < len(self._facets):
-                return self.createIndex(row, 0, NO_PARENT)
+                return self.createIndex(row, column, NO_PARENT)
             return QtCore.QModelIndex()
-        if parent.internalId() != NO_PARENT or parent.row() >= len(self._facets):
+        if parent.internalId() != NO_PARENT or parent.column() != 0:
             return QtCore.QModelIndex()
-        if row < len(self._facets[parent.row()].values):
-            return self.createIndex(row, 0, parent.row())
+        if parent.row() < len(self._facets) and row < len(self._facets[parent.row()].values):
+            return self.createIndex(row, column, parent.row())
         return QtCore.QModelIndex()
 
     def parent(  # type: ignore[override]
@@ -78,7 +78,7 @@ class FacetModel(QtCore.QAbstractItemModel):
         return len(self._facets[parent.row()].values)
 
     def columnCount(self, parent: QtCore.QModelIndex | QtCore.QPersistentModelIndex = _ROOT) -> int:
-        return 1
+        return 2  # the value, and its count: a long team name never hides the count
 
     def flags(self, index: QtCore.QModelIndex | QtCore.QPersistentModelIndex) -> Any:
         if not index.isValid():
@@ -91,7 +91,7 @@ class FacetModel(QtCore.QAbstractItemModel):
         roles = QtCore.Qt.ItemDataRole
         if index.internalId() == NO_PARENT:
             facet = self._facets[index.row()]
-            if role == roles.DisplayRole:
+            if role == roles.DisplayRole and index.column() == 0:
                 return facet.title + (" (most frequent)" if facet.more else "")
             if role == roles.FontRole:
                 font = QtGui.QFont()
@@ -102,10 +102,12 @@ class FacetModel(QtCore.QAbstractItemModel):
         value = facet.values[index.row()]
         pair = (facet.key, value.value)
         if role == roles.DisplayRole:
-            return f"{value.title}  {value.count:,}"
+            return value.title if index.column() == 0 else f"{value.count:,}"
+        if role == roles.TextAlignmentRole and index.column() == 1:
+            return int(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
         if role == roles.ToolTipRole:
-            return f"{value.count:,} datasets: click to show only these, again to show all"
-        if role == roles.CheckStateRole:
+            return f"{value.title}: {value.count:,} datasets. Click: only these; again: all"
+        if role == roles.CheckStateRole and index.column() == 0:
             checked = pair in self._chosen
             return QtCore.Qt.CheckState.Checked if checked else QtCore.Qt.CheckState.Unchecked
         if role == FACET_ROLE:
@@ -147,6 +149,10 @@ class FacetSidebar(QtWidgets.QWidget):
         self.tree.setModel(self.model)
         self.tree.setHeaderHidden(True)
         self.tree.setUniformRowHeights(True)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.tree.clicked.connect(self._clicked)
         self.clear_button = QtWidgets.QPushButton("Show all")
         self.clear_button.setToolTip("Lift every facet choice (the search stays)")

@@ -101,7 +101,7 @@ class MainWindow(QtWidgets.QMainWindow):
         # Facets and saved searches left of the table (views.facet_sidebar).
         self.facets = FacetSidebar(self.operations, self.model, self.search_box, database.url)
         splitter.insertWidget(0, self.facets)
-        splitter.setSizes([230, 760, 410])
+        splitter.setSizes([270, 730, 400])
         self.setCentralWidget(splitter)
         self._build_actions()
         self._build_menus_and_toolbar()

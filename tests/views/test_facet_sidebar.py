@@ -35,7 +35,8 @@ def _counts(sidebar: FacetSidebar) -> dict[str, dict[str, str]]:
         values = {}
         for child in range(model.rowCount(parent)):
             index = model.index(child, 0, parent)
-            values[index.data(FACET_ROLE)[1]] = str(index.data())
+            count = model.index(child, 1, parent).data()
+            values[index.data(FACET_ROLE)[1]] = f"{index.data()}  {count}"
         found[model.facet_keys()[row]] = values
     return found
 
