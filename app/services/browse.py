@@ -33,6 +33,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from app.models import Dataset, Link, Resource, Team
 from app.services import search
 from app.services.clock import today_iso
+from app.services.facet_filters import facet_clause
 from app.services.policy import broken_link_clause
 from app.services.progress import Cancelled
 from app.services.visibility import OWNER, Principal, display_state_expr, visible_clause
@@ -56,6 +57,8 @@ class BrowseSpec:
     descending: bool = False
     state: str | None = None
     principal: Principal = OWNER
+    # The facet sidebar's choices: (facet, value) pairs, all required (services.facets).
+    facets: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.sort not in SORT_COLUMNS:
@@ -114,7 +117,13 @@ def _filter(
     ]
     if spec.state is not None:
         clauses.append(display_state_expr(today) == spec.state)
+    clauses.extend(facet_clause(session, facet, value, today) for facet, value in spec.facets)
     return and_(true(), *clauses)
+
+
+def filter_clause(session: Session, spec: BrowseSpec, today: str) -> ColumnElement[bool]:
+    """The condition for the rows the table shows with `spec` (services.facets counts these)."""
+    return _filter(session, spec, today)
 
 
 def _row_select(spec: BrowseSpec, today: str) -> Select[Any]:
@@ -191,7 +200,7 @@ def count(session: Session, spec: BrowseSpec, *, today: str | None = None) -> in
     """How many datasets the table shows for `spec`."""
     today = today or today_iso()
     query = search.terms(spec.search)
-    if query and spec.state is None:
+    if query and spec.state is None and not spec.facets:
         return search.count(session, query)
     stmt = select(func.count()).select_from(Dataset).where(_filter(session, spec, today))
     return int(session.scalar(stmt) or 0)

@@ -163,6 +163,10 @@ class DatasetTableModel(QtCore.QAbstractTableModel):
     def set_state_filter(self, state: str | None) -> None:
         self._set_spec(replace(self._requested, state=state))
 
+    def set_facets(self, facets: tuple[tuple[str, str], ...]) -> None:
+        """The facet sidebar's choices: (facet, value) pairs, all required."""
+        self._set_spec(replace(self._requested, facets=facets))
+
     def sort(
         self, column: int, order: QtCore.Qt.SortOrder = QtCore.Qt.SortOrder.AscendingOrder
     ) -> None:

@@ -16,6 +16,7 @@ from app.services.records import Record
 from app.views.catalogue_menu import CatalogueMenu, window_title
 from app.views.dataset_form import DatasetForm
 from app.views.dataset_table_model import TITLE_COLUMN, DatasetTableModel
+from app.views.facet_sidebar import FacetSidebar
 from app.views.failures import FailureReporter
 from app.views.file_drops import accept_local_files
 from app.views.help_dialogs import HelpMenu
@@ -36,6 +37,7 @@ from app.views.window_settings import WindowState
 if TYPE_CHECKING:  # the exporters and importers (openpyxl, rdflib) load on first use
     from app.services.exporting import ExportResult
     from app.services.importing import ImportSummary
+    from app.views.batch_edit_dialog import BatchEditDialog
     from app.views.duplicates_dialog import DuplicatesDialog
     from app.views.export_dialog import ExportDialog
     from app.views.import_wizard import ImportWizard
@@ -98,6 +100,10 @@ class MainWindow(QtWidgets.QMainWindow):
         splitter.addWidget(self.side_tabs)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        # Facets and saved searches left of the table (views.facet_sidebar).
+        self.facets = FacetSidebar(self.operations, self.model, self.search_box, database.url)
+        splitter.insertWidget(0, self.facets)
+        splitter.setSizes([270, 730, 400])
         self.setCentralWidget(splitter)
         self._build_actions()
         self._build_menus_and_toolbar()
@@ -209,6 +215,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.delete_action = self._action("&Delete dataset…", self.delete_selected, keys.Delete)
         self.publish_action = self._action("&Publish", self.publish_selected, "Ctrl+P")
         self.unpublish_action = self._action("&Unpublish", self.unpublish_selected, "Ctrl+Shift+P")
+        self.batch_edit_action = self._action(
+            "&Edit selected…", self.edit_selected, "Ctrl+Shift+E",
+            "Change tags, topics, team, licence, contact, embargo or state of the highlighted rows",
+        )  # fmt: skip
         for action, short in ((self.delete_action, "Delete"), (self.publish_action, "Publish"),
                               (self.unpublish_action, "Unpublish")):  # fmt: skip
             action.setIconText(short)  # the toolbar's text stays short whatever the count
@@ -272,6 +282,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.columns_menu.aboutToShow.connect(lambda: self._fill_column_menu(self.columns_menu))
         dataset_menu = menu.addMenu("&Dataset")
         dataset_menu.addActions([self.publish_action, self.unpublish_action])
+        dataset_menu.addAction(self.batch_edit_action)
         tools_menu = menu.addMenu("&Tools")
         tools_menu.addActions([self.check_selected_links_action, self.check_all_links_action])
         tools_menu.addSeparator()
@@ -328,8 +339,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
         ranges = self.selected_ranges()
         spec = self.model.spec
-        # The table's count is the search's only when no state filter narrows it further.
-        search_count = self.model.rowCount() if spec.state is None else None
+        # The table's count is the search's only when no state or facet narrows it further.
+        search_count = self.model.rowCount() if spec.state is None and not spec.facets else None
         dialog = ExportDialog(
             self.database,
             self.tasks,
@@ -548,6 +559,12 @@ class MainWindow(QtWidgets.QMainWindow):
     def unpublish_selected(self) -> None:
         self.commands.transition("unpublish")
 
+    def edit_selected(self) -> BatchEditDialog | None:
+        """Dataset > Edit selected…: one change to every highlighted dataset, previewed."""
+        from app.views.batch_edit_dialog import open_batch_edit
+
+        return open_batch_edit(self)
+
     def open_deleted(self) -> DeletedDialog:
         """View > Deleted datasets: list, restore, empty for good."""
         from app.views.trash_view import DeletedDialog
@@ -621,6 +638,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.delete_action.setText(f"&Delete{plural or ' dataset'}…")
         self.publish_action.setText(f"&Publish{plural}")
         self.unpublish_action.setText(f"&Unpublish{plural}")
+        self.batch_edit_action.setText(f"&Edit{plural or ' selected'}…")
+        self.batch_edit_action.setEnabled(count > 0)
         # One row: what its state allows; several: those that can are, the rest left alone.
         self.delete_action.setEnabled(count > 0)
         self.publish_action.setEnabled(count > 1 or (count == 1 and saved and state == "draft"))

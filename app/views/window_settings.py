@@ -25,6 +25,9 @@ ORGANIZATION = "catalogue-desk"
 APPLICATION = "catalogue-desk"
 RECENT_KEY = "catalogues/recent"
 RECENT_LIMIT = 8
+# The splitter's key names its panes: a state saved for other panes (before the facet sidebar
+# was added left of the table) would hand the sidebar the table's width.
+SPLITTER_KEY = "window/splitter-facets-table-side"
 
 
 def app_settings() -> QtCore.QSettings:
@@ -106,7 +109,7 @@ class WindowState(QtCore.QObject):
         if isinstance(geometry, QtCore.QByteArray) and not geometry.isEmpty():
             window.restoreGeometry(geometry)
         splitter = self._splitter()
-        state = settings.value("window/splitter")
+        state = settings.value(SPLITTER_KEY)
         if splitter is not None and isinstance(state, QtCore.QByteArray):
             splitter.restoreState(state)
         header = window.table.horizontalHeader()
@@ -123,7 +126,7 @@ class WindowState(QtCore.QObject):
         settings.setValue("window/geometry", window.saveGeometry())
         splitter = self._splitter()
         if splitter is not None:
-            settings.setValue("window/splitter", splitter.saveState())
+            settings.setValue(SPLITTER_KEY, splitter.saveState())
         settings.setValue("table/header", window.table.horizontalHeader().saveState())
         settings.setValue("table/columns", self._column_keys())
         settings.setValue("folders/export", str(window._export_folder))
