@@ -53,6 +53,7 @@ from app.models import Masthead, Topic
 from app.services import datasets
 from app.services.clock import parse_utc
 from app.services.errors import CatalogueError, PermissionDenied, ValidationFailed
+from app.services.mappings.datapress import ACCESS_KEYS
 from app.services.permissions import Permission
 from app.services.record.fields import (
     CATALOGUE_KEYS,
@@ -282,6 +283,8 @@ def patch_dataset(
         raise PermissionDenied(f"You may not read dataset {dataset_id}")
     if not granted & Permission.EDIT_DATASET:
         raise PermissionDenied(f"You may not edit dataset {dataset_id} (edit_dataset)")
+    if not granted & Permission.PUBLISH_DATASET:
+        _refuse_reading_withheld(patch, dataset_id)
     before = dataset_to_record(dataset)
     after = apply_patch(before, patch)
     immutable = immutable_changes(before, after)
@@ -320,6 +323,25 @@ def patch_dataset(
         # Validation names fields by dotted path (`resources.k93.timeFrame.lte`): as pointers.
         pointers = {_dotted_pointer(path): message for path, message in error.errors.items()}
         raise PatchedRecordInvalid(pointers) from error
+
+
+def _refuse_reading_withheld(patch: jsonpatch.JsonPatch, dataset_id: str) -> None:
+    """The access lists and embargo are withheld from a caller who may not publish the dataset
+    (mappings.datapress.for_reader); a `test`, or a `copy`/`move` out of them (or of the whole
+    record), would read them back one guess at a time, so it needs publish_dataset too."""
+    for operation in patch.patch:
+        pointers = [operation.get("from")] if operation.get("op") in ("copy", "move") else []
+        if operation.get("op") == "test":
+            pointers.append(operation.get("path"))
+        for pointer in pointers:
+            if not isinstance(pointer, str):
+                continue
+            first = pointer.split("/")[1] if pointer.startswith("/") else ""
+            if pointer == "" or first in ACCESS_KEYS:
+                raise PermissionDenied(
+                    f"Reading {pointer or 'the whole record'} of dataset {dataset_id} "
+                    "needs publish_dataset, which you lack"
+                )
 
 
 def unknown_entries(session: Session, before: Record, after: Record) -> dict[str, str]:

@@ -128,6 +128,25 @@ def test_access_lists_and_embargo_are_shown_only_to_who_may_manage(
     assert patched.status_code == 200, patched.text
     assert patched.json()["title"] == "Potholes"
     assert not set(patched.json()) & withheld
+    # Nor can they read the withheld fields back through the patch itself: a `test` of one, or
+    # a `copy` out of one (or of the whole record), is refused and changes nothing.
+    probes = [
+        [{"op": "test", "path": "/readusers", "value": []}],
+        [{"op": "test", "path": "/embargoUntil", "value": None}],
+        [{"op": "test", "path": "", "value": {}}],
+        [{"op": "copy", "from": "/collaborators", "path": "/tags"}],
+        [{"op": "copy", "from": "", "path": "/custom/all"}],
+    ]
+    for probe in probes:
+        refused = client.patch(
+            f"/api/dataset/{catalogue.public[1]}",
+            json=[{"op": "replace", "path": "/title", "value": "Probe"}, *probe],
+            headers={"Authorization": catalogue.carol},
+        )
+        assert refused.status_code == 403, (probe, refused.text)
+        assert refused.json()["error"]["code"] == "forbidden"
+    after = client.get(f"/api/dataset/{catalogue.public[1]}").json()
+    assert after["title"] == "Potholes"
 
 
 def test_the_dataset_webpage_redirects_to_its_json(
