@@ -130,7 +130,7 @@ def test_access_lists_and_embargo_are_shown_only_to_who_may_manage(
     assert not set(patched.json()) & withheld
     # Nor can they read the withheld fields back through the patch itself: a `test` of one, or
     # a `copy` out of one (or of the whole record), is refused and changes nothing.
-    probes = [
+    probes: list[list[dict[str, object]]] = [
         [{"op": "test", "path": "/readusers", "value": []}],
         [{"op": "test", "path": "/embargoUntil", "value": None}],
         [{"op": "test", "path": "", "value": {}}],
