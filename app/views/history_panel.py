@@ -154,8 +154,10 @@ class HistoryPanel(QtWidgets.QWidget):
         if dataset_id != self._dataset_id:
             self._versions = []
             self._current = None
+            # Only another dataset drops the chosen version: the same one opened again (after
+            # a save, an undo, a change from elsewhere) keeps what the person picked.
+            self.versions_table.clearSelection()
         self._dataset_id = dataset_id
-        self.versions_table.clearSelection()
         self.refresh()
 
     def refresh(self, then: Callable[[], None] | None = None) -> None:
