@@ -80,6 +80,9 @@ class HistoryPanel(QtWidgets.QWidget):
         # The window's operations; on its own the panel writes through its own.
         self._operations = operations or Operations(database, FailureReporter(self), self)
         self._reading = 0  # bumps with each refresh: only the newest read is shown
+        # Run once the newest read is shown: a refresh that supersedes another inherits its
+        # callbacks, so none is lost when the catalogue changes meanwhile.
+        self._after_load: list[Callable[[], None]] = []
         self._dataset_id: str | None = None
         self._versions: list[history.VersionInfo] = []
         self._current: Record | None = None
@@ -165,10 +168,11 @@ class HistoryPanel(QtWidgets.QWidget):
         many rows); `loaded` once shown, after `then`. A newer refresh supersedes this one."""
         self._reading += 1
         reading, dataset_id = self._reading, self._dataset_id
+        if then is not None:
+            self._after_load.append(then)
         if dataset_id is None:
             self._versions, self._current = [], None
-            self._show_dataset()
-            self.loaded.emit()
+            self._show_loaded()
             return
 
         def read(session: Session) -> tuple[list[history.VersionInfo], Record | None]:
@@ -182,12 +186,16 @@ class HistoryPanel(QtWidgets.QWidget):
             if reading != self._reading:
                 return
             self._versions, self._current = found
-            self._show_dataset()
-            if then is not None:
-                then()
-            self.loaded.emit()
+            self._show_loaded()
 
         self._operations.read(f"read the history of {dataset_id}", read, done)
+
+    def _show_loaded(self) -> None:
+        self._show_dataset()
+        waiting, self._after_load = self._after_load, []
+        for then in waiting:
+            then()
+        self.loaded.emit()
 
     def select_version(self, number: int) -> None:
         """Select the row of version `number`, as a click on it would."""
@@ -363,18 +371,18 @@ class HistoryPanel(QtWidgets.QWidget):
 
         def done(step: Step) -> None:
             self.restore_button.setEnabled(True)
+            # Committed: Undo may revert it from now, whatever the panel shows meanwhile.
+            self.stepDone.emit(step)
 
             def select_restore() -> None:
-                if self._versions:
+                if self._versions and self._dataset_id == dataset_id:
                     self.versions_table.selectRow(0)  # the restore, now the current content
-                self.stepDone.emit(step)
                 self.restored.emit(dataset_id)
 
             self.versions_table.clearSelection()
             if self._dataset_id == dataset_id:
                 self.refresh(then=select_restore)
             else:
-                self.stepDone.emit(step)
                 self.restored.emit(dataset_id)
 
         def failed(error: Exception) -> bool:

@@ -125,6 +125,27 @@ def test_restore_an_old_version(
     assert not panel.restore_button.isEnabled()
 
 
+def test_a_restore_is_reported_even_when_a_newer_read_overtakes_it(
+    qtbot: QtBot, panel: HistoryPanel, edited: str
+) -> None:
+    """The window re-reads the history when the restore's change is announced; that newer read
+    supersedes the panel's own, and the restore must still be reported (and undoable)."""
+    panel.confirm = lambda title, text: True
+    with qtbot.waitSignal(panel.loaded):
+        panel.set_dataset(edited)
+    click_row(qtbot, panel.versions_table, 1)
+    steps: list[object] = []
+    panel.stepDone.connect(steps.append)
+    with qtbot.waitSignal(panel.stepDone):
+        click(qtbot, panel.restore_button)
+    panel.set_dataset(edited)  # as the window does on catalogueChanged, before the read is back
+    with qtbot.waitSignal(panel.restored):
+        pass
+    assert len(steps) == 1
+    assert rows(panel.versions_table)[0] == ["3", "restorer", "restore", "tags, title"]
+    assert panel.difference_label.text() == "Version 3 is the same as the current record."
+
+
 def test_declining_the_confirmation_changes_nothing(
     qtbot: QtBot, panel: HistoryPanel, database: Database, edited: str
 ) -> None:
