@@ -23,11 +23,9 @@ whole pull and of its fetching part alone (the plan phase) beside the loop's, an
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import OUT, Result
+from bench.child_portal import serve_in_child
 
 SIZE = 2_000
 DELAY = 0.02  # seconds the portal takes to answer anything
@@ -114,29 +113,8 @@ def make_portal(size: int) -> Any:
 @contextmanager
 def serve_portal(size: int, delay: float) -> Iterator[str]:
     """The fake portal in a child process; its URL."""
-    root = Path(__file__).resolve().parents[1]
-    child = subprocess.Popen(
-        [sys.executable, "-m", "bench.bench_pull", "--serve", str(size), "--delay", str(delay)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        url = child.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise RuntimeError(f"the portal did not start (said {url!r})")
+    with serve_in_child("bench.bench_pull", [str(size), "--delay", str(delay)]) as url:
         yield url
-    finally:
-        if child.stdin is not None:
-            child.stdin.close()
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def _serve(size: int, delay: float) -> None:

@@ -32,7 +32,6 @@ import os
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench import OUT, Result
+from bench.child_portal import serve_in_child
 
 SIZE = 10_000
 DELAY = 0.02  # seconds the portal takes to answer anything
@@ -76,30 +76,9 @@ def portal_catalogue(size: int) -> tuple[Path, str]:
 @contextmanager
 def serve_portal(path: Path, key: str, delay: float) -> Iterator[str]:
     """The snapshot portal over `path` in a child process; its URL."""
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": str(root), KEY_ENV: key}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "bench.bench_sync", "--serve", str(path), "--delay", str(delay)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        cwd=root,
-        env=env,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        url = child.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise RuntimeError(f"the portal did not start (said {url!r})")
+    args = [str(path), "--delay", str(delay)]
+    with serve_in_child("bench.bench_sync", args, {KEY_ENV: key}) as url:
         yield url
-    finally:
-        if child.stdin is not None:
-            child.stdin.close()
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def _serve(path: str, delay: float) -> None:
