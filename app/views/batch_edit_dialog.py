@@ -23,12 +23,12 @@ from app.services.progress import Progress
 from app.services.undoable import Step
 from app.views.operations import Operations, Outcome, change_of
 from app.views.qt import QtCore, QtWidgets, Signal
+from app.views.rows_model import RowsModel
 from app.views.undo import UndoHistory
 
 if TYPE_CHECKING:
     from app.views.main_window import MainWindow
 
-_ROOT = QtCore.QModelIndex()
 PREVIEW_DELAY_MS = 200  # preview once the person pauses, not per keystroke
 
 
@@ -51,49 +51,30 @@ class _Line:
     refused: bool
 
 
-class PreviewModel(QtCore.QAbstractTableModel):
+class PreviewModel(RowsModel[_Line]):
     """One row per field a dataset changes (or per reason it is refused)."""
 
-    HEADERS = ("Dataset", "Field", "Before", "After")
-
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
-        super().__init__(parent)
-        self._lines: list[_Line] = []
+        super().__init__(("Dataset", "Field", "Before", "After"), parent)
 
     def set_preview(self, preview: Preview | None) -> None:
-        self.beginResetModel()
-        self._lines = []
+        lines: list[_Line] = []
         for item in preview.datasets if preview is not None else ():
             name = f"{item.title} ({item.dataset_id})"
             for path, message in item.errors.items():
-                self._lines.append(_Line(name, path, "refused", message, True))
+                lines.append(_Line(name, path, "refused", message, True))
             if not item.errors:
                 for change in item.changes:
-                    self._lines.append(
+                    lines.append(
                         _Line(name, change.label, _shown(change.before), _shown(change.after),
                               False)
                     )  # fmt: skip
-        self.endResetModel()
+        self.set_rows(lines)
 
-    def rowCount(self, parent: QtCore.QModelIndex | QtCore.QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._lines)
-
-    def columnCount(self, parent: QtCore.QModelIndex | QtCore.QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: QtCore.Qt.Orientation, role: int = 0) -> Any:
-        horizontal = orientation == QtCore.Qt.Orientation.Horizontal
-        if role == QtCore.Qt.ItemDataRole.DisplayRole and horizontal and section < 4:
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: QtCore.QModelIndex | QtCore.QPersistentModelIndex, role: int = 0) -> Any:
-        if not index.isValid() or index.row() >= len(self._lines):
-            return None
-        line = self._lines[index.row()]
+    def cell(self, row: _Line, column: int, role: int) -> Any:
         if role in (QtCore.Qt.ItemDataRole.DisplayRole, QtCore.Qt.ItemDataRole.ToolTipRole):
-            return (line.dataset, line.field, line.before, line.after)[index.column()]
-        if role == QtCore.Qt.ItemDataRole.ForegroundRole and line.refused:
+            return (row.dataset, row.field, row.before, row.after)[column]
+        if role == QtCore.Qt.ItemDataRole.ForegroundRole and row.refused:
             return QtWidgets.QApplication.palette().brush(
                 QtWidgets.QApplication.palette().ColorRole.LinkVisited
             )

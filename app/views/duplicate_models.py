@@ -4,7 +4,6 @@ one group's merge preview, a row per field and a column per dataset, the chosen 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -14,6 +13,7 @@ from app.services.records import Record
 from app.services.text import html_to_text
 from app.views.history_panel import local_time
 from app.views.qt import QtCore, Signal
+from app.views.rows_model import RIGHT_ALIGNED, RowsModel
 
 Qt = QtCore.Qt
 _ROOT = QtCore.QModelIndex()
@@ -23,50 +23,18 @@ KEEP_ROW = "Keep the record"  # row 0 of the preview: which dataset stays (its i
 CELL_CHARS = 90  # a cell's text is cut here; its tooltip has it whole
 
 
-class GroupsModel(QtCore.QAbstractTableModel):
+class GroupsModel(RowsModel[Group]):
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
-        super().__init__(parent)
-        self._groups: list[Group] = []
+        super().__init__(GROUP_COLUMNS, parent)
 
-    def set_groups(self, groups: Sequence[Group]) -> None:
-        self.beginResetModel()
-        self._groups = list(groups)
-        self.endResetModel()
-
-    def groups(self) -> list[Group]:
-        return list(self._groups)
-
-    def group(self, row: int) -> Group:
-        return self._groups[row]
-
-    def rowCount(self, parent: Index = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._groups)
-
-    def columnCount(self, parent: Index = _ROOT) -> int:
-        return 0 if parent.isValid() else len(GROUP_COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(GROUP_COLUMNS)
-        ):
-            return GROUP_COLUMNS[section]
-        return super().headerData(section, orientation, role)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._groups):
-            return None
-        group = self._groups[index.row()]
+    def cell(self, row: Group, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
-            values = (group.title or "(untitled)", len(group.members), ", ".join(group.reasons))
-            return values[index.column()]
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 0:
-            return "\n".join(f"{m.title} ({m.dataset_id})" for m in group.members)
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 1:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            values = (row.title or "(untitled)", len(row.members), ", ".join(row.reasons))
+            return values[column]
+        if role == Qt.ItemDataRole.ToolTipRole and column == 0:
+            return "\n".join(f"{m.title} ({m.dataset_id})" for m in row.members)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 1:
+            return RIGHT_ALIGNED
         return None
 
 

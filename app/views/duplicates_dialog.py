@@ -122,7 +122,7 @@ class DuplicatesDialog(QtWidgets.QDialog):
         def done(groups: list[Group]) -> None:
             if finding != self._finding:
                 return
-            self.groups.set_groups(groups)
+            self.groups.set_rows(groups)
             count = sum(len(group.members) for group in groups)
             self.summary.setText(lead + (
                 "No duplicates found: no two datasets share a title, a very similar title or a "
@@ -147,7 +147,7 @@ class DuplicatesDialog(QtWidgets.QDialog):
         if not 0 <= row < self.groups.rowCount():
             self.preview.set_plan(None)
             return
-        ids = self.groups.group(row).dataset_ids
+        ids = self.groups.row(row).dataset_ids
 
         def done(plan: MergePlan) -> None:
             if previewing == self._previewing:
@@ -191,7 +191,7 @@ class DuplicatesDialog(QtWidgets.QDialog):
         self._write(f"merge {len(ids)} datasets", run)
 
     def merge_all(self) -> None:
-        groups = self.groups.groups()
+        groups = self.groups.rows()
         if not groups:
             return
         count = sum(len(group.members) for group in groups)

@@ -18,63 +18,29 @@ from app.services.undoable import Step
 from app.views.history_panel import local_time
 from app.views.operations import Operations, Outcome, change_of
 from app.views.qt import QtCore, QtWidgets, Signal
+from app.views.rows_model import RIGHT_ALIGNED, RowsModel
 from app.views.undo import UndoHistory
 
 Qt = QtCore.Qt
-_ROOT = QtCore.QModelIndex()
 COLUMNS = ("Title", "ID", "Deleted", "Deleted by", "Versions")
 
 # Asked before emptying: (what, count) -> None to cancel, else whether to erase the history too.
 AskEmpty = Callable[[str, int], "bool | None"]
 
 
-class DeletedModel(QtCore.QAbstractTableModel):
+class DeletedModel(RowsModel[DeletedDataset]):
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[DeletedDataset] = []
+        super().__init__(COLUMNS, parent)
 
-    def set_rows(self, rows: Sequence[DeletedDataset]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def row(self, row: int) -> DeletedDataset:
-        return self._rows[row]
-
-    def rowCount(self, parent: QtCore.QModelIndex | QtCore.QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QtCore.QModelIndex | QtCore.QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(COLUMNS)
-        ):
-            return COLUMNS[section]
-        return super().headerData(section, orientation, role)
-
-    def data(
-        self,
-        index: QtCore.QModelIndex | QtCore.QPersistentModelIndex,
-        role: int = Qt.ItemDataRole.DisplayRole,
-    ) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        item = self._rows[index.row()]
-        column = index.column()
+    def cell(self, row: DeletedDataset, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
-            values = (item.title or "(untitled)", item.dataset_id, local_time(item.deleted_at),
-                      item.deleted_by, item.versions)  # fmt: skip
+            values = (row.title or "(untitled)", row.dataset_id, local_time(row.deleted_at),
+                      row.deleted_by, row.versions)  # fmt: skip
             return values[column]
         if role == Qt.ItemDataRole.ToolTipRole and column == 2:
-            return f"{item.deleted_at} UTC"
+            return f"{row.deleted_at} UTC"
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 4:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return RIGHT_ALIGNED
         return None
 
 

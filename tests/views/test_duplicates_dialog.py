@@ -38,7 +38,7 @@ def _open(qtbot: QtBot, window: MainWindow) -> DuplicatesDialog:
 
 def _groups(dialog: DuplicatesDialog) -> list[tuple[frozenset[str], tuple[str, ...]]]:
     return sorted(
-        ((frozenset(g.dataset_ids), g.reasons) for g in dialog.groups.groups()),
+        ((frozenset(g.dataset_ids), g.reasons) for g in dialog.groups.rows()),
         key=lambda item: sorted(item[0]),
     )
 
@@ -87,7 +87,7 @@ def test_duplicates_found_previewed_merged_undone_and_in_the_trash(
         qtmodeltester.check(dialog.groups, force_py=True)  # type: ignore[no-untyped-call, unused-ignore]
 
         # The trees group: the newest record is kept, each field as it has it.
-        row = next(i for i, g in enumerate(dialog.groups.groups()) if new in g.dataset_ids)
+        row = next(i for i, g in enumerate(dialog.groups.rows()) if new in g.dataset_ids)
         with qtbot.waitSignal(dialog.previewed):
             dialog.group_table.selectRow(row)
         preview = dialog.preview
@@ -117,7 +117,7 @@ def test_duplicates_found_previewed_merged_undone_and_in_the_trash(
         with qtbot.waitSignal(dialog.merged) as merged:
             qtbot.mouseClick(dialog.merge_button, LEFT)
         assert merged.args is not None
-        qtbot.waitUntil(lambda: len(dialog.groups.groups()) == 1)  # found again: bins remain
+        qtbot.waitUntil(lambda: len(dialog.groups.rows()) == 1)  # found again: bins remain
         with database.read() as session:
             kept = datasets.get_record(session, new)
             assert kept["description"] == "<p>The old description</p>"
@@ -160,7 +160,7 @@ def test_merge_all_groups_with_defaults_is_one_operation_one_undo(
         window.show()
     try:
         dialog = _open(qtbot, window)
-        assert len(dialog.groups.groups()) == 3
+        assert len(dialog.groups.rows()) == 3
         asked: list[str] = []
         dialog.confirm = saying_yes(asked)
         with qtbot.waitSignal(dialog.merged) as merged:
