@@ -10,22 +10,14 @@ rows, Delete), the Deleted view opens over the window and one of them is highlig
 from __future__ import annotations
 
 import sys
-import tempfile
-from pathlib import Path
 
-from app.services.sample_catalogue import open_catalogue
-from app.views.main_window import MainWindow
-from app.views.qt import QtCore, QtWidgets
+from shot_window import close, grab_screen, sample_window
+
+from app.views.qt import QtCore
 
 
 def main(out: str) -> int:
-    app = QtWidgets.QApplication(sys.argv)
-    with tempfile.TemporaryDirectory() as folder:
-        database = open_catalogue(Path(folder) / "sample.sqlite", with_sample=True)
-        window = MainWindow(database, author="archivist")
-        window.resize(1400, 860)
-        window.show()
-        window.move(0, 0)
+    with sample_window() as (app, window):
         window.confirm = lambda _title, _text: True
 
         def delete_three() -> None:
@@ -50,15 +42,11 @@ def main(out: str) -> int:
             QtCore.QTimer.singleShot(600, shoot)
 
         def shoot() -> None:
-            screen = app.primaryScreen()
-            screen.grabWindow(0, 0, 0, 1400, 860).save(out)
-            window.close()
-            app.quit()
+            grab_screen(app, out)
+            close(app, window)
 
         QtCore.QTimer.singleShot(1200, delete_three)
         app.exec()
-        window.tasks.wait_for_all()
-        database.dispose()
     return 0
 
 

@@ -11,18 +11,16 @@ group's merge preview, one field picked from the older record.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from shot_window import close, grab_screen, sample_window
 from sqlalchemy import select
 
 from app.models.database import Database
 from app.models.dataset import Dataset
 from app.services import datasets
-from app.services.sample_catalogue import open_catalogue
-from app.views.main_window import MainWindow
-from app.views.qt import QtCore, QtWidgets
+from app.views.qt import QtCore
 
 
 def _copy(record: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -31,7 +29,7 @@ def _copy(record: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return copied
 
 
-def add_duplicates(database: Database) -> None:
+def add_duplicates(database: Database, _folder: Path) -> None:
     with database.transaction() as session:
         ids = session.scalars(select(Dataset.id).order_by(Dataset.pk).limit(3)).all()
         first, second, third = (datasets.get_record(session, i) for i in ids)
@@ -48,14 +46,7 @@ def add_duplicates(database: Database) -> None:
 
 
 def main(out: str) -> int:
-    app = QtWidgets.QApplication(sys.argv)
-    with tempfile.TemporaryDirectory() as folder:
-        database = open_catalogue(Path(folder) / "sample.sqlite", with_sample=True)
-        add_duplicates(database)
-        window = MainWindow(database, author="archivist")
-        window.resize(1400, 860)
-        window.show()
-        window.move(0, 0)
+    with sample_window(add_duplicates) as (app, window):
 
         def open_dialog() -> None:
             dialog = window.open_duplicates()
@@ -65,18 +56,20 @@ def main(out: str) -> int:
         def biggest() -> None:
             dialog = window.duplicates_dialog
             assert dialog is not None
-            sizes = [len(group.members) for group in dialog.groups.groups()]
+            sizes = [len(group.members) for group in dialog.groups.rows()]
             dialog.previewed.connect(lambda _plan: QtCore.QTimer.singleShot(400, pick))
             dialog.group_table.selectRow(sizes.index(max(sizes)))
 
         def pick() -> None:
             dialog = window.duplicates_dialog
-            assert dialog is not None and dialog.preview.plan is not None
+            assert dialog is not None
             preview = dialog.preview
-            records = preview.plan.records
+            plan = preview.plan
+            assert plan is not None
+            records = plan.records
             oldest = min(range(len(records)), key=lambda i: str(records[i].get("updatedAt")))
             # The title as first catalogued, the description of the newest import.
-            picks = {"title": oldest, "description": 1 if preview.plan.kept == 0 else 0}
+            picks = {"title": oldest, "description": 1 if plan.kept == 0 else 0}
             for key, column in picks.items():
                 if key in preview.fields():
                     preview.setData(
@@ -87,15 +80,11 @@ def main(out: str) -> int:
             QtCore.QTimer.singleShot(600, shoot)
 
         def shoot() -> None:
-            screen = app.primaryScreen()
-            screen.grabWindow(0, 0, 0, 1400, 860).save(out)
-            window.close()
-            app.quit()
+            grab_screen(app, out)
+            close(app, window)
 
         QtCore.QTimer.singleShot(1200, open_dialog)
         app.exec()
-        window.tasks.wait_for_all()
-        database.dispose()
     return 0
 
 

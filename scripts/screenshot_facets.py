@@ -11,28 +11,17 @@ highlighted and Dataset > Edit selected… opens with tags added, a team set and
 from __future__ import annotations
 
 import sys
-import tempfile
-from pathlib import Path
 
-from app.services.sample_catalogue import open_catalogue
+from shot_window import close, grab_screen, sample_window
+
 from app.views.batch_edit_dialog import BatchEditDialog
 from app.views.facet_sidebar import FACET_ROLE
-from app.views.main_window import MainWindow
-from app.views.qt import QtCore, QtWidgets
+from app.views.qt import QtCore
 
 
 def main(facets_out: str, batch_out: str) -> int:
-    app = QtWidgets.QApplication(sys.argv)
-    with tempfile.TemporaryDirectory() as folder:
-        database = open_catalogue(Path(folder) / "sample.sqlite", with_sample=True)
-        window = MainWindow(database, author="archivist")
-        window.resize(1400, 860)
-        window.show()
-        window.move(0, 0)
+    with sample_window() as (app, window):
         sidebar = window.facets
-
-        def shoot(out: str) -> None:
-            app.primaryScreen().grabWindow(0, 0, 0, 1400, 860).save(out)
 
         def choose_facet() -> None:
             model = sidebar.model
@@ -40,7 +29,11 @@ def main(facets_out: str, batch_out: str) -> int:
             tag = model.index(model.facet_keys().index("topic"), 0)
             pair = model.index(0, 0, tag).data(FACET_ROLE)
             sidebar.choose((pair,))
-            QtCore.QTimer.singleShot(1500, lambda: (shoot(facets_out), batch()))
+            QtCore.QTimer.singleShot(1500, shoot_facets)
+
+        def shoot_facets() -> None:
+            grab_screen(app, facets_out)
+            batch()
 
         def batch() -> None:
             sidebar.choose(())
@@ -68,15 +61,12 @@ def main(facets_out: str, batch_out: str) -> int:
             QtCore.QTimer.singleShot(1500, lambda: finish(dialog))
 
         def finish(dialog: BatchEditDialog) -> None:
-            shoot(batch_out)
+            grab_screen(app, batch_out)
             dialog.reject()
-            window.close()
-            app.quit()
+            close(app, window)
 
         QtCore.QTimer.singleShot(2000, choose_facet)
         app.exec()
-        window.tasks.wait_for_all()
-        database.dispose()
     return 0
 
 
