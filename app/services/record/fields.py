@@ -128,6 +128,10 @@ _IMMUTABLE_DOC = "[immutable]"
 # characters, browsers and sitemaps a URL at about 2,000.
 URL_LENGTH = 4096
 TITLE_LENGTH = 1000  # real catalogues hold titles over 500 characters (issue 11)
+# A dataset's title and a file's: required, and generous.
+REQUIRED_TITLE = Field(
+    "title", Kind.TEXT, "Title", nullable=False, required=True, max_length=TITLE_LENGTH, default=""
+)
 DESCRIPTION_LENGTH = 100_000
 NOTE_LENGTH = 20_000  # a file's or link's description
 NAME_LENGTH = 100  # a tag, a topic, a team id
@@ -146,15 +150,7 @@ RESOURCE = Field(
     doc="A file of a dataset (seed 002), keyed by its id in `resources`",
     parts=(
         Field("order", Kind.INTEGER, "Order", nullable=False, default=0),
-        Field(
-            "title",
-            Kind.TEXT,
-            "Title",
-            nullable=False,
-            required=True,
-            max_length=TITLE_LENGTH,
-            default="",
-        ),
+        REQUIRED_TITLE,
         Field(
             "url",
             Kind.FILE_URL,
@@ -283,16 +279,7 @@ DATASET: tuple[Field, ...] = (
         doc=_IMMUTABLE_DOC,
         **_CATALOGUE,  # type: ignore[arg-type]
     ),
-    # Generous: real catalogues hold titles well over 500 characters.
-    Field(
-        "title",
-        Kind.TEXT,
-        "Title",
-        nullable=False,
-        required=True,
-        max_length=TITLE_LENGTH,
-        default="",
-    ),
+    REQUIRED_TITLE,
     Field(
         "description",
         Kind.HTML,

@@ -125,9 +125,25 @@ class PortalNotFound(PortalError):
 
 
 class PortalConflict(PortalError):
-    """409/412: the remote changed under us (a failed JSON Patch `test`, a stale ETag)."""
+    """409/412: the remote changed under us (a failed JSON Patch `test`, a stale ETag), or a
+    create found its name taken by another dataset."""
 
     code = "portal_conflict"
+
+    @classmethod
+    def name_taken(
+        cls, remote: str, dataset: str, what: str, name: str, suggestion: str | None
+    ) -> PortalConflict:
+        """A create refused because `name` (the portal's `what`) belongs to another dataset;
+        nothing was written, and `suggestion` is a free one checked on the portal."""
+        free = f"a free one: {suggestion!r}" if suggestion else "no free one near it"
+        return cls(
+            f"the {what} {name!r} is taken on the portal by another dataset: nothing was "
+            f"written ({free})",
+            remote=remote,
+            dataset=dataset,
+            status=409,
+        )
 
 
 class PortalRejected(PortalError):

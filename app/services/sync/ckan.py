@@ -345,13 +345,8 @@ class CkanAdapter(PortalAdapter):
             if NAME_TAKEN not in error.reason:
                 raise
             suggestion = await self._free_name(name)
-            free = f"a free name: {suggestion!r}" if suggestion else "no free name near it"
-            raise PortalConflict(
-                f"the name {name!r} is taken on the portal by another dataset: nothing was "
-                f"written ({free})",
-                remote=self.name,
-                dataset=record["id"],
-                status=409,
+            raise PortalConflict.name_taken(
+                self.name, record["id"], "name", name, suggestion
             ) from None
         created = await self._remote(record["id"], answer)
         return RemoteRecord(created.remote_id, created.record, created.version, report)

@@ -516,13 +516,8 @@ class OpendatasoftAdapter(PortalAdapter):
             if not await self._taken(dataset_id, error):
                 raise
             suggestion = await self._free_id(dataset_id)
-            free = f"a free one: {suggestion!r}" if suggestion else "no free one near it"
-            raise PortalConflict(
-                f"the dataset_id {dataset_id!r} is taken on the portal by another dataset: "
-                f"nothing was written ({free})",
-                remote=self.name,
-                dataset=record["id"],
-                status=409,
+            raise PortalConflict.name_taken(
+                self.name, record["id"], "dataset_id", dataset_id, suggestion
             ) from None
         if not isinstance(created, dict) or not isinstance(created.get("uid"), str):
             raise self.http.malformed("the created dataset has no uid", dataset=record["id"])
