@@ -1,26 +1,42 @@
 """Noticing what others committed to the catalogue: the server's PATCH, a sync, another process.
 
-The window polls a `CatalogueWatch` on a light timer from a worker thread. On SQLite it first asks
-`PRAGMA data_version` on a connection of its own, which changes when any other connection
-commits and costs no table read; only then does it read which datasets changed, from the
-history (every dataset write appends a version, services.history), after the newest version
-it has seen. On PostgreSQL there is no data_version: the newest version's pk is read each time
-(an index lookup); LISTEN/NOTIFY would let the server push it and is not done yet. A change
-that wrote no version (users, teams, rulesets, API keys) is reported with `directory` set,
-on SQLite only.
+On SQLite the window polls a `CatalogueWatch` on a light timer from a worker thread: `poll()`
+first asks `PRAGMA data_version` on a connection of its own, which changes when any other
+connection commits and costs no table read; only then does it read which datasets changed, from
+the history (every dataset write appends a version, services.history), after the newest version
+it has seen. A change that wrote no version (users, teams, rulesets, API keys) is reported with
+`directory` set, on SQLite only.
+
+On PostgreSQL the watch LISTENs on a connection of its own (psycopg, autocommit) to the channel
+every committed dataset write notifies (services.changes.notify, in the writer's transaction:
+heard on commit, never for a rollback), and a worker blocks in `wait()` until a notification
+wakes it, then reads the history as `poll()` does. The history stays the truth: a notification
+only says when to look. `wait` also looks after its timeout, a slow poll that covers a listening
+connection that dropped (it listens again on the next wait) or a writer that does not notify.
 """
 
 from __future__ import annotations
 
+import select as selecting
+import socket
 import sqlite3
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import DatasetVersion
 from app.models.database import Database
+from app.services.changes import CHANNEL
+
+if TYPE_CHECKING:
+    import psycopg
+
+# How long `wait()` waits, at most, without a notification (or without a listening connection,
+# between its tries to listen again) before it reads the history all the same.
+FALLBACK_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -42,14 +58,28 @@ class CatalogueChange:
 
 
 class CatalogueWatch:
-    """`poll()` from one thread at a time (a lock makes sure); `close()` when done."""
+    """`poll()` or `wait()` from any thread (locks make sure); `close()` when done, from any
+    thread: it wakes a `wait` in progress."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._data_version: int | None = None
-        self._last_pk = self._newest_pk()
+        # PostgreSQL through psycopg: LISTEN (another driver leaves the watch to polling).
+        self._can_listen = not database.is_sqlite and database.engine.dialect.driver == "psycopg"
+        self._listen_lock = threading.Lock()  # held while the listening connection is used
+        self._listener: psycopg.Connection | None = None
+        self._closed = threading.Event()
+        self._wake, self._waker = socket.socketpair()  # close() writes: a wait's select wakes
+        try:
+            if self._can_listen:
+                # Listening before the newest version is read: no commit after it goes unheard.
+                self._listener = self._listen()
+            self._last_pk = self._newest_pk()
+        except BaseException:
+            self.close()
+            raise
         # Version pks this window wrote itself, (after, up to]: not news when polled.
         self._own: list[tuple[int, int]] = []
         if database.is_sqlite and database.engine.url.database not in (None, "", ":memory:"):
@@ -81,6 +111,76 @@ class CatalogueWatch:
             if (after, up_to) in self._own:
                 self._own.remove((after, up_to))
 
+    @property
+    def listens(self) -> bool:
+        """Whether notifications wake `wait` (PostgreSQL through psycopg): a caller waits
+        rather than polling on a timer."""
+        return self._can_listen
+
+    @property
+    def listening(self) -> bool:
+        """Whether the listening connection is up now."""
+        return self._listener is not None
+
+    def _listen(self) -> psycopg.Connection:
+        import psycopg  # only PostgreSQL catalogues need it
+
+        engine = self._database.engine
+        args, params = engine.dialect.create_connect_args(engine.url)
+        # Bounded: a server that went away must not hold up close() (it waits for a wait).
+        params.setdefault("connect_timeout", 10)
+        connection = psycopg.connect(*args, **params, autocommit=True)
+        try:
+            connection.execute(f"LISTEN {CHANNEL}")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def wait(self, timeout: float = FALLBACK_S) -> CatalogueChange | None:
+        """Block until another connection commits to the catalogue (PostgreSQL's notification),
+        `timeout` seconds pass or `close()` is called; then what `poll()` says (None once
+        closed). Without a listening connection (SQLite, another driver, or one that dropped
+        and cannot connect again yet) it only waits `timeout`, then polls."""
+        with self._listen_lock:
+            if self._closed.is_set():
+                return None
+            deaf = self._can_listen and self._listener is None
+            if deaf:
+                self._listener = self._listen_again()
+            if self._listener is None:
+                self._closed.wait(timeout)
+            elif not deaf:  # after a deaf spell, what it missed is read at once
+                self._await_notification(self._listener, timeout)
+        if self._closed.is_set():
+            return None
+        return self.poll()
+
+    def _listen_again(self) -> psycopg.Connection | None:
+        import psycopg
+
+        try:
+            return self._listen()
+        except psycopg.OperationalError:
+            return None  # the server is away: poll, and try again on the next wait
+
+    def _await_notification(self, listener: psycopg.Connection, timeout: float) -> None:
+        import psycopg
+
+        wake = self._wake.fileno()
+        ready, _, _ = selecting.select([listener.fileno(), wake], [], [], timeout)
+        if wake in ready:
+            return
+        try:
+            # Read (and drop) what arrived: the history says what changed.
+            for _notice in listener.notifies(timeout=0):
+                pass
+        except psycopg.OperationalError:
+            # The connection dropped (the server restarted, an idle timeout): deaf until the
+            # next wait connects again; this one's poll reads what may have been missed.
+            self._listener = None
+            listener.close()
+
     def poll(self) -> CatalogueChange | None:
         """What others committed since the last poll, or None if nothing."""
         with self._lock:
@@ -111,6 +211,16 @@ class CatalogueWatch:
             return CatalogueChange(changed, outside=True) if changed else None
 
     def close(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._waker.send(b"x")  # a wait in select wakes, and lets go of the listener
+        with self._listen_lock:
+            if self._listener is not None:
+                self._listener.close()
+                self._listener = None
+            self._wake.close()
+            self._waker.close()
         with self._lock:
             if self._connection is not None:
                 self._connection.close()

@@ -10,6 +10,10 @@ datasets' fragments). This module imports nothing of the application's, so anyth
 
 Only this process's writes are announced; a reader that must also see other processes' writes
 (another `serve` on the same file) checks the catalogue itself (renders keys by version).
+
+Other processes are told on PostgreSQL: the same transaction, just before it commits, sends
+`NOTIFY catalogue_desk` (`notify`) with the written datasets' pks, so a listener
+(services.catalogue_watch) hears of it when it commits and never of one that rolled back.
 """
 
 from __future__ import annotations
@@ -18,10 +22,14 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session
 
 _WRITTEN = "changes.written"  # Session.info key: the dataset pks written in the transaction
+# PostgreSQL's channel for committed dataset writes (LISTEN catalogue_desk).
+CHANNEL = "catalogue_desk"
+# A NOTIFY payload must be shorter than 8000 bytes; past this the pks give way to "*".
+_PAYLOAD_MAX = 7900
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,29 @@ def announce(change: ChangeSet) -> None:
         subscribers = list(_subscribers)
     for subscriber in subscribers:
         subscriber(change)
+
+
+def notify(connection: Connection, pks: Iterable[int]) -> None:
+    """On PostgreSQL, NOTIFY the catalogue's listeners of the datasets `pks` in `connection`'s
+    transaction: delivered when it commits, dropped if it rolls back. Nothing on SQLite (its
+    watchers read `PRAGMA data_version`). The payload is the pks, comma-separated, or "*" for
+    too many to carry."""
+    if connection.dialect.name != "postgresql":
+        return
+    payload = ",".join(str(pk) for pk in sorted(pks))
+    if len(payload) > _PAYLOAD_MAX:
+        payload = "*"
+    connection.execute(
+        text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
+    )
+
+
+@event.listens_for(Session, "before_commit")
+def _notify_written(session: Session) -> None:
+    # The outer transaction only: a savepoint's commit is not yet the catalogue's.
+    written = session.info.get(_WRITTEN)
+    if written and not session.in_nested_transaction():
+        notify(session.connection(), written)
 
 
 @event.listens_for(Session, "after_commit")

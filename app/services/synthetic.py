@@ -34,7 +34,7 @@ from app.models import (
     team_members,
 )
 from app.models.database import Database
-from app.services.changes import ChangeSet, announce, catalogue_of
+from app.services.changes import ChangeSet, announce, catalogue_of, notify
 from app.services.new_datasets import (
     NewDataset,
     Prepared,
@@ -267,10 +267,11 @@ def generate(
         try:
             for prepared in _prepared_chunks(jobs):
                 make_ids_unique(prepared, taken, clash_rng)
+                pks = frozenset(new.pk for new in prepared.batch)
                 with connection.begin():
                     write_prepared(connection, prepared)
+                    notify(connection, pks)  # PostgreSQL's listeners, on commit
                 # What services.datasets announces when its transaction commits.
-                pks = frozenset(new.pk for new in prepared.batch)
                 announce(ChangeSet(catalogue_of(connection), pks))
                 written += len(prepared.batch)
                 if progress_stream is not None:

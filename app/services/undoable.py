@@ -1,11 +1,12 @@
 """The window's writes as steps that can be reverted without losing anything.
 
-Each write the window makes (save, delete, publish, unpublish, restore, a batch edit) returns a
-`Step`: for every dataset it wrote, the record before and after and the dataset's version after
-the write. `revert` applies a step backwards as new versions, each with `expected_version`: if a
-dataset changed since the step (a PATCH from the server, a pull, another window), it refuses
-(StaleEdit, saying who changed what) and, since the caller's transaction rolls back, changes
-nothing at all. Reverting returns the step that reverts the revert: redo is `revert` again.
+Each write the window makes (save, delete, publish, unpublish, restore, a batch edit, an import)
+returns a `Step`: for every dataset it wrote, the record before and after and the dataset's
+version after the write. `revert` applies a step backwards as new versions, each with
+`expected_version`: if a dataset changed since the step (a PATCH from the server, a pull,
+another window), it refuses (StaleEdit, saying who changed what) and, since the caller's
+transaction rolls back, changes nothing at all. Reverting returns the step that reverts the
+revert: redo is `revert` again.
 
 No Qt here: the window keeps the steps (views.undo), and a script could do the same.
 """
@@ -59,7 +60,9 @@ class Step:
         """Short, for a menu: "edit of title", "publish of 3 datasets", "delete"."""
         count = len(self.edits)
         noun = {"create": "creation", "edit": "edit"}.get(self.action, self.action)
-        if count != 1:
+        if count != 1 or self.action == "import":
+            if count == 1:
+                return f"{noun} of 1 dataset"
             return f"{noun} of {count:,} datasets"
         if self.action == "edit":
             fields = [label(key) for key in self.edits[0].changed() if key != "updatedAt"]

@@ -8,7 +8,8 @@ Every step that reads the file or the catalogue runs on the TaskRunner, with a p
    unchanged, every row-level error with its row and column, each dataset's planned action, and
    the choice for ids already in the catalogue (changing it plans again).
 4. Import: `importing.commit_import`, one transaction; enabled only for a plan without errors
-   that changes something. On success `imported(ImportSummary)` and the dialog closes.
+   that changes something. On success `imported(ImportSummary)`, `stepDone` with what it wrote
+   as one undoable step (services.undoable, for the window's Undo), and the dialog closes.
 
 Cancel stops whatever runs: reading or planning wrote nothing, so the dialog closes; a cancelled
 commit rolls back, and the dialog stays to say that nothing was written.
@@ -172,6 +173,7 @@ class ImportWizard(QtWidgets.QDialog):
     planShown = Signal(object)  # the ImportPlan now in the preview
     failed = Signal(str)  # a step failed; the message is showing
     imported = Signal(object)  # the ImportSummary, after the commit
+    stepDone = Signal(object)  # the commit's undoable.Step, for the window's Undo
 
     def __init__(
         self,
@@ -469,6 +471,8 @@ class ImportWizard(QtWidgets.QDialog):
         self._committing = False
         if isinstance(result, ImportSummary):
             self._say(imported_text(result))
+            if result.step.edits:  # pushed first: the refresh after `imported` shows its Undo
+                self.stepDone.emit(result.step)
             self.imported.emit(result)
             self.accept()
 

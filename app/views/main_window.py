@@ -230,9 +230,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.find_action = self._action("&Find", self._focus_search, keys.Find)
         self.refresh_action = self._action("&Refresh", self.model.refresh, keys.Refresh)
         self.quit_action = self._action("&Quit", self.close, keys.Quit)
-        self.import_action = self._action(
-            "&Import…", self.import_file, "Ctrl+I", "Import datasets from a file"
-        )
+        self.import_action = self._action("&Import…", self.import_file, "Ctrl+I",
+                                          "Import datasets from a file")  # fmt: skip
         self.export_action = self._action(
             "&Export…", self.open_export, "Ctrl+E", "Export the catalogue to a file"
         )
@@ -376,6 +375,7 @@ class MainWindow(QtWidgets.QMainWindow):
             path = Path(name)
         wizard = ImportWizard(self.database, self.tasks, self.author, self)
         wizard.imported.connect(self._on_imported)
+        wizard.stepDone.connect(self.undo.push)  # one step: Undo deletes what it created
         self._replace_dialog(self.import_wizard)
         self.import_wizard = wizard
         wizard.open()

@@ -9,8 +9,9 @@ table, the form and the panels refresh from that one signal, whoever wrote.
 
 `catalogueChanged` also fires for what others commit (the server's PATCH, a sync, another
 process): a `CatalogueWatch` (services.catalogue_watch) is polled on a light timer from a
-worker. Its own writes are not announced twice: each write tells the watch which versions it
-wrote.
+worker on SQLite; on PostgreSQL a worker of its own waits in `CatalogueWatch.wait` until a
+notification (LISTEN/NOTIFY) wakes it, or its slow fallback poll comes round. Its own writes
+are not announced twice: each write tells the watch which versions it wrote.
 
 `read(fn, on_done)` runs a read that can take long (a dataset's record and lists) on a worker.
 
@@ -27,7 +28,12 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.orm import Session
 
 from app.models.database import Database
-from app.services.catalogue_watch import CatalogueChange, CatalogueWatch, newest_version
+from app.services.catalogue_watch import (
+    FALLBACK_S,
+    CatalogueChange,
+    CatalogueWatch,
+    newest_version,
+)
 from app.services.progress import Progress
 from app.views.failures import FailureReporter
 from app.views.qt import QtCore, Signal
@@ -59,12 +65,16 @@ class Operations(QtCore.QObject):
         parent: QtCore.QObject | None = None,
         *,
         poll_ms: int = POLL_MS,
+        fallback_s: float = FALLBACK_S,
     ) -> None:
         super().__init__(parent)
         self._database = database
         self._reporter = reporter
         self._writer = TaskRunner(self, max_threads=1)
         self._readers = TaskRunner(self)
+        # PostgreSQL: the thread that waits for notifications (its own: it blocks).
+        self._listener = TaskRunner(self, max_threads=1)
+        self._fallback_s = fallback_s
         self._pending = 0
         self._watch: CatalogueWatch | None = None
         self._polling: Task | None = None
@@ -164,16 +174,24 @@ class Operations(QtCore.QObject):
     # -- others' changes ----------------------------------------------------------------------
 
     def start_watching(self) -> None:
-        """Begin polling for others' commits (the watch opens on a worker)."""
+        """Begin watching for others' commits (the watch opens on a worker)."""
         if self._watch is not None or self._poll_timer.isActive():
             return
 
         def opened(watch: CatalogueWatch) -> None:
             self._watch = watch
-            self._poll_timer.start()
+            if watch.listens:
+                self._wait_for_news(watch)
+            else:
+                self._poll_timer.start()
 
         self._readers.run(lambda _p: CatalogueWatch(self._database), on_done=opened,
                           on_error=self._watch_failed)  # fmt: skip
+
+    @property
+    def watching(self) -> bool:
+        """Whether the watch is open: others' commits from now on are announced."""
+        return self._watch is not None
 
     def poll_now(self) -> None:
         """Look for others' commits now (the timer does this every POLL_MS)."""
@@ -192,6 +210,20 @@ class Operations(QtCore.QObject):
 
         self._polling = self._readers.run(lambda _p: watch.poll(), on_done=done, on_error=failed)
 
+    def _wait_for_news(self, watch: CatalogueWatch) -> None:
+        """Wait (on the listener thread) for the next notification, announce it, wait again."""
+
+        def done(change: CatalogueChange | None) -> None:
+            if self._watch is not watch:
+                return  # stopped meanwhile
+            if change is not None:
+                self.catalogueChanged.emit(change)
+            self._wait_for_news(watch)
+
+        fallback = self._fallback_s
+        self._listener.run(lambda _p: watch.wait(fallback), on_done=done,
+                           on_error=self._watch_failed)  # fmt: skip
+
     def _watch_failed(self, error: Exception) -> None:
         # Said once: a watch that fails every half second would bury the window in dialogs.
         self._poll_timer.stop()
@@ -200,11 +232,11 @@ class Operations(QtCore.QObject):
     def stop(self, msecs: int = 30000) -> bool:
         """Stop watching and wait for the writes and reads in flight; False if they did not end."""
         self._poll_timer.stop()
-        finished = self._writer.wait_for_all(msecs) and self._readers.wait_for_all(msecs)
         watch, self._watch = self._watch, None
         if watch is not None:
-            watch.close()
-        return finished
+            watch.close()  # first: it wakes the listener thread's wait
+        runners = (self._writer, self._readers, self._listener)
+        return all(runner.wait_for_all(msecs) for runner in runners)
 
 
 def change_of(datasets: Any = (), *, directory: bool = False) -> CatalogueChange:

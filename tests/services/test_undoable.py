@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.models.database import Database
 from app.services import datasets, history, publication, undoable
 from app.services.errors import StaleEdit
+from app.services.importing import OnExisting, commit_import, plan_import
 from app.services.records import Record
 from tests.conftest import AUTHOR, make_record
 
@@ -87,3 +90,53 @@ def test_undo_of_a_delete_brings_the_datasets_back(database: Database) -> None:
         undoable.revert(session, back, author="me", action="redo")
     with database.read() as session:
         assert datasets.taken_ids(session, ids) == set()
+
+
+def test_undo_of_an_import_deletes_what_it_created_and_gives_back_what_it_updated(
+    database: Database, tmp_path: Path
+) -> None:
+    with database.transaction() as session:
+        trees = datasets.create_dataset(session, make_record(title="Street Trees"), author=AUTHOR)
+    path = tmp_path / "in.csv"
+    path.write_text(f"id,title\n{trees['id']},Street Trees 2024\n,Bus Stops\n", "utf-8")
+    plan = plan_import(database, path, on_existing=OnExisting.UPDATE)
+    step = commit_import(database, plan, author="me").step
+    assert step.label() == "import of 2 datasets"
+    (created,) = [edit.dataset_id for edit in step.edits if edit.before is None]
+    assert record_of(database, created)["title"] == "Bus Stops"
+
+    with database.transaction() as session:
+        back = undoable.revert(session, step, author="me")
+    assert back.label() == "import of 2 datasets"
+    assert record_of(database, trees["id"])["title"] == "Street Trees"
+    with database.read() as session:
+        assert datasets.taken_ids(session, [created]) == set()
+        actions = [v.action for v in history.list_versions(session, trees["id"])]
+    assert actions == ["undo", "import", "create"]  # given back as a new version
+
+    with database.transaction() as session:
+        again = undoable.revert(session, back, author="me", action="redo")
+    assert record_of(database, trees["id"])["title"] == "Street Trees 2024"
+    assert record_of(database, created)["title"] == "Bus Stops"
+
+    # Edited elsewhere since the redo: undoing the import again refuses and changes nothing.
+    with database.transaction() as session:
+        datasets.update_dataset(session, created, {"tags": ["theirs"]}, author="bob",
+                                action="patch")  # fmt: skip
+    with pytest.raises(StaleEdit) as refused, database.transaction() as session:
+        undoable.revert(session, again, author="me")
+    message = refused.value.message
+    assert message.startswith("Cannot undo the import of 2 datasets: “Bus Stops” was changed")
+    assert "patch (tags) by bob" in message
+    assert record_of(database, trees["id"])["title"] == "Street Trees 2024"
+    assert record_of(database, created)["tags"] == ["theirs"]
+
+
+def test_an_import_of_nothing_new_leaves_an_empty_step(database: Database, tmp_path: Path) -> None:
+    with database.transaction() as session:
+        trees = datasets.create_dataset(session, make_record(title="Street Trees"), author=AUTHOR)
+    path = tmp_path / "in.csv"
+    path.write_text(f"id,title\n{trees['id']},Street Trees\n", "utf-8")
+    plan = plan_import(database, path, on_existing=OnExisting.UPDATE)
+    summary = commit_import(database, plan, author="me")
+    assert (summary.unchanged, summary.step.edits) == (1, ())

@@ -300,3 +300,66 @@ def test_files_dropped_on_the_form_become_resources_not_an_import(
     with database.read() as session:
         saved = datasets.get_record(session, trees)["resources"][added.args[0]]
     assert saved["hash"] == hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_an_import_is_one_undo_step_and_undo_refuses_after_an_edit_elsewhere(
+    qtbot: QtBot,
+    catalogue: dict[str, str],
+    main_window: MainWindow,
+    database: Database,
+    tmp_path: Path,
+) -> None:
+    window = main_window
+    trees = catalogue["Street Trees"]
+    path = tmp_path / "edited.csv"
+    path.write_text(f"id,title\n{trees},Street Trees 2024\n,Bus Stops\n", "utf-8")
+    wizard = open_wizard(qtbot, window, path)
+    qtbot.waitSignal(wizard.mappingShown, timeout=10000).wait()
+    to_preview(qtbot, wizard)
+    with qtbot.waitSignal(wizard.planShown, timeout=10000):
+        click_radio(qtbot, wizard.on_existing_radios[OnExisting.UPDATE])
+    assert wizard.summary_label.text() == "1 new · 1 changed · 0 unchanged"
+    with qtbot.waitSignal(wizard.imported, timeout=10000):
+        click(qtbot, wizard.import_button)
+    imported = [*TITLES[1:], "Street Trees 2024", "Bus Stops"]
+    qtbot.waitUntil(lambda: sorted(titles_shown(window)) == sorted(imported))
+    assert window.undo_action.text() == "Undo import of 2 datasets"
+    assert window.undo_action.iconText() == "Undo"
+
+    # Undo: the created dataset goes, the updated one gets its title back, as a new version.
+    window.undo_action.trigger()
+    qtbot.waitUntil(lambda: sorted(titles_shown(window)) == sorted(TITLES))
+    wait_for_writes(qtbot, window)
+    assert dataset_count(database) == 3
+    with database.read() as session:
+        assert datasets.get_record(session, trees)["title"] == "Street Trees"
+    assert window.redo_action.text() == "Redo import of 2 datasets"
+
+    # Redo brings the import back, under the same ids.
+    window.redo_action.trigger()
+    qtbot.waitUntil(lambda: sorted(titles_shown(window)) == sorted(imported))
+    wait_for_writes(qtbot, window)
+    with database.read() as session:
+        assert datasets.get_record(session, trees)["title"] == "Street Trees 2024"
+        bus_stops = session.scalar(select(Dataset.id).where(Dataset.title == "Bus Stops"))
+    assert bus_stops is not None
+
+    # The imported dataset is edited elsewhere (a PATCH, a pull): undo refuses, says why and
+    # changes nothing.
+    other = Database(database.url)
+    try:
+        with other.transaction() as session:
+            datasets.update_dataset(session, bus_stops, {"tags": ["theirs"]}, author="bob",
+                                    action="patch")  # fmt: skip
+    finally:
+        other.dispose()
+    with qtbot.waitSignal(window.undo.refused, timeout=10000) as refused:
+        window.undo_action.trigger()
+    message = str(refused.args[0])
+    assert message.startswith("Cannot undo the import of 2 datasets: “Bus Stops” was changed")
+    assert "patch (tags) by bob" in message and message.endswith("Nothing was changed.")
+    assert dataset_count(database) == 4
+    with database.read() as session:
+        assert datasets.get_record(session, trees)["title"] == "Street Trees 2024"
+        assert datasets.get_record(session, bus_stops)["tags"] == ["theirs"]
+    assert window.undo_action.text() == "Undo import of 2 datasets"  # still there to try again

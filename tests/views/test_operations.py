@@ -15,13 +15,15 @@ import httpx
 import orjson
 import pytest
 from pytestqt.qtbot import QtBot
+from sqlalchemy.orm import Session
 
 from app.models.database import Database
 from app.services import access, api_keys, datasets, history, publication
 from app.services.catalogue_watch import CatalogueChange
 from app.services.server import ServerThread, create_app
+from app.views.failures import FailureReporter
 from app.views.main_window import MainWindow
-from app.views.operations import Outcome
+from app.views.operations import Operations, Outcome, change_of
 from app.views.qt import QtCore, QtWidgets
 from tests.conftest import AUTHOR, make_record
 from tests.views.conftest import open_in_form, saying_yes, titles_shown, wait_for_writes
@@ -147,6 +149,47 @@ def test_undo_after_a_server_patch_changes_nothing_and_says_why(
     assert after["tags"] == ["FOI", "Freedom of Information", "portal"]
     with database.read() as session:
         assert len(history.list_versions(session, trees)) == versions
+
+
+def test_on_postgresql_others_commits_are_announced_by_their_notification(
+    qtbot: QtBot, pg_database: Database
+) -> None:
+    with pg_database.transaction() as session:
+        trees, fines = (
+            datasets.create_dataset(session, make_record(title=title), author=AUTHOR)["id"]
+            for title in ("Street Trees", "Parking Fines")
+        )
+    parent = QtWidgets.QWidget()
+    # An hour between fallback polls: within the wait, only a notification announces a change.
+    operations = Operations(pg_database, FailureReporter(parent), parent, fallback_s=3600)
+    announced: list[CatalogueChange] = []
+    operations.catalogueChanged.connect(announced.append)
+    operations.start_watching()
+    qtbot.waitUntil(lambda: operations.watching)
+    other = Database(pg_database.url)  # another writer: the server, a sync
+    try:
+        with qtbot.waitSignal(operations.catalogueChanged), other.transaction() as session:
+            datasets.update_dataset(session, trees, {"title": "Theirs"}, author="bob")
+        assert announced == [CatalogueChange(frozenset({trees}), outside=True)]
+
+        # This window's own write is announced once, as its own: its notification is heard
+        # (before the next one's) and left out.
+        def rename(session: Session) -> Outcome[None]:
+            datasets.update_dataset(session, fines, {"title": "Ours"}, author=AUTHOR)
+            return Outcome(None, change_of([fines]))
+
+        with qtbot.waitSignal(operations.catalogueChanged):
+            operations.write("rename", rename)
+        with qtbot.waitSignal(operations.catalogueChanged), other.transaction() as session:
+            datasets.update_dataset(session, trees, {"title": "Theirs again"}, author="bob")
+        assert announced[1:] == [
+            CatalogueChange(frozenset({fines})),
+            CatalogueChange(frozenset({trees}), outside=True),
+        ]
+    finally:
+        assert operations.stop()
+        other.dispose()
+        parent.deleteLater()
 
 
 # -- undo ---------------------------------------------------------------------------------------

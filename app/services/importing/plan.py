@@ -9,7 +9,8 @@ the row and column where the person can fix it.
 `commit_import` writes a plan without errors through datasets.create_datasets/update_dataset, so
 every imported dataset gets its history version, all in one transaction: all or nothing. It
 refuses a plan whose datasets changed since it was made (StaleEdit), rather than overwriting
-an edit the preview did not show.
+an edit the preview did not show. What it wrote is one undoable step (services.undoable), as a
+batch edit's: undone, it deletes the datasets it created and gives back those it updated.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from app.services.records import (
     dataset_to_record,
     unknown_people,
 )
+from app.services.undoable import Edit, Step
 from app.services.validation import validate_record
 
 Action = Literal["create", "update", "copy", "skip", "unchanged"]
@@ -113,6 +115,8 @@ class ImportSummary:
     copied: int
     skipped: int
     unchanged: int
+    # What the commit wrote, for the window's Undo ("import of 2 datasets").
+    step: Step = field(compare=False, repr=False)
 
 
 def plan_import(
@@ -423,10 +427,11 @@ def commit_import(
     counts: dict[str, int] = {"create": 0, "update": 0, "copy": 0, "skip": 0, "unchanged": 0}
     total = len(plan.items)
     progress.report(0, total)
+    edits: list[Edit] = []
     with database.transaction() as session:
         for start in range(0, total, _STEP):
             chunk = plan.items[start : start + _STEP]
-            _commit_chunk(session, chunk, author)
+            edits.extend(_commit_chunk(session, chunk, author))
             for item in chunk:
                 counts[item.action] += 1
             # Written: the objects need not stay in the session (a pending one would be lost).
@@ -441,16 +446,21 @@ def commit_import(
         copied=counts["copy"],
         skipped=counts["skip"],
         unchanged=counts["unchanged"],
+        step=Step("import", tuple(edits)),
     )
 
 
-def _commit_chunk(session: Session, chunk: list[PlannedItem], author: str) -> None:
-    """The chunk's items in order, its runs of new datasets each by one create_datasets."""
+def _commit_chunk(session: Session, chunk: list[PlannedItem], author: str) -> list[Edit]:
+    """The chunk's items in order, its runs of new datasets each by one create_datasets; the
+    datasets written, for the undo step."""
+    edits: list[Edit] = []
     for creating, run in itertools.groupby(chunk, key=lambda i: i.action in ("create", "copy")):
         items = list(run)
         if not creating:
             for item in items:
-                _commit_change(session, item, author)
+                edit = _commit_change(session, item, author)
+                if edit is not None:
+                    edits.append(edit)
             continue
         taken = datasets.taken_ids(session, [item.dataset_id for item in items])
         if taken:
@@ -459,29 +469,38 @@ def _commit_chunk(session: Session, chunk: list[PlannedItem], author: str) -> No
                 "plan the import again"
             )
         # Each record was validated, in its stored form, when the plan was made.
-        datasets.create_datasets(
+        created = datasets.create_datasets(
             session, [item.record for item in items], author=author, action="import", validated=True
         )
+        edits.extend(Edit(new.record["id"], None, new.record, new.version) for new in created)
+    return edits
 
 
-def _commit_change(session: Session, item: PlannedItem, author: str) -> None:
-    """An update, a skip or an unchanged dataset: each checks the version it was planned at."""
+def _commit_change(session: Session, item: PlannedItem, author: str) -> Edit | None:
+    """An update, a skip or an unchanged dataset: each checks the version it was planned at.
+    The update's edit, None for the others."""
     if item.action == "skip":
-        return
+        return None
     version = session.scalar(select(Dataset.version).where(Dataset.id == item.dataset_id))
     if version is None or version != item.version:
         raise StaleEdit(
             f"Dataset {item.dataset_id} changed since the import was planned; plan it again"
         )
-    if item.action == "update":
-        datasets.update_dataset(
-            session,
-            item.dataset_id,
-            item.record,
-            author=author,
-            expected_version=item.version,
-            action="import",
-        )
+    if item.action != "update":
+        return None
+    before = datasets.get_record(session, item.dataset_id)
+    after = datasets.update_dataset(
+        session,
+        item.dataset_id,
+        item.record,
+        author=author,
+        expected_version=item.version,
+        action="import",
+    )
+    version = session.scalar(select(Dataset.version).where(Dataset.id == item.dataset_id))
+    if version == item.version:  # nothing differed in stored form: no version was written
+        return None
+    return Edit(item.dataset_id, before, after, version)
 
 
 def describe(plan: ImportPlan) -> str:
