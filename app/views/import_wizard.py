@@ -17,7 +17,7 @@ commit rolls back, and the dialog stays to say that nothing was written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -38,6 +38,7 @@ from app.services.progress import Progress
 from app.views.column_mapping import ColumnMappingTable
 from app.views.form_widgets import STYLE_SHEET
 from app.views.qt import QtCore, QtWidgets, Signal
+from app.views.rows_model import RowsModel
 from app.views.task_progress import TaskProgressBar, error_text
 from app.views.tasks import Task, TaskRunner, delivering
 
@@ -67,7 +68,6 @@ ON_EXISTING_CHOICES = (
     (OnExisting.UPDATE, "Update them from the file"),
     (OnExisting.COPY, "Import them as copies, with new ids"),
 )
-_ROOT = QtCore.QModelIndex()  # the default parent: a table has no other
 
 
 @dataclass(frozen=True)
@@ -82,53 +82,13 @@ class Step(Enum):
     PREVIEW = 2
 
 
-class ListModel(QtCore.QAbstractTableModel):
+class ListModel(RowsModel[tuple[Any, ...]]):
     """A read-only table of plain rows: the preview's errors and planned datasets."""
 
-    def __init__(self, headers: Sequence[str], parent: QtCore.QObject | None = None) -> None:
-        super().__init__(parent)
-        self._headers = list(headers)
-        self._rows: list[tuple[Any, ...]] = []
-
-    def set_rows(self, rows: list[tuple[Any, ...]]) -> None:
-        self.beginResetModel()
-        self._rows = rows
-        self.endResetModel()
-
-    def rows(self) -> list[tuple[Any, ...]]:
-        return list(self._rows)
-
-    def rowCount(self, parent: QtCore.QModelIndex | QtCore.QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QtCore.QModelIndex | QtCore.QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._headers)
-
-    def headerData(
-        self,
-        section: int,
-        orientation: QtCore.Qt.Orientation,
-        role: int = QtCore.Qt.ItemDataRole.DisplayRole,
-    ) -> Any:
-        if (
-            orientation == QtCore.Qt.Orientation.Horizontal
-            and role == QtCore.Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self._headers)
-        ):
-            return self._headers[section]
-        return None
-
-    def data(
-        self,
-        index: QtCore.QModelIndex | QtCore.QPersistentModelIndex,
-        role: int = QtCore.Qt.ItemDataRole.DisplayRole,
-    ) -> Any:
-        if not index.isValid() or role not in (
-            QtCore.Qt.ItemDataRole.DisplayRole,
-            QtCore.Qt.ItemDataRole.ToolTipRole,
-        ):
+    def cell(self, row: tuple[Any, ...], column: int, role: int) -> Any:
+        if role not in (QtCore.Qt.ItemDataRole.DisplayRole, QtCore.Qt.ItemDataRole.ToolTipRole):
             return None
-        value = self._rows[index.row()][index.column()]
+        value = row[column]
         return "" if value is None else str(value)
 
 
