@@ -53,7 +53,7 @@ STATE_FILTERS = [("All states", None), ("Draft", "draft"), ("Published", "publis
                  ("Private", "private"), ("Embargoed", "embargoed")]  # fmt: skip
 
 
-# Every dataset may have changed (an import, a pull, a link check): refresh everything shown.
+# Every dataset may have changed (an import, a pull): refresh everything shown.
 EVERYTHING = CatalogueChange(directory=True, outside=True, every_dataset=True)
 
 
@@ -236,9 +236,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.export_action = self._action(
             "&Export…", self.open_export, "Ctrl+E", "Export the catalogue to a file"
         )
-        self.link_checker = LinkChecker(self.database, self.tasks, self)
-        self.link_checker.finished.connect(self._on_links_checked)
-        self.link_checker.failed.connect(lambda message: self._show_error(message))
+        self.link_checker = LinkChecker(self.database, self.tasks, self.operations, self)
+        # The table and the form follow the check's catalogueChanged; here only its summary.
+        self.link_checker.finished.connect(
+            lambda results: self.statusBar().showMessage(summary(results), 15000)
+        )
         self.link_checker.cancelled.connect(
             lambda: self.statusBar().showMessage("Link check cancelled; nothing recorded", 8000)
         )
@@ -389,7 +391,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._reload_after_write()
 
     def _reload_after_write(self) -> None:
-        """An import, a pull or a link check wrote to the catalogue: show it all again."""
+        """An import or a pull wrote to the catalogue: show it all again."""
         self.operations.announce(EVERYTHING)
 
     @staticmethod
@@ -414,10 +416,6 @@ class MainWindow(QtWidgets.QMainWindow):
             what = "the selected dataset" if count == 1 else f"{count:,} selected datasets"
             return self.link_checker.start(resolve, what)
         return self.link_checker.start(None, "every dataset")
-
-    def _on_links_checked(self, results: list[Any]) -> None:
-        self.statusBar().showMessage(summary(results), 15000)
-        self._reload_after_write()
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
         if not accept_local_files(event):
@@ -611,8 +609,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 )  # fmt: skip
         elif change.touches(self.history.dataset_id):
             self.history.refresh()
-        if change.directory:
-            self.permissions.refresh()
+        # The permissions view re-reads on a directory change itself (the same signal).
         if self.deleted_dialog is not None and self.deleted_dialog.isVisible():
             self.deleted_dialog.refresh()
 
