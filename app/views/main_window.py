@@ -19,6 +19,7 @@ from app.views.dataset_table_model import TITLE_COLUMN, DatasetTableModel
 from app.views.facet_sidebar import FacetSidebar
 from app.views.failures import FailureReporter
 from app.views.file_drops import accept_local_files
+from app.views.form_widgets import FormChoices
 from app.views.help_dialogs import HelpMenu
 from app.views.history_panel import HistoryPanel
 from app.views.link_checker import LinkChecker, summary
@@ -237,8 +238,7 @@ class MainWindow(QtWidgets.QMainWindow):
             "&Export…", self.open_export, "Ctrl+E", "Export the catalogue to a file"
         )
         self.link_checker = LinkChecker(self.database, self.tasks, self.operations, self)
-        # The table and the form follow the check's catalogueChanged; here only its summary.
-        self.link_checker.finished.connect(
+        self.link_checker.finished.connect(  # the table and form follow its catalogueChanged
             lambda results: self.statusBar().showMessage(summary(results), 15000)
         )
         self.link_checker.cancelled.connect(
@@ -462,20 +462,23 @@ class MainWindow(QtWidgets.QMainWindow):
             self._show_record(None, None)
             return
 
-        def read(session: Any) -> tuple[Record, int] | None:
-            try:
+        def read(session: Any) -> tuple[Record, int, FormChoices] | None:
+            try:  # with the form's lists (teams, users...): none is read on the GUI thread
                 dataset = datasets.get_dataset(session, dataset_id)
-                return datasets.get_record(session, dataset_id), dataset.version
+                record = datasets.get_record(session, dataset_id)
             except NotFound:
                 return None
+            return record, dataset.version, FormChoices.read(session)
 
-        def done(found: tuple[Record, int] | None) -> None:
+        def done(found: tuple[Record, int, FormChoices] | None) -> None:
             if generation == self._open_generation:
-                self._show_record(*(found or (None, None)))
+                self._show_record(*(found or (None, None, None)))
 
         self.operations.read(f"open dataset {dataset_id}", read, done)
 
-    def _show_record(self, record: Record | None, version: int | None) -> None:
+    def _show_record(
+        self, record: Record | None, version: int | None, choices: FormChoices | None = None
+    ) -> None:
         self._current = record
         self._current_version = version
         self._current_is_new = False
@@ -483,7 +486,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.form.setEnabled(False)
         else:
             self.form.setEnabled(True)
-            self.form.load(record)
+            self.form.load(record, choices)
         self.history.set_dataset(record["id"] if record else None)
         self.permissions.set_dataset(record["id"] if record else None)
         current_row = self.table.currentIndex().row()
@@ -525,15 +528,15 @@ class MainWindow(QtWidgets.QMainWindow):
     def new_dataset(self) -> None:
         if not self.confirm_discard(then=self.new_dataset):
             return
-        with self.database.read() as session:
-            record = datasets.new_record(session)  # one indexed lookup of a fresh id
+        with self.database.read() as session:  # a fresh id (one indexed lookup), short lists
+            record, choices = datasets.new_record(session), FormChoices.read(session)
         self._open_generation += 1  # an open still reading must not replace the new record
         self.selection.move(None)
         self._current = record
         self._current_is_new = True
         self._current_version = None
         self.form.setEnabled(True)
-        self.form.load(record)
+        self.form.load(record, choices)
         self.history.set_dataset(None)
         self.permissions.set_dataset(None)
         self.side_tabs.setCurrentWidget(self.form)

@@ -4,10 +4,13 @@ off the GUI thread, everything shown read off it too and again on catalogueChang
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
+from sqlalchemy import event
 
 from app.models.database import Database
 from app.services import access, api_keys
@@ -555,3 +558,34 @@ def test_a_newer_refresh_supersedes_an_older_one_and_keeps_its_callbacks(
     qtbot.waitUntil(lambda: not view.reading)
     assert sorted(ran) == ["first", "second"]  # each once, neither lost
     assert [text(view.users.table, 0)] == ["dan"]  # the newest read is what is shown
+
+
+def test_opening_a_dataset_reads_nothing_on_the_gui_thread(
+    qtbot: QtBot, new_dataset: Record, window: MainWindow, database: Database
+) -> None:
+    """The form's lists (teams, users, topics...), the dataset's rulesets and its history are
+    read with the record, off the GUI thread: a slow catalogue never freezes a selection."""
+    dataset_id = new_dataset["id"]
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1)
+    with database.transaction() as session:  # after the form was built
+        access.create_user(session, "cat")
+    on_gui_thread: list[str] = []
+    gui = threading.current_thread()
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if threading.current_thread() is gui:
+            on_gui_thread.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", executed)
+    try:
+        with qtbot.waitSignals([window.history.loaded, window.permissions.rulesets.loaded]):
+            window.select_dataset(dataset_id)
+        qtbot.waitUntil(lambda: window.form.record().get("id") == dataset_id)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", executed)
+    assert on_gui_thread == []
+    assert dataset_id in window.permissions.rulesets.dataset_label.text()
+    assert window.permissions.rulesets.add_box.isEnabled()
+    collaborators = window.form.collaborators_list
+    offered = [collaborators.item(row).text() for row in range(collaborators.count())]
+    assert offered == ["Ann Example (ann)", "bob (bob)", "cat (cat)"]  # read with the record
