@@ -10,7 +10,8 @@ table, the form and the panels refresh from that one signal, whoever wrote.
 `catalogueChanged` also fires for what others commit (the server's PATCH, a sync, another
 process): a `CatalogueWatch` (services.catalogue_watch) is polled on a light timer from a
 worker. Its own writes are not announced twice: each write tells the watch which versions it
-wrote.
+wrote, and one that changed the directory (which writes no version) has the watch take the
+data_version its commit moved as its own.
 
 `read(fn, on_done)` runs a read that can take long (a dataset's record and lists) on a worker.
 A view that re-reads what it shows on every change reads through a `LatestRead`: a newer read
@@ -83,7 +84,9 @@ class Operations(QtCore.QObject):
         on_error: Callable[[Exception], bool] | None = None,
     ) -> Task:
         """Run `fn` in a write transaction off the GUI thread. doing: what it does, for an
-        error message ("save “Trees”"). on_error returns True when it showed the failure."""
+        error message ("save “Trees”"). on_error returns True when it showed the failure.
+        Once committed, `on_done` runs first, then `catalogueChanged` announces the change (a
+        view may wait, in `on_done`, for the re-read that announcement starts)."""
         watch = self._watch
 
         def run(_progress: Progress) -> tuple[Outcome[T], CatalogueChange | None]:
