@@ -181,8 +181,12 @@ class CatalogueWatch:
             self._listener = None
             listener.close()
 
-    def poll(self) -> CatalogueChange | None:
-        """What others committed since the last poll, or None if nothing."""
+    def poll(self, *, ours: bool = False) -> CatalogueChange | None:
+        """What others committed since the last poll, or None if nothing.
+
+        ours: asked right after this window committed a change to the directory, which it
+        announces itself; the data_version its commit moved is then no news of others (another
+        program's directory change just before is shown by the same re-read)."""
         with self._lock:
             directory = False
             if self._connection is not None:
@@ -190,7 +194,7 @@ class CatalogueWatch:
                 if version == self._data_version:
                     return None
                 self._data_version = version
-                directory = True
+                directory = not ours
             with self._database.read() as session:
                 rows = session.execute(
                     select(DatasetVersion.pk, DatasetVersion.dataset_id).where(

@@ -6,6 +6,10 @@ Content-Type, the size from Content-Length, the ETag as hash, and the time of th
 network failure records no status (None) and keeps the error text in the result. The findings
 are written per dataset through datasets.update_dataset (action "link-check", updatedAt left
 as it is, refused if the dataset was edited meanwhile), so history and derived data follow.
+
+`probe_links` asks the servers and writes nothing; `record_findings` writes what it found in a
+transaction the caller holds (the window's: views.link_checker, as an operation), and says which
+datasets it wrote. `check_links` does both, each dataset in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.models import Dataset, Link
 from app.models.database import Database
@@ -64,6 +69,24 @@ class _Target:
     url: str
 
 
+@dataclass(frozen=True)
+class DatasetFindings:
+    """One dataset's checked links: lid -> (the url checked, its new qa), and the version that
+    was checked (a dataset edited since is left alone: its links may have changed)."""
+
+    dataset_id: str
+    version: int
+    links: dict[str, tuple[str, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What a check found, not yet written: its results, and the findings per dataset."""
+
+    results: list[LinkCheckResult]
+    datasets: list[DatasetFindings]
+
+
 async def check_links(
     database: Database,
     *,
@@ -77,6 +100,28 @@ async def check_links(
 
     Progress counts links checked. Cancelled (from `progress`) stops the checks; what was
     checked before is not written. `transport` is for tests (e.g. an ASGI app)."""
+    findings = await probe_links(
+        database,
+        dataset_ids=dataset_ids,
+        concurrency=concurrency,
+        timeout=timeout,
+        progress=progress,
+        transport=transport,
+    )
+    await asyncio.to_thread(_record, database, findings)
+    return findings.results
+
+
+async def probe_links(
+    database: Database,
+    *,
+    dataset_ids: Sequence[str] | None = None,
+    concurrency: int = 8,
+    timeout: float = 10.0,
+    progress: Progress = NO_PROGRESS,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Findings:
+    """Check the links as `check_links` does, and write nothing."""
     targets = await asyncio.to_thread(_targets, database, dataset_ids)
     total = len(targets)
     progress.report(0, total)
@@ -110,8 +155,16 @@ async def check_links(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
     progress.report(done, total)
-    await asyncio.to_thread(_record, database, targets, found)
-    return [found[(t.dataset_id, t.lid)][0] for t in targets if (t.dataset_id, t.lid) in found]
+    by_dataset: dict[str, DatasetFindings] = {}
+    for target in targets:
+        checked = found.get((target.dataset_id, target.lid))
+        if checked is not None:
+            entry = by_dataset.setdefault(
+                target.dataset_id, DatasetFindings(target.dataset_id, target.version, {})
+            )
+            entry.links[target.lid] = (target.url, checked[1])
+    results = [found[(t.dataset_id, t.lid)][0] for t in targets if (t.dataset_id, t.lid) in found]
+    return Findings(results, list(by_dataset.values()))
 
 
 def _targets(database: Database, dataset_ids: Sequence[str] | None) -> list[_Target]:
@@ -171,36 +224,38 @@ async def _head_or_get(client: httpx.AsyncClient, url: str) -> httpx.Response:
         return streamed
 
 
-def _record(
-    database: Database,
-    targets: Sequence[_Target],
-    found: dict[tuple[str, str], tuple[LinkCheckResult, dict[str, Any]]],
-) -> None:
-    """Write each dataset's findings in its own transaction; a dataset edited since the check
-    began is left alone (its links may have changed)."""
-    by_dataset: dict[str, list[_Target]] = {}
-    for target in targets:
-        if (target.dataset_id, target.lid) in found:
-            by_dataset.setdefault(target.dataset_id, []).append(target)
-    for dataset_id, checked in by_dataset.items():
+def _record(database: Database, findings: Findings) -> None:
+    """Each dataset's findings in a transaction of its own."""
+    for dataset in findings.datasets:
+        with database.transaction() as session:
+            record_findings(session, [dataset])
+
+
+def record_findings(session: Session, findings: Sequence[DatasetFindings]) -> list[str]:
+    """Write the findings in the caller's transaction, each dataset in a savepoint: one edited
+    (or deleted) since it was checked is left alone, the others are written. The ids of the
+    datasets written."""
+    written: list[str] = []
+    for dataset in findings:
         try:
-            with database.transaction() as session:
-                record = datasets.get_record(session, dataset_id)
+            with session.begin_nested():
+                record = datasets.get_record(session, dataset.dataset_id)
                 links = record["links"]
-                for target in checked:
-                    link = links.get(target.lid)
-                    if link is None or link["url"] != target.url:
+                for lid, (url, qa) in dataset.links.items():
+                    link = links.get(lid)
+                    if link is None or link["url"] != url:
                         continue
-                    _, qa = found[(dataset_id, target.lid)]
                     link["qa"] = {**link["qa"], **qa}
                 datasets.update_dataset(
                     session,
-                    dataset_id,
+                    dataset.dataset_id,
                     {"links": links},
                     author=AUTHOR,
-                    expected_version=checked[0].version,
+                    expected_version=dataset.version,
                     action="link-check",
                     touch=False,
                 )
         except (StaleEdit, NotFound):
             continue
+        written.append(dataset.dataset_id)
+    return written

@@ -2,13 +2,22 @@
 
 Only a hash of the key is stored (services.api_keys), so this dialog is the one moment the key
 exists in readable form. It is held in a read-only field until the dialog closes, then cleared.
+
+The key is issued by an operation (views.operations) off the GUI thread, which announces the
+change (catalogueChanged, directory): the API keys tab shows the new key from that. A refusal
+or an expected failure (a locked catalogue) is shown in the dialog; a bug goes to the one handler.
 """
 
 from __future__ import annotations
 
-from app.models.database import Database
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
 from app.services import access, api_keys
-from app.services.errors import CatalogueError, ValidationFailed
+from app.services.api_keys import IssuedKey
+from app.services.errors import ValidationFailed
+from app.views.operations import Operations, Outcome, change_of
 from app.views.qt import QtGui, QtWidgets, Signal
 
 ONCE_NOTE = (
@@ -27,13 +36,16 @@ class ApiKeyDialog(QtWidgets.QDialog):
 
     def __init__(
         self,
-        database: Database,
+        operations: Operations,
+        users: Sequence[access.UserSummary],
         parent: QtWidgets.QWidget | None = None,
         *,
         user_id: int | None = None,
     ) -> None:
+        """users: as the permissions view shows them (no read of its own)."""
         super().__init__(parent)
-        self._database = database
+        self._operations = operations
+        self._creating = False  # the write is on its way: one key per dialog, and no closing
         self.setWindowTitle("New API key")
         self.setMinimumWidth(520)
 
@@ -101,11 +113,9 @@ class ApiKeyDialog(QtWidgets.QDialog):
         self.done_buttons.rejected.connect(self.accept)
         self.finished.connect(self._forget_key)
 
-        self._load_users(user_id)
+        self._load_users(users, user_id)
 
-    def _load_users(self, selected: int | None) -> None:
-        with self._database.read() as session:
-            users = access.user_summaries(session)
+    def _load_users(self, users: Sequence[access.UserSummary], selected: int | None) -> None:
         for user in users:
             if user.is_active:
                 text = user.username
@@ -125,22 +135,39 @@ class ApiKeyDialog(QtWidgets.QDialog):
         """The plain key while the dialog shows it; empty before creation and after closing."""
         return self.key_field.text()
 
+    @property
+    def creating(self) -> bool:
+        """The key is being issued (the write has not answered yet)."""
+        return self._creating
+
     def _create(self) -> None:
-        if self.pages.currentIndex() != 0:
+        if self.pages.currentIndex() != 0 or self._creating:
             return  # one dialog issues one key
         user_id = self.user_combo.currentData()
         if user_id is None:
             self._show_error("Choose the user the key acts for.")
             return
-        try:
-            with self._database.transaction() as session:
-                issued = api_keys.create_api_key(session, int(user_id), self.label_edit.text())
-        except ValidationFailed as failure:
-            self._show_error("\n".join(f"{k}: {v}" for k, v in failure.errors.items()))
-            return
-        except CatalogueError as error:
-            self._show_error(error.message)
-            return
+        owner, label = int(user_id), self.label_edit.text()
+
+        def run(session: Session) -> Outcome[IssuedKey]:
+            issued = api_keys.create_api_key(session, owner, label)
+            # A new way in: the permissions view re-reads the directory, which lists keys.
+            return Outcome(issued, change_of(directory=True))
+
+        self._set_creating(True)
+        self._operations.write("issue an API key", run, self._issued, self._refused)
+
+    def _set_creating(self, creating: bool) -> None:
+        self._creating = creating
+        for widget in (self.create_button, self.user_combo, self.label_edit):
+            widget.setEnabled(not creating)
+        cancel = self.request_buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        if cancel is not None:
+            cancel.setEnabled(not creating)
+        self.create_button.setText("Creating…" if creating else "Create key")
+
+    def _issued(self, issued: IssuedKey) -> None:
+        self._set_creating(False)
         self.error_label.hide()
         user = self.user_combo.currentText()
         name = f"“{issued.label}” " if issued.label else ""
@@ -150,6 +177,23 @@ class ApiKeyDialog(QtWidgets.QDialog):
         self.pages.setCurrentIndex(1)
         self.copy_button.setFocus()
         self.created.emit(issued.uid)
+
+    def _refused(self, error: Exception) -> bool:
+        """A refusal, or a failure the person can act on, is said here; a bug is not taken."""
+        self._set_creating(False)
+        if isinstance(error, ValidationFailed):
+            self._show_error("\n".join(f"{k}: {v}" for k, v in error.errors.items()))
+            return True
+        message = self._operations.expected_message(error)
+        if message is None:
+            return False
+        self._show_error(message)
+        return True
+
+    def reject(self) -> None:
+        # Not while the key is being issued: it would be committed with nobody to see it.
+        if not self._creating:
+            super().reject()
 
     def _copy(self) -> None:
         clipboard = QtGui.QGuiApplication.clipboard()

@@ -21,7 +21,7 @@ from app.services.batch_edit import BatchChange, BatchInvalid, Preview
 from app.services.errors import StaleEdit
 from app.services.progress import Progress
 from app.services.undoable import Step
-from app.views.operations import Operations, Outcome, change_of
+from app.views.operations import LatestRead, Operations, Outcome, change_of
 from app.views.qt import QtCore, QtWidgets, Signal
 from app.views.rows_model import RowsModel
 from app.views.undo import UndoHistory
@@ -104,7 +104,10 @@ class BatchEditDialog(QtWidgets.QDialog):
         self._author = author
         self._ids: tuple[str, ...] | None = None
         self._preview: Preview | None = None
-        self._generation = 0
+        # The preview of the newest controls only: a late answer for older ones is dropped.
+        self._previews: LatestRead[Preview] = LatestRead(
+            operations, "preview the batch edit", self._show
+        )
         self._applying = False
         noun = "1 dataset" if count == 1 else f"{count:,} datasets"
         self.setWindowTitle(f"Edit {noun}")
@@ -224,17 +227,9 @@ class BatchEditDialog(QtWidgets.QDialog):
         is dropped."""
         if self._ids is None:
             return
-        self._generation += 1
-        generation, ids, change = self._generation, self._ids, self.change()
+        ids, change = self._ids, self.change()
         self.apply_button.setEnabled(False)
-
-        def done(preview: Preview) -> None:
-            if generation == self._generation:
-                self._show(preview)
-
-        self._operations.read(
-            "preview the batch edit", lambda s: batch_edit.preview(s, ids, change), done
-        )
+        self._previews.run(lambda s: batch_edit.preview(s, ids, change))
 
     def _show(self, preview: Preview, note: str = "") -> None:
         self._preview = preview

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.models.database import Database
-from app.services import access, datasets, files, managed_lists
+from app.services import datasets, files
 from app.services.record.canonical import empty_record
 from app.services.record.fields import FIELDS, label
 from app.services.records import Record
@@ -38,6 +38,7 @@ from app.views.form_widgets import (
     CheckList,
     ChoiceButtons,
     FieldRow,
+    FormChoices,
     LicenceBox,
     MastheadCombo,
     OptionalDateEdit,
@@ -74,7 +75,7 @@ class DatasetForm(QtWidgets.QWidget):
         self._dirty = False
         self._loading = False
         self._bindings = Bindings()
-        self._licences: list[tuple[str, str]] = []
+        self._choices = FormChoices([], [], [], [], [])
         self._next_order = 0
         self.setAcceptDrops(True)
         self.setStyleSheet(STYLE_SHEET)
@@ -351,23 +352,18 @@ class DatasetForm(QtWidgets.QWidget):
     # -- choices from the catalogue -------------------------------------------------------------
 
     def reload_choices(self) -> None:
-        """Read the managed lists (topics, licences, mastheads, users, teams) again."""
+        """Read the managed lists again, here (a handful of short rows: at construction)."""
         with self._database.read() as session:
-            self._topics = [(t.id, t.title) for t in managed_lists.list_topics(session)]
-            self._licences = [(lic.url, lic.title) for lic in managed_lists.list_licences(session)]
-            self._mastheads = [(m.id, m.title) for m in managed_lists.list_mastheads(session)]
-            self._users = [
-                (u.id, f"{u.display_name} ({u.username})" if u.display_name else u.username)
-                for u in access.list_users(session)
-            ]
-            self._teams = [(t.id, f"{t.title} ({t.id})") for t in access.list_teams(session)]
+            self._choices = FormChoices.read(session)
 
     # -- public API ---------------------------------------------------------------------------
 
-    def load(self, record: Record) -> None:
-        """Show `record` in every field; the form is clean afterwards."""
+    def load(self, record: Record, choices: FormChoices | None = None) -> None:
+        """Show `record` in every field, and `choices` in its lists (read with the record, off
+        the GUI thread; None: the last ones); the form is clean afterwards."""
         self.cancel_files()
-        self.reload_choices()
+        self._choices = choices or self._choices
+        c = self._choices
         self._loading = True
         self._loaded = copy.deepcopy(record)
         r = self._loaded
@@ -375,16 +371,16 @@ class DatasetForm(QtWidgets.QWidget):
         self.title_edit.setText(_text(r.get("title")))
         self.description_edit.setPlainText(_text(r.get("description")))
         self.iframe_edit.setText(_text(r.get("descriptionIframe")))
-        self.masthead_combo.set_choices(self._mastheads, r.get("masthead"))
+        self.masthead_combo.set_choices(c.mastheads, r.get("masthead"))
         self.tags_editor.set_values(r.get("tags") or [])
         self.tags_editor.input.clear()
-        topics = [(tid, f"{title} ({tid})") for tid, title in self._topics]
+        topics = [(tid, f"{title} ({tid})") for tid, title in c.topics]
         self.topics_list.set_choices(topics, r.get("topics") or [])
         self.review_date.set_value(r.get("nextReviewDate"))
         licence = r.get("licence") or {}
         self.licence_title_edit.setText(_text(licence.get("title")))
         self.licence_url_edit.setText(_text(licence.get("url")))
-        self.licence_box.set_choices(self._licences)
+        self.licence_box.set_choices(c.licences)
         contact = r.get("contact") or {}
         self.contact_email_edit.setText(_text(contact.get("email")))
         self.contact_title_edit.setText(_text(contact.get("title")))
@@ -393,11 +389,11 @@ class DatasetForm(QtWidgets.QWidget):
         self.links.load(r.get("links"))
         self._next_order = first_free_order(r)
         self.sharing.set_value(r.get("sharing"))
-        self.team_combo.set_choices(self._teams, r.get("team"))
+        self.team_combo.set_choices(c.teams, r.get("team"))
         self.embargo_date.set_value(r.get("embargoUntil"))
-        self.collaborators_list.set_choices(self._users, r.get("collaborators") or [])
-        self.readusers_list.set_choices(self._users, r.get("readusers") or [])
-        self.readteams_list.set_choices(self._teams, r.get("readteams") or [])
+        self.collaborators_list.set_choices(c.users, r.get("collaborators") or [])
+        self.readusers_list.set_choices(c.users, r.get("readusers") or [])
+        self.readteams_list.set_choices(c.teams, r.get("readteams") or [])
         for key, edit in self.meta_edits.items():
             edit.setText(_text(r.get(key)))
         # The table's word for the state (services.visibility, after policy), not the stored one.

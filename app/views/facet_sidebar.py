@@ -18,7 +18,7 @@ from app.services.clock import today_iso
 from app.services.facets import Facet
 from app.views import saved_searches
 from app.views.dataset_table_model import DatasetTableModel
-from app.views.operations import Operations
+from app.views.operations import LatestRead, Operations
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 from app.views.saved_searches import SavedSearch
 
@@ -140,7 +140,10 @@ class FacetSidebar(QtWidgets.QWidget):
         self._table = table_model
         self._search_box = search_box
         self._url = catalogue_url
-        self._generation = 0
+        # The counts for the newest query only: a late answer for an older one is dropped.
+        self._reads: LatestRead[tuple[list[Facet], tuple[tuple[str, str], ...]]] = LatestRead(
+            operations, "count the facets", self._show_counts, self.countsShown.emit
+        )
         # Asks a saved search's name (None: cancelled); replaced in tests.
         self.ask_name: Callable[[], str | None] = self._ask_name
 
@@ -186,24 +189,18 @@ class FacetSidebar(QtWidgets.QWidget):
 
     def refresh(self) -> None:
         """Count the facets for the table's query, off the GUI thread."""
-        self._generation += 1
-        generation, spec, today = self._generation, self._table.spec, today_iso()
+        spec, today = self._table.spec, today_iso()
+        self._reads.run(lambda s: (facets.all_facets(s, spec, today=today), spec.facets))
 
-        def done(found: list[Facet]) -> None:
-            if generation != self._generation:
-                return
-            folded = {key for row, key in enumerate(self.model.facet_keys())
-                      if not self.tree.isExpanded(self.model.index(row, 0))}  # fmt: skip
-            self.model.set_facets(found, spec.facets)
-            for row, key in enumerate(self.model.facet_keys()):
-                # Every facet open, but the ones the person folded stay folded.
-                self.tree.setExpanded(self.model.index(row, 0), key not in folded)
-            self.clear_button.setEnabled(bool(spec.facets))
-            self.countsShown.emit()
-
-        self._operations.read(
-            "count the facets", lambda s: facets.all_facets(s, spec, today=today), done
-        )
+    def _show_counts(self, found: tuple[list[Facet], tuple[tuple[str, str], ...]]) -> None:
+        counts, chosen = found
+        folded = {key for row, key in enumerate(self.model.facet_keys())
+                  if not self.tree.isExpanded(self.model.index(row, 0))}  # fmt: skip
+        self.model.set_facets(counts, chosen)
+        for row, key in enumerate(self.model.facet_keys()):
+            # Every facet open, but the ones the person folded stay folded.
+            self.tree.setExpanded(self.model.index(row, 0), key not in folded)
+        self.clear_button.setEnabled(bool(chosen))
 
     def choose(self, chosen: tuple[tuple[str, str], ...]) -> None:
         """Filter the table to these facet values (the counts follow once it answers)."""

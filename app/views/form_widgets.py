@@ -4,7 +4,7 @@ A field is shown in a FieldRow: its widget, an optional hint, and the error mess
 `Bindings` ties each row to its record path, which is how the form gives back an unedited record
 exactly. The fields that are not one line of text have their own widgets: StringListEditor (tags),
 CheckList (topics, users, teams), OptionalDateEdit (a date or none), MastheadCombo, TeamCombo,
-LicenceBox and ChoiceButtons (one of a field's choices).
+LicenceBox and ChoiceButtons (one of a field's choices). FormChoices: what the lists offer.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from app.services import access, managed_lists
 from app.services.record.fields import Field
 from app.services.records import Record
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
@@ -491,3 +494,28 @@ class ChoiceButtons(QtWidgets.QWidget):
 
     def set_value(self, value: Any) -> None:
         self.buttons.get(str(value), self.buttons[self._default]).setChecked(True)
+
+
+@dataclass(frozen=True)
+class FormChoices:
+    """The managed lists the form offers, as (value, text) pairs: read with the record it
+    shows, off the GUI thread (views.main_window)."""
+
+    topics: list[tuple[str, str]]
+    licences: list[tuple[str, str]]
+    mastheads: list[tuple[str, str]]
+    users: list[tuple[int, str]]
+    teams: list[tuple[str, str]]
+
+    @classmethod
+    def read(cls, session: Session) -> FormChoices:
+        return cls(
+            [(t.id, t.title) for t in managed_lists.list_topics(session)],
+            [(lic.url, lic.title) for lic in managed_lists.list_licences(session)],
+            [(m.id, m.title) for m in managed_lists.list_mastheads(session)],
+            [
+                (u.id, f"{u.display_name} ({u.username})" if u.display_name else u.username)
+                for u in access.list_users(session)
+            ],
+            [(t.id, f"{t.title} ({t.id})") for t in access.list_teams(session)],
+        )

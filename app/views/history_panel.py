@@ -24,7 +24,7 @@ from app.services.record.fields import DERIVED_KEYS
 from app.services.records import Record, changed_keys
 from app.services.undoable import Step
 from app.views.failures import FailureReporter
-from app.views.operations import Operations, Outcome, change_of
+from app.views.operations import LatestRead, Operations, Outcome, change_of
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 
 Qt = QtCore.Qt
@@ -79,10 +79,11 @@ class HistoryPanel(QtWidgets.QWidget):
         self._database = database
         # The window's operations; on its own the panel writes through its own.
         self._operations = operations or Operations(database, FailureReporter(self), self)
-        self._reading = 0  # bumps with each refresh: only the newest read is shown
-        # Run once the newest read is shown: a refresh that supersedes another inherits its
-        # callbacks, so none is lost when the catalogue changes meanwhile.
-        self._after_load: list[Callable[[], None]] = []
+        # The versions and the current record: a newer refresh supersedes an older one, and
+        # inherits its callbacks, so none is lost when the catalogue changes meanwhile.
+        self._reads: LatestRead[tuple[list[history.VersionInfo], Record | None]] = LatestRead(
+            self._operations, "read the history", self._show_loaded, self.loaded.emit
+        )
         self._dataset_id: str | None = None
         self._versions: list[history.VersionInfo] = []
         self._current: Record | None = None
@@ -166,13 +167,10 @@ class HistoryPanel(QtWidgets.QWidget):
     def refresh(self, then: Callable[[], None] | None = None) -> None:
         """Re-read the versions and the current record off the GUI thread (a long history is
         many rows); `loaded` once shown, after `then`. A newer refresh supersedes this one."""
-        self._reading += 1
-        reading, dataset_id = self._reading, self._dataset_id
-        if then is not None:
-            self._after_load.append(then)
+        dataset_id = self._dataset_id
         if dataset_id is None:
-            self._versions, self._current = [], None
-            self._show_loaded()
+            self._reads.wait(then)
+            self._reads.show_now(([], None))
             return
 
         def read(session: Session) -> tuple[list[history.VersionInfo], Record | None]:
@@ -182,20 +180,11 @@ class HistoryPanel(QtWidgets.QWidget):
             except NotFound:
                 return versions, None
 
-        def done(found: tuple[list[history.VersionInfo], Record | None]) -> None:
-            if reading != self._reading:
-                return
-            self._versions, self._current = found
-            self._show_loaded()
+        self._reads.run(read, then)
 
-        self._operations.read(f"read the history of {dataset_id}", read, done)
-
-    def _show_loaded(self) -> None:
+    def _show_loaded(self, found: tuple[list[history.VersionInfo], Record | None]) -> None:
+        self._versions, self._current = found
         self._show_dataset()
-        waiting, self._after_load = self._after_load, []
-        for then in waiting:
-            then()
-        self.loaded.emit()
 
     def select_version(self, number: int) -> None:
         """Select the row of version `number`, as a click on it would."""

@@ -19,6 +19,7 @@ from app.views.dataset_table_model import TITLE_COLUMN, DatasetTableModel
 from app.views.facet_sidebar import FacetSidebar
 from app.views.failures import FailureReporter
 from app.views.file_drops import accept_local_files
+from app.views.form_widgets import FormChoices
 from app.views.help_dialogs import HelpMenu
 from app.views.history_panel import HistoryPanel
 from app.views.link_checker import LinkChecker, summary
@@ -53,7 +54,7 @@ STATE_FILTERS = [("All states", None), ("Draft", "draft"), ("Published", "publis
                  ("Private", "private"), ("Embargoed", "embargoed")]  # fmt: skip
 
 
-# Every dataset may have changed (an import, a pull, a link check): refresh everything shown.
+# Every dataset may have changed (an import, a pull): refresh everything shown.
 EVERYTHING = CatalogueChange(directory=True, outside=True, every_dataset=True)
 
 
@@ -235,9 +236,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.export_action = self._action(
             "&Export…", self.open_export, "Ctrl+E", "Export the catalogue to a file"
         )
-        self.link_checker = LinkChecker(self.database, self.tasks, self)
-        self.link_checker.finished.connect(self._on_links_checked)
-        self.link_checker.failed.connect(lambda message: self._show_error(message))
+        self.link_checker = LinkChecker(self.database, self.tasks, self.operations, self)
+        self.link_checker.finished.connect(  # the table and form follow its catalogueChanged
+            lambda results: self.statusBar().showMessage(summary(results), 15000)
+        )
         self.link_checker.cancelled.connect(
             lambda: self.statusBar().showMessage("Link check cancelled; nothing recorded", 8000)
         )
@@ -389,7 +391,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._reload_after_write()
 
     def _reload_after_write(self) -> None:
-        """An import, a pull or a link check wrote to the catalogue: show it all again."""
+        """An import or a pull wrote to the catalogue: show it all again."""
         self.operations.announce(EVERYTHING)
 
     @staticmethod
@@ -414,10 +416,6 @@ class MainWindow(QtWidgets.QMainWindow):
             what = "the selected dataset" if count == 1 else f"{count:,} selected datasets"
             return self.link_checker.start(resolve, what)
         return self.link_checker.start(None, "every dataset")
-
-    def _on_links_checked(self, results: list[Any]) -> None:
-        self.statusBar().showMessage(summary(results), 15000)
-        self._reload_after_write()
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
         if not accept_local_files(event):
@@ -464,20 +462,23 @@ class MainWindow(QtWidgets.QMainWindow):
             self._show_record(None, None)
             return
 
-        def read(session: Any) -> tuple[Record, int] | None:
-            try:
+        def read(session: Any) -> tuple[Record, int, FormChoices] | None:
+            try:  # with the form's lists (teams, users...): none is read on the GUI thread
                 dataset = datasets.get_dataset(session, dataset_id)
-                return datasets.get_record(session, dataset_id), dataset.version
+                record = datasets.get_record(session, dataset_id)
             except NotFound:
                 return None
+            return record, dataset.version, FormChoices.read(session)
 
-        def done(found: tuple[Record, int] | None) -> None:
+        def done(found: tuple[Record, int, FormChoices] | None) -> None:
             if generation == self._open_generation:
-                self._show_record(*(found or (None, None)))
+                self._show_record(*(found or (None, None, None)))
 
         self.operations.read(f"open dataset {dataset_id}", read, done)
 
-    def _show_record(self, record: Record | None, version: int | None) -> None:
+    def _show_record(
+        self, record: Record | None, version: int | None, choices: FormChoices | None = None
+    ) -> None:
         self._current = record
         self._current_version = version
         self._current_is_new = False
@@ -485,7 +486,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.form.setEnabled(False)
         else:
             self.form.setEnabled(True)
-            self.form.load(record)
+            self.form.load(record, choices)
         self.history.set_dataset(record["id"] if record else None)
         self.permissions.set_dataset(record["id"] if record else None)
         current_row = self.table.currentIndex().row()
@@ -527,15 +528,15 @@ class MainWindow(QtWidgets.QMainWindow):
     def new_dataset(self) -> None:
         if not self.confirm_discard(then=self.new_dataset):
             return
-        with self.database.read() as session:
-            record = datasets.new_record(session)  # one indexed lookup of a fresh id
+        with self.database.read() as session:  # a fresh id (one indexed lookup), short lists
+            record, choices = datasets.new_record(session), FormChoices.read(session)
         self._open_generation += 1  # an open still reading must not replace the new record
         self.selection.move(None)
         self._current = record
         self._current_is_new = True
         self._current_version = None
         self.form.setEnabled(True)
-        self.form.load(record)
+        self.form.load(record, choices)
         self.history.set_dataset(None)
         self.permissions.set_dataset(None)
         self.side_tabs.setCurrentWidget(self.form)
@@ -611,8 +612,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 )  # fmt: skip
         elif change.touches(self.history.dataset_id):
             self.history.refresh()
-        if change.directory:
-            self.permissions.refresh()
+        # The permissions view re-reads on a directory change itself (the same signal).
         if self.deleted_dialog is not None and self.deleted_dialog.isVisible():
             self.deleted_dialog.refresh()
 

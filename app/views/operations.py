@@ -11,9 +11,13 @@ table, the form and the panels refresh from that one signal, whoever wrote.
 process): a `CatalogueWatch` (services.catalogue_watch) is polled on a light timer from a
 worker on SQLite; on PostgreSQL a worker of its own waits in `CatalogueWatch.wait` until a
 notification (LISTEN/NOTIFY) wakes it, or its slow fallback poll comes round. Its own writes
-are not announced twice: each write tells the watch which versions it wrote.
+are not announced twice: each write tells the watch which versions it wrote, and one that
+changed the directory (which writes no version) has the watch take the data_version its commit
+moved as its own.
 
 `read(fn, on_done)` runs a read that can take long (a dataset's record and lists) on a worker.
+A view that re-reads what it shows on every change reads through a `LatestRead`: a newer read
+supersedes an older one, and callbacks waiting for a read run after the newest is shown.
 
 Failures go to one handler (views.failures): an `on_error` callback may take an expected
 failure (a refused save shows its field errors), anything it does not take is shown there.
@@ -91,10 +95,12 @@ class Operations(QtCore.QObject):
         on_error: Callable[[Exception], bool] | None = None,
     ) -> Task:
         """Run `fn` in a write transaction off the GUI thread. doing: what it does, for an
-        error message ("save “Trees”"). on_error returns True when it showed the failure."""
+        error message ("save “Trees”"). on_error returns True when it showed the failure.
+        Once committed, `on_done` runs first, then `catalogueChanged` announces the change (a
+        view may wait, in `on_done`, for the re-read that announcement starts)."""
         watch = self._watch
 
-        def run(_progress: Progress) -> Outcome[T]:
+        def run(_progress: Progress) -> tuple[Outcome[T], CatalogueChange | None]:
             owned: tuple[int, int] | None = None
             try:
                 with self._database.transaction() as session:
@@ -110,14 +116,17 @@ class Operations(QtCore.QObject):
                     # Rolled back: SQLite hands those pks out again, to others' versions.
                     watch.disown(*owned)
                 raise
-            return outcome
+            return outcome, _absorb(watch, outcome.change)
 
-        def done(outcome: Outcome[T]) -> None:
+        def done(result: tuple[Outcome[T], CatalogueChange | None]) -> None:
+            outcome, news = result
             self._finished()
             if on_done is not None:
                 on_done(outcome.value)
             if outcome.change:
                 self.catalogueChanged.emit(outcome.change)
+            if news:
+                self.catalogueChanged.emit(news)
 
         def failed(error: Exception) -> None:
             self._finished()
@@ -146,7 +155,8 @@ class Operations(QtCore.QObject):
         self._reporter.report(error, doing)
 
     def announce(self, change: CatalogueChange) -> None:
-        """A write made outside this API (an import, a pull, a link check) finished."""
+        """A write made outside this API (an import, a pull) finished, or one made of several
+        writes through it (a link check's batches): say what it changed, once."""
         if change:
             self.catalogueChanged.emit(change)
 
@@ -190,8 +200,13 @@ class Operations(QtCore.QObject):
 
     @property
     def watching(self) -> bool:
-        """Whether the watch is open: others' commits from now on are announced."""
+        """The watch is open: others' commits are looked for."""
         return self._watch is not None
+
+    @property
+    def polling(self) -> bool:
+        """A look for others' commits is under way."""
+        return self._polling is not None
 
     def poll_now(self) -> None:
         """Look for others' commits now (the timer does this every POLL_MS)."""
@@ -237,6 +252,83 @@ class Operations(QtCore.QObject):
             watch.close()  # first: it wakes the listener thread's wait
         runners = (self._writer, self._readers, self._listener)
         return all(runner.wait_for_all(msecs) for runner in runners)
+
+
+class LatestRead(Generic[R]):
+    """What a view shows, re-read off the GUI thread whenever it may have changed.
+
+    Reads may overtake each other: only the newest is shown (`show`), an older answer that
+    arrives later is dropped. A callback waiting for a read (`then`, or `wait`) runs once the
+    newest read is shown, so one that a newer read superseded is not lost, and a caller that
+    reads again because the catalogue changed meanwhile keeps everyone's callbacks."""
+
+    def __init__(
+        self,
+        operations: Operations,
+        doing: str,
+        show: Callable[[R], None],
+        settled: Callable[[], None] | None = None,
+    ) -> None:
+        """show: puts a result on screen; settled: runs after it and the waiting callbacks
+        (a view's `loaded` signal)."""
+        self._operations = operations
+        self._doing = doing
+        self._show = show
+        self._settled = settled
+        self._asked = 0  # bumps with each read asked (or result shown without one)
+        self._shown = 0
+        self._waiting: list[Callable[[], None]] = []
+
+    @property
+    def pending(self) -> bool:
+        """A read was asked whose answer is not shown yet."""
+        return self._shown != self._asked
+
+    def run(self, fn: Callable[[Session], R], then: Callable[[], None] | None = None) -> Task:
+        """Read `fn` on a worker and show it, unless a newer read was asked meanwhile."""
+        self._asked += 1
+        asked = self._asked
+        self.wait(then)
+
+        def done(result: R) -> None:
+            if asked == self._asked:
+                self._settle(asked, result)
+
+        return self._operations.read(self._doing, fn, done)
+
+    def show_now(self, result: R) -> None:
+        """Show `result` without reading (there is nothing to read); reads on their way are
+        dropped, and the callbacks waiting run."""
+        self._asked += 1
+        self._settle(self._asked, result)
+
+    def wait(self, then: Callable[[], None] | None) -> None:
+        """Run `then` once the next read asked is shown (a caller that knows one is coming,
+        e.g. from the catalogueChanged of its own write)."""
+        if then is not None:
+            self._waiting.append(then)
+
+    def _settle(self, asked: int, result: R) -> None:
+        self._shown = asked
+        self._show(result)
+        waiting, self._waiting = self._waiting, []
+        for then in waiting:
+            then()
+        if self._settled is not None:
+            self._settled()
+
+
+def _absorb(watch: CatalogueWatch | None, change: CatalogueChange) -> CatalogueChange | None:
+    """After a commit to the directory (users, rulesets, keys: no version written, so the watch
+    cannot tell it from others' by its versions): take its data_version move as ours, or the
+    next poll would announce the same change again as made elsewhere. Others' dataset changes
+    the watch finds meanwhile are returned, to be announced."""
+    if watch is None or not change.directory:
+        return None
+    try:
+        return watch.poll(ours=True)
+    except Exception:  # the write is committed; the timer's poll meets this again and says so
+        return None
 
 
 def change_of(datasets: Any = (), *, directory: bool = False) -> CatalogueChange:

@@ -16,7 +16,7 @@ from app.services import trash, undoable
 from app.services.trash import DeletedDataset
 from app.services.undoable import Step
 from app.views.history_panel import local_time
-from app.views.operations import Operations, Outcome, change_of
+from app.views.operations import LatestRead, Operations, Outcome, change_of
 from app.views.qt import QtCore, QtWidgets, Signal
 from app.views.rows_model import RIGHT_ALIGNED, RowsModel
 from app.views.undo import UndoHistory
@@ -62,7 +62,10 @@ class DeletedDialog(QtWidgets.QDialog):
         self._operations = operations
         self._undo = undo
         self._author = author
-        self._reading = 0  # reads in flight: only the newest one's answer is shown
+        # Reads in flight: only the newest one's answer is shown.
+        self._reads: LatestRead[list[DeletedDataset]] = LatestRead(
+            operations, "list the deleted datasets", self._show_rows
+        )
         # Asked before emptying; replace it to answer without a dialog (tests, scripts).
         self.ask_empty: AskEmpty = self._ask_empty
 
@@ -100,29 +103,24 @@ class DeletedDialog(QtWidgets.QDialog):
 
     def refresh(self) -> None:
         """Read the trash again (off the GUI thread)."""
-        self._reading += 1
-        reading = self._reading
+        self._reads.run(trash.list_deleted)
 
-        def done(rows: list[DeletedDataset]) -> None:
-            if reading != self._reading:
-                return
-            kept = set(self.selected_ids())
-            self.model.set_rows(rows)
-            selection = self.table.selectionModel()
-            flags = QtCore.QItemSelectionModel.SelectionFlag
-            for row, item in enumerate(rows):
-                if item.dataset_id in kept:
-                    selection.select(self.model.index(row, 0), flags.Select | flags.Rows)
-            self.summary.setText(
-                "No deleted datasets." if not rows else
-                f"{len(rows):,} deleted dataset{'s' if len(rows) != 1 else ''}, newest first. "
-                "Restore brings one back as it was when deleted; deleting for good takes it "
-                "out of this list."
-            )  # fmt: skip
-            self._update_buttons()
-            self.loaded.emit(len(rows))
-
-        self._operations.read("list the deleted datasets", trash.list_deleted, done)
+    def _show_rows(self, rows: list[DeletedDataset]) -> None:
+        kept = set(self.selected_ids())
+        self.model.set_rows(rows)
+        selection = self.table.selectionModel()
+        flags = QtCore.QItemSelectionModel.SelectionFlag
+        for row, item in enumerate(rows):
+            if item.dataset_id in kept:
+                selection.select(self.model.index(row, 0), flags.Select | flags.Rows)
+        self.summary.setText(
+            "No deleted datasets." if not rows else
+            f"{len(rows):,} deleted dataset{'s' if len(rows) != 1 else ''}, newest first. "
+            "Restore brings one back as it was when deleted; deleting for good takes it "
+            "out of this list."
+        )  # fmt: skip
+        self._update_buttons()
+        self.loaded.emit(len(rows))
 
     def selected_ids(self) -> list[str]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})

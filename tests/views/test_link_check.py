@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sqlite3
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,8 +12,11 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.models.database import Database
-from app.services import datasets, link_check
+from app.services import datasets, history, link_check
+from app.services.catalogue_watch import CatalogueChange
+from app.views import link_checker
 from app.views.dataset_table_model import COLUMNS, TITLE_COLUMN
+from app.views.facet_sidebar import FACET_ROLE
 from app.views.main_window import MainWindow
 from app.views.qt import QtCore, QtGui, QtWidgets
 from tests.conftest import AUTHOR, make_record
@@ -239,3 +243,93 @@ def test_cancel_stops_a_slow_check_and_records_nothing(
         window.close()
         window.tasks.wait_for_all()
         window.deleteLater()
+
+
+def links_facet(window: MainWindow) -> dict[str, object]:
+    """The links facet's counts in the sidebar: "broken" and "ok" (a value counting none is
+    not listed)."""
+    model, counts = window.facets.model, {}
+    for row in range(model.rowCount()):
+        parent = model.index(row, 0)
+        for child in range(model.rowCount(parent)):
+            facet, value = model.index(child, 0, parent).data(FACET_ROLE)
+            if facet == "links":
+                counts[value] = model.index(child, 1, parent).data()
+    return counts
+
+
+def links_shown(window: MainWindow) -> dict[str, str]:
+    """The form's links: title -> the status it shows."""
+    tree = window.form.links.tree
+    shown = {}
+    for i in range(tree.topLevelItemCount()):
+        item = tree.topLevelItem(i)
+        assert item is not None
+        shown[item.text(0)] = item.text(1)
+    return shown
+
+
+def test_a_link_check_is_announced_once_for_the_datasets_it_wrote(
+    qtbot: QtBot,
+    catalogue: dict[str, str],
+    main_window: MainWindow,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its findings are written as the window's operations (a batch each: one dataset here),
+    and one catalogueChanged names the datasets written: the form, the table and the facets
+    follow from it, as after any write, with no refresh of everything."""
+    monkeypatch.setattr(link_checker, "RECORD_BATCH", 1)
+    window = main_window
+    # Watching: a write made while the watch opens could be announced again as another's.
+    qtbot.waitUntil(lambda: window.operations.watching)
+    trees, fines = catalogue["Street Trees"], catalogue["Parking Fines"]
+    open_in_form(qtbot, window, fines)
+    assert links_shown(window) == {"Tariffs": "", "Old portal": ""}
+    qtbot.waitUntil(lambda: links_facet(window) == {"ok": "3"})
+    changes: list[CatalogueChange] = []
+    window.operations.catalogueChanged.connect(changes.append)
+    with qtbot.waitSignal(window.link_checker.finished):
+        window.check_all_links_action.trigger()
+    assert changes == [CatalogueChange(frozenset({trees, fines}))]  # not Library Loans
+    # The form showing Parking Fines re-reads it: the dead link, without being opened again.
+    qtbot.waitUntil(lambda: links_shown(window) == {"Tariffs": "200", "Old portal": "404 broken"})
+    qtbot.waitUntil(lambda: links_facet(window) == {"broken": "1", "ok": "2"})
+    assert broken_cells(window)["Parking Fines"] == 1
+    with database.read() as session:
+        assert history.list_versions(session, trees)[0].action == "link-check"
+        assert history.list_versions(session, fines)[0].action == "link-check"
+
+
+def test_recording_a_check_behind_another_writers_lock_leaves_the_window_responsive(
+    qtbot: QtBot,
+    catalogue: dict[str, str],
+    main_window: MainWindow,
+    database: Database,
+) -> None:
+    window = main_window
+    fines = catalogue["Parking Fines"]
+    holder = sqlite3.connect(str(database.engine.url.database), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    pings: list[int] = []
+    ping = QtCore.QTimer(interval=30)
+    ping.timeout.connect(lambda: pings.append(len(pings)))
+    try:
+        ping.start()
+        window.check_all_links_action.trigger()
+        qtbot.waitUntil(lambda: window.link_checker.label.text() == "Recording the link check…")
+        # The event loop keeps answering while the findings wait for the lock: 100 pings of
+        # 30 ms (3 s) are counted while they are pending.
+        start = len(pings)
+        qtbot.waitUntil(lambda: len(pings) >= start + 100)
+        assert window.link_checker.running and window.operations.busy
+        assert not window.link_checker.cancel_button.isEnabled()  # the checking is done
+        assert not window.check_all_links_action.isEnabled()
+        assert qa_of(database, fines, "ln3")["timestamp"] is None  # not yet
+    finally:
+        holder.rollback()
+        holder.close()
+        ping.stop()
+    qtbot.waitUntil(lambda: not window.link_checker.running)
+    assert qa_of(database, fines, "ln3")["httpStatus"] == 404
+    assert window.statusBar().currentMessage() == "Checked 3 links: 1 broken."

@@ -7,6 +7,7 @@ Driven through the real widgets, on a real SQLite file, with a real uvicorn serv
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +24,16 @@ from app.services.catalogue_watch import CatalogueChange
 from app.services.server import ServerThread, create_app
 from app.views.failures import FailureReporter
 from app.views.main_window import MainWindow
-from app.views.operations import Operations, Outcome, change_of
+from app.views.operations import LatestRead, Operations, Outcome, change_of
 from app.views.qt import QtCore, QtWidgets
 from tests.conftest import AUTHOR, make_record
-from tests.views.conftest import open_in_form, saying_yes, titles_shown, wait_for_writes
+from tests.views.conftest import (
+    WAIT_MS,
+    open_in_form,
+    saying_yes,
+    titles_shown,
+    wait_for_writes,
+)
 
 LEFT = QtCore.Qt.MouseButton.LeftButton
 STATE_COLUMN = 2
@@ -441,3 +448,26 @@ def test_ctrl_end_opens_the_last_row_once_its_data_arrives(
     assert window.table.currentIndex().row() == 349
     qtbot.waitUntil(lambda: window.form.record().get("title") == "Row 349")
     assert selected_ids(window) == [window.form.record()["id"]]
+
+
+def test_a_newer_read_supersedes_an_older_one_that_answers_later(
+    qtbot: QtBot, main_window: MainWindow
+) -> None:
+    """LatestRead, the guard of every view that re-reads on catalogueChanged: the newest read
+    is shown, an older answer arriving after it is dropped, and no waiting callback is lost."""
+    shown: list[str] = []
+    ran: list[str] = []
+    reads: LatestRead[str] = LatestRead(main_window.operations, "read", shown.append)
+    release = threading.Event()
+
+    def older(_session: object) -> str:
+        release.wait(WAIT_MS / 1000)  # held until the newer read is shown
+        return "older"
+
+    task = reads.run(older, then=lambda: ran.append("first"))
+    reads.run(lambda _session: "newer", then=lambda: ran.append("second"))
+    qtbot.waitUntil(lambda: shown == ["newer"])
+    assert ran == ["first", "second"] and not reads.pending
+    with qtbot.waitSignal(task.signals.done):
+        release.set()
+    assert shown == ["newer"]  # the older answer was handed over, and dropped

@@ -1,16 +1,25 @@
+"""The permissions view: users, groups, teams, rulesets and API keys, each change an operation
+off the GUI thread, everything shown read off it too and again on catalogueChanged."""
+
 from __future__ import annotations
 
-from collections.abc import Callable
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
+from sqlalchemy import event
 
 from app.models.database import Database
 from app.services import access, api_keys
+from app.services.catalogue_watch import CatalogueChange
 from app.services.errors import Unauthorized
 from app.services.permissions import Permission
 from app.services.records import Record
 from app.views.api_key_dialog import ONCE_NOTE, ApiKeyDialog
+from app.views.main_window import MainWindow
 from app.views.permissions.models import is_checked
 from app.views.permissions.rulesets_tab import NO_DATASET
 from app.views.permissions_view import PermissionsView
@@ -29,6 +38,7 @@ def view(qtbot: QtBot, database: Database) -> PermissionsView:
     widget.resize(900, 600)
     widget.show()
     qtbot.waitExposed(widget)
+    qtbot.waitUntil(lambda: not widget.reading)  # read off the GUI thread
     return widget
 
 
@@ -110,6 +120,18 @@ def recording(answer: bool, asked: list[str]) -> Callable[[str, str], bool]:
     return confirm
 
 
+def reread(qtbot: QtBot, view: PermissionsView) -> None:
+    """Re-read what the view shows (off the GUI thread) and wait until it is shown."""
+    with qtbot.waitSignal(view.loaded):
+        view.refresh()
+
+
+def show_dataset(qtbot: QtBot, view: PermissionsView, dataset_id: str | None) -> None:
+    """Show this dataset's rulesets, once read."""
+    with qtbot.waitSignal(view.rulesets.loaded):
+        view.set_dataset(dataset_id)
+
+
 # ----------------------------------------------------------------------------- users, groups, teams
 
 
@@ -171,7 +193,7 @@ def test_add_user_then_join_a_team_and_a_group(
 def test_refused_input_is_shown_next_to_its_field(
     qtbot: QtBot, view: PermissionsView, database: Database, people: dict[str, int]
 ) -> None:
-    view.refresh()
+    reread(qtbot, view)
     type_text(qtbot, view.users.username_edit, "ann")
     type_text(qtbot, view.users.email_edit, "not an email")
     with qtbot.assertNotEmitted(view.changed):
@@ -214,8 +236,8 @@ def test_grant_a_group_a_ruleset_then_edit_and_remove_it(
     people: dict[str, int],
 ) -> None:
     dataset_id = new_dataset["id"]
-    view.refresh()
-    view.set_dataset(dataset_id)
+    reread(qtbot, view)
+    show_dataset(qtbot, view, dataset_id)
     view.tabs.setCurrentIndex(3)
     assert dataset_id in view.rulesets.dataset_label.text()
     assert view.rulesets.table.model().rowCount() == 0
@@ -276,7 +298,7 @@ def test_unticking_the_last_permission_removes_the_ruleset(
     dataset_id = new_dataset["id"]
     with database.transaction() as session:
         access.set_user_ruleset(session, dataset_id, people["bob"], ["publish_dataset"])
-    view.set_dataset(dataset_id)
+    show_dataset(qtbot, view, dataset_id)
     view.tabs.setCurrentIndex(3)
     table = view.rulesets.table
     assert [text(table, 0, c) for c in (0, 1)] == ["User", "bob"]
@@ -294,12 +316,12 @@ def test_without_a_dataset_rulesets_cannot_be_edited(
     view.tabs.setCurrentIndex(3)
     assert view.rulesets.dataset_label.text() == NO_DATASET
     assert not view.rulesets.add_box.isEnabled()
-    view.set_dataset(new_dataset["id"])
+    show_dataset(qtbot, view, new_dataset["id"])
     assert view.rulesets.add_box.isEnabled()
-    view.set_dataset("zzzzz")
+    show_dataset(qtbot, view, "zzzzz")
     assert "does not exist" in view.rulesets.dataset_label.text()
     assert not view.rulesets.add_box.isEnabled()
-    view.set_dataset(None)
+    show_dataset(qtbot, view, None)
     assert view.rulesets.dataset_label.text() == NO_DATASET
     assert view.rulesets.table.model().rowCount() == 0
 
@@ -310,7 +332,7 @@ def test_without_a_dataset_rulesets_cannot_be_edited(
 def test_create_an_api_key_see_it_once_then_revoke_it(
     qtbot: QtBot, view: PermissionsView, database: Database, people: dict[str, int]
 ) -> None:
-    view.refresh()
+    reread(qtbot, view)
     view.tabs.setCurrentIndex(4)
     assert view.keys.table.model().rowCount() == 0
     click(qtbot, view.keys.new_button)
@@ -365,7 +387,7 @@ def test_declining_to_revoke_keeps_the_key(
 ) -> None:
     with database.transaction() as session:
         issued = api_keys.create_api_key(session, people["bob"], "ci")
-    view.refresh()
+    reread(qtbot, view)
     view.tabs.setCurrentIndex(4)
     view.confirm = lambda title, text: False
     select_row(qtbot, view.keys.table, row_of(view.keys.table, "ci"))
@@ -377,9 +399,201 @@ def test_declining_to_revoke_keeps_the_key(
 
 def test_new_key_needs_a_user(qtbot: QtBot, view: PermissionsView, database: Database) -> None:
     assert not view.keys.new_button.isEnabled()
-    dialog = ApiKeyDialog(database)
+    dialog = ApiKeyDialog(view.operations, [])
     qtbot.addWidget(dialog)
     assert not dialog.create_button.isEnabled()
     assert dialog.error_label.text() == "There are no active users. Add a user first."
     with database.read() as session:
         assert api_keys.api_key_summaries(session) == []
+
+
+# ----------------------------------------------------------------------------- in the window
+
+
+def issue_key(qtbot: QtBot, view: PermissionsView, user_id: int, label: str) -> ApiKeyDialog:
+    """Open New key…, pick the user, type a label and click Create key (the write is queued)."""
+    view.tabs.setCurrentWidget(view.keys)
+    click(qtbot, view.keys.new_button)
+    dialog = view.key_dialog
+    assert dialog is not None
+    qtbot.waitExposed(dialog)
+    dialog.user_combo.setCurrentIndex(dialog.user_combo.findData(user_id))
+    type_text(qtbot, dialog.label_edit, label)
+    click(qtbot, dialog.create_button)
+    return dialog
+
+
+def key_labels(view: PermissionsView) -> list[str]:
+    table = view.keys.table
+    return [text(table, row, 1) for row in range(table.model().rowCount())]
+
+
+@pytest.fixture
+def window(qtbot: QtBot, database: Database, people: dict[str, int]) -> Iterator[MainWindow]:
+    """The whole window, with ann and bob in its permissions view."""
+    main = MainWindow(database, author="archivist")
+    with qtbot.waitSignal(main.model.countChanged):
+        main.show()
+    main.side_tabs.setCurrentWidget(main.permissions)
+    # Read, and watching: a write made while the watch opens could be announced twice.
+    qtbot.waitUntil(lambda: not main.permissions.reading and main.operations.watching)
+    yield main
+    main.close()
+    main.tasks.wait_for_all()
+    main.deleteLater()
+
+
+def test_a_key_issued_in_the_dialog_is_announced_and_shown_through_catalogue_changed(
+    qtbot: QtBot, window: MainWindow, database: Database, people: dict[str, int]
+) -> None:
+    view = window.permissions
+    assert key_labels(view) == []
+    changes: list[CatalogueChange] = []
+    window.operations.catalogueChanged.connect(changes.append)
+    with qtbot.waitSignal(
+        window.operations.catalogueChanged, check_params_cb=lambda change: change.directory
+    ):
+        dialog = issue_key(qtbot, view, people["bob"], "harvester")
+    # The window's own write, for the directory (no dataset changed): the view re-reads.
+    assert changes == [CatalogueChange(directory=True)]
+    qtbot.waitUntil(lambda: key_labels(view) == ["harvester"])
+    with database.read() as session:
+        [info] = api_keys.api_key_summaries(session)
+    qtbot.waitUntil(lambda: view.keys.revoke_button.isEnabled())  # the new key is selected
+    assert cells(view.keys.table, 0)[:3] == [info.uid, "harvester", "bob"]
+    assert dialog.key.startswith(api_keys.KEY_PREFIX)
+    dialog.accept()
+
+
+def test_a_directory_change_of_this_window_is_announced_once(
+    qtbot: QtBot, window: MainWindow, people: dict[str, int]
+) -> None:
+    """The watch must not announce the window's own write again as made elsewhere (a second
+    refresh of everything the window shows)."""
+    changes: list[CatalogueChange] = []
+    window.operations.catalogueChanged.connect(changes.append)
+    with qtbot.waitSignal(window.permissions.changed):
+        type_text(qtbot, window.permissions.groups.title_edit, "Auditors")
+        click(qtbot, window.permissions.groups.add_button)
+    window.operations.poll_now()  # the timer's look for others' commits, now
+    qtbot.waitUntil(lambda: not window.operations.polling)
+    assert changes == [CatalogueChange(directory=True)]
+
+
+def test_issuing_a_key_behind_another_writers_lock_leaves_the_window_responsive(
+    qtbot: QtBot, window: MainWindow, database: Database, people: dict[str, int]
+) -> None:
+    view = window.permissions
+    holder = sqlite3.connect(str(database.engine.url.database), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    pings: list[int] = []
+    ping = QtCore.QTimer(interval=30)
+    ping.timeout.connect(lambda: pings.append(len(pings)))
+    try:
+        ping.start()
+        dialog = issue_key(qtbot, view, people["ann"], "ci")
+        # The event loop keeps answering while the key waits for the lock: 100 pings of
+        # 30 ms (3 s) are counted while it is pending.
+        qtbot.waitUntil(lambda: len(pings) >= 100)
+        assert dialog.creating and window.operations.busy
+        assert not dialog.create_button.isEnabled()  # one key per dialog
+        press(qtbot, dialog, Qt.Key.Key_Escape)  # not closed with the key on its way
+        assert dialog.isVisible() and dialog.pages.currentIndex() == 0
+        with database.read() as session:
+            assert api_keys.api_key_summaries(session) == []  # not yet
+    finally:
+        holder.rollback()
+        holder.close()
+        ping.stop()
+    qtbot.waitUntil(lambda: dialog.pages.currentIndex() == 1)
+    assert dialog.key.startswith(api_keys.KEY_PREFIX)
+    qtbot.waitUntil(lambda: key_labels(view) == ["ci"])
+    dialog.accept()
+
+
+def test_a_refused_key_is_said_in_the_dialog_and_changes_nothing(
+    qtbot: QtBot, window: MainWindow, database: Database, people: dict[str, int]
+) -> None:
+    # The dialog lists the users the view showed; one of them is gone from the catalogue.
+    gone = access.UserSummary(999, "ghost", "", None, True, (), ())
+    dialog = ApiKeyDialog(window.operations, [gone], window)
+    qtbot.addWidget(dialog)
+    dialog.open()
+    with qtbot.assertNotEmitted(window.operations.catalogueChanged):
+        click(qtbot, dialog.create_button)
+        qtbot.waitUntil(lambda: not window.operations.busy)
+    assert dialog.error_label.text() == "User 999 does not exist"
+    assert dialog.pages.currentIndex() == 0 and dialog.create_button.isEnabled()
+    assert window.failures.last_dialog is None  # said in the dialog, not in a second one
+    with database.read() as session:
+        assert api_keys.api_key_summaries(session) == []
+
+
+def test_a_directory_change_made_elsewhere_appears_in_the_view(
+    qtbot: QtBot, window: MainWindow, database: Database, people: dict[str, int]
+) -> None:
+    view = window.permissions
+    assert [text(view.users.table, row) for row in range(2)] == ["ann", "bob"]
+    other = Database(database.url)  # another program: a connection of its own
+    try:
+        with other.transaction() as session:
+            access.create_user(session, "cat")
+    finally:
+        other.dispose()
+    with qtbot.waitSignal(window.operations.catalogueChanged):
+        window.operations.poll_now()
+    qtbot.waitUntil(lambda: view.users.table.model().rowCount() == 3)
+    assert text(view.users.table, 2) == "cat"
+
+
+def test_a_newer_refresh_supersedes_an_older_one_and_keeps_its_callbacks(
+    qtbot: QtBot, view: PermissionsView, database: Database
+) -> None:
+    ran: list[str] = []
+    view.refresh(then=lambda: ran.append("first"))
+    with database.transaction() as session:
+        access.create_user(session, "dan")
+    with qtbot.waitSignal(view.loaded):
+        view.refresh(then=lambda: ran.append("second"))
+    qtbot.waitUntil(lambda: not view.reading)
+    assert sorted(ran) == ["first", "second"]  # each once, neither lost
+    assert [text(view.users.table, 0)] == ["dan"]  # the newest read is what is shown
+
+
+def test_opening_a_dataset_reads_nothing_on_the_gui_thread(
+    qtbot: QtBot, new_dataset: Record, window: MainWindow, database: Database
+) -> None:
+    """The form's lists (teams, users, topics...), the dataset's rulesets and its history are
+    read with the record, off the GUI thread: a slow catalogue never freezes a selection."""
+    dataset_id = new_dataset["id"]
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1)
+    view = window.permissions
+    type_text(qtbot, view.users.username_edit, "cat")  # a user the form has not seen yet
+    with qtbot.waitSignal(view.changed):
+        click(qtbot, view.users.add_button)
+    on_gui_thread: list[str] = []
+    gui = threading.current_thread()
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if threading.current_thread() is gui:
+            on_gui_thread.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", executed)
+    try:
+        window.select_dataset(dataset_id)
+        qtbot.waitUntil(
+            lambda: (
+                window.form.record().get("id") == dataset_id
+                and view.rulesets.dataset_id == dataset_id
+                and not view.reading
+                and window.history.versions_table.rowCount() == 1
+            )
+        )
+    finally:
+        event.remove(database.engine, "before_cursor_execute", executed)
+    assert on_gui_thread == []
+    assert dataset_id in window.permissions.rulesets.dataset_label.text()
+    assert window.permissions.rulesets.add_box.isEnabled()
+    collaborators = window.form.collaborators_list
+    offered = [collaborators.item(row).text() for row in range(collaborators.count())]
+    assert offered == ["Ann Example (ann)", "bob (bob)", "cat (cat)"]  # read with the record

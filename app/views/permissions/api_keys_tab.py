@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from app.models.database import Database
 from app.services import api_keys
 from app.views.api_key_dialog import ApiKeyDialog
+from app.views.operations import Operations
 from app.views.permissions.common import (
     Commit,
     Confirm,
@@ -27,18 +27,18 @@ Qt = QtCore.Qt
 
 
 class ApiKeysTab(QtWidgets.QWidget):
-    created = Signal(str)  # uid of a key just issued (the view re-reads, then selects it)
+    created = Signal(str)  # uid of a key just issued (the view selects it once re-read)
 
     def __init__(
         self,
-        database: Database,
+        operations: Operations,
         commit: Commit,
         confirm: Confirm,
         selected_user: Callable[[], int | None],
         parent: QtWidgets.QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self._database = database
+        self._operations = operations
         self._commit = commit
         self._confirm = confirm
         self._selected_user = selected_user
@@ -86,7 +86,9 @@ class ApiKeysTab(QtWidgets.QWidget):
 
     def _new_key(self) -> None:
         self._errors.clear()
-        dialog = ApiKeyDialog(self._database, self, user_id=self._selected_user())
+        dialog = ApiKeyDialog(
+            self._operations, self._directory.users, self, user_id=self._selected_user()
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.created.connect(self.created)
         dialog.destroyed.connect(self._forget_dialog)

@@ -76,16 +76,11 @@ class FieldErrors:
 
 class Commit(Protocol):
     """Runs one change in its own transaction, off the GUI thread (views.operations). A
-    refusal is shown through `errors`; after a commit, with `refresh`, every tab is re-read,
-    then `then` runs and the view says so (`changed`)."""
+    refusal is shown through `errors`; after a commit every tab is re-read, then `then` runs
+    and the view says so (`changed`)."""
 
     def __call__(
-        self,
-        errors: FieldErrors,
-        change: Change,
-        *,
-        refresh: bool = True,
-        then: Callable[[], None] | None = None,
+        self, errors: FieldErrors, change: Change, *, then: Callable[[], None] | None = None
     ) -> None: ...
 
 

@@ -1,16 +1,21 @@
 """The Rulesets tab: the rulesets of the dataset selected in the catalogue (seed 004), one
-check box per permission, and a form to grant a user or a group a new one."""
+check box per permission, and a form to grant a user or a group a new one.
+
+The rulesets are read off the GUI thread (views.operations.LatestRead) when another dataset is
+selected and after every change; until they arrive the tab shows none and takes no edit, so a
+tick never lands on the dataset it was not shown for."""
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from app.models.database import Database
 from app.services import access, datasets
 from app.services.errors import NotFound, ValidationFailed
 from app.services.permissions import ALL_PERMISSIONS, Permission
+from app.views.operations import LatestRead, Operations
 from app.views.permissions.common import (
     Commit,
     Confirm,
@@ -27,10 +32,13 @@ from app.views.permissions.models import (
     RulesetsModel,
     ruleset_key,
 )
-from app.views.qt import QtCore, QtWidgets
+from app.views.qt import QtCore, QtWidgets, Signal
 
 Qt = QtCore.Qt
 NO_DATASET = "Select a dataset in the catalogue to see and edit its rulesets."
+
+# What a read found: the dataset asked for, its title (None: no such dataset), its rulesets.
+Found = tuple[str | None, str | None, list[access.RulesetInfo]]
 
 
 def _set_ruleset(
@@ -44,20 +52,25 @@ def _set_ruleset(
 
 
 class RulesetsTab(QtWidgets.QWidget):
+    loaded = Signal()  # the rulesets shown were (re)read
+
     def __init__(
         self,
-        database: Database,
+        operations: Operations,
         commit: Commit,
         confirm: Confirm,
         parent: QtWidgets.QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self._database = database
+        self._reads: LatestRead[Found] = LatestRead(
+            operations, "read the rulesets", self._show_found, self.loaded.emit
+        )
         self._commit = commit
         self._confirm = confirm
         self._directory = Directory([], [], [], [])
         self._dataset_id: str | None = None
         self._rulesets: list[access.RulesetInfo] = []
+        self._editable = False  # the rulesets shown are the current dataset's, as stored
 
         layout = QtWidgets.QVBoxLayout(self)
         self.dataset_label = QtWidgets.QLabel(NO_DATASET)
@@ -124,8 +137,15 @@ class RulesetsTab(QtWidgets.QWidget):
     def dataset_id(self) -> str | None:
         return self._dataset_id
 
+    @property
+    def reading(self) -> bool:
+        return self._reads.pending
+
     def set_dataset(self, dataset_id: str | None) -> None:
-        self._dataset_id = dataset_id
+        changed, self._dataset_id = dataset_id != self._dataset_id, dataset_id
+        if changed and dataset_id is not None:
+            # Nothing of the last dataset's stays editable while this one's are read.
+            self._show_found(None)
         self._errors.clear()
         self._table_errors.clear()
         self.refresh()
@@ -133,7 +153,6 @@ class RulesetsTab(QtWidgets.QWidget):
     def show_directory(self, directory: Directory) -> None:
         self._directory = directory
         self._fill_targets()
-        self.refresh()
 
     def _fill_targets(self) -> None:
         combo = self.target_combo
@@ -149,29 +168,48 @@ class RulesetsTab(QtWidgets.QWidget):
         if index >= 0:
             combo.setCurrentIndex(index)
 
-    def refresh(self) -> None:
-        """Re-read the dataset's rulesets."""
+    def refresh(self, then: Callable[[], None] | None = None) -> None:
+        """Re-read the dataset's rulesets off the GUI thread; `then` once they are shown."""
         dataset_id = self._dataset_id
-        self._rulesets = []
         if dataset_id is None:
+            self._reads.wait(then)
+            self._reads.show_now((None, None, []))
+            return
+
+        def read(session: Session) -> Found:
+            try:
+                title = datasets.get_dataset(session, dataset_id).title
+            except NotFound:
+                return dataset_id, None, []
+            return dataset_id, title, access.list_rulesets(session, dataset_id)
+
+        self._reads.run(read, then)
+
+    def wait(self, then: Callable[[], None]) -> None:
+        """Run `then` once the next read is shown (views.operations.LatestRead.wait)."""
+        self._reads.wait(then)
+
+    def _show_found(self, found: Found | None) -> None:
+        """Show what a read found; None: the rulesets of the dataset chosen are on their way."""
+        dataset_id, title, self._rulesets = found or (self._dataset_id, None, [])
+        editable = found is not None and dataset_id is not None and title is not None
+        if found is None:
+            self.dataset_label.setTextFormat(Qt.TextFormat.PlainText)
+            self.dataset_label.setText(f"Reading the rulesets of dataset {dataset_id}…")
+        elif dataset_id is None:
             self.dataset_label.setTextFormat(Qt.TextFormat.PlainText)
             self.dataset_label.setText(NO_DATASET)
+        elif title is None:
+            self.dataset_label.setTextFormat(Qt.TextFormat.PlainText)
+            self.dataset_label.setText(f"Dataset {dataset_id} does not exist (any more).")
         else:
-            try:
-                with self._database.read() as session:
-                    title = datasets.get_dataset(session, dataset_id).title
-                    self._rulesets = access.list_rulesets(session, dataset_id)
-            except NotFound:
-                self.dataset_label.setTextFormat(Qt.TextFormat.PlainText)
-                self.dataset_label.setText(f"Dataset {dataset_id} does not exist (any more).")
-                dataset_id = None
-            else:
-                self.dataset_label.setTextFormat(Qt.TextFormat.RichText)
-                self.dataset_label.setText(
-                    f"Rulesets of dataset <b>{dataset_id}</b> — {html.escape(title)}"
-                )
-        self.table.setEnabled(dataset_id is not None)
-        self.add_box.setEnabled(dataset_id is not None)
+            self.dataset_label.setTextFormat(Qt.TextFormat.RichText)
+            self.dataset_label.setText(
+                f"Rulesets of dataset <b>{dataset_id}</b> — {html.escape(title)}"
+            )
+        self._editable = editable
+        self.table.setEnabled(editable)
+        self.add_box.setEnabled(editable)
         selected = selected_key(self.table)
         self.model.show(self._rulesets)
         select_key(self.table, selected, scroll=False)
@@ -182,15 +220,13 @@ class RulesetsTab(QtWidgets.QWidget):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        self.remove_button.setEnabled(
-            self._dataset_id is not None and selected_key(self.table) is not None
-        )
+        self.remove_button.setEnabled(self._editable and selected_key(self.table) is not None)
 
     # -- changes ---------------------------------------------------------------------------------
 
     def _add(self) -> None:
         dataset_id = self._dataset_id
-        if dataset_id is None:
+        if dataset_id is None or not self._editable:
             return
         kind = str(self.kind_combo.currentData())
         target = self.target_combo.currentData()
@@ -219,20 +255,20 @@ class RulesetsTab(QtWidgets.QWidget):
 
     def _toggled(self, kind: str, target_id: int, names: list[str]) -> None:
         dataset_id = self._dataset_id
-        if dataset_id is None:
+        if dataset_id is None or not self._editable:
             return
 
         def change(session: Session) -> None:
             _set_ruleset(session, dataset_id, kind, target_id, names)
 
         # The ruleset may be gone (no permission left) or refused: what is stored is shown
-        # once the write is done, after the view's own check-box handling.
-        self._commit(self._table_errors, change, then=self.refresh)
+        # when the view re-reads after the write (a refusal leaves the box as it was).
+        self._commit(self._table_errors, change)
 
     def _remove(self) -> None:
         rows = self.table.selectionModel().selectedRows()
         dataset_id = self._dataset_id
-        if not rows or dataset_id is None:
+        if not rows or dataset_id is None or not self._editable:
             return
         ruleset = self.model.ruleset(rows[0].row())
         kind, target_id = ruleset.kind, ruleset.target_id
