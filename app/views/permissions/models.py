@@ -13,6 +13,7 @@ from typing import Any
 
 from app.services.permissions import ALL_PERMISSIONS, Permission
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
+from app.views.rows_model import RowsModel
 
 Qt = QtCore.Qt
 KEY_ROLE = Qt.ItemDataRole.UserRole  # each row's key: a user id, a team id, a key's uid...
@@ -44,49 +45,24 @@ def is_checked(value: Any) -> bool:
     return bool(value == Qt.CheckState.Checked or value == Qt.CheckState.Checked.value)
 
 
-class KeyedTableModel(QtCore.QAbstractTableModel):
+class KeyedTableModel(RowsModel[Row]):
     """Rows of text, one key per row (KEY_ROLE on every cell)."""
 
-    def __init__(self, headers: Sequence[str], parent: QtCore.QObject | None = None) -> None:
-        super().__init__(parent)
-        self._headers = list(headers)
-        self._rows: list[Row] = []
-
-    def set_rows(self, rows: Sequence[Row]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
     def key(self, row: int) -> Any:
-        return self._rows[row][0]
+        return self.row(row)[0]
 
-    def rowCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self._headers)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        key, cells = self._rows[index.row()]
+    def cell(self, row: Row, column: int, role: int) -> Any:
+        key, cells = row
         if role == Qt.ItemDataRole.DisplayRole:
-            return cells[index.column()]
+            return cells[column]
         if role == KEY_ROLE:
             return key
         if role == Qt.ItemDataRole.ForegroundRole:
-            return self.foreground(index.row())
+            return self.foreground(key)
         return None
 
-    def foreground(self, row: int) -> QtGui.QBrush | None:
-        """A row's text colour; None: the view's own."""
-        return None
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self._headers[section]
+    def foreground(self, key: Hashable) -> QtGui.QBrush | None:
+        """The text colour of the row with this key; None: the view's own."""
         return None
 
 
@@ -138,10 +114,10 @@ class ApiKeysModel(KeyedTableModel):
 
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
         super().__init__(("UID", "Label", "User", "Prefix", "Created", "Revoked"), parent)
-        self._revoked: set[int] = set()
+        self._revoked: set[Hashable] = set()
 
     def show(self, keys: Sequence[Any]) -> None:
-        self._revoked = {row for row, k in enumerate(keys) if k.revoked_at is not None}
+        self._revoked = {k.uid for k in keys if k.revoked_at is not None}
         self.set_rows(
             [
                 (
@@ -152,8 +128,8 @@ class ApiKeysModel(KeyedTableModel):
             ]
         )
 
-    def foreground(self, row: int) -> QtGui.QBrush | None:
-        if row not in self._revoked:
+    def foreground(self, key: Hashable) -> QtGui.QBrush | None:
+        if key not in self._revoked:
             return None
         palette = QtWidgets.QApplication.palette()
         return palette.brush(QtGui.QPalette.ColorGroup.Disabled, QtGui.QPalette.ColorRole.Text)
