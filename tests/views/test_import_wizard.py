@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
@@ -132,6 +133,7 @@ def test_a_spreadsheet_through_mapping_and_preview_to_a_committed_import(
 
 def test_an_import_with_errors_lists_them_and_writes_nothing(
     qtbot: QtBot,
+    qtmodeltester: ModelTester,
     catalogue: dict[str, str],
     main_window: MainWindow,
     database: Database,
@@ -161,6 +163,8 @@ def test_an_import_with_errors_lists_them_and_writes_nothing(
         ("3", "Maintainer Email", "is not an email address"),
         ("4", "Name", "a title is required"),
     ]
+    for checked in (wizard.errors_model, wizard.items_model):
+        qtmodeltester.check(checked, force_py=True)  # type: ignore[no-untyped-call, unused-ignore]
     # Pressing a disabled Import does nothing; Cancel closes; nothing was written.
     qtbot.mouseClick(wizard.import_button, LEFT)
     assert not wizard.running
