@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import sqlite3
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +19,7 @@ from app.views.facet_sidebar import FACET_ROLE
 from app.views.main_window import MainWindow
 from app.views.qt import QtCore, QtGui, QtWidgets
 from tests.conftest import AUTHOR, make_record
-from tests.views.conftest import open_in_form, titles_shown
+from tests.views.conftest import another_writer_holds_the_lock, open_in_form, titles_shown
 
 BROKEN_COLUMN = [c.key for c in COLUMNS].index("broken_links")
 
@@ -309,13 +308,7 @@ def test_recording_a_check_behind_another_writers_lock_leaves_the_window_respons
 ) -> None:
     window = main_window
     fines = catalogue["Parking Fines"]
-    holder = sqlite3.connect(str(database.engine.url.database), isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # another program holds the write lock
-    pings: list[int] = []
-    ping = QtCore.QTimer(interval=30)
-    ping.timeout.connect(lambda: pings.append(len(pings)))
-    try:
-        ping.start()
+    with another_writer_holds_the_lock(database) as pings:
         window.check_all_links_action.trigger()
         qtbot.waitUntil(lambda: window.link_checker.label.text() == "Recording the link check…")
         # The event loop keeps answering while the findings wait for the lock: 100 pings of
@@ -326,10 +319,6 @@ def test_recording_a_check_behind_another_writers_lock_leaves_the_window_respons
         assert not window.link_checker.cancel_button.isEnabled()  # the checking is done
         assert not window.check_all_links_action.isEnabled()
         assert qa_of(database, fines, "ln3")["timestamp"] is None  # not yet
-    finally:
-        holder.rollback()
-        holder.close()
-        ping.stop()
     qtbot.waitUntil(lambda: not window.link_checker.running)
     assert qa_of(database, fines, "ln3")["httpStatus"] == 404
     assert window.statusBar().currentMessage() == "Checked 3 links: 1 broken."

@@ -29,6 +29,7 @@ from app.views.qt import QtCore, QtWidgets
 from tests.conftest import AUTHOR, make_record
 from tests.views.conftest import (
     WAIT_MS,
+    another_writer_holds_the_lock,
     open_in_form,
     saying_yes,
     titles_shown,
@@ -366,13 +367,7 @@ def test_a_save_behind_another_writers_lock_leaves_the_window_responsive(
     trees = desk.ids["Street Trees"]
     open_in_form(qtbot, window, trees)
     retype(qtbot, window.form.title_edit, "Street Trees, surveyed")
-    holder = sqlite3.connect(str(database.engine.url.database), isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # another program holds the write lock
-    pings: list[int] = []
-    ping = QtCore.QTimer(interval=30)
-    ping.timeout.connect(lambda: pings.append(len(pings)))
-    try:
-        ping.start()
+    with another_writer_holds_the_lock(database) as pings:
         qtbot.mouseClick(window.form.save_button, LEFT)
         # The event loop keeps answering while the save waits for the lock: 100 pings of
         # 30 ms (3 s) are counted while it is pending.
@@ -380,10 +375,6 @@ def test_a_save_behind_another_writers_lock_leaves_the_window_responsive(
         assert window.operations.busy
         assert record_of(database, trees)["title"] == "Street Trees"  # not yet
         assert window.statusBar().currentMessage() == "Saving…"
-    finally:
-        holder.rollback()
-        holder.close()
-        ping.stop()
     wait_for_writes(qtbot, window)
     assert record_of(database, trees)["title"] == "Street Trees, surveyed"
     assert not window.form.is_dirty()

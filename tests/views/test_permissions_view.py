@@ -3,7 +3,6 @@ off the GUI thread, everything shown read off it too and again on catalogueChang
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,6 +23,7 @@ from app.views.permissions.models import is_checked
 from app.views.permissions.rulesets_tab import NO_DATASET
 from app.views.permissions_view import PermissionsView
 from app.views.qt import QtCore, QtGui, QtWidgets
+from tests.views.conftest import another_writer_holds_the_lock
 
 Qt = QtCore.Qt
 
@@ -484,13 +484,7 @@ def test_issuing_a_key_behind_another_writers_lock_leaves_the_window_responsive(
     qtbot: QtBot, window: MainWindow, database: Database, people: dict[str, int]
 ) -> None:
     view = window.permissions
-    holder = sqlite3.connect(str(database.engine.url.database), isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # another program holds the write lock
-    pings: list[int] = []
-    ping = QtCore.QTimer(interval=30)
-    ping.timeout.connect(lambda: pings.append(len(pings)))
-    try:
-        ping.start()
+    with another_writer_holds_the_lock(database) as pings:
         dialog = issue_key(qtbot, view, people["ann"], "ci")
         # The event loop keeps answering while the key waits for the lock: 100 pings of
         # 30 ms (3 s) are counted while it is pending.
@@ -501,10 +495,6 @@ def test_issuing_a_key_behind_another_writers_lock_leaves_the_window_responsive(
         assert dialog.isVisible() and dialog.pages.currentIndex() == 0
         with database.read() as session:
             assert api_keys.api_key_summaries(session) == []  # not yet
-    finally:
-        holder.rollback()
-        holder.close()
-        ping.stop()
     qtbot.waitUntil(lambda: dialog.pages.currentIndex() == 1)
     assert dialog.key.startswith(api_keys.KEY_PREFIX)
     qtbot.waitUntil(lambda: key_labels(view) == ["ci"])
