@@ -197,3 +197,20 @@ def test_a_page_writes_what_its_datasets_share_once_and_means_the_same_graph() -
         ), name
     assert len(lean) < len(verbose)
     assert dcat_ap_report(lean_graph)[0]
+
+
+def test_a_common_licence_is_written_with_a_prefix_of_the_context() -> None:
+    context = context_for(BASE)
+    for prefix, namespace in dcat.LICENCE_PREFIXES.items():
+        assert context[prefix] == namespace
+    cc_by = {"url": "https://creativecommons.org/licenses/by/4.0/", "title": "CC BY 4.0"}
+    node = dcat.to_dcat({**RECORD, "licence": cc_by}, IRI, BASE, TITLES)
+    assert b'"ccl:by/4.0/"' in orjson.dumps(node)
+    graph = node_graph(node)
+    licences = set(graph.objects(None, URIRef("http://purl.org/dc/terms/license")))
+    assert licences == {URIRef(cc_by["url"])}
+    assert (
+        URIRef(cc_by["url"]),
+        RDF.type,
+        URIRef("http://purl.org/dc/terms/LicenseDocument"),
+    ) in graph
