@@ -245,11 +245,16 @@ class FragmentStore:
         self._finalizer = weakref.finalize(self, _remove, self._directory, unsubscribe)
         self.rendered = 0  # fragments rendered (for tests and the benchmark)
 
+    def kept_stamp(self, tag: str) -> str | None:
+        """The context stamp of catalogue state `tag` if it was computed (no session needed)."""
+        kept = self._stamps
+        return kept[1] if kept is not None and kept[0] == tag else None
+
     def stamp(self, session: Session, tag: str | None) -> str:
         """The context stamp, computed once per catalogue state `tag` (every time without one)."""
-        kept = self._stamps
-        if tag is not None and kept is not None and kept[0] == tag:
-            return kept[1]
+        kept = self.kept_stamp(tag) if tag is not None else None
+        if kept is not None:
+            return kept
         stamp = context_stamp(session)
         if tag is not None:
             self._stamps = (tag, stamp)
@@ -295,6 +300,20 @@ class FragmentStore:
             if part is not None:
                 fresh[pk] = part
         return fresh
+
+    def kept(
+        self, fragment: Fragment, wanted: Sequence[tuple[int, int]], *, base_url: str, tag: str
+    ) -> list[bytes] | None:
+        """The fragments of `wanted` in order if every one is kept under catalogue state `tag`
+        (no session is opened: a feed page served from kept fragments needs none), else None
+        (`fragments` then reads and renders what is missing)."""
+        stamp = self.kept_stamp(tag)
+        if stamp is None:
+            return None
+        found = self._shelf(fragment, base_url.rstrip("/"), stamp).read(wanted)
+        if None in found:
+            return None
+        return found  # type: ignore[return-value]  # no None left
 
     def _forget_written(self, written: changes.ChangeSet) -> None:
         if written.catalogue != self._catalogue:

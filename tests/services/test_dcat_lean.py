@@ -1,26 +1,31 @@
 """The lean JSON-LD node (terms and prefixes of the context, typed constants once per dataset)
 means exactly the triples the earlier verbose node meant: tests/data/dcat-node.nt is the graph
-the verbose form (prefixed names, every nested node typed in full) gave for RECORD."""
+the verbose form (prefixed names, every nested node typed in full) gave for RECORD. A feed page
+writes what its datasets share once, and means the same graph less the copies."""
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
 import orjson
-from rdflib import RDF, Graph, URIRef
+from rdflib import RDF, BNode, Graph, Namespace, URIRef
 from rdflib.compare import graph_diff, to_isomorphic
 from rdflib.namespace import DCAT
 
+from app.services.formats import jsonld
 from app.services.formats.jsonld import context_for
 from app.services.mappings import Titles, dcat
 from app.services.records import Record
+from tests.dcat_helpers import dcat_ap_report, parse_jsonld
 
 EXPECTED = Path(__file__).resolve().parents[1] / "data" / "dcat-node.nt"
 BASE = "https://cat.example"
 IRI = f"{BASE}/dataset/ab12x"
 TITLES = Titles({"council": "Council", "roads": "Roads & streets"}, {}, {})
+VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 OGL = {"url": "https://www.nationalarchives.gov.uk/doc/ogl/3/", "title": "OGL v3"}
 
 
@@ -141,3 +146,71 @@ def test_a_hash_of_another_algorithm_is_its_spdx_checksum_and_reads_back() -> No
     read = dcat.from_dcat(graph, URIRef(IRI), lambda taken: "zzz")
     (child,) = read["resources"].values()
     assert child["hash"] == f"sha256:{digest}" and child["url"] == "ftp://f.example/1.csv"
+
+
+def _content_named(graph: Graph) -> set[tuple[object, object, object]]:
+    """The triples of `graph`, each blank node named by its own triples: copies of a blank
+    node (the same contact point written for every dataset) become one."""
+    names: dict[object, URIRef] = {}
+    for node in {term for triple in graph for term in triple if isinstance(term, BNode)}:
+        content = sorted((str(p), str(o)) for p, o in graph.predicate_objects(node))
+        names[node] = URIRef("urn:content:" + hashlib.sha256(repr(content).encode()).hexdigest())
+    return {tuple(names.get(term, term) for term in triple) for triple in graph}  # type: ignore[misc]
+
+
+def _page(fragments: list[bytes]) -> bytes:
+    feed = f"{BASE}/api/v1/dataset.jsonld"
+    return b"".join(
+        jsonld.page_document(fragments, base_url=BASE, page_url=feed, first_url=feed, next_url=None)
+    )
+
+
+def test_a_page_writes_what_its_datasets_share_once_and_means_the_same_graph() -> None:
+    """Licence, media types, formats, algorithm, topics and contact point: in full once per
+    page, in `@included`, referred to by IRI; the page means the triples of the stand-alone
+    nodes, less the copies (the contact, a blank node per dataset there, is one node here)."""
+    records = [RECORD, {**RECORD, "id": "cd34y", "title": "Road works, again"}]
+    iris = [f"{BASE}/dataset/{r['id']}" for r in records]
+    fragments = []
+    for record, iri in zip(records, iris, strict=True):
+        shared: dict[str, dict[str, str]] = {}
+        node = dcat.to_dcat(record, iri, BASE, TITLES, shared)
+        fragments.append(jsonld.node_fragment(node, shared))
+    lean = _page(fragments)
+    verbose = _page(
+        [
+            orjson.dumps(dcat.to_dcat(record, iri, BASE, TITLES))
+            for record, iri in zip(records, iris, strict=True)
+        ]
+    )
+
+    lean_graph, verbose_graph = parse_jsonld(lean), parse_jsonld(verbose)
+    assert _content_named(lean_graph) == _content_named(verbose_graph)
+    assert len(lean_graph) < len(verbose_graph)
+    contacts = set(lean_graph.objects(None, DCAT.contactPoint))
+    assert len(contacts) == 1 and len(set(verbose_graph.objects(None, DCAT.contactPoint))) == 2
+    (contact,) = contacts
+    assert (contact, RDF.type, VCARD.Kind) in lean_graph
+    for name in ("LicenseDocument", "MediaTypeOrExtent", "ChecksumAlgorithm", "Concept", "Kind"):
+        assert verbose.count(f'"@type":"{name}"'.encode()) == 2 * lean.count(
+            f'"@type":"{name}"'.encode()
+        ), name
+    assert len(lean) < len(verbose)
+    assert dcat_ap_report(lean_graph)[0]
+
+
+def test_a_common_licence_is_written_with_a_prefix_of_the_context() -> None:
+    context = context_for(BASE)
+    for prefix, namespace in dcat.LICENCE_PREFIXES.items():
+        assert context[prefix] == namespace
+    cc_by = {"url": "https://creativecommons.org/licenses/by/4.0/", "title": "CC BY 4.0"}
+    node = dcat.to_dcat({**RECORD, "licence": cc_by}, IRI, BASE, TITLES)
+    assert b'"ccl:by/4.0/"' in orjson.dumps(node)
+    graph = node_graph(node)
+    licences = set(graph.objects(None, URIRef("http://purl.org/dc/terms/license")))
+    assert licences == {URIRef(cc_by["url"])}
+    assert (
+        URIRef(cc_by["url"]),
+        RDF.type,
+        URIRef("http://purl.org/dc/terms/LicenseDocument"),
+    ) in graph

@@ -6,10 +6,13 @@ hundred times slower (rdflib reads the output in the tests instead). The `@conte
 `site_context`), embedded in every page so that no consumer fetches anything remote; the server
 also serves it at `/api/v1/context.jsonld`. The page is lean because harvesters pay for every
 byte (a page of 100 datasets is read and parsed at each step of a walk): terms of the context
-(`{"@id": "ds:ab12x", "@type": "Dataset", "title": ...}`), compact IRIs, the typed constants
-(licence, media types, checksum algorithm) in full once per dataset, no indentation. Expanded
+(`{"@id": "ds:ab12x", "@type": "Dataset", "title": ...}`), compact IRIs, no indentation, and
+what datasets repeat written once per page: the typed constants (licences, media types, file
+types, the checksum algorithm, topics) and the contact points are nodes of the page's
+`@included`, which the datasets refer to by IRI (a contact by a blank node label). Expanded
 with the context, it is the same graph as the prefixed form (`dcat:Dataset`, `dct:title`) that
-the context still reads.
+the context still reads, less the copies of triples (and of blank contact nodes) the datasets
+repeated.
 
 A page is a `dcat:Catalog` (also a `hydra:Collection`) whose `hydra:view` is a
 `hydra:PartialCollectionView` with `hydra:next` to the following page (absent on the last one),
@@ -24,7 +27,7 @@ The dataset nodes are mappings.dcat's (the mapping the DCAT import reads back).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -92,9 +95,21 @@ def dataset_node(row: DatasetRow, base_url: str) -> dict[str, Any]:
 
 
 def dataset_nodes(rows: Iterable[DatasetRow], *, base_url: str) -> Iterator[bytes]:
-    """Each dataset's node, as JSON."""
+    """Each dataset's fragment of a page: its node as JSON, referring to the nodes it shares
+    with other datasets (mappings.dcat.to_dcat's `shared`), each following it on a line of
+    its own (JSON as orjson writes it holds no line break). `page_document` writes the node
+    in the datasets and each shared node once per page."""
     for row in rows:
-        yield orjson.dumps(dataset_node(row, base_url))
+        shared: dict[str, dict[str, str]] = {}
+        node = to_dcat(
+            row_record(row), dataset_webpage(base_url, row.id), base_url, row_titles(row), shared
+        )
+        yield node_fragment(node, shared)
+
+
+def node_fragment(node: dict[str, Any], shared: dict[str, dict[str, str]]) -> bytes:
+    """A dataset's fragment of a page: `node` and, a line each, the nodes it `shared`."""
+    return b"\n".join([orjson.dumps(node), *(orjson.dumps(n) for n in shared.values())])
 
 
 def jsonld_page(
@@ -126,7 +141,49 @@ def page_document(
     next_url: str | None,
     catalogue: CatalogueInfo | None = None,
 ) -> Chunks:
-    """One page of the feed around nodes from `dataset_nodes`."""
+    """One page of the feed around fragments from `dataset_nodes`: their nodes as dcat:dataset,
+    the nodes they share (each once, however many datasets refer to it) in `@included`."""
+    shared: dict[bytes, None] = {}  # an ordered set: the page's bytes do not depend on hashing
+    datasets = (_dataset(fragment, shared) for fragment in nodes)
+    opening = _opening(base_url, page_url, first_url, next_url, catalogue)
+    yield from json_array(opening + b',"dataset":[', datasets, b"]")
+    yield _included(shared) + b"}"
+
+
+def page_bytes(
+    nodes: Sequence[bytes],
+    *,
+    base_url: str,
+    page_url: str,
+    first_url: str,
+    next_url: str | None,
+    catalogue: CatalogueInfo | None = None,
+) -> bytes:
+    """`page_document` in one piece, for a page that is sent whole (the feed's): one join."""
+    datasets: list[bytes] = []
+    tails: list[bytes] = []
+    for fragment in nodes:  # as _dataset
+        end = fragment.find(b"\n")
+        if end < 0:
+            datasets.append(fragment)
+        else:
+            datasets.append(fragment[:end])
+            tails.append(fragment[end + 1 :])
+    # One split of all the tails: bytes.split walks the bytes in C, a call per tail costs more.
+    shared = dict.fromkeys(b"\n".join(tails).split(b"\n")) if tails else {}
+    opening = _opening(base_url, page_url, first_url, next_url, catalogue)
+    body = b",".join(datasets)
+    return b"".join((opening, b',"dataset":[', body, b"]", _included(shared), b"}"))
+
+
+def _opening(
+    base_url: str,
+    page_url: str,
+    first_url: str,
+    next_url: str | None,
+    catalogue: CatalogueInfo | None,
+) -> bytes:
+    """The page object up to its datasets: the context, the catalogue and the hydra view."""
     info = catalogue or CatalogueInfo()
     base = base_url.rstrip("/")
     view: dict[str, Any] = {"@id": page_url, "@type": "PartialCollectionView", "first": first_url}
@@ -140,6 +197,22 @@ def page_document(
         "publisher": {"@id": f"{base}/#publisher", "@type": "Agent", "name": info.publisher},
         "view": view,
     }
-    # The head object without its closing brace, then the datasets array.
-    opening = b'{"@context":' + context_bytes(base) + b"," + orjson.dumps(head)[1:-1]
-    return json_array(opening + b',"dataset":[', nodes, b"]}")
+    # The head object without its closing brace.
+    return b'{"@context":' + context_bytes(base) + b"," + orjson.dumps(head)[1:-1]
+
+
+def _dataset(fragment: bytes, shared: dict[bytes, None]) -> bytes:
+    """The dataset node of a fragment; the nodes it shares are added to `shared`."""
+    end = fragment.find(b"\n")
+    if end < 0:
+        return fragment
+    shared.update(dict.fromkeys(fragment[end + 1 :].split(b"\n")))
+    return fragment[:end]
+
+
+def _included(shared: dict[bytes, None]) -> bytes:
+    """The shared nodes as JSON-LD 1.1 `@included`: nodes of the graph that no property of
+    the catalogue points at (each dataset refers to them by IRI)."""
+    if not shared:
+        return b""
+    return b',"@included":[' + b",".join(shared) + b"]"

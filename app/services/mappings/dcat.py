@@ -6,8 +6,9 @@ written directly as JSON, never through an rdflib graph, which is about a hundre
 the feed (formats.jsonld) and the Turtle export (formats.turtle) are made of these nodes. Every
 node is typed with the class the DCAT-AP shapes ask for (vcard:Kind, dct:LicenseDocument,
 dct:MediaType, spdx:Checksum, skos:Concept: a constant node in full at its first mention in the
-dataset, by IRI after), a dataset without a description gets its title as dct:description, and
-every distribution has a dcat:accessURL.
+dataset, by IRI after; or, for a feed page, once per page: `to_dcat`'s `shared`), a dataset
+without a description gets its title as dct:description, and every distribution has a
+dcat:accessURL.
 
 In (`from_dcat`): a dcat:Dataset of an rdflib graph (importing.dcat parses the file), read as
 formats.jsonld writes it and as other DCAT publishers commonly do.
@@ -32,6 +33,7 @@ RDF has no order: tags and topics keep the stored order when the set is the same
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from collections.abc import Callable, Mapping
@@ -139,33 +141,58 @@ def _compact(iri: str, namespace: str, prefix: str) -> str:
 
 class _Typed:
     """The nodes of one dataset named by an IRI and typed (licence, media types, formats, the
-    checksum algorithm): the first mention carries the node with its type (and title), later ones
-    the IRI alone, which the context coerces. RDF merges the repeats, so the triples are those of
-    typing every mention, and each dataset's node still stands alone (a shape that asks for the
-    class finds it)."""
+    checksum algorithm, topics, the contact point): the first mention carries the node with its
+    type (and title), later ones the IRI alone, which the context coerces. RDF merges the
+    repeats, so the triples are those of typing every mention, and each dataset's node still
+    stands alone (a shape that asks for the class finds it).
 
-    __slots__ = ("_seen",)
+    With `shared` (a feed page: `to_dcat`), every mention is the IRI alone and the nodes go to
+    `shared`, for the page to write each once (formats.jsonld)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_seen", "_shared")
+
+    def __init__(self, shared: dict[str, dict[str, str]] | None = None) -> None:
         self._seen: set[str] = set()
+        self._shared = shared
 
     def __call__(
-        self, iri: str, kind: str, title: str | None = None, term: str | None = None
+        self, iri: str, kind: str, term: str | None = None, **properties: str | None
     ) -> str | dict[str, str]:
         """`term`: the context's name for `iri`, written for a later mention where the
-        property's values are read as terms (`@vocab`)."""
+        property's values are read as terms (`@vocab`); `properties`: the node's literals
+        (a title, a label), left out when empty."""
+        reference = term or iri
         if iri in self._seen:
-            return term or iri
+            return reference
         self._seen.add(iri)
         node = {"@id": iri, "@type": kind}
-        if title:
-            node["title"] = title
-        return node
+        node.update((key, value) for key, value in properties.items() if value)
+        if self._shared is None:
+            return node
+        self._shared.setdefault(iri, node)
+        return reference
+
+
+# Prefixes of the shipped context for the licences most catalogues use: a licence IRI is
+# repeated on every distribution, so written compact it saves a page the most bytes.
+LICENCE_PREFIXES: dict[str, str] = {
+    "ogl": "https://www.nationalarchives.gov.uk/doc/open-government-licence/",
+    "ccl": "https://creativecommons.org/licenses/",
+    "ccpd": "https://creativecommons.org/publicdomain/",
+    "odc": "https://opendatacommons.org/licenses/",
+}
 
 
 def _licence_iri(licence: Mapping[str, Any]) -> tuple[str, str | None] | None:
+    """The licence's IRI (compact under LICENCE_PREFIXES where it can be) and title."""
     url = _iri(licence.get("url"))
-    return None if url is None else (url, licence.get("title") or None)
+    if url is None:
+        return None
+    for prefix, namespace in LICENCE_PREFIXES.items():
+        if url.startswith(namespace):
+            url = _compact(url, namespace, prefix)
+            break
+    return url, licence.get("title") or None
 
 
 def _file_distribution(
@@ -201,11 +228,11 @@ def _file_distribution(
         algorithm, digest = parts
         node["checksum"] = {
             "@type": "Checksum",
-            "algorithm": typed(_ALGORITHM + algorithm, "ChecksumAlgorithm", term=algorithm),
+            "algorithm": typed(_ALGORITHM + algorithm, "ChecksumAlgorithm", algorithm),
             "checksumValue": digest,
         }
     if licence is not None:
-        node["license"] = typed(licence[0], "LicenseDocument", licence[1])
+        node["license"] = typed(licence[0], "LicenseDocument", title=licence[1])
     modified = _datetime(r.get("timestamp"))
     if modified:
         node["modified"] = modified
@@ -234,12 +261,23 @@ def _link_distribution(
 
 
 def to_dcat(
-    record: Mapping[str, Any], dataset_iri: str, base_url: str, titles: Titles = NO_TITLES
+    record: Mapping[str, Any],
+    dataset_iri: str,
+    base_url: str,
+    titles: Titles = NO_TITLES,
+    shared: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """One dcat:Dataset node, with its distributions, themes and contact point embedded, to be
     read with the shipped context and `site_context(base_url)`.
     `dataset_iri`: the dataset's public URL; `base_url`: the site's, for the topics' IRIs.
-    Distributions in the record's order (a stored record has them by `order`)."""
+    Distributions in the record's order (a stored record has them by `order`).
+
+    `shared`: for a document of many datasets (a feed page), which writes the nodes every
+    dataset may repeat once: the typed constants (licence, media types, formats, checksum
+    algorithm, topics) and the contact point go there by IRI, and this node refers to them.
+    The contact point is then a blank node labelled by its content (`_contact_label`): the
+    datasets of a page with the same contact share one node where each had its own copy, a
+    graph that means the same (each copy was a blank node with the same triples)."""
     base = base_url.rstrip("/")
     # IRIs under the site's prefixes (site_context), which the page's context declares.
     dataset_iri = _compact(dataset_iri, f"{base}/dataset/", DATASET_PREFIX)
@@ -258,26 +296,21 @@ def to_dcat(
         node["modified"] = modified
     if record.get("tags"):
         node["keyword"] = list(record["tags"])
+    typed = _Typed(shared)
     if record.get("topics"):
         node["theme"] = [
-            {
-                "@id": f"{TOPIC_PREFIX}:{_segment(t)}",
-                "@type": "Concept",
-                "prefLabel": titles.topics.get(t, t),
-            }
+            typed(f"{TOPIC_PREFIX}:{_segment(t)}", "Concept", prefLabel=titles.topics.get(t, t))
             for t in record["topics"]
         ]
-    contact = record.get("contact") or {}
-    if contact.get("email") or contact.get("title"):
-        point: dict[str, Any] = {"@type": "Kind"}
-        if contact.get("title"):
-            point["fn"] = contact["title"]
-        email = _iri(f"mailto:{contact['email']}") if contact.get("email") else None
-        if email:
-            point["hasEmail"] = email
-        node["contactPoint"] = point
+    point = _contact_point(record.get("contact") or {})
+    if point is not None:
+        if shared is None:
+            node["contactPoint"] = point
+        else:
+            label = _contact_label(point)
+            shared.setdefault(label, {"@id": label, **point})
+            node["contactPoint"] = label
     licence = _licence_iri(record.get("licence") or {})
-    typed = _Typed()
     distributions = [
         _file_distribution(rid, r, dataset_iri, licence, typed)
         for rid, r in (record.get("resources") or {}).items()
@@ -293,6 +326,26 @@ def to_dcat(
     if distributions:
         node["distribution"] = distributions
     return node
+
+
+def _contact_point(contact: Mapping[str, Any]) -> dict[str, str] | None:
+    """The vcard:Kind of a contact, None without a name or an email."""
+    if not (contact.get("email") or contact.get("title")):
+        return None
+    point = {"@type": "Kind"}
+    if contact.get("title"):
+        point["fn"] = contact["title"]
+    email = _iri(f"mailto:{contact['email']}") if contact.get("email") else None
+    if email:
+        point["hasEmail"] = email
+    return point
+
+
+def _contact_label(point: Mapping[str, str]) -> str:
+    """A blank node label naming a contact point by its content: the same contact gets the
+    same label in every dataset, two contacts two labels (64 bits of a digest)."""
+    content = f"{point.get('fn', '')}\x1f{point.get('hasEmail', '')}".encode()
+    return "_:k" + hashlib.blake2b(content, digest_size=8).hexdigest()
 
 
 # -- DCAT -> ours --------------------------------------------------------------------------------

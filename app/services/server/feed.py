@@ -163,8 +163,10 @@ class Feed:
         if selection is None:  # one query over the catalogue: off the event loop
             selection = await run_in_threadpool(self._select, request.principal, state)
         wanted, more, signature = selection.after(request.after_pk, request.limit)
-        with self._database.read() as session:  # (the stamp is computed once per state)
-            stamp = self._fragments.stamp(session, state.tag)
+        stamp = self._fragments.kept_stamp(state.tag)
+        if stamp is None:  # computed once per state: no session for the requests that follow
+            with self._database.read() as session:
+                stamp = self._fragments.stamp(session, state.tag)
         key = _content_key(request, signature, more, stamp)
         render = functools.partial(self._slice, request, codec, state, wanted, more)
         if not request.gzip:
@@ -228,10 +230,14 @@ class Feed:
                 return kept
             statement = _selection_statement(principal, today_iso())
             with self._database.read() as session:
-                rows = session.connection().execute(statement).all()
+                result = session.connection().execute(statement)
+                # Two integers a row, as the driver gives them: SQLAlchemy's Row objects cost
+                # as much again as the query (100,000 rows).
+                rows = result.cursor.fetchall()
+                result.close()
             self.selections_read += 1
             selection = _Selection(
-                state.tag, array("q", (r[0] for r in rows)), array("q", (r[1] for r in rows))
+                state.tag, array("q", [r[0] for r in rows]), array("q", [r[1] for r in rows])
             )
             now = self._dumps.state()
             if now is not None and now.tag == state.tag:
@@ -254,16 +260,15 @@ class Feed:
     ) -> FeedPage:
         """The page of the `wanted` (pk, version) pairs from the kept fragments (those missing
         are rendered); `more`: whether a page follows."""
-        with self._database.read() as session:  # used only for fragments not kept
-            parts = self._fragments.fragments(
-                session,
-                renders.Fragment.JSONLD_NODE,
-                wanted,
-                base_url=request.base,
-                tag=state.tag,
-            )
         pks = [pk for pk, _ in wanted]
-        nodes = [parts[pk] for pk in pks if pk in parts]
+        kind = renders.Fragment.JSONLD_NODE
+        nodes = self._fragments.kept(kind, wanted, base_url=request.base, tag=state.tag)
+        if nodes is None:  # some to render: a session (opening one costs more than the page)
+            with self._database.read() as session:
+                parts = self._fragments.fragments(
+                    session, kind, wanted, base_url=request.base, tag=state.tag
+                )
+            nodes = [parts[pk] for pk in pks if pk in parts]
         return self._document(request, codec, nodes, pks[-1] if more else None)
 
     def _render(self, request: PageRequest, codec: CursorCodec) -> FeedPage:
@@ -300,15 +305,13 @@ class Feed:
             next_token = codec.encode(next_after)
             next_url = self.url(request.base, request.limit, next_token)
         first_url = self.url(request.base, request.limit, None)
-        body = b"".join(
-            jsonld.page_document(
-                nodes,
-                base_url=request.base,
-                page_url=self.url(request.base, request.limit, request.token),
-                first_url=first_url,
-                next_url=next_url,
-                catalogue=self._catalogue,
-            )
+        body = jsonld.page_bytes(
+            nodes,
+            base_url=request.base,
+            page_url=self.url(request.base, request.limit, request.token),
+            first_url=first_url,
+            next_url=next_url,
+            catalogue=self._catalogue,
         )
         links = [f'<{first_url}>; rel="first"']
         if next_url is not None:
