@@ -109,9 +109,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_actions()
         self._build_menus_and_toolbar()
         # Sync with hosted portals: the controller owns its menu, dialogs and running sync.
-        self.sync = SyncController(
-            self.database, self.tasks, self, before_start=lambda: self.confirm_discard()
-        )
+        self.sync = SyncController(self.database, self.tasks, self, self.operations,
+                                   before_start=lambda: self.confirm_discard())  # fmt: skip
         self.sync.build_menu(self.menuBar())
         self.sync.catalogueChanged.connect(self._reload_after_write)
         self.count_label = QtWidgets.QLabel()

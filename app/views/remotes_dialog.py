@@ -18,18 +18,24 @@ from typing import TYPE_CHECKING
 
 from app.services.errors import ValidationFailed
 from app.views.form_widgets import STYLE_SHEET
+from app.views.operations import Outcome, change_of
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 from app.views.server_panel import WARNING_STYLE
 from app.views.sync_preview_dialog import KIND_NAMES
 from app.views.task_progress import error_text
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from app.services.progress import Progress
     from app.services.sync.adapter import Access
     from app.services.sync.remotes import RemoteInfo
     from app.views.sync_controller import SyncController
 
 KINDS = tuple(KIND_NAMES.items())
+# A remote's settings write no dataset version: announced as a directory change, so the watch
+# takes the commit as this window's own rather than as a change made elsewhere.
+SETTINGS_CHANGE = change_of(directory=True)
 COLUMNS = ("Name", "Kind", "URL", "Key", "What the key may do", "Linked", "Last synced")
 NAME_COLUMN, ACCESS_COLUMN = 0, 4
 
@@ -509,20 +515,19 @@ class RemotesDialog(QtWidgets.QDialog):
         self.controller.tasks.run(probe, on_done=answer, on_error=lambda _error: None)
 
     def _add(self, dialog: AddRemoteDialog, request: RemoteRequest) -> None:
-        database = self.controller.database
 
-        def add(_progress: Progress) -> RemoteInfo:
+        def add(session: Session) -> Outcome[RemoteInfo]:
             from app.services.sync import remotes
 
-            with database.transaction() as session:
-                return remotes.add_remote(
-                    session,
-                    request.name,
-                    request.kind,
-                    request.base_url,
-                    key=request.key,
-                    key_env=request.key_env,
-                )
+            info = remotes.add_remote(
+                session,
+                request.name,
+                request.kind,
+                request.base_url,
+                key=request.key,
+                key_env=request.key_env,
+            )
+            return Outcome(info, SETTINGS_CHANGE)
 
         def added(info: RemoteInfo) -> None:
             if self.add_dialog is dialog:
@@ -531,12 +536,12 @@ class RemotesDialog(QtWidgets.QDialog):
             self.controller.refresh_remotes()
             self.controller.test_connection(info.name)  # show at once what the key may do
 
-        def refused(error: Exception) -> None:
+        def refused(error: Exception) -> bool:
             from app.services.sync import remotes
             from app.services.sync.remotes import KeyringUnavailable
 
             if self.add_dialog is not dialog:
-                return
+                return True  # closed meanwhile: nobody to tell
             if isinstance(error, KeyringUnavailable):
                 dialog.show_errors({})
                 gone = not remotes.keyring_usable()
@@ -546,8 +551,9 @@ class RemotesDialog(QtWidgets.QDialog):
                 dialog.show_errors(error.errors)
             else:
                 dialog.show_errors({}, f"The remote was not added: {error_text(error)}")
+            return True
 
-        self.controller.tasks.run(add, on_done=added, on_error=refused)
+        self.controller.operations.write(f"add the remote {request.name}", add, added, refused)
 
     def _confirm_remove(self) -> None:
         name = self.selected_name()
@@ -576,17 +582,18 @@ class RemotesDialog(QtWidgets.QDialog):
         box.deleteLater()
         if box.clickedButton() is not box.button(QtWidgets.QMessageBox.StandardButton.Yes):
             return
-        database = self.controller.database
 
-        def remove(_progress: Progress) -> None:
+        def remove(session: Session) -> Outcome[None]:
             from app.services.sync import remotes
 
-            with database.transaction() as session:
-                remotes.remove_remote(session, name)
+            remotes.remove_remote(session, name)
+            return Outcome(None, SETTINGS_CHANGE)
 
-        def failed(error: Exception) -> None:
+        def failed(error: Exception) -> bool:
             self.details.setText(f"{name} was not removed: {error_text(error)}")
+            return True
 
-        self.controller.tasks.run(
-            remove, on_done=lambda _none: self.controller.refresh_remotes(), on_error=failed
-        )
+        self.controller.operations.write(
+            f"remove the remote {name}", remove, lambda _none: self.controller.refresh_remotes(),
+            failed,
+        )  # fmt: skip

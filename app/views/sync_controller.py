@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from app.models.database import Database
 from app.services.progress import Cancelled, Progress
+from app.views.operations import Operations
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 from app.views.task_progress import TaskProgressBar, error_text
 from app.views.tasks import TaskRunner
@@ -259,15 +260,18 @@ class SyncController(QtCore.QObject):
         database: Database,
         tasks: TaskRunner,
         window: QtWidgets.QMainWindow,
+        operations: Operations,
         options: SyncOptions | None = None,
         before_start: Callable[[], bool] | None = None,
     ) -> None:
         """`before_start` is asked before a sync starts (the window's "save unsaved edits?");
-        False: the sync does not start."""
+        False: the sync does not start. `operations`: the window's, which the remotes' own
+        settings are written through."""
         super().__init__(window)
         self._before_start = before_start
         self.database = database
         self.tasks = tasks
+        self.operations = operations
         self.window = window
         self._options = options
         self.coroutines = CoroutineRunner(self)

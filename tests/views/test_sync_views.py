@@ -24,6 +24,7 @@ from sqlalchemy import select
 from app.models import Dataset
 from app.models.database import Database
 from app.services import datasets
+from app.services.catalogue_watch import CatalogueChange
 from app.services.records import Record
 from app.services.server.runner import bind_socket, url_for
 from app.services.sync import remotes
@@ -292,9 +293,16 @@ def test_add_a_remote_test_it_and_remove_another(
     assert memory_keyring.items == {}
 
     fill_add(qtbot, add, REMOTE, portal.url)
+    changes: list[CatalogueChange] = []
+    window.operations.catalogueChanged.connect(changes.append)
     with qtbot.waitSignal(add.finished, timeout=WAIT):
         qtbot.mouseClick(add.add_button, LEFT)
     qtbot.waitUntil(lambda: dialog.names() == [REMOTE], timeout=WAIT)
+    # Written as one of the window's operations: announced once, as its own.
+    window.operations.poll_now()
+    qtbot.waitUntil(lambda: not window.operations.polling, timeout=WAIT)
+    assert changes == [CatalogueChange(directory=True)]
+    window.operations.catalogueChanged.disconnect(changes.append)
     row = dialog.row_text(REMOTE)
     assert (row["Kind"], row["URL"], row["Key"]) == (
         "DataPress",
