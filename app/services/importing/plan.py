@@ -14,10 +14,10 @@ an edit the preview did not show.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import itertools
-from collections.abc import Iterator, Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +33,15 @@ from app.services.clock import now_iso
 from app.services.errors import StaleEdit, ValidationFailed
 from app.services.importing.detect import detect_format
 from app.services.importing.model import ImportFormat, OnExisting, RowError, SourceItem
+from app.services.importing.shaping import (
+    Shaped,
+    created_form,
+    shaped_chunk,
+    validation_problems,
+)
 from app.services.importing.sources import read_source
 from app.services.mappings import Loss, record_fields
-from app.services.new_datasets import stored_record
+from app.services.new_datasets import RowParts, row_parts, stored_record
 from app.services.progress import NO_PROGRESS, Progress
 from app.services.record.fields import CATALOGUE_KEYS, DERIVED_KEYS
 from app.services.record.shape import check_shape
@@ -46,7 +52,7 @@ from app.services.records import (
     dataset_to_record,
     unknown_people,
 )
-from app.services.validation import validate_record
+from app.services.worker_ahead import worked_ahead
 
 Action = Literal["create", "update", "copy", "skip", "unchanged"]
 # Keys whose value is an object of a few fixed fields: a format may carry only some of them.
@@ -54,6 +60,10 @@ _PARTIAL_OBJECTS = ("licence", "contact")
 _CHILDREN = ("resources", "links")
 # Datasets planned or written between two progress reports (and ORM objects let go of).
 _STEP = 2000
+# From how many datasets a worker process shapes the file's records and makes the rows of the
+# new datasets ahead (services.worker_ahead): it takes a second or so to start.
+_AHEAD_FROM = 5 * _STEP
+_NEW: frozenset[Action] = frozenset(("create", "copy"))
 
 
 @dataclass
@@ -156,18 +166,28 @@ def _plan(
     items, orphans = read_source(path, import_format, mapping=mapping, progress=progress)
     plan = ImportPlan(format=import_format, errors=list(orphans), source=path)
     total = len(items)
-    # Taken from the end as they are planned, so the file's records and the planned ones are
-    # not both held for the whole file.
-    items.reverse()
+    # Let go of as they are planned, so the file's records and the planned ones are not both
+    # held for the whole file.
+    chunks = deque(items[start : start + _STEP] for start in range(0, total, _STEP))
+    file_ids = {str(i.record["id"]) for i in items if i.record.get("id")}
+    items.clear()
     done = 0
     with database.read() as session:
         planner = _Planner(session, on_existing)
-        planner.file_ids = {str(i.record["id"]) for i in items if i.record.get("id")}
-        while items:
-            chunk = [items.pop() for _ in range(min(_STEP, len(items)))]
+        planner.file_ids = file_ids
+        # The chunks sent to be shaped, whose shapes are not back yet.
+        sent: deque[list[SourceItem]] = deque()
+
+        def jobs() -> Iterator[tuple[list[Record], str]]:
+            while chunks:
+                sent.append(chunks.popleft())
+                yield [item.record for item in sent[-1]], planner.now
+
+        for _, shaped in worked_ahead(shaped_chunk, jobs(), in_worker=total > _AHEAD_FROM):
+            chunk = sent.popleft()
             planner.prefetch(chunk)
-            for item in chunk:
-                plan.items.extend(planner.plan(item, plan.errors))
+            for item, shape in zip(chunk, shaped, strict=True):
+                plan.items.extend(planner.plan(item, shape, plan.errors))
             done += len(chunk)
             progress.report(done, total)
             session.expunge_all()
@@ -194,17 +214,24 @@ class _Planner:
         found = self.session.scalars(wanted)
         self.existing = {dataset.id: dataset for dataset in found}
 
-    def plan(self, item: SourceItem, errors: list[RowError]) -> list[PlannedItem]:
+    def plan(self, item: SourceItem, shape: Shaped, errors: list[RowError]) -> list[PlannedItem]:
+        """`item`'s part of the plan, from its `shaping.shaped_chunk`."""
         errors.extend(item.errors)
         if item.errors and not item.record:
             return []  # nothing was read: its errors say why
-        record, found = check_shape(item.record)
-        problems = {".".join(path): message for path, message in found.items()}
+        record, problems, created, invalid = shape
         for path, message in problems.items():
             errors.append(RowError(*item_location(item, path), message))
-        item = dataclasses.replace(item, record=record, errors=[])
+        if record is None:
+            # Sent with its create only: the shaped record is needed for anything else. The
+            # shape check kept its id (as given): the create is used only for a new id.
+            dataset_id = item.record["id"]
+            new = self._existing(dataset_id) is None and dataset_id not in self.seen
+            record = item.record if new and item.carriage is None else check_shape(item.record)[0]
+        # The item is this plan's (read for it): it takes the shaped record.
+        item.record, item.errors = record, []
         self.reported = set(problems)
-        planned = self._plan(item, errors)
+        planned = self._plan(item, errors, (created, invalid) if created is not None else None)
         # What the format cannot carry, said as the server and sync say it (mappings): the
         # fields this file did not hold (a file may hold more than its format must).
         carriage = item.carriage
@@ -215,7 +242,12 @@ class _Planner:
         # An item with any error is reported, never planned: the commit refuses the plan.
         return [] if problems else planned
 
-    def _plan(self, item: SourceItem, errors: list[RowError]) -> list[PlannedItem]:
+    def _plan(
+        self,
+        item: SourceItem,
+        errors: list[RowError],
+        created: tuple[Record, dict[str, str]] | None,
+    ) -> list[PlannedItem]:
         record = item.record
         dataset_id = str(record.get("id") or "")
         if dataset_id:
@@ -234,7 +266,7 @@ class _Planner:
         if existing is not None and self.on_existing is OnExisting.UPDATE:
             return self._update(item, existing, errors)
         action: Action = "copy" if existing is not None else "create"
-        return self._create(item, action, errors)
+        return self._create(item, action, errors, created if action == "create" else None)
 
     def _existing(self, dataset_id: str) -> Dataset | None:
         if dataset_id in self.taken:
@@ -242,24 +274,27 @@ class _Planner:
         return self.existing.get(dataset_id)
 
     def _create(
-        self, item: SourceItem, action: Action, errors: list[RowError]
+        self,
+        item: SourceItem,
+        action: Action,
+        errors: list[RowError],
+        created: tuple[Record, dict[str, str]] | None,
     ) -> list[PlannedItem]:
-        record = dict(item.record)  # check_shape built it afresh: ours to change
-        # descriptionText is derived from the description; updatedAt is kept on a create.
-        record.pop("descriptionText", None)
-        if action == "copy" or not record.get("id"):
-            record["id"] = self._new_id()
-            if action == "copy":
-                # A copy is a new dataset: it starts its own life now.
-                record.pop("createdAt", None)
-                record.pop("updatedAt", None)
-        # The fields the file leaves out are empty: stored_record's canonical form fills them.
-        full = record
-        for key in ("createdAt", "updatedAt"):
-            full[key] = record.get(key) or self.now
-        _fill_child_orders(full)
-        full = stored_record(full)
-        if not self._valid(item, full, errors):
+        """A create or a copy; `created`: the create of the item as it is (with its own id),
+        made by shaped_chunk."""
+        if created is not None:
+            full, invalid = created
+        else:
+            record = dict(item.record)  # check_shape built it afresh: ours to change
+            if action == "copy" or not record.get("id"):
+                record["id"] = self._new_id()
+                if action == "copy":
+                    # A copy is a new dataset: it starts its own life now.
+                    record.pop("createdAt", None)
+                    record.pop("updatedAt", None)
+            full = created_form(record, self.now)
+            invalid = validation_problems(full)
+        if not self._valid(item, full, errors, invalid):
             return []
         self.taken.add(full["id"])
         changes = sorted(full.keys() - DERIVED_KEYS)
@@ -292,18 +327,18 @@ class _Planner:
         merged = _merge(before, record)
         _fill_child_orders(merged)
         merged = stored_record(merged)
-        if not self._valid(item, merged, errors) or problems:
+        if not self._valid(item, merged, errors, validation_problems(merged)) or problems:
             return []
         changes = changed_keys(before, merged)
         action: Action = "update" if changes else "unchanged"
         return [PlannedItem(item.row, existing.id, action, merged, changes, existing.version)]
 
-    def _valid(self, item: SourceItem, record: Record, errors: list[RowError]) -> bool:
-        problems: dict[str, str] = {}
-        try:
-            validate_record(record)
-        except ValidationFailed as failure:
-            problems.update(failure.errors)
+    def _valid(
+        self, item: SourceItem, record: Record, errors: list[RowError], invalid: dict[str, str]
+    ) -> bool:
+        """Whether `record` may be written: `invalid`, its validation problems, and the users
+        and teams it names; each problem is added to `errors`."""
+        problems = dict(invalid)
         unknown = unknown_people(record, self.users, self.teams)
         if "team" in unknown:  # a file names the owner team by its id here
             unknown["team"] = f"no team with id {record['team']!r} in this catalogue"
@@ -423,16 +458,22 @@ def commit_import(
     counts: dict[str, int] = {"create": 0, "update": 0, "copy": 0, "skip": 0, "unchanged": 0}
     total = len(plan.items)
     progress.report(0, total)
+    chunks = [plan.items[start : start + _STEP] for start in range(0, total, _STEP)]
+    # The new datasets' rows are made ahead of the write, by a worker for many.
+    jobs = (([item.record for item in chunk if item.action in _NEW],) for chunk in chunks)
+    new = sum(1 for item in plan.items if item.action in _NEW)
+    done = 0
     with database.transaction() as session:
-        for start in range(0, total, _STEP):
-            chunk = plan.items[start : start + _STEP]
-            _commit_chunk(session, chunk, author)
+        ahead = worked_ahead(row_parts, jobs, in_worker=new > _AHEAD_FROM)
+        for chunk, (_, parts) in zip(chunks, ahead, strict=True):
+            _commit_chunk(session, chunk, author, parts)
             for item in chunk:
                 counts[item.action] += 1
             # Written: the objects need not stay in the session (a pending one would be lost).
             session.flush()
             session.expunge_all()
-            progress.report(start + len(chunk), total)
+            done += len(chunk)
+            progress.report(done, total)
         # A cancel after the last report still rolls everything back.
         progress.report(total, total)
     return ImportSummary(
@@ -444,9 +485,13 @@ def commit_import(
     )
 
 
-def _commit_chunk(session: Session, chunk: list[PlannedItem], author: str) -> None:
-    """The chunk's items in order, its runs of new datasets each by one create_datasets."""
-    for creating, run in itertools.groupby(chunk, key=lambda i: i.action in ("create", "copy")):
+def _commit_chunk(
+    session: Session, chunk: list[PlannedItem], author: str, parts: Sequence[RowParts]
+) -> None:
+    """The chunk's items in order, its runs of new datasets each by one create_datasets;
+    `parts`: the rows of its new datasets, made ahead (new_datasets.row_parts)."""
+    written = 0
+    for creating, run in itertools.groupby(chunk, key=lambda i: i.action in _NEW):
         items = list(run)
         if not creating:
             for item in items:
@@ -460,8 +505,14 @@ def _commit_chunk(session: Session, chunk: list[PlannedItem], author: str) -> No
             )
         # Each record was validated, in its stored form, when the plan was made.
         datasets.create_datasets(
-            session, [item.record for item in items], author=author, action="import", validated=True
+            session,
+            [item.record for item in items],
+            author=author,
+            action="import",
+            validated=True,
+            parts=parts[written : written + len(items)],
         )
+        written += len(items)
 
 
 def _commit_change(session: Session, item: PlannedItem, author: str) -> None:
