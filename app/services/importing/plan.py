@@ -178,12 +178,22 @@ def _plan(
         # The chunks sent to be shaped, whose shapes are not back yet.
         sent: deque[list[SourceItem]] = deque()
 
-        def jobs() -> Iterator[tuple[list[Record], str]]:
+        in_worker = total > _AHEAD_FROM
+
+        def jobs() -> Iterator[tuple[list[Record], str | None, set[str]]]:
             while chunks:
                 sent.append(chunks.popleft())
-                yield [item.record for item in sent[-1]], planner.now
+                records = [item.record for item in sent[-1]]
+                if not in_worker:
+                    # Here, a create is made when the plan knows it is one.
+                    yield records, None, set()
+                    continue
+                # The worker makes the create of each id the catalogue does not hold: nearly
+                # every record of a large import.
+                ids = {r["id"] for r in records if isinstance(r.get("id"), str)}
+                yield records, planner.now, datasets.taken_ids(session, ids)
 
-        for _, shaped in worked_ahead(shaped_chunk, jobs(), in_worker=total > _AHEAD_FROM):
+        for _, shaped in worked_ahead(shaped_chunk, jobs(), in_worker=in_worker):
             chunk = sent.popleft()
             planner.prefetch(chunk)
             for item, shape in zip(chunk, shaped, strict=True):

@@ -24,15 +24,18 @@ Shaped = tuple[Record | None, dict[str, str], Record | None, dict[str, str]]
 _CHILDREN = ("resources", "links")
 
 
-def shaped_chunk(records: list[Record], now: str) -> list[Shaped]:
-    """Each record shaped, and made into a create when it names its id; `now`: the plan's
-    time, of a create whose file gives none. The shape check only drops values: a record
-    with a create kept its id as given."""
+def shaped_chunk(records: list[Record], now: str | None, existing: set[str]) -> list[Shaped]:
+    """Each record shaped, and made into a create when it names an id that is not one of the
+    catalogue's (`existing`); `now`: the plan's time, of a create whose file gives none (None:
+    no creates, the planner makes those it needs). The shape check only drops values: a
+    record with a create kept its id as given."""
     shaped: list[Shaped] = []
     for given in records:
         record, found = check_shape(given)
         problems = {".".join(path): message for path, message in found.items()}
-        created = created_form(record, now) if record.get("id") else None
+        dataset_id = record.get("id")
+        new = now is not None and dataset_id and dataset_id not in existing
+        created = created_form(record, now) if new and now is not None else None
         invalid = validation_problems(created) if created is not None else {}
         shaped.append((None if created is not None else record, problems, created, invalid))
     return shaped

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from app.models import Dataset, DatasetVersion
 from app.models.database import Database
 from app.services import datasets, search, synthetic
-from app.services.importing import commit_import, plan
+from app.services.importing import OnExisting, commit_import, plan
 from app.services.importing.shaping import shaped_chunk
 from app.services.new_datasets import row_parts
 from app.services.records import dataset_to_record
@@ -37,13 +37,16 @@ def _records() -> list[dict[str, Any]]:
 
 
 def test_a_worker_shapes_and_makes_rows_as_this_process_does() -> None:
-    jobs = [(_records(), NOW), (_records()[2:], NOW)]
+    # The catalogue holds abc12 in the first job; the last makes no creates (no time).
+    jobs = [(_records(), NOW, {"abc12"}), (_records()[2:], NOW, set()), (_records(), None, set())]
     here = [result for _, result in worked_ahead(shaped_chunk, jobs, in_worker=False)]
     there = [result for _, result in worked_ahead(shaped_chunk, jobs, in_worker=True)]
     assert there == here
     created = [[shape[2] for shape in chunk if shape[2] is not None] for chunk in here]
-    assert [len(chunk) for chunk in created] == [5, 3]
-    row_jobs = [(chunk,) for chunk in created]
+    assert [len(chunk) for chunk in created] == [4, 3, 0]
+    # A record without a create comes back shaped; one with a create, as its create only.
+    assert all((shape[0] is None) == (shape[2] is not None) for chunk in here for shape in chunk)
+    row_jobs = [(chunk,) for chunk in created if chunk]
     made_here = [result for _, result in worked_ahead(row_parts, row_jobs, in_worker=False)]
     made_there = [result for _, result in worked_ahead(row_parts, row_jobs, in_worker=True)]
     assert made_there == made_here
@@ -54,21 +57,23 @@ def test_a_large_import_through_the_worker_writes_each_dataset_with_its_rows(
 ) -> None:
     count = plan._AHEAD_FROM + 1
     synthetic.generate(database, 0)
+    with database.transaction() as session:  # one id of the file is the catalogue's
+        datasets.create_dataset(session, {"id": "00003", "title": "Old"}, author=AUTHOR)
     path = tmp_path / "many.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "title", "tags", "team"])
         for i in range(count):
             writer.writerow([f"{i:05d}", f"Dataset number {i}", f"tag{i % 7}; common", "t1trn"])
-    planned = plan.plan_import(database, path)
-    assert planned.ok and planned.new == count
+    planned = plan.plan_import(database, path, on_existing=OnExisting.UPDATE)
+    assert planned.ok and (planned.new, planned.changed) == (count - 1, 1)
     summary = commit_import(database, planned, author=AUTHOR)
-    assert summary.created == count
+    assert (summary.created, summary.updated) == (count - 1, 1)
     with database.read() as session:
         pairs = {row.id: row.title for row in session.execute(select(Dataset.id, Dataset.title))}
         assert pairs == {f"{i:05d}": f"Dataset number {i}" for i in range(count)}
         versions = session.scalar(select(func.count()).select_from(DatasetVersion))
-        assert versions == count
+        assert versions == count + 1
         for dataset_id in ("00000", f"{count // 2:05d}", f"{count - 1:05d}"):
             dataset = datasets.get_dataset(session, dataset_id)
             record = dataset_to_record(dataset)
