@@ -44,7 +44,7 @@ from app.services.new_datasets import (
 from app.services.record.fields import DATASET, Kind
 from app.services.records import Record
 from app.services.text import slugify
-from app.services.worker_ahead import worked_ahead
+from app.services.worker_ahead import worked_ahead, worker
 
 AUTHOR = "synthetic"
 # The record's optional links to elsewhere (the description's iframe).
@@ -291,8 +291,10 @@ def generate(
 def _prepared_chunks(jobs: list[tuple[int, int, int]]) -> Iterator[Prepared]:
     """Each job's chunk prepared, in order: by a worker process a chunk or two ahead when
     there is more than one chunk, else here."""
-    for _, prepared in worked_ahead(prepared_chunk, jobs, in_worker=len(jobs) > 1):
-        yield prepared
+    with worker() as pool:
+        ahead = worked_ahead(prepared_chunk, jobs, pool=pool if len(jobs) > 1 else None)
+        for _, prepared in ahead:
+            yield prepared
 
 
 def _bulk_pragmas(connection: Connection, is_sqlite: bool) -> tuple[int, int] | None:

@@ -4,16 +4,19 @@ packed history) while this process does what needs the database. A thread would 
 writer gives up the GIL on every row SQLite steps, then waits for it.
 
 The worker is spawned, not forked: it needs none of this process's state (its database
-connections above all). `function` must be importable by name and its jobs and results
-picklable; what it does must not depend on where it runs, so that a small run, done here,
-gives what the worker would.
+connections above all). A function it runs must be importable by name and its jobs and
+results picklable; what it does must not depend on where it runs, so that a small run, done
+here, gives what the worker would.
 """
 
 from __future__ import annotations
 
+import importlib
+import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Any, TypeVar
 
@@ -22,28 +25,53 @@ Job = tuple[Any, ...]
 AHEAD = 2  # jobs the worker works on ahead of the caller
 
 
+@contextmanager
+def worker(preload: str | None = None) -> Iterator[ProcessPoolExecutor]:
+    """One worker process. It starts with its first job, or at once with `preload` (a module
+    it imports, while the caller reads what its jobs will be: the module of a function it
+    will run); it is shut down on the way out, whatever happens."""
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+    try:
+        if preload is not None:
+            pool.submit(_preload, preload)
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _preload(module: str) -> None:
+    importlib.import_module(module)
+
+
 def worked_ahead(
     function: Callable[..., Result],
     jobs: Iterable[Job],
     *,
-    in_worker: bool,
+    pool: ProcessPoolExecutor | None,
     ahead: int = AHEAD,
 ) -> Iterator[tuple[Job, Result]]:
-    """Each job with `function(*job)`, in the jobs' order: when `in_worker`, by a worker process
-    that has the next `ahead` jobs while the caller works on a result (a worker takes a second
-    or so to start: worth it for many jobs only), else here, one job at a time. `jobs` is read
-    lazily, as the worker needs more."""
-    if not in_worker:
+    """Each job with `function(*job)`, in the jobs' order: by the worker `pool` (see `worker`),
+    which has the next `ahead` jobs while the caller works on a result, or without one here,
+    one job at a time (a worker takes a second or so to start: worth it for many jobs only).
+    With a worker, the first job is done here, while the worker starts on the next ones.
+    `jobs` is read lazily, as the worker needs more."""
+    if pool is None:
         for job in jobs:
             yield job, function(*job)
         return
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        pending: deque[tuple[Job, Future[Result]]] = deque()
-        for job in jobs:
-            pending.append((job, pool.submit(function, *job)))
-            if len(pending) > ahead:
-                done, future = pending.popleft()
-                yield done, future.result()
-        while pending:
+    remaining = iter(jobs)
+    first = next(remaining, None)
+    if first is None:
+        return
+    pending: deque[tuple[Job, Future[Result]]] = deque(
+        (job, pool.submit(function, *job)) for job in itertools.islice(remaining, ahead)
+    )
+    yield first, function(*first)
+    for job in remaining:
+        pending.append((job, pool.submit(function, *job)))
+        if len(pending) > ahead:
             done, future = pending.popleft()
             yield done, future.result()
+    while pending:
+        done, future = pending.popleft()
+        yield done, future.result()

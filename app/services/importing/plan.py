@@ -14,9 +14,9 @@ an edit the preview did not show.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import itertools
-from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,15 +33,9 @@ from app.services.clock import now_iso
 from app.services.errors import StaleEdit, ValidationFailed
 from app.services.importing.detect import detect_format
 from app.services.importing.model import ImportFormat, OnExisting, RowError, SourceItem
-from app.services.importing.shaping import (
-    Shaped,
-    created_form,
-    shaped_chunk,
-    validation_problems,
-)
 from app.services.importing.sources import read_source
 from app.services.mappings import Loss, record_fields
-from app.services.new_datasets import RowParts, row_parts, stored_record
+from app.services.new_datasets import RowParts, rows_made_ahead, stored_record
 from app.services.progress import NO_PROGRESS, Progress
 from app.services.record.fields import CATALOGUE_KEYS, DERIVED_KEYS
 from app.services.record.shape import check_shape
@@ -52,7 +46,7 @@ from app.services.records import (
     dataset_to_record,
     unknown_people,
 )
-from app.services.worker_ahead import worked_ahead
+from app.services.validation import validate_record
 
 Action = Literal["create", "update", "copy", "skip", "unchanged"]
 # Keys whose value is an object of a few fixed fields: a format may carry only some of them.
@@ -60,8 +54,8 @@ _PARTIAL_OBJECTS = ("licence", "contact")
 _CHILDREN = ("resources", "links")
 # Datasets planned or written between two progress reports (and ORM objects let go of).
 _STEP = 2000
-# From how many datasets a worker process shapes the file's records and makes the rows of the
-# new datasets ahead (services.worker_ahead): it takes a second or so to start.
+# From how many new datasets a worker process makes their rows ahead of the write
+# (services.worker_ahead): it takes a second or so to start.
 _AHEAD_FROM = 5 * _STEP
 _NEW: frozenset[Action] = frozenset(("create", "copy"))
 
@@ -166,38 +160,18 @@ def _plan(
     items, orphans = read_source(path, import_format, mapping=mapping, progress=progress)
     plan = ImportPlan(format=import_format, errors=list(orphans), source=path)
     total = len(items)
-    # Let go of as they are planned, so the file's records and the planned ones are not both
-    # held for the whole file.
-    chunks = deque(items[start : start + _STEP] for start in range(0, total, _STEP))
-    file_ids = {str(i.record["id"]) for i in items if i.record.get("id")}
-    items.clear()
+    # Taken from the end as they are planned, so the file's records and the planned ones are
+    # not both held for the whole file.
+    items.reverse()
     done = 0
     with database.read() as session:
         planner = _Planner(session, on_existing)
-        planner.file_ids = file_ids
-        # The chunks sent to be shaped, whose shapes are not back yet.
-        sent: deque[list[SourceItem]] = deque()
-
-        in_worker = total > _AHEAD_FROM
-
-        def jobs() -> Iterator[tuple[list[Record], str | None, set[str]]]:
-            while chunks:
-                sent.append(chunks.popleft())
-                records = [item.record for item in sent[-1]]
-                if not in_worker:
-                    # Here, a create is made when the plan knows it is one.
-                    yield records, None, set()
-                    continue
-                # The worker makes the create of each id the catalogue does not hold: nearly
-                # every record of a large import.
-                ids = {r["id"] for r in records if isinstance(r.get("id"), str)}
-                yield records, planner.now, datasets.taken_ids(session, ids)
-
-        for _, shaped in worked_ahead(shaped_chunk, jobs(), in_worker=in_worker):
-            chunk = sent.popleft()
+        planner.file_ids = {str(i.record["id"]) for i in items if i.record.get("id")}
+        while items:
+            chunk = [items.pop() for _ in range(min(_STEP, len(items)))]
             planner.prefetch(chunk)
-            for item, shape in zip(chunk, shaped, strict=True):
-                plan.items.extend(planner.plan(item, shape, plan.errors))
+            for item in chunk:
+                plan.items.extend(planner.plan(item, plan.errors))
             done += len(chunk)
             progress.report(done, total)
             session.expunge_all()
@@ -224,24 +198,17 @@ class _Planner:
         found = self.session.scalars(wanted)
         self.existing = {dataset.id: dataset for dataset in found}
 
-    def plan(self, item: SourceItem, shape: Shaped, errors: list[RowError]) -> list[PlannedItem]:
-        """`item`'s part of the plan, from its `shaping.shaped_chunk`."""
+    def plan(self, item: SourceItem, errors: list[RowError]) -> list[PlannedItem]:
         errors.extend(item.errors)
         if item.errors and not item.record:
             return []  # nothing was read: its errors say why
-        record, problems, created, invalid = shape
+        record, found = check_shape(item.record)
+        problems = {".".join(path): message for path, message in found.items()}
         for path, message in problems.items():
             errors.append(RowError(*item_location(item, path), message))
-        if record is None:
-            # Sent with its create only: the shaped record is needed for anything else. The
-            # shape check kept its id (as given): the create is used only for a new id.
-            dataset_id = item.record["id"]
-            new = self._existing(dataset_id) is None and dataset_id not in self.seen
-            record = item.record if new and item.carriage is None else check_shape(item.record)[0]
-        # The item is this plan's (read for it): it takes the shaped record.
-        item.record, item.errors = record, []
+        item = dataclasses.replace(item, record=record, errors=[])
         self.reported = set(problems)
-        planned = self._plan(item, errors, (created, invalid) if created is not None else None)
+        planned = self._plan(item, errors)
         # What the format cannot carry, said as the server and sync say it (mappings): the
         # fields this file did not hold (a file may hold more than its format must).
         carriage = item.carriage
@@ -252,12 +219,7 @@ class _Planner:
         # An item with any error is reported, never planned: the commit refuses the plan.
         return [] if problems else planned
 
-    def _plan(
-        self,
-        item: SourceItem,
-        errors: list[RowError],
-        created: tuple[Record, dict[str, str]] | None,
-    ) -> list[PlannedItem]:
+    def _plan(self, item: SourceItem, errors: list[RowError]) -> list[PlannedItem]:
         record = item.record
         dataset_id = str(record.get("id") or "")
         if dataset_id:
@@ -276,7 +238,7 @@ class _Planner:
         if existing is not None and self.on_existing is OnExisting.UPDATE:
             return self._update(item, existing, errors)
         action: Action = "copy" if existing is not None else "create"
-        return self._create(item, action, errors, created if action == "create" else None)
+        return self._create(item, action, errors)
 
     def _existing(self, dataset_id: str) -> Dataset | None:
         if dataset_id in self.taken:
@@ -284,27 +246,24 @@ class _Planner:
         return self.existing.get(dataset_id)
 
     def _create(
-        self,
-        item: SourceItem,
-        action: Action,
-        errors: list[RowError],
-        created: tuple[Record, dict[str, str]] | None,
+        self, item: SourceItem, action: Action, errors: list[RowError]
     ) -> list[PlannedItem]:
-        """A create or a copy; `created`: the create of the item as it is (with its own id),
-        made by shaped_chunk."""
-        if created is not None:
-            full, invalid = created
-        else:
-            record = dict(item.record)  # check_shape built it afresh: ours to change
-            if action == "copy" or not record.get("id"):
-                record["id"] = self._new_id()
-                if action == "copy":
-                    # A copy is a new dataset: it starts its own life now.
-                    record.pop("createdAt", None)
-                    record.pop("updatedAt", None)
-            full = created_form(record, self.now)
-            invalid = validation_problems(full)
-        if not self._valid(item, full, errors, invalid):
+        record = dict(item.record)  # check_shape built it afresh: ours to change
+        # descriptionText is derived from the description; updatedAt is kept on a create.
+        record.pop("descriptionText", None)
+        if action == "copy" or not record.get("id"):
+            record["id"] = self._new_id()
+            if action == "copy":
+                # A copy is a new dataset: it starts its own life now.
+                record.pop("createdAt", None)
+                record.pop("updatedAt", None)
+        # The fields the file leaves out are empty: stored_record's canonical form fills them.
+        full = record
+        for key in ("createdAt", "updatedAt"):
+            full[key] = record.get(key) or self.now
+        _fill_child_orders(full)
+        full = stored_record(full)
+        if not self._valid(item, full, errors):
             return []
         self.taken.add(full["id"])
         changes = sorted(full.keys() - DERIVED_KEYS)
@@ -337,18 +296,18 @@ class _Planner:
         merged = _merge(before, record)
         _fill_child_orders(merged)
         merged = stored_record(merged)
-        if not self._valid(item, merged, errors, validation_problems(merged)) or problems:
+        if not self._valid(item, merged, errors) or problems:
             return []
         changes = changed_keys(before, merged)
         action: Action = "update" if changes else "unchanged"
         return [PlannedItem(item.row, existing.id, action, merged, changes, existing.version)]
 
-    def _valid(
-        self, item: SourceItem, record: Record, errors: list[RowError], invalid: dict[str, str]
-    ) -> bool:
-        """Whether `record` may be written: `invalid`, its validation problems, and the users
-        and teams it names; each problem is added to `errors`."""
-        problems = dict(invalid)
+    def _valid(self, item: SourceItem, record: Record, errors: list[RowError]) -> bool:
+        problems: dict[str, str] = {}
+        try:
+            validate_record(record)
+        except ValidationFailed as failure:
+            problems.update(failure.errors)
         unknown = unknown_people(record, self.users, self.teams)
         if "team" in unknown:  # a file names the owner team by its id here
             unknown["team"] = f"no team with id {record['team']!r} in this catalogue"
@@ -469,13 +428,12 @@ def commit_import(
     total = len(plan.items)
     progress.report(0, total)
     chunks = [plan.items[start : start + _STEP] for start in range(0, total, _STEP)]
-    # The new datasets' rows are made ahead of the write, by a worker for many.
-    jobs = (([item.record for item in chunk if item.action in _NEW],) for chunk in chunks)
-    new = sum(1 for item in plan.items if item.action in _NEW)
+    new = [[item.record for item in chunk if item.action in _NEW] for chunk in chunks]
     done = 0
     with database.transaction() as session:
-        ahead = worked_ahead(row_parts, jobs, in_worker=new > _AHEAD_FROM)
-        for chunk, (_, parts) in zip(chunks, ahead, strict=True):
+        # The new datasets' rows are made ahead of the write, by a worker for many.
+        made = rows_made_ahead(new, in_worker=sum(map(len, new)) > _AHEAD_FROM)
+        for chunk, parts in zip(chunks, made, strict=True):
             _commit_chunk(session, chunk, author, parts)
             for item in chunk:
                 counts[item.action] += 1

@@ -1,4 +1,4 @@
-"""A large import shapes its records and makes its new datasets' rows in a worker process
+"""A large import has a worker process make its new datasets' rows ahead of the write
 (services.worker_ahead): what the worker gives is what this process gives, and the rows land
 with the datasets they belong to."""
 
@@ -14,42 +14,27 @@ from app.models import Dataset, DatasetVersion
 from app.models.database import Database
 from app.services import datasets, search, synthetic
 from app.services.importing import OnExisting, commit_import, plan
-from app.services.importing.shaping import shaped_chunk
-from app.services.new_datasets import row_parts
+from app.services.new_datasets import row_parts, rows_made_ahead, stored_record
 from app.services.records import dataset_to_record
-from app.services.worker_ahead import worked_ahead
 from tests.services.importing.helpers import AUTHOR, tricky_record
 
-NOW = "2026-01-02T03:04:05.678Z"
 
-
-def _records() -> list[dict[str, Any]]:
-    """Records as files give them: whole, partial, without an id, and of every wrong type."""
+def _stored() -> list[dict[str, Any]]:
+    """Stored records of every kind: whole, with children, nearly empty, non-ASCII."""
     return [
-        tricky_record(),
-        tricky_record(id="trk02", resources={"k93": {"url": "https://e.org/a", "title": "A"}}),
-        {"id": "abc12", "title": "  Spaced  ", "tags": ["x"], "descriptionText": "text"},
-        {"title": "No id"},
-        {"id": "bad id", "title": ["a", "list"], "contact": {"email": "not mail"}},
-        {"id": "zz", "tags": "not a list", "custom": {"k": 3}, "resources": []},
-        {"id": "\ud800", "title": "surrogate id"},
+        stored_record(tricky_record()),
+        stored_record(tricky_record(id="trk02", links={}, tags=[], custom={})),
+        stored_record({"id": "abc12", "title": "Zürich — “quoted” \u2028", "createdAt": "x"}),
     ]
 
 
-def test_a_worker_shapes_and_makes_rows_as_this_process_does() -> None:
-    # The catalogue holds abc12 in the first job; the last makes no creates (no time).
-    jobs = [(_records(), NOW, {"abc12"}), (_records()[2:], NOW, set()), (_records(), None, set())]
-    here = [result for _, result in worked_ahead(shaped_chunk, jobs, in_worker=False)]
-    there = [result for _, result in worked_ahead(shaped_chunk, jobs, in_worker=True)]
+def test_a_worker_makes_the_rows_this_process_makes() -> None:
+    chunks = [_stored(), _stored()[1:], []]
+    here = list(rows_made_ahead(chunks, in_worker=False))
+    there = list(rows_made_ahead(chunks, in_worker=True))
     assert there == here
-    created = [[shape[2] for shape in chunk if shape[2] is not None] for chunk in here]
-    assert [len(chunk) for chunk in created] == [4, 3, 0]
-    # A record without a create comes back shaped; one with a create, as its create only.
-    assert all((shape[0] is None) == (shape[2] is not None) for chunk in here for shape in chunk)
-    row_jobs = [(chunk,) for chunk in created if chunk]
-    made_here = [result for _, result in worked_ahead(row_parts, row_jobs, in_worker=False)]
-    made_there = [result for _, result in worked_ahead(row_parts, row_jobs, in_worker=True)]
-    assert made_there == made_here
+    assert [len(parts) for parts in here] == [3, 2, 0]
+    assert here[0] == row_parts(chunks[0])
 
 
 def test_a_large_import_through_the_worker_writes_each_dataset_with_its_rows(
