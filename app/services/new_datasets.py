@@ -144,17 +144,16 @@ def rows_made_ahead(
     wanted. The records go to the worker as JSON (orjson writes it several times faster than
     pickle, and a stored record is JSON: its snapshot is)."""
     with worker() as pool:
-        if in_worker:
-            jobs = ((orjson.dumps(chunk),) for chunk in chunks)
-            for _, parts in worked_ahead(_row_parts_of_json, jobs, pool=pool):
-                yield parts
-        else:
-            for chunk in chunks:
-                yield row_parts(chunk)
+        jobs = ((_JsonList(chunk),) for chunk in chunks)
+        for _, parts in worked_ahead(row_parts, jobs, pool=pool if in_worker else None):
+            yield parts
 
 
-def _row_parts_of_json(records: bytes) -> list[RowParts]:
-    return row_parts(orjson.loads(records))
+class _JsonList(list[Record]):
+    """Records that travel to a worker as JSON (unpickled there by orjson, as a plain list)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return orjson.loads, (orjson.dumps(list(self)),)
 
 
 def stored_record(record: Record) -> Record:
