@@ -113,25 +113,19 @@ def create_datasets(
     action: str = "create",
     replace_taken_ids: bool = False,
     validated: bool = False,
-    parts: Sequence[new_datasets.RowParts] | None = None,
 ) -> list[Created]:
     """Insert datasets from full records, together: one flush and one query for each lookup,
     however many there are (an import or a first pull writes thousands). A record without an
     id gets a fresh one; a taken id is refused (ValidationFailed), or with replace_taken_ids
     replaced by a fresh one. validated: the caller validated these very records in their stored
     form (`new_datasets.stored_record`: an import plan); the users and teams they name are
-    checked all the same. parts: `new_datasets.row_parts` of these very records, made ahead
-    (an import's worker); a record given a time or a fresh id here has its own made again."""
+    checked all the same."""
     now = now_iso()
     prepared: list[Record] = []
-    # Records changed here (by `id`): parts made ahead of them are not theirs.
-    changed: set[int] = set()
     for record in records:
         record = dict(record) if validated else stored_record(record)
-        if not (record["createdAt"] and record["updatedAt"]):
-            record["createdAt"] = record["createdAt"] or now
-            record["updatedAt"] = record["updatedAt"] or now
-            changed.add(id(record))
+        record["createdAt"] = record["createdAt"] or now
+        record["updatedAt"] = record["updatedAt"] or now
         prepared.append(record)
     taken = taken_ids(session, {r["id"] for r in prepared if r["id"]})
     seen: set[str] = set()
@@ -148,17 +142,13 @@ def create_datasets(
             needing.append(record)
     for record, fresh in zip(needing, new_dataset_ids(session, len(needing), seen), strict=True):
         record["id"] = fresh
-        changed.add(id(record))
     numbers = history.next_numbers(session, (r["id"] for r in prepared))
     session.flush()  # what the session holds goes first: the batch is written beside it
     connection = session.connection()
     pks = new_datasets.reserve_pks(connection, len(prepared))
-    made: Sequence[new_datasets.RowParts | None] = parts or [None] * len(prepared)
     batch = [
-        new_datasets.NewDataset(
-            pk, numbers[record["id"]], record, None if id(record) in changed else ahead
-        )
-        for pk, record, ahead in zip(pks, prepared, made, strict=True)
+        new_datasets.NewDataset(pk, numbers[record["id"]], record)
+        for pk, record in zip(pks, prepared, strict=True)
     ]
     new_datasets.write_new(
         connection, batch, author=author, action=action, at=now, validate=not validated

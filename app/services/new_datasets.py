@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, column, func, insert, select, text
 from sqlalchemy import table as sql_table
 
@@ -53,7 +52,6 @@ from app.services.records import (
 )
 from app.services.text import html_to_text, slugify
 from app.services.validation import validate_record
-from app.services.worker_ahead import worked_ahead, worker
 
 Row = tuple[Any, ...]
 
@@ -113,47 +111,13 @@ PAIR_COLUMNS = ("dataset_pk", "user_id")
 TEAM_PAIR_COLUMNS = ("dataset_pk", "team_id")
 
 
-# What of a dataset's rows needs no primary key or history number (`row_parts`): its row's
-# other values, and its version's packed snapshot.
-RowParts = tuple[tuple[Any, ...], bytes]
-
-
 @dataclass(frozen=True, slots=True)
 class NewDataset:
-    """A dataset to write: its primary key, history number and full record (ids assigned);
-    `parts`, when given, are `row_parts` of this very record, made ahead (in a worker)."""
+    """A dataset to write: its primary key, history number and full record (ids assigned)."""
 
     pk: int
     number: int
     record: Record
-    parts: RowParts | None = None
-
-
-def row_parts(records: Sequence[Record]) -> list[RowParts]:
-    """For each stored record (ids and times final), the part of its rows that needs no
-    database (the slug and columns of its dataset row, its packed snapshot): the costly part
-    of `prepare`, which a worker may do ahead of the write (`rows_made_ahead`)."""
-    return [(_dataset_values(record), pack(record)) for record in records]
-
-
-def rows_made_ahead(
-    chunks: Sequence[Sequence[Record]], *, in_worker: bool
-) -> Iterator[list[RowParts]]:
-    """`row_parts` of each chunk of stored records, in order: by a worker process a chunk or
-    two ahead of the caller's write when `in_worker` (many chunks), else here as each is
-    wanted. The records go to the worker as JSON (orjson writes it several times faster than
-    pickle, and a stored record is JSON: its snapshot is)."""
-    with worker() as pool:
-        jobs = ((_JsonList(chunk),) for chunk in chunks)
-        for _, parts in worked_ahead(row_parts, jobs, pool=pool if in_worker else None):
-            yield parts
-
-
-class _JsonList(list[Record]):
-    """Records that travel to a worker as JSON (unpickled there by orjson, as a plain list)."""
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return orjson.loads, (orjson.dumps(list(self)),)
 
 
 def stored_record(record: Record) -> Record:
@@ -259,12 +223,8 @@ class Prepared:
         new = self.batch[index]
         renamed = NewDataset(new.pk, new.number, {**new.record, "id": dataset_id})
         self.batch[index] = renamed
-        self.rows.datasets[index] = _dataset_row(
-            renamed.pk, renamed.number, _dataset_values(renamed.record)
-        )
-        self.rows.versions[index] = _version_row(
-            renamed, pack(renamed.record), self.author, self.action, self.at
-        )
+        self.rows.datasets[index] = _dataset_row(renamed.pk, renamed.number, renamed.record)
+        self.rows.versions[index] = _version_row(renamed, self.author, self.action, self.at)
 
 
 def prepare(
@@ -304,8 +264,7 @@ class _Rows:
 
     def add(self, new: NewDataset, *, author: str, action: str, at: str | None) -> None:
         pk, record = new.pk, new.record
-        values, snapshot = new.parts or (_dataset_values(record), pack(record))
-        self.datasets.append(_dataset_row(pk, new.number, values))
+        self.datasets.append(_dataset_row(pk, new.number, record))
         # Most datasets of an import have no files, links or access lists: no generator each.
         if record["resources"]:
             self.resources.extend(_resource_rows(pk, record))
@@ -317,7 +276,7 @@ class _Rows:
             self.read_users.extend((pk, user_id) for user_id in record["readusers"])
         if record["readteams"]:
             self.read_teams.extend((pk, team_id) for team_id in record["readteams"])
-        self.versions.append(_version_row(new, snapshot, author, action, at))
+        self.versions.append(_version_row(new, author, action, at))
 
     def insert(self, connection: Connection) -> None:
         tables = (
@@ -377,7 +336,7 @@ def _insert_trigger(connection: Connection) -> str | None:
     ).scalar()
 
 
-def _version_row(new: NewDataset, snapshot: bytes, author: str, action: str, at: str | None) -> Row:
+def _version_row(new: NewDataset, author: str, action: str, at: str | None) -> Row:
     record = new.record
     return (
         new.pk,
@@ -387,7 +346,7 @@ def _version_row(new: NewDataset, snapshot: bytes, author: str, action: str, at:
         author,
         action,
         _packed_keys(tuple(record)),
-        snapshot,
+        pack(record),
     )
 
 
@@ -407,20 +366,14 @@ def _values(keys: Sequence[str]) -> Callable[[Record], tuple[Any, ...]]:
 
 
 _SCALAR_VALUES = _values([key for key, _, _ in _SCALARS])
-_JSON_PLACES = tuple(1 + i for i, (_, _, is_json) in enumerate(_SCALARS) if is_json)
+_JSON_PLACES = tuple(3 + i for i, (_, _, is_json) in enumerate(_SCALARS) if is_json)
 _OBJECT_PARTS = tuple((key, _values([part for part, _ in parts])) for key, parts in OBJECT_COLUMNS)
 
 
-def _dataset_row(pk: int, number: int, values: tuple[Any, ...]) -> Row:
-    """The row `records.apply_record` writes, in DATASET_COLUMNS order, from the record's
-    `_dataset_values`."""
-    return (pk, values[0], number, *values[1:])
-
-
-def _dataset_values(record: Record) -> tuple[Any, ...]:
-    """The dataset row's values but its pk and version (the slug, then the record's columns);
-    JSON columns as the text SQLAlchemy's JSON type writes."""
-    row: list[Any] = [slugify(record["title"]), *_SCALAR_VALUES(record)]
+def _dataset_row(pk: int, number: int, record: Record) -> Row:
+    """The row `records.apply_record` writes for this record, in DATASET_COLUMNS order; JSON
+    columns as the text SQLAlchemy's JSON type writes."""
+    row: list[Any] = [pk, slugify(record["title"]), number, *_SCALAR_VALUES(record)]
     for place in _JSON_PLACES:
         row[place] = _json_text(row[place])
     for key, parts in _OBJECT_PARTS:

@@ -1,7 +1,9 @@
-"""Work done a few jobs ahead by one worker process, for the batch write path (`generate`,
-import): the worker prepares the next chunks (records in their stored form, validation, the
-packed history) while this process does what needs the database. A thread would not do: the
-writer gives up the GIL on every row SQLite steps, then waits for it.
+"""Work done a few jobs ahead by one worker process, for the batch write path (`generate`):
+the worker prepares the next chunks (records in their stored form, validation, the packed
+history) while this process does what needs the database. A thread would not do: the writer
+gives up the GIL on every row SQLite steps, then waits for it. Worth it only when the worker
+sends back much less work than it did: records read from a file (an import) would travel to
+the worker and back for about what the worker saves.
 
 The worker is spawned, not forked: it needs none of this process's state (its database
 connections above all). A function it runs must be importable by name and its jobs and

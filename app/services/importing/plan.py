@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gc
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +34,7 @@ from app.services.importing.detect import detect_format
 from app.services.importing.model import ImportFormat, OnExisting, RowError, SourceItem
 from app.services.importing.sources import read_source
 from app.services.mappings import Loss, record_fields
-from app.services.new_datasets import RowParts, rows_made_ahead, stored_record
+from app.services.new_datasets import stored_record
 from app.services.progress import NO_PROGRESS, Progress
 from app.services.record.fields import CATALOGUE_KEYS, DERIVED_KEYS
 from app.services.record.shape import check_shape
@@ -53,10 +53,6 @@ _PARTIAL_OBJECTS = ("licence", "contact")
 _CHILDREN = ("resources", "links")
 # Datasets planned or written between two progress reports (and ORM objects let go of).
 _STEP = 2000
-# From how many new datasets a worker process makes their rows ahead of the write
-# (services.worker_ahead): it takes a second or so to start.
-_AHEAD_FROM = 5 * _STEP
-_NEW: frozenset[Action] = frozenset(("create", "copy"))
 
 
 @dataclass
@@ -428,21 +424,16 @@ def commit_import(
     counts: dict[str, int] = {"create": 0, "update": 0, "copy": 0, "skip": 0, "unchanged": 0}
     total = len(plan.items)
     progress.report(0, total)
-    chunks = [plan.items[start : start + _STEP] for start in range(0, total, _STEP)]
-    new = [[item.record for item in chunk if item.action in _NEW] for chunk in chunks]
-    done = 0
     with database.transaction() as session:
-        # The new datasets' rows are made ahead of the write, by a worker for many.
-        made = rows_made_ahead(new, in_worker=sum(map(len, new)) > _AHEAD_FROM)
-        for chunk, parts in zip(chunks, made, strict=True):
-            _commit_chunk(session, chunk, author, parts)
+        for start in range(0, total, _STEP):
+            chunk = plan.items[start : start + _STEP]
+            _commit_chunk(session, chunk, author)
             for item in chunk:
                 counts[item.action] += 1
             # Written: the objects need not stay in the session (a pending one would be lost).
             session.flush()
             session.expunge_all()
-            done += len(chunk)
-            progress.report(done, total)
+            progress.report(start + len(chunk), total)
         # A cancel after the last report still rolls everything back.
         progress.report(total, total)
     return ImportSummary(
@@ -454,13 +445,9 @@ def commit_import(
     )
 
 
-def _commit_chunk(
-    session: Session, chunk: list[PlannedItem], author: str, parts: Sequence[RowParts]
-) -> None:
-    """The chunk's items in order, its runs of new datasets each by one create_datasets;
-    `parts`: the rows of its new datasets, made ahead (new_datasets.row_parts)."""
-    written = 0
-    for creating, run in itertools.groupby(chunk, key=lambda i: i.action in _NEW):
+def _commit_chunk(session: Session, chunk: list[PlannedItem], author: str) -> None:
+    """The chunk's items in order, its runs of new datasets each by one create_datasets."""
+    for creating, run in itertools.groupby(chunk, key=lambda i: i.action in ("create", "copy")):
         items = list(run)
         if not creating:
             for item in items:
@@ -474,14 +461,8 @@ def _commit_chunk(
             )
         # Each record was validated, in its stored form, when the plan was made.
         datasets.create_datasets(
-            session,
-            [item.record for item in items],
-            author=author,
-            action="import",
-            validated=True,
-            parts=parts[written : written + len(items)],
+            session, [item.record for item in items], author=author, action="import", validated=True
         )
-        written += len(items)
 
 
 def _commit_change(session: Session, item: PlannedItem, author: str) -> None:
