@@ -13,7 +13,6 @@ here, gives what the worker would.
 
 from __future__ import annotations
 
-import importlib
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -28,21 +27,14 @@ AHEAD = 2  # jobs the worker works on ahead of the caller
 
 
 @contextmanager
-def worker(preload: str | None = None) -> Iterator[ProcessPoolExecutor]:
-    """One worker process. It starts with its first job, or at once with `preload` (a module
-    it imports, while the caller reads what its jobs will be: the module of a function it
-    will run); it is shut down on the way out, whatever happens."""
+def worker() -> Iterator[ProcessPoolExecutor]:
+    """One worker process, started with its first job (none for no job), and shut down on the
+    way out, whatever happens."""
     pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
     try:
-        if preload is not None:
-            pool.submit(_preload, preload)
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _preload(module: str) -> None:
-    importlib.import_module(module)
 
 
 def worked_ahead(

@@ -30,7 +30,7 @@ def test_a_worker_prepares_the_chunks_this_process_prepares() -> None:
     here = [
         (job, _rows(prepared)) for job, prepared in worked_ahead(prepared_chunk, jobs, pool=None)
     ]
-    with worker(preload=prepared_chunk.__module__) as pool:
+    with worker() as pool:
         there = [
             (job, _rows(p)) for job, p in worked_ahead(prepared_chunk, jobs, pool=pool, ahead=2)
         ]
