@@ -12,7 +12,7 @@ import string
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.models import Dataset
@@ -60,8 +60,13 @@ def taken_ids(session: Session, dataset_ids: Iterable[str]) -> set[str]:
     wanted = list(dataset_ids)
     taken: set[str] = set()
     for chunk in batched(wanted, IN_CHUNK):
-        taken.update(session.scalars(select(Dataset.id).where(Dataset.id.in_(chunk))))
+        taken.update(session.scalars(_TAKEN, {"ids": chunk}))
     return taken
+
+
+# Built once, with an expanding parameter: an IN of literal ids is coerced id by id each time
+# (a tenth of the time of a large import's commit).
+_TAKEN = select(Dataset.id).where(Dataset.id.in_(bindparam("ids", expanding=True)))
 
 
 def new_child_id(taken: set[str]) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, defer
 
 from app.models import DatasetVersion
@@ -54,17 +54,21 @@ def record_version(
     return version
 
 
+# Built once, with an expanding parameter (see datasets.taken_ids).
+_LAST_NUMBERS = (
+    select(DatasetVersion.dataset_id, func.max(DatasetVersion.number))
+    .where(DatasetVersion.dataset_id.in_(bindparam("ids", expanding=True)))
+    .group_by(DatasetVersion.dataset_id)
+)
+
+
 def next_numbers(session: Session, dataset_ids: Iterable[str]) -> dict[str, int]:
     """The number each id's next version takes, in one query per IN_CHUNK ids. Numbers go on after
     a delete: a dataset recreated under an old id continues its history."""
     wanted = list(dict.fromkeys(dataset_ids))
     numbers = dict.fromkeys(wanted, 1)
     for chunk in batched(wanted, IN_CHUNK):
-        rows = session.execute(
-            select(DatasetVersion.dataset_id, func.max(DatasetVersion.number))
-            .where(DatasetVersion.dataset_id.in_(chunk))
-            .group_by(DatasetVersion.dataset_id)
-        )
+        rows = session.execute(_LAST_NUMBERS, {"ids": chunk})
         for dataset_id, last in rows:
             numbers[dataset_id] = (last or 0) + 1
     return numbers

@@ -16,9 +16,7 @@ import itertools
 import random
 import string
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
-from multiprocessing import get_context
 from typing import Any, TextIO
 
 from sqlalchemy import Connection, insert, select, text
@@ -46,12 +44,12 @@ from app.services.new_datasets import (
 from app.services.record.fields import DATASET, Kind
 from app.services.records import Record
 from app.services.text import slugify
+from app.services.worker_ahead import worked_ahead, worker
 
 AUTHOR = "synthetic"
 # The record's optional links to elsewhere (the description's iframe).
 OPTIONAL_URLS = tuple(f.name for f in DATASET if f.kind is Kind.URL and f.nullable)
 CHUNK = 10_000
-AHEAD = 2  # chunks a worker prepares ahead of the writer
 ID_ALPHABET = string.ascii_lowercase + string.digits
 # A bigger page cache while bulk-loading: the title, date and FTS indexes grow in random order.
 BULK_CACHE_KIB = 262_144
@@ -294,17 +292,10 @@ def generate(
 def _prepared_chunks(jobs: list[tuple[int, int, int]]) -> Iterator[Prepared]:
     """Each job's chunk prepared, in order: by a worker process a chunk or two ahead when
     there is more than one chunk, else here."""
-    if len(jobs) < 2:
-        yield from (prepared_chunk(*job) for job in jobs)
-        return
-    # spawn: the worker needs none of this process's state (its database connections above all).
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        pending = [pool.submit(prepared_chunk, *job) for job in jobs[:AHEAD]]
-        for job in jobs[AHEAD:]:
-            yield pending.pop(0).result()
-            pending.append(pool.submit(prepared_chunk, *job))
-        for future in pending:
-            yield future.result()
+    with worker() as pool:
+        ahead = worked_ahead(prepared_chunk, jobs, pool=pool if len(jobs) > 1 else None)
+        for _, prepared in ahead:
+            yield prepared
 
 
 def _bulk_pragmas(connection: Connection, is_sqlite: bool) -> tuple[int, int] | None:

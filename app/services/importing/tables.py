@@ -200,7 +200,10 @@ class _Row:
     def text(self, column: str, cell: Located) -> str | None:
         value, _ = cell
         if type(value) is str:  # every cell of a CSV, most of a workbook's
-            return restore_cell(value) if value else None
+            if not value:
+                return None
+            # restore_cell, without a call for the cells that do not start with "'" (nearly all)
+            return restore_cell(value) if value[0] == "'" else value
         if value is None:
             return None
         if isinstance(value, bool):
