@@ -45,7 +45,6 @@ class PermissionsView(QtWidgets.QWidget):
         operations: Operations | None = None,
     ) -> None:
         super().__init__(parent)
-        self._database = database
         # The window's operations; on its own the view writes through its own.
         self.operations = operations or Operations(database, FailureReporter(self), self)
         self._directory: LatestRead[Directory] = LatestRead(

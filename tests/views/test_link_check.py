@@ -220,7 +220,7 @@ def test_cancel_stops_a_slow_check_and_records_nothing(
     # A check that would wait for /slow's answer for ten minutes: a Cancel that did not stop
     # the request could not be noticed in time, however long a loaded machine takes.
     monkeypatch.setattr(
-        link_check, "check_links", functools.partial(link_check.check_links, timeout=600)
+        link_check, "probe_links", functools.partial(link_check.probe_links, timeout=600)
     )
     with database.transaction() as session:
         record = make_record(title="Slow Server", links=link("sl1", "Slow", site.url("/slow"), 0))

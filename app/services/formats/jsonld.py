@@ -87,11 +87,13 @@ def context_bytes(base_url: str) -> bytes:
     return orjson.dumps(context_for(base_url))
 
 
-def dataset_node(row: DatasetRow, base_url: str) -> dict[str, Any]:
+def dataset_node(
+    row: DatasetRow, base_url: str, shared: dict[str, dict[str, str]] | None = None
+) -> dict[str, Any]:
     """One dcat:Dataset node (mappings.dcat), with its distributions, themes and contact point
-    embedded."""
+    embedded; or, given `shared`, referring to those it puts there (mappings.dcat.to_dcat)."""
     iri = dataset_webpage(base_url, row.id)
-    return to_dcat(row_record(row), iri, base_url, row_titles(row))
+    return to_dcat(row_record(row), iri, base_url, row_titles(row), shared)
 
 
 def dataset_nodes(rows: Iterable[DatasetRow], *, base_url: str) -> Iterator[bytes]:
@@ -101,10 +103,7 @@ def dataset_nodes(rows: Iterable[DatasetRow], *, base_url: str) -> Iterator[byte
     in the datasets and each shared node once per page."""
     for row in rows:
         shared: dict[str, dict[str, str]] = {}
-        node = to_dcat(
-            row_record(row), dataset_webpage(base_url, row.id), base_url, row_titles(row), shared
-        )
-        yield node_fragment(node, shared)
+        yield node_fragment(dataset_node(row, base_url, shared), shared)
 
 
 def node_fragment(node: dict[str, Any], shared: dict[str, dict[str, str]]) -> bytes:
@@ -162,13 +161,11 @@ def page_bytes(
     """`page_document` in one piece, for a page that is sent whole (the feed's): one join."""
     datasets: list[bytes] = []
     tails: list[bytes] = []
-    for fragment in nodes:  # as _dataset
-        end = fragment.find(b"\n")
-        if end < 0:
-            datasets.append(fragment)
-        else:
-            datasets.append(fragment[:end])
-            tails.append(fragment[end + 1 :])
+    for fragment in nodes:
+        node, tail = _split(fragment)
+        datasets.append(node)
+        if tail is not None:
+            tails.append(tail)
     # One split of all the tails: bytes.split walks the bytes in C, a call per tail costs more.
     shared = dict.fromkeys(b"\n".join(tails).split(b"\n")) if tails else {}
     opening = _opening(base_url, page_url, first_url, next_url, catalogue)
@@ -201,13 +198,18 @@ def _opening(
     return b'{"@context":' + context_bytes(base) + b"," + orjson.dumps(head)[1:-1]
 
 
+def _split(fragment: bytes) -> tuple[bytes, bytes | None]:
+    """A fragment's dataset node, and the lines of the nodes it shares (None: it shares none)."""
+    end = fragment.find(b"\n")
+    return (fragment, None) if end < 0 else (fragment[:end], fragment[end + 1 :])
+
+
 def _dataset(fragment: bytes, shared: dict[bytes, None]) -> bytes:
     """The dataset node of a fragment; the nodes it shares are added to `shared`."""
-    end = fragment.find(b"\n")
-    if end < 0:
-        return fragment
-    shared.update(dict.fromkeys(fragment[end + 1 :].split(b"\n")))
-    return fragment[:end]
+    node, tail = _split(fragment)
+    if tail is not None:
+        shared.update(dict.fromkeys(tail.split(b"\n")))
+    return node
 
 
 def _included(shared: dict[bytes, None]) -> bytes:
