@@ -60,10 +60,8 @@ class Step:
         """Short, for a menu: "edit of title", "publish of 3 datasets", "delete"."""
         count = len(self.edits)
         noun = {"create": "creation", "edit": "edit"}.get(self.action, self.action)
-        if count != 1 or self.action == "import":
-            if count == 1:
-                return f"{noun} of 1 dataset"
-            return f"{noun} of {count:,} datasets"
+        if count != 1 or self.action == "import":  # an import says how many, even one
+            return f"{noun} of {count:,} dataset{'' if count == 1 else 's'}"
         if self.action == "edit":
             fields = [label(key) for key in self.edits[0].changed() if key != "updatedAt"]
             if len(fields) == 1:

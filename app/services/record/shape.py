@@ -65,20 +65,7 @@ def _problem_of(field: Field) -> Problem:
     kind = field.kind
     if field.is_text:
         limit = field.max_length
-        too_long = f"must be at most {limit} characters"
-
-        def a_text(value: Any) -> str | None:
-            # text_problem, without a second call for each of the import's hundreds of
-            # thousands of texts.
-            if not isinstance(value, str):
-                return "must be text"
-            if not value.isascii() and _SURROGATE.search(value):
-                return "contains characters that are not valid Unicode"
-            if limit is not None and len(value) > limit:
-                return too_long
-            return None
-
-        return a_text
+        return lambda value: text_problem(value, limit)
     if kind in (Kind.INTEGER, Kind.BYTES):
         return integer_problem
     if kind is Kind.USER_REFS:
