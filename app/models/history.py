@@ -1,18 +1,23 @@
 """Every change to a dataset, kept as a version that can be inspected and restored.
 
 A version's `changes` and `snapshot` are stored compressed (`Packed`): a snapshot is the whole
-record, about 3 KB of JSON whose keys repeat in every row, so it is deflated against a preset
-dictionary of those keys (3.5x smaller than its JSON text). The first byte says how a value is
-packed; format 1's dictionary must never change (stored values are read with it), a new one
-would be format 2.
+record, about 1 KB of JSON whose keys repeat in every row, so it is compressed against a preset
+dictionary of those keys (2.5x smaller than its JSON text). The first byte says how a value is
+packed: format 1, raw deflate, as written before; format 2, Zstandard, written now (a
+compressor with its dictionary digested once is reused, where deflate set its dictionary up for
+every value: 13 µs a snapshot against 35, the most of an import's history). The dictionary is
+the same for both and must never change (stored values are read with it); a new one would be
+a new format.
 """
 
 from __future__ import annotations
 
+import threading
 import zlib
 from typing import Any
 
 import orjson
+import zstandard
 from sqlalchemy import Index, Integer, LargeBinary, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,7 +26,6 @@ from sqlalchemy.types import TypeDecorator
 from app.models.base import Base
 
 FORMAT_1 = 1
-LEVEL = 6
 # What every record repeats: its keys (also the `changes` of a create, sorted), a resource's
 # and a link's keys, and the commonest values. Frozen for format 1.
 DICTIONARY_1 = (
@@ -43,21 +47,55 @@ DICTIONARY_1 = (
 )
 
 
-def pack(value: Any) -> bytes:
-    """`value` (JSON-compatible) as stored: a format byte, then its JSON deflated."""
-    compressor = zlib.compressobj(
-        LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY_1
+FORMAT_2 = 2
+ZSTD_LEVEL = 3  # level 5 packs 5% smaller and takes half as long again
+
+
+class _Codecs(threading.local):
+    """A thread's Zstandard compressor and decompressor (neither may be shared between
+    threads), over the one dictionary, digested once for the process. Frames without the
+    magic number (4 bytes a value: the format byte says what it is)."""
+
+    parameters = zstandard.ZstdCompressionParameters.from_level(
+        ZSTD_LEVEL,
+        format=zstandard.FORMAT_ZSTD1_MAGICLESS,
+        write_checksum=0,
+        write_content_size=1,
+        write_dict_id=0,
     )
-    body = compressor.compress(orjson.dumps(value)) + compressor.flush()
-    return bytes((FORMAT_1,)) + body
+    dictionary = zstandard.ZstdCompressionDict(
+        DICTIONARY_1, dict_type=zstandard.DICT_TYPE_RAWCONTENT
+    )
+    dictionary.precompute_compress(compression_params=parameters)
+
+    def __init__(self) -> None:
+        self.compressor = zstandard.ZstdCompressor(
+            dict_data=self.dictionary, compression_params=self.parameters
+        )
+        self.decompressor = zstandard.ZstdDecompressor(
+            dict_data=self.dictionary, format=zstandard.FORMAT_ZSTD1_MAGICLESS
+        )
+
+
+_codecs = _Codecs()
+
+
+def pack(value: Any) -> bytes:
+    """`value` (JSON-compatible) as stored: a format byte, then its JSON compressed."""
+    return _FORMAT_2_BYTE + _codecs.compressor.compress(orjson.dumps(value))
+
+
+_FORMAT_2_BYTE = bytes((FORMAT_2,))
 
 
 def unpack(data: bytes) -> Any:
-    """The value `pack` was given."""
-    if not data or data[0] != FORMAT_1:
-        raise ValueError(f"unknown packed format {data[:1]!r}")
-    decompressor = zlib.decompressobj(-zlib.MAX_WBITS, DICTIONARY_1)
-    return orjson.loads(decompressor.decompress(data[1:]) + decompressor.flush())
+    """The value `pack` was given (in either format)."""
+    if data[:1] == _FORMAT_2_BYTE:
+        return orjson.loads(_codecs.decompressor.decompress(data[1:]))
+    if data[:1] == bytes((FORMAT_1,)):
+        decompressor = zlib.decompressobj(-zlib.MAX_WBITS, DICTIONARY_1)
+        return orjson.loads(decompressor.decompress(data[1:]) + decompressor.flush())
+    raise ValueError(f"unknown packed format {data[:1]!r}")
 
 
 class Packed(TypeDecorator[Any]):

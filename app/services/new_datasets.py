@@ -329,6 +329,58 @@ def _search_index_by_batch(connection: Connection, pks: list[int]) -> Iterator[N
     connection.exec_driver_sql(trigger)
 
 
+# A batch at least this large, and at least as large as the table it goes into, is written
+# with the datasets' secondary indexes rebuilt after it (`indexes_rebuilt_after`).
+BULK_MIN = 5000
+
+
+@contextmanager
+def indexes_rebuilt_after(
+    connection: Connection, incoming: int, *, minimum: int = BULK_MIN
+) -> Iterator[None]:
+    """On SQLite, for a bulk of `incoming` new datasets (an import of a whole catalogue): the
+    datasets table's secondary indexes dropped while the rows go in and made again after, in
+    the same transaction. A B-tree built from sorted rows costs a small part of one grown by
+    random inserts (the title, dates and team indexes: about 2.5 s of 100,000 inserted rows
+    against 0.5 s rebuilt); for a batch smaller than the table the rebuild would cost more
+    than it saves, so nothing changes. The unique id index stays (a taken id is still found),
+    as do the search index trigger and the history's indexes. Readers keep their snapshot,
+    indexes included, until the commit; a failure rolls the drop back with the rows."""
+    if connection.dialect.name != "sqlite" or incoming < minimum:
+        yield
+        return
+    existing = connection.exec_driver_sql("SELECT count(*) FROM datasets").scalar() or 0
+    if incoming < existing:
+        yield
+        return
+    indexes = connection.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'datasets'"
+        " AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'"
+    ).all()
+    for name, _ in indexes:
+        connection.exec_driver_sql(f'DROP INDEX "{name}"')
+    try:
+        yield
+    except BaseException:
+        # The caller's error is the one to report; SQLite may have rolled back already (the
+        # indexes are then back with it).
+        with suppress(Exception):
+            _make_indexes(connection, indexes)
+        raise
+    _make_indexes(connection, indexes)
+
+
+def _make_indexes(connection: Connection, indexes: Sequence[Any]) -> None:
+    present = set(
+        connection.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'datasets'"
+        ).scalars()
+    )
+    for name, sql in indexes:
+        if name not in present:
+            connection.exec_driver_sql(sql)
+
+
 def _insert_trigger(connection: Connection) -> str | None:
     return connection.exec_driver_sql(
         "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",

@@ -48,10 +48,14 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
-# A plain start or end tag: a name, then attributes (no angle brackets, even quoted).
-_SIMPLE_TAG = re.compile(
-    r"<(/?)([a-zA-Z][a-zA-Z0-9]*)(?:\s(?:[^<>\"']|\"[^\"<>]*\"|'[^'<>]*')*)?/?>"
+# A plain start or end tag: a name, then attributes (no angle brackets, even quoted). A block
+# tag reads as a space, any other as nothing; script and style are left to the parser.
+_ATTRIBUTES = r"(?:\s(?:[^<>\"']|\"[^\"<>]*\"|'[^'<>]*')*)?/?>"
+_BLOCK_TAG = re.compile(
+    r"</?(?:" + "|".join(sorted(_BLOCK_TAGS)) + r")(?=[\s/>])" + _ATTRIBUTES, re.IGNORECASE
 )
+_SIMPLE_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*" + _ATTRIBUTES)
+_SCRIPT_OR_STYLE = re.compile(r"</?(?:script|style)[\s/>]", re.IGNORECASE)
 
 
 def html_to_text(html: str) -> str:
@@ -69,23 +73,16 @@ def html_to_text(html: str) -> str:
 
 def _simple_html_to_text(html: str) -> str | None:
     """`html_to_text` of HTML made only of plain tags and text, as HTMLParser reads it, ten
-    times faster; None for anything else (comments, scripts, quoted attributes, a stray "<"),
-    which the parser reads."""
-    parts: list[str] = []
-    position = 0
-    for tag in _SIMPLE_TAG.finditer(html):
-        parts.append(html[position : tag.start()])
-        name = tag.group(2).lower()
-        if name in ("script", "style"):
-            return None
-        if name in _BLOCK_TAGS:
-            parts.append(" ")
-        position = tag.end()
-    parts.append(html[position:])
-    text = "".join(parts)
+    times faster (two substitutions in C); None for anything else (comments, scripts, quoted
+    attributes, a stray "<"), which the parser reads."""
+    if _SCRIPT_OR_STYLE.search(html):
+        return None
+    text = _SIMPLE_TAG.sub("", _BLOCK_TAG.sub(" ", html))
     if "<" in text:
         return None
-    return " ".join(unescape(text).split())
+    if "&" in text:
+        text = unescape(text)
+    return " ".join(text.split())
 
 
 def slugify(title: str) -> str:

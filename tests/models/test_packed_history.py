@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 
 from app.models.database import MIGRATIONS_DIR, Database, create_catalogue_engine
-from app.models.history import FORMAT_1, pack, unpack
+from app.models.history import DICTIONARY_1, FORMAT_1, FORMAT_2, pack, unpack
 from app.services import datasets, history
 from tests.conftest import AUTHOR, make_record
 
@@ -21,9 +23,26 @@ def test_pack_round_trips_and_is_smaller_than_the_json() -> None:
     record = make_record()
     packed = pack(record)
     assert unpack(packed) == record
-    assert packed[0] == FORMAT_1
+    assert packed[0] == FORMAT_2
     assert len(packed) < len(orjson.dumps(record)) / 2
     assert unpack(pack([])) == []
+
+
+def test_history_packed_in_the_first_format_still_reads() -> None:
+    """Catalogues written before format 2 hold raw deflate against the same dictionary."""
+    record = make_record()
+    compressor = zlib.compressobj(
+        6, zlib.DEFLATED, -zlib.MAX_WBITS, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY_1
+    )
+    old = bytes((FORMAT_1,)) + compressor.compress(orjson.dumps(record)) + compressor.flush()
+    assert unpack(old) == record
+
+
+def test_each_thread_packs_with_its_own_compressor() -> None:
+    records = [make_record(title=f"Dataset {n}") for n in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        packed = list(pool.map(pack, records * 50))
+    assert [unpack(value) for value in packed] == records * 50
 
 
 def test_history_is_stored_packed_and_reads_back(database: Database) -> None:

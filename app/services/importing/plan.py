@@ -35,7 +35,7 @@ from app.services.importing.detect import detect_format
 from app.services.importing.model import ImportFormat, OnExisting, RowError, SourceItem
 from app.services.importing.sources import read_source
 from app.services.mappings import Loss, record_fields
-from app.services.new_datasets import stored_record
+from app.services.new_datasets import indexes_rebuilt_after, stored_record
 from app.services.progress import NO_PROGRESS, Progress
 from app.services.record.fields import CATALOGUE_KEYS, DERIVED_KEYS
 from app.services.record.shape import check_shape
@@ -429,7 +429,10 @@ def commit_import(
     total = len(plan.items)
     progress.report(0, total)
     edits: list[Edit] = []
-    with database.transaction() as session:
+    with (
+        database.transaction() as session,
+        indexes_rebuilt_after(session.connection(), plan.new),
+    ):
         for start in range(0, total, _STEP):
             chunk = plan.items[start : start + _STEP]
             edits.extend(_commit_chunk(session, chunk, author))
