@@ -112,28 +112,39 @@ def _mapping(pairs: list[str], path: Path) -> dict[str, str] | None:
 
 
 def _import(database: Database, args: argparse.Namespace) -> int:
-    from app.services.importing.plan import commit_import, plan_import
-
-    plan = plan_import(
-        database,
-        args.file,
-        mapping=_mapping(args.map, args.file),
-        on_existing=OnExisting(args.on_existing),
-    )
-    _print_plan(plan)
-    if not plan.ok:
-        print("nothing imported: fix the errors above and import again", file=sys.stderr)
-        return 1
+    mapping = _mapping(args.map, args.file)
+    on_existing = OnExisting(args.on_existing)
     if args.dry_run:
+        from app.services.importing.plan import plan_import
+
+        plan = plan_import(database, args.file, mapping=mapping, on_existing=on_existing)
+        _print_plan(plan)
+        if not plan.ok:
+            return _refused()
         print("dry run: nothing written")
         return 0
-    author = args.author or _user()
-    summary = commit_import(database, plan, author=author)
+    from app.services.importing.streamed import import_file
+
+    plan, summary = import_file(
+        database,
+        args.file,
+        author=args.author or _user(),
+        mapping=mapping,
+        on_existing=on_existing,
+    )
+    _print_plan(plan)
+    if summary is None:
+        return _refused()
     print(
         f"imported: {summary.created} created, {summary.updated} updated, {summary.copied} "
         f"copied, {summary.skipped} skipped, {summary.unchanged} unchanged"
     )
     return 0
+
+
+def _refused() -> int:
+    print("nothing imported: fix the errors above and import again", file=sys.stderr)
+    return 1
 
 
 def _print_plan(plan: ImportPlan) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -156,9 +156,36 @@ def _plan(
     progress: Progress,
 ) -> ImportPlan:
     import_format = detect_format(path)
+    plan = ImportPlan(format=import_format, source=path)
+    for chunk in plan_chunks(database, path, import_format, mapping, on_existing, progress):
+        plan.items.extend(chunk.items)
+        plan.errors.extend(chunk.errors)
+    return plan
+
+
+@dataclass
+class PlannedChunk:
+    """Part of a plan, as `plan_chunks` makes it. The first chunk plans no dataset: it has
+    the errors of reading the file, and `total`, how many datasets the file holds."""
+
+    items: list[PlannedItem]
+    errors: list[RowError]
+    total: int = 0
+
+
+def plan_chunks(
+    database: Database,
+    path: Path,
+    import_format: ImportFormat,
+    mapping: Mapping[str, str] | None,
+    on_existing: OnExisting,
+    progress: Progress = NO_PROGRESS,
+) -> Iterator[PlannedChunk]:
+    """The plan of `path` a chunk of datasets at a time, in the file's order, after a first
+    chunk that says how many the file has (see PlannedChunk)."""
     items, orphans = read_source(path, import_format, mapping=mapping, progress=progress)
-    plan = ImportPlan(format=import_format, errors=list(orphans), source=path)
     total = len(items)
+    yield PlannedChunk([], list(orphans), total)
     # Taken from the end as they are planned, so the file's records and the planned ones are
     # not both held for the whole file.
     items.reverse()
@@ -169,12 +196,13 @@ def _plan(
         while items:
             chunk = [items.pop() for _ in range(min(_STEP, len(items)))]
             planner.prefetch(chunk)
+            planned = PlannedChunk([], [], total)
             for item in chunk:
-                plan.items.extend(planner.plan(item, plan.errors))
+                planned.items.extend(planner.plan(item, planned.errors))
             done += len(chunk)
             progress.report(done, total)
             session.expunge_all()
-    return plan
+            yield planned
 
 
 class _Planner:
@@ -425,34 +453,50 @@ def commit_import(
         raise ValidationFailed(
             {f"row {e.row}, {e.column}": e.message for e in plan.errors[:20]}, subject="import"
         )
-    counts: dict[str, int] = {"create": 0, "update": 0, "copy": 0, "skip": 0, "unchanged": 0}
     total = len(plan.items)
     progress.report(0, total)
-    edits: list[Edit] = []
     with (
         _cyclic_gc_paused(),  # as for the plan: a quarter of a 100,000-row commit otherwise
         database.transaction() as session,
         indexes_rebuilt_after(session.connection(), plan.new),
     ):
+        writer = ChunkWriter(session, author)
         for start in range(0, total, _STEP):
-            chunk = plan.items[start : start + _STEP]
-            edits.extend(_commit_chunk(session, chunk, author))
-            for item in chunk:
-                counts[item.action] += 1
-            # Written: the objects need not stay in the session (a pending one would be lost).
-            session.flush()
-            session.expunge_all()
-            progress.report(start + len(chunk), total)
+            writer.write(plan.items[start : start + _STEP])
+            progress.report(min(start + _STEP, total), total)
         # A cancel after the last report still rolls everything back.
         progress.report(total, total)
-    return ImportSummary(
-        created=counts["create"],
-        updated=counts["update"],
-        copied=counts["copy"],
-        skipped=counts["skip"],
-        unchanged=counts["unchanged"],
-        step=Step("import", tuple(edits)),
-    )
+    return writer.summary()
+
+
+class ChunkWriter:
+    """A plan's items written a chunk at a time, in the caller's transaction; what was
+    written counted, for the summary and its undo step."""
+
+    def __init__(self, session: Session, author: str) -> None:
+        self.session = session
+        self.author = author
+        self.counts: dict[Action, int] = dict.fromkeys(get_args(Action), 0)
+        self.edits: list[Edit] = []
+
+    def write(self, chunk: list[PlannedItem]) -> None:
+        self.edits.extend(_commit_chunk(self.session, chunk, self.author))
+        for item in chunk:
+            self.counts[item.action] += 1
+        # Written: the objects need not stay in the session (a pending one would be lost).
+        self.session.flush()
+        self.session.expunge_all()
+
+    def summary(self) -> ImportSummary:
+        counts = self.counts
+        return ImportSummary(
+            created=counts["create"],
+            updated=counts["update"],
+            copied=counts["copy"],
+            skipped=counts["skip"],
+            unchanged=counts["unchanged"],
+            step=Step("import", tuple(self.edits)),
+        )
 
 
 def _commit_chunk(session: Session, chunk: list[PlannedItem], author: str) -> list[Edit]:
@@ -518,10 +562,13 @@ def describe(plan: ImportPlan) -> str:
 
 
 __all__ = [
+    "ChunkWriter",
     "ImportPlan",
     "ImportSummary",
+    "PlannedChunk",
     "PlannedItem",
     "commit_import",
     "describe",
+    "plan_chunks",
     "plan_import",
 ]
