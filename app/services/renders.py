@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
+from itertools import chain
 from pathlib import Path
 
 from sqlalchemy import Integer, Select, bindparam, select
@@ -123,18 +124,33 @@ def context_stamp(session: Session) -> str:
     return digest.hexdigest()
 
 
+# Where a dataset's fragment is in a shelf: its version, offset and length in the file, and the
+# numbers of the lines it shares (_Shelf.shares; empty for other kinds).
+_Span = tuple[int, int, int, tuple[int, ...]]
+
+
 class _Shelf:
     """The fragments of one kind under one base URL and one context stamp: an append-only
-    anonymous file and, per pk, (version, offset, length) of its fragment in it."""
+    anonymous file and, per pk, where its fragment is in it (_Span).
 
-    def __init__(self, directory: Path, stamp: str) -> None:
+    A shelf of JSON-LD nodes (`shares`) keeps the nodes that fragments share with others (a
+    page's `@included`, formats.jsonld) once, in memory, numbered; the file holds each
+    fragment's own node followed by the separator of a page's nodes, and the index the numbers
+    of the lines it shares. A page of nodes stored end to end is then one read, and its
+    `@included` a union of small tuples: no fragment is split and no line hashed per page."""
+
+    def __init__(self, directory: Path, stamp: str, *, shares: bool = False) -> None:
         self.stamp = stamp
+        self.shares = shares
         file = tempfile.TemporaryFile(dir=directory, buffering=0)  # noqa: SIM115 - finalizer
         self._file = file
         self._fd = file.fileno()
         # Closed when the last reader lets go of a dropped shelf, or by close().
         self.close = weakref.finalize(self, file.close)
-        self._index: dict[int, tuple[int, int, int]] = {}
+        self._index: dict[int, _Span] = {}
+        self._lines: list[bytes] = []  # the shared lines, by number (appended under the lock)
+        self._numbers: dict[bytes, int] = {}
+        self._sets: dict[tuple[int, ...], tuple[int, ...]] = {}  # one tuple for equal ones
         self._lock = threading.Lock()
         self._size = 0
         self.garbage = 0
@@ -164,34 +180,85 @@ class _Shelf:
     def _read_run(
         self,
         run: list[int],
-        spans: list[tuple[int, int, int] | None],
+        spans: list[_Span | None],
         found: list[bytes | None],
     ) -> None:
         first, last = spans[run[0]], spans[run[-1]]
         assert first is not None and last is not None
         start = first[1]
         data = self._read_at(last[1] + last[2] - start, start)
+        lines = self._lines
+        separator = len(jsonld.NODE_SEPARATOR)
         for position in run:
             span = spans[position]
             assert span is not None
-            found[position] = data[span[1] - start : span[1] - start + span[2]]
+            part = data[span[1] - start : span[1] - start + span[2]]
+            if self.shares:  # the fragment as it was given: its node, then its shared lines
+                part = jsonld.fragment_bytes(part[:-separator], [lines[n] for n in span[3]])
+            found[position] = part
+
+    def read_page(self, wanted: Sequence[tuple[int, int]]) -> jsonld.PageNodes | None:
+        """The nodes of `wanted` (pk, version) pairs joined as a page joins them, and the
+        lines they share, if every one is kept (else None). A shelf that `shares` only."""
+        assert self.shares
+        index = self._index
+        pieces: list[bytes] = []
+        sets: dict[tuple[int, ...], None] = {}  # an ordered set: as the nodes refer to them
+        start = end = -1  # the run of nodes stored end to end being gathered
+        for pk, version in wanted:
+            span = index.get(pk)
+            if span is None or span[0] != version:
+                return None
+            if span[1] != end:
+                if end >= 0:
+                    pieces.append(self._read_at(end - start, start))
+                start = span[1]
+            end = span[1] + span[2]
+            sets[span[3]] = None
+        if end < 0:
+            return jsonld.PageNodes(b"", [])
+        pieces.append(self._read_at(end - start, start))
+        joined = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        lines = self._lines
+        numbers = dict.fromkeys(chain.from_iterable(sets))
+        # Without the separator that follows the last node: no copy of the nodes.
+        datasets = memoryview(joined)[: len(joined) - len(jsonld.NODE_SEPARATOR)]
+        return jsonld.PageNodes(datasets, [lines[n] for n in numbers])
 
     def add(self, items: Iterable[tuple[int, int, bytes]]) -> None:
         """Keep (pk, version, fragment) items, replacing what was kept for their pks."""
         items = list(items)
         if not items:
             return
-        blob = b"".join(part for _, _, part in items)
         with self._lock:
+            if self.shares:
+                stored = [(pk, version, *self._stored(part)) for pk, version, part in items]
+            else:
+                stored = [(pk, version, part, ()) for pk, version, part in items]
+            blob = b"".join(part for _, _, part, _ in stored)
             offset = self._size
             self._write_at(blob, offset)  # written before the index points at it
             self._size += len(blob)
-            for pk, version, part in items:
+            for pk, version, part, shared in stored:
                 old = self._index.get(pk)
                 if old is not None:
                     self.garbage += old[2]
-                self._index[pk] = (version, offset, len(part))
+                self._index[pk] = (version, offset, len(part), shared)
                 offset += len(part)
+
+    def _stored(self, fragment: bytes) -> tuple[bytes, tuple[int, ...]]:
+        """Under self._lock: what the file keeps of a fragment, and its shared lines' numbers."""
+        node, lines = jsonld.split_fragment(fragment)
+        numbers = tuple(self._number(line) for line in lines)
+        return node + jsonld.NODE_SEPARATOR, self._sets.setdefault(numbers, numbers)
+
+    def _number(self, line: bytes) -> int:
+        number = self._numbers.get(line)
+        if number is None:
+            number = len(self._lines)
+            self._lines.append(line)  # before a span can refer to it
+            self._numbers[line] = number
+        return number
 
     def _read_at(self, size: int, offset: int) -> bytes:
         if _POSITIONAL:  # no lock: readers never wait for each other or for a writer
@@ -267,7 +334,8 @@ class FragmentStore:
             if shelf is None or shelf.stamp != stamp or shelf.mostly_garbage:
                 # Old shelves are not closed here: a reader may hold one. Dropped, they are
                 # closed by the garbage collector with their file.
-                shelf = self._shelves[key] = _Shelf(self._directory, stamp)
+                shares = fragment is Fragment.JSONLD_NODE
+                shelf = self._shelves[key] = _Shelf(self._directory, stamp, shares=shares)
             self._shelves.move_to_end(key)
             while len(self._shelves) > MAX_SHELVES:
                 self._shelves.popitem(last=False)
@@ -301,19 +369,17 @@ class FragmentStore:
                 fresh[pk] = part
         return fresh
 
-    def kept(
-        self, fragment: Fragment, wanted: Sequence[tuple[int, int]], *, base_url: str, tag: str
-    ) -> list[bytes] | None:
-        """The fragments of `wanted` in order if every one is kept under catalogue state `tag`
-        (no session is opened: a feed page served from kept fragments needs none), else None
-        (`fragments` then reads and renders what is missing)."""
+    def kept_page(
+        self, wanted: Sequence[tuple[int, int]], *, base_url: str, tag: str
+    ) -> jsonld.PageNodes | None:
+        """The JSON-LD nodes of `wanted` joined for a page (jsonld.PageNodes) if every one is
+        kept under catalogue state `tag` (no session is opened: a feed page served from kept
+        fragments needs none), else None (`fragments` then reads and renders what is
+        missing)."""
         stamp = self.kept_stamp(tag)
         if stamp is None:
             return None
-        found = self._shelf(fragment, base_url.rstrip("/"), stamp).read(wanted)
-        if None in found:
-            return None
-        return found  # type: ignore[return-value]  # no None left
+        return self._shelf(Fragment.JSONLD_NODE, base_url.rstrip("/"), stamp).read_page(wanted)
 
     def _forget_written(self, written: changes.ChangeSet) -> None:
         if written.catalogue != self._catalogue:

@@ -259,3 +259,33 @@ def test_without_positional_io_the_store_seeks_under_its_lock(
     for _ in range(2):
         assembled = _assembled(database, Fragment.JSONLD_NODE, OWNER, BASE, store)
         assert assembled == _rendered(database, Fragment.JSONLD_NODE, OWNER, BASE)
+
+
+def test_a_page_of_kept_nodes_is_the_page_of_their_fragments(
+    database: Database, new_dataset: dict[str, object], store: FragmentStore
+) -> None:
+    """The feed joins a page from the kept nodes (FragmentStore.kept_page): the same nodes and
+    `@included` as from the fragments, also when an edit put a node apart from the others."""
+    load_sample(database)
+    with database.transaction() as session:
+        datasets.update_dataset(session, str(new_dataset["id"]), {"title": "Apart"}, author=AUTHOR)
+    with database.read() as session:
+        rows = session.execute(select(Dataset.pk, Dataset.version).order_by(Dataset.pk))
+        wanted = [(pk, version) for pk, version in rows]
+        # The edited dataset rendered last: its node lies after the others in the file.
+        edited = datasets.get_dataset(session, str(new_dataset["id"])).pk
+        others = [pair for pair in wanted if pair[0] != edited]
+        store.fragments(session, Fragment.JSONLD_NODE, others, base_url=BASE, tag="t")
+        assert store.kept_page(wanted, base_url=BASE, tag="t") is None  # one is missing
+        parts = store.fragments(session, Fragment.JSONLD_NODE, wanted, base_url=BASE, tag="t")
+    for chosen in (wanted, wanted[1:3], [wanted[-1], *wanted[:2]]):
+        kept = store.kept_page(chosen, base_url=BASE, tag="t")
+        assert kept is not None
+        expected = jsonld.page_nodes(parts[pk] for pk, _ in chosen)
+        assert bytes(kept.datasets) == bytes(expected.datasets)
+        assert list(kept.shared) == list(expected.shared)
+        assert expected.shared
+    stale = [(pk, version + 1) for pk, version in wanted[:2]]
+    assert store.kept_page(stale, base_url=BASE, tag="t") is None
+    assert store.kept_page(wanted, base_url=BASE, tag="another state") is None
+    assert store.kept_page([], base_url=BASE, tag="t") == jsonld.PageNodes(b"", [])

@@ -27,7 +27,7 @@ The dataset nodes are mappings.dcat's (the mapping the DCAT import reads back).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -42,6 +42,7 @@ from app.services.mappings.rows import row_record, row_titles
 
 CONTENT_TYPE = "application/ld+json"
 CONTEXT_PATH = resource(JSONLD_CONTEXT)
+NODE_SEPARATOR = b","  # between the dataset nodes of a page (a JSON array)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,19 @@ def dataset_nodes(rows: Iterable[DatasetRow], *, base_url: str) -> Iterator[byte
 
 def node_fragment(node: dict[str, Any], shared: dict[str, dict[str, str]]) -> bytes:
     """A dataset's fragment of a page: `node` and, a line each, the nodes it `shared`."""
-    return b"\n".join([orjson.dumps(node), *(orjson.dumps(n) for n in shared.values())])
+    return fragment_bytes(orjson.dumps(node), [orjson.dumps(n) for n in shared.values()])
+
+
+def fragment_bytes(node: bytes, shared: Sequence[bytes]) -> bytes:
+    """A fragment from its dataset node and the lines of the nodes it shares (`split_fragment`
+    in reverse)."""
+    return b"\n".join([node, *shared]) if shared else node
+
+
+def split_fragment(fragment: bytes) -> tuple[bytes, list[bytes]]:
+    """A fragment's dataset node, and the lines of the nodes it shares."""
+    node, tail = _split(fragment)
+    return node, [] if tail is None else tail.split(b"\n")
 
 
 def jsonld_page(
@@ -149,8 +162,31 @@ def page_document(
     yield _included(shared) + b"}"
 
 
+@dataclass(frozen=True, slots=True)
+class PageNodes:
+    """The dataset nodes of a page, joined by commas, and the nodes they share, each once, in
+    the order they are first referred to (what `page_document` makes of their fragments)."""
+
+    datasets: bytes | memoryview
+    shared: Sequence[bytes]
+
+
+def page_nodes(fragments: Iterable[bytes]) -> PageNodes:
+    """The PageNodes of fragments from `dataset_nodes`."""
+    datasets: list[bytes] = []
+    tails: list[bytes] = []
+    for fragment in fragments:
+        node, tail = _split(fragment)
+        datasets.append(node)
+        if tail is not None:
+            tails.append(tail)
+    # One split of all the tails: bytes.split walks the bytes in C, a call per tail costs more.
+    shared = list(dict.fromkeys(b"\n".join(tails).split(b"\n"))) if tails else []
+    return PageNodes(NODE_SEPARATOR.join(datasets), shared)
+
+
 def page_bytes(
-    nodes: Sequence[bytes],
+    nodes: PageNodes,
     *,
     base_url: str,
     page_url: str,
@@ -159,18 +195,8 @@ def page_bytes(
     catalogue: CatalogueInfo | None = None,
 ) -> bytes:
     """`page_document` in one piece, for a page that is sent whole (the feed's): one join."""
-    datasets: list[bytes] = []
-    tails: list[bytes] = []
-    for fragment in nodes:
-        node, tail = _split(fragment)
-        datasets.append(node)
-        if tail is not None:
-            tails.append(tail)
-    # One split of all the tails: bytes.split walks the bytes in C, a call per tail costs more.
-    shared = dict.fromkeys(b"\n".join(tails).split(b"\n")) if tails else {}
     opening = _opening(base_url, page_url, first_url, next_url, catalogue)
-    body = b",".join(datasets)
-    return b"".join((opening, b',"dataset":[', body, b"]", _included(shared), b"}"))
+    return b"".join((opening, b',"dataset":[', nodes.datasets, b"]", _included(nodes.shared), b"}"))
 
 
 def _opening(
@@ -212,7 +238,7 @@ def _dataset(fragment: bytes, shared: dict[bytes, None]) -> bytes:
     return node
 
 
-def _included(shared: dict[bytes, None]) -> bytes:
+def _included(shared: Collection[bytes]) -> bytes:
     """The shared nodes as JSON-LD 1.1 `@included`: nodes of the graph that no property of
     the catalogue points at (each dataset refers to them by IRI)."""
     if not shared:

@@ -30,7 +30,7 @@ import threading
 from array import array
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -261,14 +261,17 @@ class Feed:
         """The page of the `wanted` (pk, version) pairs from the kept fragments (those missing
         are rendered); `more`: whether a page follows."""
         pks = [pk for pk, _ in wanted]
-        kind = renders.Fragment.JSONLD_NODE
-        nodes = self._fragments.kept(kind, wanted, base_url=request.base, tag=state.tag)
+        nodes = self._fragments.kept_page(wanted, base_url=request.base, tag=state.tag)
         if nodes is None:  # some to render: a session (opening one costs more than the page)
             with self._database.read() as session:
                 parts = self._fragments.fragments(
-                    session, kind, wanted, base_url=request.base, tag=state.tag
+                    session,
+                    renders.Fragment.JSONLD_NODE,
+                    wanted,
+                    base_url=request.base,
+                    tag=state.tag,
                 )
-            nodes = [parts[pk] for pk in pks if pk in parts]
+            nodes = jsonld.page_nodes(parts[pk] for pk in pks if pk in parts)
         return self._document(request, codec, nodes, pks[-1] if more else None)
 
     def _render(self, request: PageRequest, codec: CursorCodec) -> FeedPage:
@@ -286,7 +289,8 @@ class Feed:
             )
         shown = page.selected[: request.limit]
         more = len(page.selected) > request.limit
-        rendered = self._document(request, codec, page.ordered(shown), shown[-1] if more else None)
+        nodes = jsonld.page_nodes(page.ordered(shown))
+        rendered = self._document(request, codec, nodes, shown[-1] if more else None)
         if request.gzip and rendered.body is not None:
             rendered = dataclasses.replace(rendered, gzipped=gzip_bytes(rendered.body))
         return rendered
@@ -295,7 +299,7 @@ class Feed:
         self,
         request: PageRequest,
         codec: CursorCodec,
-        nodes: Sequence[bytes],
+        nodes: jsonld.PageNodes,
         next_after: int | None,
     ) -> FeedPage:
         """The page document around `nodes`, with its links (`next_after`: the cursor's pk to
