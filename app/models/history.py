@@ -85,14 +85,14 @@ def pack(value: Any) -> bytes:
     return _FORMAT_2_BYTE + _codecs.compressor.compress(orjson.dumps(value))
 
 
-_FORMAT_2_BYTE = bytes((FORMAT_2,))
+_FORMAT_1_BYTE, _FORMAT_2_BYTE = bytes((FORMAT_1,)), bytes((FORMAT_2,))
 
 
 def unpack(data: bytes) -> Any:
     """The value `pack` was given (in either format)."""
     if data[:1] == _FORMAT_2_BYTE:
         return orjson.loads(_codecs.decompressor.decompress(data[1:]))
-    if data[:1] == bytes((FORMAT_1,)):
+    if data[:1] == _FORMAT_1_BYTE:
         decompressor = zlib.decompressobj(-zlib.MAX_WBITS, DICTIONARY_1)
         return orjson.loads(decompressor.decompress(data[1:]) + decompressor.flush())
     raise ValueError(f"unknown packed format {data[:1]!r}")

@@ -129,12 +129,12 @@ def plan_import(
     """Read `path`, check every dataset in it against the catalogue, and say what a commit
     would do. Writes nothing. ImportRejected if the file as a whole cannot be read;
     problems with single rows are in `plan.errors`."""
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         return _plan(database, path, mapping, on_existing, progress)
 
 
 @contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
+def cyclic_gc_paused() -> Iterator[None]:
     """Python's cycle collector off while a file is planned or committed: planning makes
     millions of dicts and lists, none in a cycle, and each full collection walks all the
     records held so far (a quarter of the time of a 100,000-row plan, and of its commit, which
@@ -456,7 +456,7 @@ def commit_import(
     total = len(plan.items)
     progress.report(0, total)
     with (
-        _cyclic_gc_paused(),  # as for the plan: a quarter of a 100,000-row commit otherwise
+        cyclic_gc_paused(),  # as for the plan: a quarter of a 100,000-row commit otherwise
         database.transaction() as session,
         indexes_rebuilt_after(session.connection(), plan.new),
     ):
@@ -568,6 +568,7 @@ __all__ = [
     "PlannedChunk",
     "PlannedItem",
     "commit_import",
+    "cyclic_gc_paused",
     "describe",
     "plan_chunks",
     "plan_import",

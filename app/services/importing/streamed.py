@@ -31,6 +31,7 @@ from app.services.importing.plan import (
     ImportSummary,
     PlannedChunk,
     commit_import,
+    cyclic_gc_paused,
     plan_chunks,
     plan_import,
 )
@@ -63,7 +64,7 @@ def import_file(
         return plan, commit_import(database, plan, author=author) if plan.ok else None
     import_format = detect_format(path)
     plan = ImportPlan(format=import_format, source=path)
-    with _Planner(database.url, path, import_format, mapping, on_existing) as chunks:
+    with _PlanningWorker(database.url, path, import_format, mapping, on_existing) as chunks:
         return plan, _write(database, plan, chunks, author)
 
 
@@ -76,10 +77,9 @@ def _write(
 ) -> ImportSummary | None:
     head = next(chunks)
     plan.errors.extend(head.errors)
-    enabled = gc.isenabled()
-    gc.disable()  # the plan's records are held for the undo step: see plan._cyclic_gc_paused
     try:
         with (
+            cyclic_gc_paused(),  # the plan's records are held for the undo step
             database.transaction() as session,
             indexes_rebuilt_after(session.connection(), head.total),
         ):
@@ -91,12 +91,9 @@ def _write(
                     writer.write(chunk.items)
             if plan.errors:
                 raise _Refused
-        return writer.summary()
     except _Refused:
         return None
-    finally:
-        if enabled:
-            gc.enable()
+    return writer.summary()
 
 
 @dataclass(frozen=True)
@@ -108,7 +105,7 @@ class _Failed:
     expected: bool = False
 
 
-class _Planner:
+class _PlanningWorker:
     """The worker that plans the file, as an iterator of its chunks; stopped on the way out,
     whatever happens."""
 
@@ -174,7 +171,9 @@ def _plan_into(
     out: Any,
 ) -> None:
     """The worker: each chunk of the plan of `path` put on `out`, then None (or a _Failed)."""
-    gc.disable()  # as plan_import: millions of dicts and lists, none in a cycle
+    # As plan_import (cyclic_gc_paused), for the worker's whole life: millions of dicts and
+    # lists, none in a cycle.
+    gc.disable()
     database = Database(url)
     try:
         for chunk in plan_chunks(database, path, import_format, mapping, on_existing):
