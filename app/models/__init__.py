@@ -14,6 +14,7 @@ from app.models.access import (
     team_members,
 )
 from app.models.base import Base
+from app.models.catalogue_version import CatalogueCounter, CatalogueVersion, Tombstone
 from app.models.dataset import Dataset, Link, Resource
 from app.models.history import DatasetVersion
 from app.models.managed_lists import Licence, Masthead, Topic
@@ -23,6 +24,8 @@ from app.models.sync import Remote, SyncLink
 __all__ = [
     "ApiKey",
     "Base",
+    "CatalogueCounter",
+    "CatalogueVersion",
     "Dataset",
     "DatasetVersion",
     "Group",
@@ -35,6 +38,7 @@ __all__ = [
     "ServerSetting",
     "SyncLink",
     "Team",
+    "Tombstone",
     "Topic",
     "User",
     "UserRuleset",

@@ -21,6 +21,9 @@ class Dataset(Base):
         Index("ix_datasets_updated_at", "updated_at", "pk"),
         Index("ix_datasets_state", "state", "pk"),
         Index("ix_datasets_created_at", "created_at", "pk"),
+        Index("ix_datasets_catalogue_version", "catalogue_version", "pk"),
+        Index("ix_datasets_changed_at", "changed_at", "pk"),
+        Index("ix_datasets_embargo_until", "embargo_until", "pk"),
         {"sqlite_autoincrement": True},
     )
 
@@ -48,6 +51,10 @@ class Dataset(Base):
     updated_at: Mapped[str] = mapped_column(String(24))
     site: Mapped[str] = mapped_column(String(100), default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The catalogue version of its last change (services.catalogue_version), and that
+    # version's time: what the incremental feeds and OAI-PMH select on.
+    catalogue_version: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[str] = mapped_column(String(24), default="")
 
     resources: Mapped[list[Resource]] = relationship(
         back_populates="dataset",

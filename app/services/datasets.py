@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.models import Dataset
-from app.services import history, new_datasets
+from app.services import catalogue_version, history, new_datasets
 from app.services.batches import IN_CHUNK, batched
 from app.services.changes import note_datasets
 from app.services.clock import now_iso
@@ -194,8 +194,14 @@ def update_dataset(
     unknown = unknown_people(merged, people.users, people.teams)
     if unknown:
         raise ValidationFailed(unknown)
+    # The version first: on PostgreSQL its lock is taken before any dataset row's.
+    written = catalogue_version.stamp(session)
+    was_public = catalogue_version.is_public(dataset)
     apply_record(session, dataset, merged, people)
     dataset.updated_at = now_iso() if touch else (merged.get("updatedAt") or now_iso())
+    catalogue_version.mark(dataset, written)
+    if was_public and not catalogue_version.is_public(dataset):
+        catalogue_version.left(session, dataset.id, written)
     return _record_version(session, dataset, action=action, author=author, changes=changes)
 
 
@@ -234,6 +240,9 @@ def delete_dataset(
     expected_version: as for update_dataset, refused (StaleEdit) if the dataset moved on."""
     dataset = get_dataset(session, dataset_id)
     _check_version(dataset, expected_version)
+    written = catalogue_version.stamp(session)
+    if catalogue_version.is_public(dataset):
+        catalogue_version.left(session, dataset.id, written)
     history.record_version(
         session,
         dataset_pk=dataset.pk,

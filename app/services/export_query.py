@@ -31,6 +31,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     Text,
+    and_,
     bindparam,
     func,
     select,
@@ -44,6 +45,7 @@ from app.models import Dataset, Link, Masthead, Resource, Team, Topic
 from app.models.database import Database
 from app.services import datasets
 from app.services import search as search_module
+from app.services.catalogue_version import Since, changed_clause
 from app.services.clock import today_iso
 from app.services.errors import CatalogueError, PermissionDenied
 from app.services.mappings.datapress import for_reader
@@ -118,6 +120,7 @@ class DatasetRow(NamedTuple):
     created_at: str
     updated_at: str
     site: str
+    changed_at: str  # when this catalogue last changed it (services.catalogue_version)
     resources: tuple[ResourceRow, ...]
     links: tuple[LinkRow, ...]
 
@@ -156,6 +159,7 @@ class DatasetSummary(NamedTuple):
     created_at: str
     updated_at: str
     site: str
+    changed_at: str
     resource_count: int
     link_count: int
 
@@ -184,6 +188,7 @@ _DATASET_COLUMNS = (
     Dataset.created_at,
     Dataset.updated_at,
     Dataset.site,
+    Dataset.changed_at,
 )
 
 # The children's columns: the dataset's pk, then the row type's fields in their order.
@@ -506,6 +511,7 @@ def _build(
         created_at,
         updated_at,
         site,
+        changed_at,
     ) in rows:
         tags = tag_lists.get(tags_text) if tags_text.__class__ is str else None
         if tags is None:
@@ -539,6 +545,7 @@ def _build(
                     created_at,
                     updated_at,
                     site,
+                    changed_at,
                     get_resources(pk, none),
                     get_links(pk, none),
                 ),
@@ -596,7 +603,8 @@ def record_as_seen(record: Record, granted: Permission) -> Record:
 # -- search (CKAN package_search) --------------------------------------------------------------
 
 SORT_FIELDS: dict[str, Any] = {
-    "metadata_modified": Dataset.updated_at,
+    # When this catalogue last changed the dataset, as CKAN's own (formats.ckan).
+    "metadata_modified": Dataset.changed_at,
     "metadata_created": Dataset.created_at,
     "title_string": Dataset.title,
     "title": Dataset.title,
@@ -621,6 +629,7 @@ def search(
     sort: str = DEFAULT_SORT,
     start: int = 0,
     rows: int = 10,
+    since: Since | None = None,
 ) -> SearchPage:
     """One page of the datasets visible to `principal` that match `q` (services.search: every
     word the beginning of a word of the id, title, description or tags; `*:*` and blank match
@@ -632,6 +641,8 @@ def search(
         raise InvalidQuery("start and rows must not be negative")
     query = search_module.query_terms(q)
     visible = visible_clause(principal)
+    if since is not None:  # CKAN's fq=metadata_modified:[T TO *]
+        visible = and_(visible, changed_clause(since, today_iso()))
     counting = (
         select(func.count())
         .select_from(Dataset)

@@ -40,6 +40,7 @@ from app.models import (
 )
 from app.models.history import pack
 from app.models.search_index import SQLITE_INDEX_ROWS, SQLITE_INSERT_TRIGGER
+from app.services import catalogue_version
 from app.services.errors import ValidationFailed
 from app.services.record.canonical import canonical_record
 from app.services.record.fields import Kind
@@ -68,6 +69,7 @@ DATASET_COLUMNS = (
     *(attribute for _, attribute, _ in _SCALARS),
     *(attribute for _, parts in OBJECT_COLUMNS for _, attribute in parts),
 )
+STAMPED_COLUMNS = (*DATASET_COLUMNS, "catalogue_version", "changed_at")
 RESOURCE_COLUMNS = (
     "dataset_pk",
     "rid",
@@ -279,8 +281,11 @@ class _Rows:
         self.versions.append(_version_row(new, author, action, at))
 
     def insert(self, connection: Connection) -> None:
+        # The catalogue version is the transaction's, known only now (services.catalogue_version).
+        written = catalogue_version.stamp(connection)
+        stamped = (written.version, written.at)
         tables = (
-            (Dataset.__tablename__, DATASET_COLUMNS, self.datasets),
+            (Dataset.__tablename__, STAMPED_COLUMNS, [row + stamped for row in self.datasets]),
             (Resource.__tablename__, RESOURCE_COLUMNS, self.resources),
             (Link.__tablename__, LINK_COLUMNS, self.links),
             (DatasetVersion.__tablename__, VERSION_COLUMNS, self.versions),

@@ -185,6 +185,7 @@ def _row(pk: int) -> DatasetRow:
         created_at="2025-01-01T00:00:00.000Z",
         updated_at="2025-01-01T00:00:00.000Z",
         site="",
+        changed_at="2025-01-01T00:00:00.000Z",
         resources=(
             ResourceRow(
                 "r01", 0, "File", "", "https://x.example/f", None, None, None, "csv", None, 1, None

@@ -29,7 +29,7 @@ def help_url(base_url: str, action: str) -> str:
 def package_dict(row: DatasetRow, base_url: str, today: str | None = None) -> dict[str, Any]:
     """The package of `row` as CKAN's `package_show` gives it (mappings.ckan). `today`: for
     the embargo, once per response rather than once per package."""
-    shown = Shown(dataset_webpage(base_url, row.id), row_titles(row))
+    shown = Shown(dataset_webpage(base_url, row.id), row_titles(row), row.changed_at)
     return show_package(row_record(row), shown, today=today)
 
 

@@ -154,11 +154,16 @@ class PortalVocabulary:
 class Shown:
     """What `package_show` adds to the package fields: read-only facts of the dataset."""
 
-    __slots__ = ("titles", "webpage")
+    __slots__ = ("modified", "titles", "webpage")
 
-    def __init__(self, webpage: str, titles: Titles = NO_TITLES) -> None:
+    def __init__(
+        self, webpage: str, titles: Titles = NO_TITLES, modified: str | None = None
+    ) -> None:
         self.webpage = webpage
         self.titles = titles
+        # CKAN's metadata_modified is when the portal's copy last changed: here, when this
+        # catalogue last changed the dataset (services.catalogue_version), else its updatedAt.
+        self.modified = modified
 
 
 # -- timestamps ----------------------------------------------------------------------------------
@@ -456,7 +461,7 @@ def show_package(
             "author": None,
             "author_email": None,
             "metadata_created": record.get("createdAt"),
-            "metadata_modified": record.get("updatedAt"),
+            "metadata_modified": shown.modified or record.get("updatedAt"),
             "num_tags": len(package["tags"]),
             "num_resources": len(resources),
         }

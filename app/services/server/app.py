@@ -51,7 +51,7 @@ from starlette.routing import Route
 from starlette.types import Scope
 
 from app.models.database import Database
-from app.services import datasets, dump_cache, export_query
+from app.services import catalogue_version, datasets, dump_cache, export_query
 from app.services.api_keys import authenticate
 from app.services.cursor import CursorCodec, InvalidCursor, UnknownCursor, codec_for
 from app.services.errors import (
@@ -74,6 +74,14 @@ from app.services.server.dumps import (
 )
 from app.services.server.encoding import GZipMiddleware, accepts_gzip
 from app.services.server.feed import FEED_PATH, Feed, PageRequest
+from app.services.server.incremental import (
+    VERSION_HEADER,
+    VersionHeaderMiddleware,
+    VersionReader,
+    deleted_since_answer,
+    fq_since,
+    since_of,
+)
 from app.services.server.limits import (
     QUERY_TIME_LIMIT,
     SEARCH_TIME_LIMIT,
@@ -86,10 +94,12 @@ from app.services.server.limits import (
 )
 from app.services.server.params import (
     ACTION_PARAMS,
+    FQ,
     ID,
     MAX_PAGE_SIZE,
     MAX_SEARCH_ROWS,
     NAME_OR_ID,
+    SINCE,
     int_param,
     optional_int_param,
     sort_param,
@@ -162,6 +172,7 @@ class _Service:
         self.feed = Feed(
             database, self.dumps, page_size=settings.page_size, catalogue=settings.catalogue
         )
+        self.versions = VersionReader(database, self.dumps)
         # Every statement of a request is time-limited and dropped when its client leaves.
         self.limits = QueryLimits(settings.query_time_limit, settings.search_time_limit)
         QueryLimits.install(database.engine)
@@ -230,6 +241,7 @@ def create_app(
         _route("/api/v1/dataset.csv", GET=d.dataset_csv),
         _route(FEED_PATH, GET=h.dataset_jsonld),
         _route("/api/v1/context.jsonld", GET=h.context),
+        _route("/api/v1/deleted.json", GET=h.deleted),
         _route("/api/datasets/export.json", GET=d.export_json),
         _route("/api/datasets/export.datasets.csv", GET=d.export_datasets_csv),
         _route("/api/datasets/export.resources.csv", GET=d.export_resources_csv),
@@ -259,12 +271,13 @@ def create_app(
     middleware = [
         Middleware(RequestLogMiddleware, hook=on_request),
         Middleware(LimitsMiddleware, limits=service.limits),
+        Middleware(VersionHeaderMiddleware, versions=service.versions),
         Middleware(
             CORSMiddleware,
             allow_origins=["*"],
             allow_methods=["GET", "HEAD"],
             allow_headers=["Authorization"],
-            expose_headers=["Link", "Content-Disposition", "ETag"],
+            expose_headers=["Link", "Content-Disposition", "ETag", VERSION_HEADER],
         ),
         # Level 6, zlib's own default: level 9 (Starlette's) takes twice the time for 0.4 %.
         Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6),
@@ -323,6 +336,7 @@ class _Handlers:
         limit = int_param(request, "limit", self.service.settings.page_size, 1, MAX_PAGE_SIZE)
         token = request.query_params.get("after")
         after_pk = codec.decode(token) if token is not None else 0
+        since, echo = await since_of(request, self.service.database)
         wanted = PageRequest(
             ANONYMOUS,
             self.service.base_url(request),
@@ -330,6 +344,8 @@ class _Handlers:
             after_pk,
             limit,
             accepts_gzip(request.headers.get("accept-encoding", "")),
+            since,
+            echo,
         )
         state = self.service.dumps.state()
         page_headers: dict[str, str] = {}
@@ -344,6 +360,13 @@ class _Handlers:
             media_type=jsonld.CONTENT_TYPE,
             headers={"Link": page.link_header, **encoding, **page_headers},
         )
+
+    async def deleted(self, request: Request) -> Response:
+        """The ids that left the published set after `since` (0: ever) and are not back."""
+        await self.service.principal(request)  # a wrong key is a 401 here too; it widens nothing
+        since = int_param(request, SINCE.name, 0)
+        body = await run_in_threadpool(deleted_since_answer, self.service.database, since)
+        return _json(body, request)
 
     async def context(self, request: Request) -> Response:
         return Response(
@@ -376,14 +399,19 @@ class _Handlers:
         principal = await self.service.principal(request)
         base = self.service.base_url(request)
         q = request.query_params.get("q", "")
+        modified = fq_since(FQ.text(request))
         sort = sort_param(request)
         start = int_param(request, "start", 0)
         rows = int_param(request, "rows", 10, 0, MAX_SEARCH_ROWS)
 
         def search() -> export_query.SearchPage:
             with self.service.database.read() as session:
+                since = None
+                if modified is not None:
+                    moment, inclusive = modified
+                    since = catalogue_version.since_time(session, moment, inclusive=inclusive)
                 return export_query.search(
-                    session, principal, q=q, sort=sort, start=start, rows=rows
+                    session, principal, q=q, sort=sort, start=start, rows=rows, since=since
                 )
 
         # Through the search gate: slow searches cannot take the worker pool (server.limits).

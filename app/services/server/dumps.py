@@ -34,6 +34,7 @@ from app.services.dump_cache import CatalogueState, DumpCache
 from app.services.formats import Chunks, csv_format, datapress_json, write_to, xlsx
 from app.services.renders import Fragment
 from app.services.server.encoding import accepts_gzip
+from app.services.server.incremental import changed_fragments, since_of
 from app.services.visibility import ANONYMOUS, Principal
 
 READ_CHUNK = 256 * 1024
@@ -104,6 +105,23 @@ class DumpHandlers:
 
     # seed 000: the published open data, the same whoever asks
     async def dataset_csv(self, request: Request) -> Response:
+        since, _ = await since_of(request, self.service.database)
+        if since is not None:  # what changed since: streamed, never kept
+            await self.service.principal(request)  # a wrong key is a 401; it widens nothing
+            parts = changed_fragments(
+                self.service.database,
+                since,
+                Fragment.DATASETS_CSV,
+                base_url=self.service.base_url(request),
+            )
+            return StreamingResponse(
+                csv_format.datasets_document(parts),
+                media_type=csv_format.CONTENT_TYPE,
+                headers={
+                    "Cache-Control": "no-cache",
+                    "Content-Disposition": 'attachment; filename="dataset.csv"',
+                },
+            )
         return await self._text_dump(
             request,
             Fragment.DATASETS_CSV,

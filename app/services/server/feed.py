@@ -39,7 +39,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.models import Dataset
 from app.models.database import Database
-from app.services import dump_cache, renders
+from app.services import catalogue_version, dump_cache, renders
+from app.services.catalogue_version import Since
 from app.services.clock import today_iso
 from app.services.cursor import CursorCodec
 from app.services.dump_cache import CatalogueState, gzip_bytes
@@ -62,12 +63,17 @@ class PageRequest:
     after_pk: int  # the cursor decoded
     limit: int
     gzip: bool = False  # the client accepts gzip (a representation, not part of the key)
+    # An incremental feed: only what changed after this point (services.catalogue_version),
+    # and the parameters that asked for it, which every link of the page carries on.
+    since: Since | None = None
+    echo: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
         # The caller's visibility key: callers who may see different rows never share a page.
         who = principal_key(self.principal)
-        return f"{FEED_PATH}\n{self.limit}\n{self.token}\n{self.base}\n{who}"
+        echo = urlencode(self.echo)
+        return f"{FEED_PATH}\n{self.limit}\n{self.token}\n{self.base}\n{who}\n{echo}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +126,9 @@ class _Selection:
         return wanted, end < len(self.pks), pks.tobytes() + versions.tobytes()
 
 
+_Wanted = tuple[Principal, Since | None]  # whose selection, and since when
+
+
 @functools.lru_cache(maxsize=64)
 def _selection_statement(principal: Principal, today: str) -> Select[int, int]:
     """Everything `principal` may harvest (published, visible, out of embargo), by pk."""
@@ -146,7 +155,7 @@ class Feed:
         self._fragments = renders.store_for(database)
         self._lock = threading.Lock()
         self._selecting = threading.Lock()  # one selection query at a time
-        self._selections: OrderedDict[Principal, _Selection] = OrderedDict()
+        self._selections: OrderedDict[_Wanted, _Selection] = OrderedDict()
         self.selections_read = 0  # for tests and the benchmark
         # Pages last sent to clients that do not accept gzip, by _content_key.
         self._plain: OrderedDict[str, FeedPage] = OrderedDict()
@@ -157,11 +166,18 @@ class Feed:
     ) -> FeedPage:
         """The page `request` asks for, under catalogue state `state` (None: a catalogue whose
         changes cannot be watched, where nothing is cached)."""
+        wanted_set = (request.principal, request.since)
         if state is None:
-            return await run_in_threadpool(self._render, request, codec)
-        selection = self._kept_selection(request.principal, state)
-        if selection is None:  # one query over the catalogue: off the event loop
-            selection = await run_in_threadpool(self._select, request.principal, state)
+            if request.since is None:
+                return await run_in_threadpool(self._render, request, codec)
+            # What changed is one indexed query: read it for this request alone.
+            changed = await run_in_threadpool(self._select, wanted_set, None)
+            wanted, more, _ = changed.after(request.after_pk, request.limit)
+            return await run_in_threadpool(self._sliced, request, codec, wanted, more)
+        # One query over the catalogue (or what changed) when none is kept: off the event loop.
+        selection = self._kept_selection(wanted_set, state)
+        if selection is None:
+            selection = await run_in_threadpool(self._select, wanted_set, state)
         wanted, more, signature = selection.after(request.after_pk, request.limit)
         stamp = self._fragments.kept_stamp(state.tag)
         if stamp is None:  # computed once per state: no session for the requests that follow
@@ -213,22 +229,30 @@ class Feed:
 
     # -- the selection ---------------------------------------------------------------------------
 
-    def _kept_selection(self, principal: Principal, state: CatalogueState) -> _Selection | None:
+    def _kept_selection(self, wanted: _Wanted, state: CatalogueState) -> _Selection | None:
         with self._lock:
-            kept = self._selections.get(principal)
+            kept = self._selections.get(wanted)
             if kept is None or kept.tag != state.tag:
                 return None
-            self._selections.move_to_end(principal)
+            self._selections.move_to_end(wanted)
             return kept
 
-    def _select(self, principal: Principal, state: CatalogueState) -> _Selection:
-        """Read what `principal` sees (in a worker thread) and keep it, unless something was
-        committed meanwhile (then it serves this request only: it may be of a later state)."""
+    def _select(self, wanted: _Wanted, state: CatalogueState | None) -> _Selection:
+        """Read what a caller sees (in a worker thread) and keep it, unless something was
+        committed meanwhile (then it serves this request only: it may be of a later state),
+        or the state is not known (None: kept for nobody)."""
         with self._selecting:
-            kept = self._kept_selection(principal, state)  # read by a request that went first
-            if kept is not None:
-                return kept
-            statement = _selection_statement(principal, today_iso())
+            if state is not None:
+                kept = self._kept_selection(wanted, state)  # read by a request that went first
+                if kept is not None:
+                    return kept
+            principal, since = wanted
+            today = today_iso()
+            statement = (
+                _selection_statement(principal, today)
+                if since is None
+                else catalogue_version.changed_statement(since, today)
+            )
             with self._database.read() as session:
                 result = session.connection().execute(statement)
                 # Two integers a row, as the driver gives them: SQLAlchemy's Row objects cost
@@ -237,13 +261,15 @@ class Feed:
                 result.close()
             self.selections_read += 1
             selection = _Selection(
-                state.tag, array("q", [r[0] for r in rows]), array("q", [r[1] for r in rows])
+                state.tag if state is not None else "",
+                array("q", [r[0] for r in rows]),
+                array("q", [r[1] for r in rows]),
             )
             now = self._dumps.state()
-            if now is not None and now.tag == state.tag:
+            if state is not None and now is not None and now.tag == state.tag:
                 with self._lock:
-                    self._selections[principal] = selection
-                    self._selections.move_to_end(principal)
+                    self._selections[wanted] = selection
+                    self._selections.move_to_end(wanted)
                     while len(self._selections) > MAX_SELECTIONS:
                         self._selections.popitem(last=False)
             return selection
@@ -273,6 +299,21 @@ class Feed:
                 )
             nodes = jsonld.page_nodes(parts[pk] for pk in pks if pk in parts)
         return self._document(request, codec, nodes, pks[-1] if more else None)
+
+    def _sliced(
+        self, request: PageRequest, codec: CursorCodec, wanted: list[tuple[int, int]], more: bool
+    ) -> FeedPage:
+        """As `_slice`, in a catalogue whose state is not known (worker thread)."""
+        with self._database.read() as session:
+            parts = self._fragments.fragments(
+                session, renders.Fragment.JSONLD_NODE, wanted, base_url=request.base
+            )
+        pks = [pk for pk, _ in wanted]
+        nodes = jsonld.page_nodes(parts[pk] for pk in pks if pk in parts)
+        rendered = self._document(request, codec, nodes, pks[-1] if more else None)
+        if request.gzip and rendered.body is not None:
+            rendered = dataclasses.replace(rendered, gzipped=gzip_bytes(rendered.body))
+        return rendered
 
     def _render(self, request: PageRequest, codec: CursorCodec) -> FeedPage:
         """A page of a catalogue whose state is not known: one query of its own (worker thread)."""
@@ -307,12 +348,12 @@ class Feed:
         next_token = next_url = None
         if next_after is not None:
             next_token = codec.encode(next_after)
-            next_url = self.url(request.base, request.limit, next_token)
-        first_url = self.url(request.base, request.limit, None)
+            next_url = self.url(request.base, request.limit, next_token, request.echo)
+        first_url = self.url(request.base, request.limit, None, request.echo)
         body = jsonld.page_bytes(
             nodes,
             base_url=request.base,
-            page_url=self.url(request.base, request.limit, request.token),
+            page_url=self.url(request.base, request.limit, request.token, request.echo),
             first_url=first_url,
             next_url=next_url,
             catalogue=self._catalogue,
@@ -322,8 +363,10 @@ class Feed:
             links.append(f'<{next_url}>; rel="next"')
         return FeedPage(body, ", ".join(links), next_token, next_after or 0)
 
-    def url(self, base: str, limit: int, after: str | None) -> str:
-        params: dict[str, str] = {}
+    def url(
+        self, base: str, limit: int, after: str | None, echo: tuple[tuple[str, str], ...] = ()
+    ) -> str:
+        params: dict[str, str] = dict(echo)
         if after is not None:
             params["after"] = after
         if limit != self._page_size:

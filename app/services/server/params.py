@@ -170,10 +170,14 @@ SORT = Param("sort", "string", pattern=SORT_PATTERN, max_length=MAX_SORT_CHARS)
 OFFSET = Param("offset", "integer")
 LIST_LIMIT = Param("limit", "integer")
 ID = Param("id", "string", max_length=200)
+# The incremental harvest (server.incremental): a catalogue version, or a time.
+SINCE = Param("since", "integer")
+MODIFIED_SINCE = Param("modified_since", "string", max_length=40)
+FQ = Param("fq", "string", max_length=200)
 NAME_OR_ID = Param("name_or_id", "string", max_length=200)
 # The CKAN actions' parameters, by action (api_extras.ckan_post checks a POST body by them).
 ACTION_PARAMS: dict[str, tuple[Param, ...]] = {
-    "package_search": (Q, ROWS, START, SORT),
+    "package_search": (Q, FQ, ROWS, START, SORT),
     "current_package_list_with_resources": (OFFSET, LIST_LIMIT),
     "package_show": (ID, NAME_OR_ID),
 }
@@ -190,6 +194,9 @@ QUERY_PARAMETERS: dict[str, Param] = {
     "listLimit": LIST_LIMIT,
     "packageId": ID,
     "nameOrId": NAME_OR_ID,
+    "since": SINCE,
+    "modifiedSince": MODIFIED_SINCE,
+    "fq": FQ,
 }
 # components.schemas of the CKAN actions' POST bodies.
 BODY_SCHEMAS = {

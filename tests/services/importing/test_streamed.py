@@ -96,7 +96,7 @@ def test_an_error_in_a_late_chunk_writes_nothing(tmp_path: Path) -> None:
         indexes = session.connection().exec_driver_sql(
             "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'datasets'"
         )
-        assert indexes.scalar() == 6  # the unique id's and five others: none left dropped
+        assert indexes.scalar() == 9  # the unique id's and eight others: none left dropped
     target.dispose()
 
 

@@ -1,0 +1,208 @@
+"""The catalogue version (docs/ARCHITECTURE.md: catalogue version): one integer that every
+committed change of the datasets moves on, what each dataset changed last at, and the
+tombstones of the datasets that left the published set.
+
+A transaction that writes a dataset takes a version first (`stamp`): the counter row's UPDATE
+holds that row until the transaction ends, so versions are handed out in commit order, and a
+reader that sees version N sees every change up to N. The version's time (`at`) never goes
+back, so a time and a version say the same thing. Every dataset written is stamped with the
+version and its time; a dataset that was public (policy.public: published, public, out of
+embargo) before a write and is not after it, or is deleted, leaves a tombstone (`left`).
+
+What changed since version N (`changed_clause`) is then what was stamped after N, and what
+came out of embargo since N's day: an embargo passes with time, not by a write. What left
+since N (`deleted_since`) is the tombstones after N whose dataset is not public now.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    event,
+    exists,
+    func,
+    insert,
+    select,
+    union,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from app.models import CatalogueCounter, CatalogueVersion, Dataset, Tombstone
+from app.services import policy
+from app.services.clock import iso, now_iso, parse_utc, today_iso
+from app.services.errors import CatalogueError
+from app.services.visibility import ANONYMOUS, visible_clause
+
+_HELD = "catalogue_version.stamp"  # Connection.info key: the version this transaction holds
+_ONE_MS = timedelta(milliseconds=1)
+
+
+class VersionAhead(CatalogueError):
+    """A `since` past the catalogue's version: a version of another catalogue, or of this one
+    before it was restored from an older copy. Answering "nothing changed" would hide every
+    change from the caller."""
+
+    code = "invalid_query"
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """The version a transaction writes under, and its time (ISO UTC) and local day."""
+
+    version: int
+    at: str
+    day: str
+
+
+def stamp(bind: Session | Connection) -> Stamp:
+    """The version this transaction writes under: taken at its first call, the same after."""
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    held: Stamp | None = connection.info.get(_HELD)
+    # A savepoint rolled back since may have taken the counter back: then take it again.
+    if held is not None and current(connection) == held.version:
+        return held
+    # One statement takes the row (and, on PostgreSQL, its lock until the transaction ends:
+    # SQLite's writers hold the database's write lock already) and moves it on.
+    taken = connection.execute(
+        update(CatalogueCounter)
+        .where(CatalogueCounter.id == 1)
+        .values(version=CatalogueCounter.version + 1)
+        .returning(CatalogueCounter.version, CatalogueCounter.at)
+    ).one()
+    version, at = taken.version, now_iso()
+    if taken.at and at <= taken.at:  # the clock went back, or two in a millisecond
+        at = iso(parse_utc(taken.at) + _ONE_MS)
+    connection.execute(update(CatalogueCounter).where(CatalogueCounter.id == 1).values(at=at))
+    day = today_iso()
+    connection.execute(insert(CatalogueVersion).values(version=version, at=at, day=day))
+    held = Stamp(version, at, day)
+    connection.info[_HELD] = held
+    return held
+
+
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _release(connection: Connection) -> None:
+    connection.info.pop(_HELD, None)
+
+
+def current(bind: Session | Connection) -> int:
+    """The catalogue's version: that of its newest committed change (this transaction's own
+    if it took one)."""
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    return int(
+        connection.scalar(select(CatalogueCounter.version).where(CatalogueCounter.id == 1)) or 0
+    )
+
+
+def is_public(dataset: Dataset, today: str | None = None) -> bool:
+    """Whether anybody may see `dataset` (policy.public), as the row stands in the session."""
+    return policy.public(
+        policy.PYTHON, dataset.state, dataset.sharing, dataset.embargo_until, today or today_iso()
+    )
+
+
+def mark(dataset: Dataset, written: Stamp) -> None:
+    """Stamp `dataset` (an ORM row being written) with the transaction's version."""
+    dataset.catalogue_version = written.version
+    dataset.changed_at = written.at
+
+
+def left(bind: Session | Connection, dataset_id: str, written: Stamp) -> None:
+    """Dataset `dataset_id` left the published set in this transaction: its tombstone."""
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    moved = connection.execute(
+        update(Tombstone)
+        .where(Tombstone.dataset_id == dataset_id)
+        .values(version=written.version, at=written.at)
+    )
+    if not moved.rowcount:
+        connection.execute(
+            insert(Tombstone).values(dataset_id=dataset_id, version=written.version, at=written.at)
+        )
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Since:
+    """A point a harvester has seen: changes stamped after `version`, and embargoes that passed
+    after day `passed_after` (local ISO day; "" for any)."""
+
+    version: int
+    passed_after: str
+
+
+def since_version(bind: Session | Connection, version: int) -> Since:
+    """The point of version `version` (VersionAhead past the catalogue's)."""
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    newest = current(connection)
+    if version > newest:
+        raise VersionAhead(
+            f"since={version} is ahead of this catalogue's version {newest}: "
+            "harvest it again from the start"
+        )
+    day = connection.scalar(select(CatalogueVersion.day).where(CatalogueVersion.version == version))
+    return Since(version, day or "")
+
+
+def since_time(bind: Session | Connection, moment: str, *, inclusive: bool = True) -> Since:
+    """The point of time `moment` (ISO 8601; ValueError if it is not): the changes made at or
+    after it (after it, not inclusive). An embargo that ended on its day or later counts as a
+    change."""
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    parsed = parse_utc(moment)
+    at = iso(parsed)
+    seen = CatalogueVersion.at < at if inclusive else CatalogueVersion.at <= at
+    before = connection.scalar(select(func.max(CatalogueVersion.version)).where(seen))
+    # Datasets changed before the first version carry 0: from a time before the log, all.
+    version = -1 if before is None else int(before)
+    local_day = parsed.replace(tzinfo=UTC).astimezone().date()
+    return Since(version, (local_day - timedelta(days=1)).isoformat())
+
+
+def changed_clause(since: Since, today: str) -> ColumnElement[bool]:
+    """Datasets whose public form may have changed after `since`: stamped after it, or out of
+    embargo since (to be combined with the caller's visibility). Written as a pk IN a union
+    of two index ranges, so that it costs what changed, not the catalogue's size."""
+    stamped = select(Dataset.pk).where(Dataset.catalogue_version > since.version)
+    passed = select(Dataset.pk).where(
+        Dataset.embargo_until > since.passed_after, Dataset.embargo_until <= today
+    )
+    return Dataset.pk.in_(union(stamped, passed))
+
+
+@functools.lru_cache(maxsize=64)
+def changed_statement(since: Since, today: str) -> Select[int, int]:
+    """The (pk, version) of the published datasets changed after `since`, by pk."""
+    return (
+        select(Dataset.pk, Dataset.version)
+        .where(changed_clause(since, today), visible_clause(ANONYMOUS, today, published_only=True))
+        .order_by(Dataset.pk)
+    )
+
+
+def deleted_since(bind: Session | Connection, version: int, today: str | None = None) -> list[str]:
+    """The ids of the datasets that left the published set after `version` and are not back."""
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    back = exists().where(
+        Dataset.id == Tombstone.dataset_id,
+        policy.public(
+            policy.SQL, Dataset.state, Dataset.sharing, Dataset.embargo_until, today or today_iso()
+        ),
+    )
+    statement = (
+        select(Tombstone.dataset_id)
+        .where(Tombstone.version > version, ~back)
+        .order_by(Tombstone.dataset_id)
+    )
+    return list(connection.scalars(statement))
