@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from app.cli_dataset import DATASET_COMMAND, add_dataset_parser, run_dataset
 from app.cli_serve import add_serve_parser, run_serve
 from app.cli_sync import SYNC_COMMANDS, add_sync_parsers, run_sync
 from app.cli_transfer import add_transfer_parsers, run_transfer
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_db(transfer)
     for sync in add_sync_parsers(commands):
         _add_db(sync)
+    for dataset in add_dataset_parser(commands):
+        _add_db(dataset)
     return parser
 
 
@@ -66,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_transfer(args)
         if args.command in SYNC_COMMANDS:
             return run_sync(args)
+        if args.command == DATASET_COMMAND:
+            return run_dataset(args)
     except CatalogueError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 2

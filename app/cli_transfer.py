@@ -128,7 +128,7 @@ def _import(database: Database, args: argparse.Namespace) -> int:
     plan, summary = import_file(
         database,
         args.file,
-        author=args.author or _user(),
+        author=args.author or login_name("import"),
         mapping=mapping,
         on_existing=on_existing,
     )
@@ -159,8 +159,10 @@ def _print_plan(plan: ImportPlan) -> None:
         print(f"  not carried: {line}")
 
 
-def _user() -> str:
+def login_name(fallback: str) -> str:
+    """Who a headless write is recorded as when no --author is given: the login name, as the
+    window records (`fallback` where there is none)."""
     try:
         return getpass.getuser()
     except (OSError, KeyError):  # no login name in some containers
-        return "import"
+        return fallback

@@ -25,6 +25,7 @@ from app.services.server import ServerThread, create_app
 from app.services.visibility import OWNER
 from tests.conftest import AUTHOR, make_record
 from tests.server.conftest import Catalogue
+from tests.services.test_formats_xlsx import assert_dimensions_declared
 
 DUMPS = (
     "/api/v1/dataset.csv",
@@ -148,6 +149,8 @@ def test_export_xlsx_endpoint(client: httpx.Client, catalogue: Catalogue) -> Non
     link_owners = {row["dataset"] for row in _sheet_rows(book, "links")}
     book.close()
     assert ids == set(catalogue.public)
+    sizes = assert_dimensions_declared(response.content)
+    assert sizes["datasets"] == (1 + len(ids), len(columns.DATASET_COLUMNS))
     assert resource_owners == link_owners == {catalogue.public[0]}
 
     keyed = client.get("/api/datasets/export.xlsx", headers=_auth(catalogue.alice))

@@ -9,6 +9,7 @@ import zipfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import openpyxl
 import pytest
@@ -35,6 +36,59 @@ def _calamine_rows(path: Path, sheet: str) -> list[dict[str, Any]]:
     book = CalamineWorkbook.from_path(str(path))
     header, *rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
     return [dict(zip(map(str, header), row, strict=True)) for row in rows]
+
+
+def assert_dimensions_declared(workbook: Path | bytes) -> dict[str, tuple[int, int]]:
+    """Each sheet declares, before its views and rows, the range it uses: openpyxl's read-only
+    mode (which sizes a sheet from `<dimension>` alone) gives the rows and columns python-calamine
+    reads. The (rows, columns) of each sheet."""
+    source = io.BytesIO(workbook) if isinstance(workbook, bytes) else workbook
+    with zipfile.ZipFile(source) as archive:
+        for name in archive.namelist():
+            if name.startswith("xl/worksheets/"):
+                root = ElementTree.fromstring(archive.read(name))
+                first, second = (child.tag.rpartition("}")[2] for child in root[:2])
+                assert (first, second) == ("dimension", "sheetViews"), name
+    calamine = (
+        CalamineWorkbook.from_filelike(io.BytesIO(workbook))
+        if isinstance(workbook, bytes)
+        else CalamineWorkbook.from_path(str(workbook))
+    )
+    book = openpyxl.load_workbook(
+        io.BytesIO(workbook) if isinstance(workbook, bytes) else workbook, read_only=True
+    )
+    sizes = {}
+    try:
+        for sheet in book.worksheets:
+            rows = calamine.get_sheet_by_name(sheet.title).to_python(skip_empty_area=False)
+            sizes[sheet.title] = (len(rows), len(rows[0]))
+            assert (sheet.max_row, sheet.max_column) == sizes[sheet.title], sheet.title
+    finally:
+        book.close()
+    return sizes
+
+
+def test_every_sheet_declares_its_dimension(database: Database, workbook: Path) -> None:
+    stored = records(database)
+    resources = sum(len(r["resources"]) for r in stored.values())
+    links = sum(len(r["links"]) for r in stored.values())
+    assert assert_dimensions_declared(workbook) == {
+        "datasets": (1 + len(stored), len(columns.DATASET_COLUMNS + columns.DESKTOP_COLUMNS)),
+        "resources": (1 + resources, len(columns.RESOURCE_COLUMNS)),
+        "links": (1 + links, len(columns.LINK_COLUMNS)),
+    }
+    with zipfile.ZipFile(workbook) as archive:
+        head = archive.read("xl/worksheets/links-1.xml")[:400].decode()
+    assert f'<dimension ref="A1:L{1 + links}"/><sheetViews>' in head
+
+
+def test_an_empty_catalogue_declares_the_header_only(database: Database, tmp_path: Path) -> None:
+    path = export(database, ExportFormat.XLSX, tmp_path)
+    assert assert_dimensions_declared(path) == {
+        "datasets": (1, len(columns.DATASET_COLUMNS + columns.DESKTOP_COLUMNS)),
+        "resources": (1, len(columns.RESOURCE_COLUMNS)),
+        "links": (1, len(columns.LINK_COLUMNS)),
+    }
 
 
 def test_calamine_reads_the_catalogues_values(database: Database, workbook: Path) -> None:
@@ -159,6 +213,8 @@ def test_sheets_past_the_row_limit_continue_and_import_back(
     book.close()
     assert names[:3] == ["datasets", "datasets (2)", "datasets (3)"]
     assert "resources (2)" in names and "links (2)" in names
+    sizes = assert_dimensions_declared(path)
+    assert [sizes[name][0] for name in names[:3]] == [4, 4, 3]  # 8 datasets: 3, 3 and 2
     before = records(database)
     plan = plan_import(database, path, on_existing=OnExisting.UPDATE)
     assert (plan.unchanged, plan.errors) == (8, [])

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
 import zipfile
+import zlib
 
-from app.services.formats.zipstream import DeflatedPart, part_from_bytes, write_zip
+import pytest
+
+from app.services.formats.zipstream import DeflatedPart, crc32_combine, part_from_bytes, write_zip
 
 
 def test_zipfile_reads_every_part_back() -> None:
@@ -38,3 +42,26 @@ def test_sizes_past_four_gibibytes_get_zip64_records() -> None:
     (info,) = zipfile.ZipFile(io.BytesIO(data)).infolist()
     assert (info.file_size, info.compress_size) == (5 * 2**32, 5 * 2**32)
     part.discard()
+
+
+@pytest.mark.parametrize("body_size", [0, 1, 3, 255, 256, 70_000, 1_000_003])
+def test_crc32_combine_is_zlibs(body_size: int) -> None:
+    head, body = os.urandom(37), os.urandom(body_size)
+    assert crc32_combine(zlib.crc32(head), zlib.crc32(body), len(body)) == zlib.crc32(head + body)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 5000])
+def test_a_head_put_before_the_body_reads_back_in_order(rows: int) -> None:
+    part = DeflatedPart("xl/worksheets/sheet.xml")
+    body = b"".join(f"<row r='{n}'>ünïcode {n}</row>".encode() for n in range(rows))
+    for start in range(0, len(body), 4096):
+        part.write(body[start : start + 4096])
+    part.finish()
+    head = f'<worksheet><dimension ref="A1:A{rows}"/>'.encode()
+    part.prepend(head)
+    sink = io.BytesIO()
+    write_zip(sink, [part])
+    part.discard()
+    with zipfile.ZipFile(sink) as archive:
+        assert archive.testzip() is None  # the CRC-32 and sizes of head and body together
+        assert archive.read("xl/worksheets/sheet.xml") == head + body

@@ -30,6 +30,10 @@ The cells:
   than Excel's cell limit (32,767 characters) is cut there.
 - Each sheet has a bold, shaded header row, frozen, an autofilter over the used range and
   column widths chosen per column (a one-pass writer cannot measure the data first).
+- Each sheet declares the range it uses (`<dimension>`, header included) before its rows, as
+  Excel does; openpyxl's read-only mode and pandas size a sheet from it. The rows are counted
+  as they are written and the sheet's head put before them afterwards
+  (`zipstream.DeflatedPart.prepend`): no count read beforehand, no second pass.
 - A sheet holds at most Excel's 1,048,576 rows; the rows beyond go on to `resources (2)` and so
   on, each with the header.
 """
@@ -259,6 +263,17 @@ _RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _FLUSH_CHARS = 256 * 1024
 
 
+def _sheet_head(last_column: str, rows: int) -> str:
+    """A worksheet's XML up to its `<dimension>`, the range the sheet uses (header included),
+    as Excel writes it: streaming readers (openpyxl's read-only mode, pandas) size the sheet
+    from it. One cell is `A1`, not `A1:A1`."""
+    used = f"A1:{last_column}{rows}" if (last_column, rows) != ("A", 1) else "A1"
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<worksheet xmlns="{_MAIN}" xmlns:r="{_RELS}"><dimension ref="{used}"/>'
+    )
+
+
 class _Sheet:
     """One logical sheet, written as one or more worksheet parts of at most MAX_ROWS rows."""
 
@@ -288,9 +303,8 @@ class _Sheet:
             f"<is><t>{escape(column)}</t></is></c>"
             for letter, column in zip(self.letters, self.columns, strict=True)
         )
+        # The part's head, up to its <dimension>, is put before it once its rows are known.
         self.buffer = [
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
-            f'<worksheet xmlns="{_MAIN}" xmlns:r="{_RELS}">',
             '<sheetViews><sheetView workbookViewId="0">',
             '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>',
             '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>',
@@ -344,6 +358,7 @@ class _Sheet:
         self.buffer.append(f'</sheetData><autoFilter ref="A1:{last}{self.rows}"/></worksheet>')
         self._flush()
         self.part.finish()
+        self.part.prepend(_sheet_head(last, self.rows).encode())
         name, part, _ = self.parts[-1]
         self.parts[-1] = (name, part, self.rows)
 

@@ -6,6 +6,11 @@ each part is raw DEFLATE compressed while it is produced (`DeflatedPart`, into a
 or memory), with its CRC-32 and sizes counted, and `write_zip` lays the parts out with their
 local headers, the central directory and, past 4 GiB, the ZIP64 records (APPNOTE 6.3.x). The
 sink is written sequentially and never sought: a pipe will do.
+
+A part's first bytes may be known only once the rest is written (a worksheet's `<dimension>`):
+`DeflatedPart.prepend` compresses them as a DEFLATE stream of their own, ended by a sync flush
+(byte-aligned, no final block), which the body's stream then continues, as pigz joins the
+blocks it compresses in parallel; the CRC-32 of the whole is the two joined (`crc32_combine`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class DeflatedPart:
 
     def __init__(self, name: str, level: int = 6, *, in_memory: bool = False) -> None:
         self.name = name
+        self.level = level
         self.crc = 0
         self.size = 0
         self.compressed = 0
@@ -43,6 +49,16 @@ class DeflatedPart:
         # span the writes of a whole export).
         self._file: IO[bytes] = io.BytesIO() if in_memory else tempfile.TemporaryFile()  # noqa: SIM115
         self._closed = False
+        self._head = b""  # compressed, goes before the file's bytes
+
+    def prepend(self, data: bytes) -> None:
+        """Put `data` before everything written (once, before the archive is laid out)."""
+        assert not self._head, "a part has one head"
+        deflate = zlib.compressobj(self.level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self._head = deflate.compress(data) + deflate.flush(zlib.Z_SYNC_FLUSH)
+        self.crc = crc32_combine(zlib.crc32(data), self.crc, self.size)
+        self.size += len(data)
+        self.compressed += len(self._head)
 
     def write(self, data: bytes) -> None:
         self.crc = zlib.crc32(data, self.crc)
@@ -61,11 +77,52 @@ class DeflatedPart:
 
     def copy_to(self, sink: BinaryIO) -> None:
         self.finish()
+        sink.write(self._head)
         self._file.seek(0)
         shutil.copyfileobj(self._file, sink, 1024 * 1024)
 
     def discard(self) -> None:
         self._file.close()
+
+
+def _gf2_times(matrix: list[int], vector: int) -> int:
+    total = 0
+    for row in matrix:
+        if not vector:
+            break
+        if vector & 1:
+            total ^= row
+        vector >>= 1
+    return total
+
+
+def _gf2_square(matrix: list[int]) -> list[int]:
+    return [_gf2_times(matrix, row) for row in matrix]
+
+
+def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
+    """The CRC-32 of A + B from crc32(A), crc32(B) and len(B), in O(log len(B)) steps: zlib's
+    crc32_combine, which Python's zlib does not expose. crc1 is carried through len(B) zero
+    bytes by the operator of one zero bit squared up to the length's bits."""
+    if length2 <= 0:
+        return crc1
+    odd = [0xEDB88320] + [1 << n for n in range(31)]  # one zero bit
+    even = _gf2_square(odd)  # two zero bits
+    odd = _gf2_square(even)  # four zero bits
+    while True:
+        even = _gf2_square(odd)  # one zero byte at first, then squared on
+        if length2 & 1:
+            crc1 = _gf2_times(even, crc1)
+        length2 >>= 1
+        if not length2:
+            break
+        odd = _gf2_square(even)
+        if length2 & 1:
+            crc1 = _gf2_times(odd, crc1)
+        length2 >>= 1
+        if not length2:
+            break
+    return crc1 ^ crc2
 
 
 def part_from_bytes(name: str, data: bytes, level: int = 6) -> DeflatedPart:
