@@ -293,6 +293,10 @@ async def observe(
             cursors.append(httpx.URL(url).params["after"])
     assert len(walked) == len(set(walked))
     got["v1.jsonld"] = set(walked)
+    since = await get("/api/v1/dataset.jsonld?since=0&limit=1000")
+    assert since.status_code == 200, since.text
+    got["v1.jsonld.since"] = set(_jsonld_ids(since.json(), []))
+    got["v1.csv.since"] = {row["id"] for row in _csv(await get("/api/v1/dataset.csv?since=0"))}
 
     exported = await get("/api/datasets/export.json")
     assert exported.status_code == 200
@@ -352,7 +356,7 @@ async def observe(
     return Observed(got, files, shown, cursors)
 
 
-BULK = {"v1.csv", "v1.jsonld"}
+BULK = {"v1.csv", "v1.jsonld", "v1.jsonld.since", "v1.csv.since"}
 
 
 async def check(database: Database, spec: Spec, built: Built) -> None:
@@ -397,6 +401,12 @@ async def check(database: Database, spec: Spec, built: Built) -> None:
             if anonymous_cursors is None:
                 anonymous_cursors = seen.cursors
             assert seen.cursors == anonymous_cursors, user
+        # Everything deleted: deleted.json names only what anybody could see before.
+        with database.transaction() as session:
+            for dataset_id in built.ids:
+                datasets.delete_dataset(session, dataset_id, author=AUTHOR)
+        gone = (await client.get("/api/v1/deleted.json")).json()["datasets"]
+        assert gone == sorted(built.ids[i] for i in expected_visible(spec, None))
 
 
 @settings(

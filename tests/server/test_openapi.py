@@ -182,6 +182,17 @@ def test_every_endpoint_answers_as_documented(
     c.call("GET", feed, f"{feed}?after={'A' * 34}", status=404)
     c.call("GET", feed, f"{feed}?limit=0", status=400)
     c.call("GET", feed, status=401, headers=wrong)
+    c.call("GET", feed, f"{feed}?since=0&limit=1", status=200)
+    c.call("GET", feed, f"{feed}?modified_since=2020-01-01T00:00:00Z", status=200)
+    c.call("GET", feed, f"{feed}?since=99999", status=400)
+    csv_path = "/api/v1/dataset.csv"
+    c.call("GET", csv_path, f"{csv_path}?since=0", status=200)
+    c.call("GET", csv_path, f"{csv_path}?modified_since=never", status=400)
+    deleted = "/api/v1/deleted.json"
+    c.call("GET", deleted, f"{deleted}?since=0", status=200)
+    c.call("HEAD", deleted, status=200)
+    c.call("GET", deleted, f"{deleted}?since=x", status=400)
+    c.call("GET", deleted, status=401, headers=wrong)
     c.call("GET", "/api/v1/context.jsonld", status=200)
     c.call("HEAD", "/api/v1/context.jsonld", status=200)
 
