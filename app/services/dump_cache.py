@@ -118,6 +118,17 @@ def etag(state: CatalogueState, key: str) -> str:
 class _Entry:
     tag: str
     path: Path
+    digest: tuple[int, str] | None = None  # (bytes, SHA-256 hex), once asked for
+
+
+def file_digest(handle: BinaryIO) -> tuple[int, str]:
+    """The size and SHA-256 (hex) of what `handle` holds from where it stands to its end."""
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := handle.read(COPY_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    return size, digest.hexdigest()
 
 
 Render = Callable[[BinaryIO], object]
@@ -197,6 +208,21 @@ class DumpCache:
             for stale in evicted:
                 _unlink(stale.path)  # open readers keep reading (POSIX); else left to close()
             return handle
+
+    def digest(self, key: str, state: CatalogueState, render: Render) -> tuple[int, str]:
+        """The size and SHA-256 of the rendering of `key` under `state` (rendered if none is
+        kept), hashed once per rendering. Call from a worker thread."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.tag == state.tag and entry.digest is not None:
+                return entry.digest
+        with self.open(key, state, render) as handle:
+            found = file_digest(handle)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.tag == state.tag:
+                entry.digest = found
+        return found
 
     def close(self) -> None:
         if self._watcher is not None:

@@ -193,6 +193,9 @@ def test_every_endpoint_answers_as_documented(
     c.call("HEAD", deleted, status=200)
     c.call("GET", deleted, f"{deleted}?since=x", status=400)
     c.call("GET", deleted, status=401, headers=wrong)
+    c.call("GET", "/api/v1/manifest.json", status=200)
+    c.call("HEAD", "/api/v1/manifest.json", status=200)
+    c.call("GET", "/api/v1/manifest.json", status=401, headers=wrong)
     c.call("GET", "/api/v1/context.jsonld", status=200)
     c.call("HEAD", "/api/v1/context.jsonld", status=200)
 
@@ -294,7 +297,10 @@ def test_every_endpoint_answers_as_documented(
         for method, operation in item.items()
         if method in ("get", "post", "patch")
         for status in operation["responses"]
-        if (etags or status != "304") and (xlsx_served or path != XLSX_PATH)
+        if (etags or status != "304")
+        and (xlsx_served or path != XLSX_PATH)
+        # The manifest's 503 needs commits landing during each of its three reads.
+        and (path, status) != ("/api/v1/manifest.json", "503")
     }
     assert expected - c.seen == set(), "documented but never exercised"
     operations = {

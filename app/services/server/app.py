@@ -92,6 +92,7 @@ from app.services.server.limits import (
     TooManyRequests,
     WorkAbandoned,
 )
+from app.services.server.manifest import MANIFEST_PATH, manifest
 from app.services.server.params import (
     ACTION_PARAMS,
     FQ,
@@ -242,6 +243,7 @@ def create_app(
         _route(FEED_PATH, GET=h.dataset_jsonld),
         _route("/api/v1/context.jsonld", GET=h.context),
         _route("/api/v1/deleted.json", GET=h.deleted),
+        _route(MANIFEST_PATH, GET=h.manifest),
         _route("/api/datasets/export.json", GET=d.export_json),
         _route("/api/datasets/export.datasets.csv", GET=d.export_datasets_csv),
         _route("/api/datasets/export.resources.csv", GET=d.export_resources_csv),
@@ -367,6 +369,9 @@ class _Handlers:
         since = int_param(request, SINCE.name, 0)
         body = await run_in_threadpool(deleted_since_answer, self.service.database, since)
         return _json(body, request)
+
+    async def manifest(self, request: Request) -> Response:
+        return await manifest(self.service, request)
 
     async def context(self, request: Request) -> Response:
         return Response(

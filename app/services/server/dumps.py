@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from typing import BinaryIO, Protocol
 
@@ -30,7 +31,7 @@ from starlette.responses import Response, StreamingResponse
 
 from app.models.database import Database
 from app.services import dump_cache, export_query, renders
-from app.services.dump_cache import CatalogueState, DumpCache
+from app.services.dump_cache import CatalogueState, DumpCache, Render
 from app.services.formats import Chunks, csv_format, datapress_json, write_to, xlsx
 from app.services.renders import Fragment
 from app.services.server.encoding import accepts_gzip
@@ -99,6 +100,85 @@ def not_modified_response(headers: dict[str, str]) -> Response:
     return Response(status_code=304, headers=kept)
 
 
+@dataclass(frozen=True, slots=True)
+class Dump:
+    """One bulk dump: where it is served, and how it is rendered."""
+
+    path: str
+    filename: str
+    media_type: str
+    fragment: Fragment | None = None  # a text dump's fragment (services.renders); None: XLSX
+    document: Callable[[Iterable[bytes]], Chunks] | None = None
+    published_only: bool = False  # seed 000: what an anonymous caller sees, whoever asks
+
+
+DATASET_CSV = Dump(
+    "/api/v1/dataset.csv",
+    "dataset.csv",
+    csv_format.CONTENT_TYPE,
+    Fragment.DATASETS_CSV,
+    csv_format.datasets_document,
+    published_only=True,
+)
+EXPORT_JSON = Dump(
+    "/api/datasets/export.json",
+    "export.json",
+    datapress_json.CONTENT_TYPE,
+    Fragment.EXPORT_JSON,
+    datapress_json.export_document,
+)
+EXPORT_DATASETS_CSV = Dump(
+    "/api/datasets/export.datasets.csv",
+    "export.datasets.csv",
+    csv_format.CONTENT_TYPE,
+    Fragment.DATASETS_CSV,
+    csv_format.datasets_document,
+)
+EXPORT_RESOURCES_CSV = Dump(
+    "/api/datasets/export.resources.csv",
+    "export.resources.csv",
+    csv_format.CONTENT_TYPE,
+    Fragment.RESOURCES_CSV,
+    csv_format.resources_document,
+)
+EXPORT_XLSX = Dump("/api/datasets/export.xlsx", "export.xlsx", xlsx.CONTENT_TYPE)
+DUMPS = (DATASET_CSV, EXPORT_JSON, EXPORT_DATASETS_CSV, EXPORT_RESOURCES_CSV, EXPORT_XLSX)
+
+
+def cache_key(dump: Dump, base: str, principal: Principal) -> str:
+    """What a rendering is kept under: the dump, the base URL and who it was rendered for."""
+    return f"{dump.path}\n{base}\n{principal_key(principal)}"
+
+
+def renderer(database: Database, dump: Dump, principal: Principal, base: str) -> Render:
+    """Writes `dump` as `principal` sees it, with URLs under `base`, into a binary sink."""
+    stream = streamer(database, dump, principal)
+    if stream is not None:
+        return lambda sink: write_to(sink, stream(base))
+
+    def write(sink: BinaryIO) -> None:
+        xlsx.write_xlsx(export_query.iter_datasets(database, principal), sink, base_url=base)
+
+    return write
+
+
+def streamer(
+    database: Database, dump: Dump, principal: Principal
+) -> Callable[[str], Chunks] | None:
+    """A text dump's chunks given the base URL; None for a dump written to a file (XLSX)."""
+    fragment, document = dump.fragment, dump.document
+    if fragment is None or document is None:
+        return None
+
+    def stream(base: str) -> Chunks:
+        parts = renders.iter_fragments(
+            database, principal, fragment, base_url=base, published_only=dump.published_only
+        )
+        return document(parts)
+
+    return stream
+
+
 class DumpHandlers:
     def __init__(self, service: ServiceLike) -> None:
         self.service = service
@@ -122,99 +202,34 @@ class DumpHandlers:
                     "Content-Disposition": 'attachment; filename="dataset.csv"',
                 },
             )
-        return await self._text_dump(
-            request,
-            Fragment.DATASETS_CSV,
-            csv_format.datasets_document,
-            csv_format.CONTENT_TYPE,
-            "dataset.csv",
-            published_only=True,
-        )
+        return await self._dump(request, DATASET_CSV)
 
     # seed 001
     async def export_json(self, request: Request) -> Response:
-        return await self._text_dump(
-            request,
-            Fragment.EXPORT_JSON,
-            datapress_json.export_document,
-            datapress_json.CONTENT_TYPE,
-            "export.json",
-        )
+        return await self._dump(request, EXPORT_JSON)
 
     async def export_datasets_csv(self, request: Request) -> Response:
-        return await self._text_dump(
-            request,
-            Fragment.DATASETS_CSV,
-            csv_format.datasets_document,
-            csv_format.CONTENT_TYPE,
-            "export.datasets.csv",
-        )
+        return await self._dump(request, EXPORT_DATASETS_CSV)
 
     async def export_resources_csv(self, request: Request) -> Response:
-        return await self._text_dump(
-            request,
-            Fragment.RESOURCES_CSV,
-            csv_format.resources_document,
-            csv_format.CONTENT_TYPE,
-            "export.resources.csv",
-        )
+        return await self._dump(request, EXPORT_RESOURCES_CSV)
 
     async def export_xlsx(self, request: Request) -> Response:
+        return await self._dump(request, EXPORT_XLSX)
+
+    async def _dump(self, request: Request, dump: Dump) -> Response:
+        """One dump, as the caller may see it: from the kept rendering for an anonymous caller
+        (rendered once per catalogue state), else rendered for this request. A key is checked
+        (a wrong one is a 401); for the open data of seed 000 it then grants nothing more."""
         principal = await self.service.principal(request)
-        database = self.service.database
-
-        def write(base: str, sink: BinaryIO) -> None:
-            rows = export_query.iter_datasets(database, principal)
-            xlsx.write_xlsx(rows, sink, base_url=base)
-
-        return await self._dump(request, principal, None, write, xlsx.CONTENT_TYPE, "export.xlsx")
-
-    async def _text_dump(
-        self,
-        request: Request,
-        fragment: Fragment,
-        document: Callable[[Iterable[bytes]], Chunks],
-        media_type: str,
-        filename: str,
-        *,
-        published_only: bool = False,
-    ) -> Response:
-        """A text dump: each visible dataset's fragment (services.renders) in its document.
-        `published_only`: the bulk open data of seed 000, exactly what an anonymous caller sees
-        whoever asks ("so the open data stays open"); a key is still checked (a wrong one is
-        a 401), and then grants nothing more."""
-        principal = await self.service.principal(request)
-        if published_only:
+        if dump.published_only:
             principal = ANONYMOUS
         database = self.service.database
-
-        def stream(base: str) -> Chunks:
-            parts = renders.iter_fragments(
-                database, principal, fragment, base_url=base, published_only=published_only
-            )
-            return document(parts)
-
-        return await self._dump(request, principal, stream, None, media_type, filename)
-
-    async def _dump(
-        self,
-        request: Request,
-        principal: Principal,
-        stream: Callable[[str], Chunks] | None,
-        write: Callable[[str, BinaryIO], object] | None,
-        media_type: str,
-        filename: str,
-    ) -> Response:
-        """One dump, by a chunk serializer (`stream`) or a file writer (`write`), either given
-        the base URL."""
+        media_type, filename = dump.media_type, dump.filename
         base = self.service.base_url(request)
         cache = self.service.dumps
-
-        def render(sink: BinaryIO) -> None:
-            if write is not None:
-                write(base, sink)
-            elif stream is not None:
-                write_to(sink, stream(base))
+        stream = streamer(database, dump, principal)
+        render = renderer(database, dump, principal, base)
 
         headers = {
             "Cache-Control": "no-cache",
@@ -223,7 +238,7 @@ class DumpHandlers:
         }
         state = cache.state()
         if state is not None:
-            key = f"{request.url.path}\n{base}\n{principal_key(principal)}"
+            key = cache_key(dump, base, principal)
             headers.update(validators(state, key))
             if not_modified(request, headers):
                 return not_modified_response(headers)
@@ -245,7 +260,7 @@ class DumpHandlers:
             # Streamed for HEAD too (the ASGI server sends no body): the same headers.
             return StreamingResponse(stream(base), media_type=media_type, headers=headers)
         else:
-            handle = await run_in_threadpool(_render_temporary, render)
+            handle = await run_in_threadpool(render_temporary, render)
         headers["Content-Length"] = str(os.fstat(handle.fileno()).st_size)
         # Read for HEAD too (the ASGI server sends no body): the GZip middleware then decides
         # on the same bytes, so HEAD's headers are the GET's.
@@ -258,7 +273,7 @@ class DumpHandlers:
         )
 
 
-def _render_temporary(render: Callable[[BinaryIO], None]) -> BinaryIO:
+def render_temporary(render: Render) -> BinaryIO:
     """A rendering in an anonymous temporary file (gone when closed), open at its start."""
     handle = tempfile.TemporaryFile()  # noqa: SIM115 - returned open; the response closes it
     try:
