@@ -1,5 +1,6 @@
 """The files the application ships: the sample catalogue, the JSON-LD context, the OpenAPI
-document, the icon and the desktop entry.
+document, the DCAT-AP 3.0.1 SHACL shapes (dcat-ap-3.0.1/, for the harvest check), the icon and
+the desktop entry.
 
 They live in the checkout's top-level `resources/`, which the `app` package sees as `app.resources`
 through the link `app/resources -> ../resources`; the wheel holds them as real files inside `app`

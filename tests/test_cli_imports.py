@@ -13,7 +13,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("PySide6", "sqlalchemy", "httpx", "rdflib", "starlette", "uvicorn", "openpyxl", "asyncio")
-COMMANDS = ("gui", "generate", "serve", "export", "import", "remote", "pull", "push", "dataset")
+COMMANDS = (
+    "gui",
+    "generate",
+    "serve",
+    "export",
+    "import",
+    "remote",
+    "pull",
+    "push",
+    "dataset",
+    "check-harvest",
+)
 
 LOADED_AFTER_HELP = """
 import sys

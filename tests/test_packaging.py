@@ -29,6 +29,9 @@ SHIPPED = (
     "app/resources/openapi.json",
     "app/resources/catalogue-desk.svg",
     "app/resources/catalogue-desk.desktop",
+    "app/resources/dcat-ap-3.0.1/dcat-ap-SHACL.ttl",
+    "app/resources/dcat-ap-3.0.1/ranges.ttl",
+    "app/resources/dcat-ap-3.0.1/shapes_recommended.ttl",
     "app/models/migrations/env.py",
     "app/models/migrations/versions/0001_initial_schema.py",
 )
@@ -41,6 +44,7 @@ import app
 from app.services.sample_catalogue import open_catalogue
 from app.services.formats.jsonld import context
 from app.services.server.api_extras import openapi_document
+from app.services.harvest_check.dcat import dcat_ap_shapes, recommended_shapes
 from app.services import browse
 from app.views.help_dialogs import manual_text
 folder = Path(tempfile.mkdtemp())
@@ -54,6 +58,7 @@ print(json.dumps({
     "context": "@context" in context(),
     "openapi": openapi_document()["openapi"],
     "manual": "## Two commands" in manual_text(),
+    "shapes": len(dcat_ap_shapes()) > 1000 and len(recommended_shapes()) > 100,
 }))
 """
 
@@ -121,6 +126,7 @@ def test_the_installed_copy_runs_outside_the_checkout(wheel: Path, tmp_path: Pat
     assert found["datasets"] > 20  # the sample catalogue loaded
     assert found["context"] is True
     assert found["openapi"].startswith("3.1")
+    assert found["shapes"] is True  # the harvest check's DCAT-AP shapes load from the wheel
     assert found["manual"] is True  # Help > User manual: the README, from the package metadata
 
     command = venv / "bin" / "catalogue-desk"

@@ -12,6 +12,9 @@ request-log hook is called on the server thread: it only queues the entry and em
 whose queued connection delivers it to the GUI thread; entries that arrive in a burst are drawn
 in one batch, and the log keeps the last LOG_LINES lines.
 
+Check harvesters… (the button beside the URL, and `check_action` for a menu) opens
+views.harvest_check_dialog on the running server: the harvest self-test of issue 12.
+
 `stop()` is synchronous, for the main window's close: when it returns, the port is free. A panel
 that is destroyed while serving stops its server too.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import enum
 import threading
 from collections import deque
+from typing import TYPE_CHECKING
 
 from app.models.database import Database
 from app.services.catalogue_files import catalogue_name
@@ -29,6 +33,9 @@ from app.services.server import RequestLogEntry, ServerThread, create_app, is_lo
 from app.services.server.runner import DEFAULT_HOST
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 from app.views.tasks import TaskRunner
+
+if TYPE_CHECKING:  # the checks (rdflib, pyshacl) load on first use
+    from app.views.harvest_check_dialog import HarvestCheckDialog
 
 LOG_LINES = 1000
 DEFAULT_PORT = 8080
@@ -128,6 +135,7 @@ class ServerPanel(QtWidgets.QWidget):
         self.destroyed.connect(lambda *_args: holder.stop())
         # Asks whether to stop serving and close; replaced in tests that do not drive the box.
         self.ask_stop = self._ask_stop
+        self.harvest_check: HarvestCheckDialog | None = None  # the last one opened
         self._build()
         self._update()
 
@@ -180,6 +188,18 @@ class ServerPanel(QtWidgets.QWidget):
             self._tasks.wait_for_all()
         self._holder.stop()
         self._finish_stopping()
+
+    def check_harvesters(self) -> None:
+        """Open the harvest check of the running server (a new one replaces the last)."""
+        if not self.running:
+            return
+        from app.views.harvest_check_dialog import HarvestCheckDialog
+
+        if self.harvest_check is not None:
+            self.harvest_check.close()
+        self.harvest_check = HarvestCheckDialog(self.url, self.window())
+        self.harvest_check.show()
+        self.harvest_check.start()
 
     def confirm_close(self) -> bool:
         """Before the window closes: True unless the server runs and the person keeps it."""
@@ -242,6 +262,14 @@ class ServerPanel(QtWidgets.QWidget):
         self.copy_button = QtWidgets.QPushButton("Copy")
         self.copy_button.setToolTip("Copy the URL to the clipboard")
         self.copy_button.clicked.connect(self._copy_url)
+        self.check_action = QtGui.QAction("Check &harvesters…", self)
+        self.check_action.setStatusTip(
+            "Harvest this server as aggregators and search engines do, and report what they get"
+        )
+        self.check_action.triggered.connect(lambda _checked=False: self.check_harvesters())
+        self.check_button = QtWidgets.QPushButton("Check harvesters…")
+        self.check_button.setToolTip(self.check_action.statusTip())
+        self.check_button.clicked.connect(self.check_action.trigger)
 
         self.log_view = QtWidgets.QPlainTextEdit()
         self.log_view.setReadOnly(True)
@@ -266,6 +294,7 @@ class ServerPanel(QtWidgets.QWidget):
         url_row.addWidget(QtWidgets.QLabel("URL"))
         url_row.addWidget(self.url_edit, 1)
         url_row.addWidget(self.copy_button)
+        url_row.addWidget(self.check_button)
 
         log_header = QtWidgets.QHBoxLayout()
         log_header.addWidget(QtWidgets.QLabel(f"Requests (last {LOG_LINES})"))
@@ -295,6 +324,8 @@ class ServerPanel(QtWidgets.QWidget):
         self.start_button.setEnabled(editable)
         self.stop_button.setEnabled(state is State.RUNNING)
         self.copy_button.setEnabled(state is State.RUNNING)
+        self.check_action.setEnabled(state is State.RUNNING)
+        self.check_button.setEnabled(state is State.RUNNING)
         if state is State.RUNNING:
             self.status_label.setText(f"Serving {catalogue_name(self.database.url)}")
         else:

@@ -1,0 +1,75 @@
+"""Run the harvest checks against a server's URL: first whether it answers at all, then each
+check in turn (docs/ARCHITECTURE.md: off the GUI thread; the window runs this on a worker).
+
+Progress is reported as (check number, number of checks) before every request, so Cancel
+stops between requests. A check that raises anything but Cancelled is a bug of ours; it is
+reported as an error finding of that check and the others still run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.services.harvest_check import dcat, incremental, oai, schema_org
+from app.services.harvest_check.feed import FEED
+from app.services.harvest_check.findings import CheckResult, Finding, Level, Report, error, ok
+from app.services.harvest_check.http import DEFAULT_LIMITS, Limits, Probe, Unusable
+from app.services.progress import NO_PROGRESS, Cancelled, Progress
+
+SERVER = "Server"
+Check = Callable[[Probe], list[Finding]]
+CHECKS: tuple[tuple[str, str, Check], ...] = (
+    ("oai", oai.NAME, oai.check),
+    ("dcat", dcat.NAME, dcat.check),
+    ("schema_org", schema_org.NAME, schema_org.check),
+    ("incremental", incremental.NAME, incremental.check),
+)
+STEPS = (SERVER, *(name for _, name, _ in CHECKS))  # what progress step n is checking
+
+
+def run_checks(
+    url: str, progress: Progress = NO_PROGRESS, limits: Limits = DEFAULT_LIMITS
+) -> Report:
+    total = len(STEPS)
+    step = 0
+
+    def tick() -> None:
+        progress.report(step, total)
+
+    results: list[CheckResult] = []
+    with Probe(url, limits, tick) as probe:
+        server = CheckResult("server", SERVER, (_answers(probe),))
+        results.append(server)
+        if server.level is Level.OK:
+            for step, (key, name, check) in enumerate(CHECKS, 1):  # noqa: B007 - tick reads step
+                results.append(CheckResult(key, name, tuple(_run(check, probe))))
+    progress.report(total, total)
+    return Report(probe.base, tuple(results))
+
+
+def _answers(probe: Probe) -> Finding:
+    try:
+        response = probe.get(FEED, "The server", params={"limit": 1})
+    except Unusable as unusable:
+        return unusable.finding
+    version = response.headers.get(incremental.VERSION_HEADER)
+    return ok(
+        f"The server answers at {probe.base}",
+        f"Catalogue version {version}." if version else "",
+    )
+
+
+def _run(check: Check, probe: Probe) -> list[Finding]:
+    try:
+        return check(probe)
+    except Cancelled:
+        raise
+    except Exception as exc:  # a bug of the check: said in the report, the others still run
+        return [
+            error(
+                "The check itself failed",
+                f"{type(exc).__name__}: {exc}",
+                "This is a fault of Catalogue Desk, not of the server: please report it with "
+                "this text.",
+            )
+        ]
