@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.services.server.runner import (
     DEFAULT_HOST,
+    ServerStartFailed,
     base_url_setting,
     bind_socket,
     is_loopback,
@@ -40,8 +41,14 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
         dest="base_url",
         metavar="URL",
         help="public base of every URL the server writes, e.g. https://data.example.org "
-        "when clients reach it through a proxy or a name (default: the address it listens "
-        "on; the Host header of a request is never used)",
+        "when clients reach it through a proxy or a name (default: the catalogue's public URL, "
+        "else the address it listens on; the Host header of a request is never used)",
+    )
+    serve.add_argument(
+        "--save-public-url",
+        action="store_true",
+        help="keep --public-url in the catalogue: the window's server and every export "
+        "(their `webpage` links) then use it too",
     )
     serve.add_argument(
         "--forwarded-allow-ips",
@@ -56,11 +63,18 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted (Ctrl-C). Raises CatalogueError (e.g. port in use) to the CLI."""
     from app.services.catalogue_files import catalogue_location, open_database
+    from app.services.public_url import set_public_url
     from app.services.server.app import create_app
 
     base_url = base_url_setting(args.base_url) if args.base_url else None
+    if args.save_public_url and base_url is None:
+        raise ServerStartFailed("--save-public-url needs --public-url URL")
     database = open_database(args.db)
     try:
+        # Without --public-url, the app uses the catalogue's own (services.public_url).
+        if args.save_public_url:
+            with database.transaction() as session:
+                set_public_url(session, base_url)
         sock = bind_socket(args.host, args.port)
         url = url_for(sock)
         hook = None if args.quiet else _print_entry

@@ -39,8 +39,8 @@ def add_transfer_parsers(commands: Any) -> list[argparse.ArgumentParser]:
     )
     export.add_argument(
         "--base-url",
-        default=DEFAULT_BASE_URL,
-        help="base of the dataset URLs written in the file",
+        help="base of the dataset URLs written in the file (default: the catalogue's public "
+        f"URL, see `serve --public-url`, else {DEFAULT_BASE_URL})",
     )
 
     import_ = commands.add_parser(

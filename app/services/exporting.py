@@ -11,6 +11,7 @@ whatever was at the destination untouched.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,6 +33,7 @@ from app.services.export_choices import ExportScope as ExportScope
 from app.services.export_query import BATCH_SIZE, DatasetRow
 from app.services.formats import csv_format, datapress_json, jsonld, turtle, write_to, xlsx
 from app.services.progress import NO_PROGRESS, Progress
+from app.services.public_url import export_base_url
 from app.services.renders import Fragment
 from app.services.visibility import ANONYMOUS, OWNER, Principal, visible_clause
 
@@ -56,7 +58,9 @@ class ExportRequest:
     scope: ExportScope = ExportScope.ALL
     dataset_ids: tuple[str, ...] = ()
     search: str = ""
-    base_url: str = DEFAULT_BASE_URL
+    # The base of the `webpage` URLs written; None: the catalogue's public URL (services.
+    # public_url), else DEFAULT_BASE_URL.
+    base_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,9 @@ def export_catalogue(
 
     Progress is reported after each batch as (datasets done, datasets in scope); Cancelled from
     `progress` (or any error) stops the export and leaves no file under the chosen name."""
+    if request.base_url is None:
+        with database.read() as session:
+            request = dataclasses.replace(request, base_url=export_base_url(session))
     scope = _scope(database, request)
     counter = _Counter(progress, scope.total)
     progress.report(0, scope.total)
@@ -102,7 +109,7 @@ _FRAGMENTS: dict[ExportFormat, Fragment] = {
 
 
 def _write(request: ExportRequest, scope: _Scope, counter: _Counter, sink: BinaryIO) -> None:
-    base = request.base_url
+    base = request.base_url or DEFAULT_BASE_URL
     fmt = request.format
     if fmt is ExportFormat.XLSX:
         # The desktop's workbook carries state, embargo, iframe and site too.

@@ -3,8 +3,11 @@ version, and tombstones of what left the published set (services.catalogue_versi
 
 from __future__ import annotations
 
+import threading
+from datetime import date
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.models import CatalogueVersion, Dataset, Tombstone
 from app.models.database import Database
@@ -178,3 +181,37 @@ def test_the_generator_stamps_its_datasets(database: Database) -> None:
     assert versions and 0 not in versions
     assert max(versions) == _version(database)
     assert "" not in changed
+
+
+def test_a_new_catalogue_is_version_0_made_today(database: Database) -> None:
+    with database.read() as session:
+        since = catalogue_version.since_version(session, 0)
+    assert since == Since(0, date.today().isoformat())
+
+
+def test_on_postgresql_versions_follow_the_commits(pg_database: Database) -> None:
+    """A second writer waits for the first's version row: versions come in commit order and
+    no two transactions share one."""
+    first_id = _published(pg_database, title="First")
+    second_id = _published(pg_database, title="Second")
+    start = _version(pg_database)
+    done: list[int] = []
+    with pg_database.transaction() as session:
+        datasets.update_dataset(session, first_id, {"title": "First 2"}, author=AUTHOR)
+
+        def second() -> None:
+            with pg_database.transaction() as other:
+                datasets.update_dataset(other, second_id, {"title": "Second 2"}, author=AUTHOR)
+            done.append(_stamped(pg_database, second_id))
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        with pg_database.engine.connect() as watcher:
+            while not watcher.execute(waiting).scalar():
+                assert thread.is_alive()
+                watcher.rollback()
+    thread.join()
+    assert _stamped(pg_database, first_id) == start + 1
+    assert done == [start + 2]
+    assert _version(pg_database) == start + 2

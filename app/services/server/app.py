@@ -65,6 +65,7 @@ from app.services.errors import (
 )
 from app.services.formats import Chunks, ckan, jsonld
 from app.services.json_patch import PatchConflict, PatchUnprocessable
+from app.services.public_url import stored_public_url
 from app.services.server.api_extras import ExtraHandlers
 from app.services.server.dumps import (
     DumpHandlers,
@@ -174,6 +175,7 @@ class _Service:
             database, self.dumps, page_size=settings.page_size, catalogue=settings.catalogue
         )
         self.versions = VersionReader(database, self.dumps)
+        self.public_url: str | None = None  # services.public_url, read as the server starts
         # Every statement of a request is time-limited and dropped when its client leaves.
         self.limits = QueryLimits(settings.query_time_limit, settings.search_time_limit)
         QueryLimits.install(database.engine)
@@ -191,13 +193,17 @@ class _Service:
         cache."""
         if self.settings.base_url:
             return self.settings.base_url
-        return local_base_url(request.scope)
+        return self.public_url or local_base_url(request.scope)
 
     async def principal(self, request: Request) -> Principal:
         header = request.headers.get("authorization")
         if header is None or not header.strip():
             return ANONYMOUS
         return await run_in_threadpool(self._authenticate, header)
+
+    def stored_public_url(self) -> str | None:
+        with self.database.read() as session:
+            return stored_public_url(session)
 
     def close(self) -> None:
         self.feed.close()
@@ -287,6 +293,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if service.settings.base_url is None:  # the catalogue's public URL, if it has one
+            service.public_url = await run_in_threadpool(service.stored_public_url)
         yield
         service.limits.stop()  # nothing still running may hold the shutdown
         service.close()  # the server stopped: its threads and temporary files go now

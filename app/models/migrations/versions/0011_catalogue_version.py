@@ -10,6 +10,8 @@ Create Date: 2026-12-03 13:30:00.000000
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -43,6 +45,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("version"),
     )
     op.create_index("ix_catalogue_versions_at", "catalogue_versions", ["at"])
+    # Version 0 is the catalogue as this migration found it: a harvester that read version 0
+    # read it after now, so the embargoes that ended by today were public to it already.
+    moment = datetime.now(UTC)
+    op.execute(
+        sa.text(
+            "INSERT INTO catalogue_versions (version, at, day) VALUES (0, :at, :day)"
+        ).bindparams(
+            at=moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z",
+            day=date.today().isoformat(),
+        )
+    )
     op.create_table(
         "dataset_tombstones",
         sa.Column("dataset_id", sa.String(length=5), nullable=False),
