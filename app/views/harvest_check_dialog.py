@@ -4,12 +4,15 @@ the running server, off the GUI thread, and its report.
 The dialog opens at once with a progress bar naming the check under way (the service reports
 (check number, checks) before each request) and Cancel; the checks run on the dialog's own
 TaskRunner (docs/ARCHITECTURE.md: off the GUI thread). Then it lists the findings grouped by
-check, each with its level as an icon, a word and a colour, its detail and what to do below
-it, and Copy report puts the plain-text report (the CLI's `check-harvest` prints the same) on
-the clipboard.
+check, each with its level as an icon, a word and a colour; the pane below shows the chosen
+finding whole (its detail and what to do, wrapped: a tree's rows would cut them short), the
+worst one first. Copy report puts the plain-text report (the CLI's `check-harvest` prints the
+same) on the clipboard.
 """
 
 from __future__ import annotations
+
+import html
 
 from app.services.harvest_check.findings import Finding, Level, Report
 from app.services.harvest_check.http import DEFAULT_LIMITS, Limits
@@ -52,12 +55,15 @@ class HarvestCheckDialog(QtWidgets.QDialog):
         self.tree.setObjectName("findings")
         self.tree.setColumnCount(2)
         self.tree.setHeaderLabels(["Finding", "Level"])
-        self.tree.setWordWrap(True)
-        self.tree.setUniformRowHeights(False)
+        self.tree.currentItemChanged.connect(lambda item, _previous: self._show(item))
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        self.details = QtWidgets.QTextBrowser()
+        self.details.setObjectName("finding-details")
+        self.details.setOpenLinks(False)
+        self.details.setPlaceholderText("Choose a finding to read it whole.")
         self.copy_button = QtWidgets.QPushButton("Copy report")
         self.copy_button.setToolTip("Copy the report as plain text")
         self.copy_button.clicked.connect(self.copy_report)
@@ -77,7 +83,12 @@ class HarvestCheckDialog(QtWidgets.QDialog):
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.status_label)
         layout.addWidget(self.progress_bar)
-        layout.addWidget(self.tree, 1)
+        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        split.addWidget(self.tree)
+        split.addWidget(self.details)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        layout.addWidget(split, 1)
         layout.addLayout(buttons)
         self._set_running(False)
 
@@ -141,30 +152,44 @@ class HarvestCheckDialog(QtWidgets.QDialog):
 
     def _fill(self, report: Report) -> None:
         self.tree.clear()
+        self.details.clear()
         bold = QtGui.QFont(self.tree.font())
         bold.setBold(True)
+        worst: QtWidgets.QTreeWidgetItem | None = None
+        worst_rank = -1
         for check in report.checks:
             group = QtWidgets.QTreeWidgetItem([check.name, ""])
             group.setFont(0, bold)
             self._mark(group, check.level)
             self.tree.addTopLevelItem(group)
             for finding in check.findings:
-                group.addChild(self._finding_item(finding))
+                item = QtWidgets.QTreeWidgetItem([finding.title, ""])
+                self._mark(item, finding.level)
+                item.setToolTip(0, finding.title)
+                item.setData(0, QtCore.Qt.ItemDataRole.UserRole, finding)
+                group.addChild(item)
+                if finding.level.rank > worst_rank:
+                    worst, worst_rank = item, finding.level.rank
         self.tree.expandAll()
+        if worst is not None:
+            self.tree.setCurrentItem(worst)
 
-    def _finding_item(self, finding: Finding) -> QtWidgets.QTreeWidgetItem:
-        item = QtWidgets.QTreeWidgetItem([finding.title, ""])
-        self._mark(item, finding.level)
-        item.setToolTip(0, finding.title)
-        lines = finding.detail.splitlines()
+    def _show(self, item: QtWidgets.QTreeWidgetItem | None) -> None:
+        finding = None if item is None else item.data(0, QtCore.Qt.ItemDataRole.UserRole)
+        if not isinstance(finding, Finding):
+            self.details.clear()
+            return
+        colour = LEVEL_COLOURS[finding.level]
+        parts = [
+            f'<p><b style="color:{colour}">{LEVEL_WORDS[finding.level]}</b>: '
+            f"<b>{html.escape(finding.title)}</b></p>"
+        ]
+        if finding.detail:
+            lines = "<br>".join(html.escape(line) for line in finding.detail.splitlines())
+            parts.append(f'<p style="color:{DETAIL_COLOUR}">{lines}</p>')
         if finding.action:
-            lines.append(f"What to do: {finding.action}")
-        for line in lines:
-            child = QtWidgets.QTreeWidgetItem([line, ""])
-            child.setForeground(0, QtGui.QBrush(QtGui.QColor(DETAIL_COLOUR)))
-            child.setToolTip(0, line)
-            item.addChild(child)
-        return item
+            parts.append(f"<p><b>What to do:</b> {html.escape(finding.action)}</p>")
+        self.details.setHtml("".join(parts))
 
     def _mark(self, item: QtWidgets.QTreeWidgetItem, level: Level) -> None:
         item.setText(1, LEVEL_WORDS[level])

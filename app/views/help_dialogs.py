@@ -41,9 +41,14 @@ def manual_text() -> str:
         if text.startswith("# Catalogue Desk"):  # ours, not a stray README beside a package
             return text
     try:
-        return str(metadata.metadata(DISTRIBUTION).get_payload())  # type: ignore[attr-defined]
+        found = metadata.metadata(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return "# Catalogue Desk\n\nThe manual (README.md) is not installed with this copy."
+    # The stdlib's reader keeps the description as the payload; once the importlib_metadata
+    # backport is loaded (pyshacl loads it), its finder answers instead and
+    # moves the description into a Description field.
+    payload = found.get_payload()  # type: ignore[attr-defined]
+    return str(payload or found.get("Description") or "")  # type: ignore[attr-defined]
 
 
 def shortcut_rows(window: QtWidgets.QWidget) -> list[tuple[str, str]]:

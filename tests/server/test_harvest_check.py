@@ -264,3 +264,16 @@ def test_a_feed_without_a_version_header_says_what_harvesters_lose() -> None:
     (error,) = report.check("incremental").findings
     assert error.title == "The feed has no Last-Modified-Version header"
     assert "walk the whole catalogue every time" in error.action
+
+
+def test_links_to_a_public_url_that_does_not_answer_are_named(
+    database: Database, catalogue: Catalogue, serve: ServeFactory
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    report = run_checks(serve(base_url=dead).url)
+    errors = findings(report, "incremental", Level.ERROR)
+    assert [f.title for f in errors] == [
+        f"The server's links lead to {dead}, which does not answer"
+    ]
+    assert errors[0].detail.startswith(f"GET {dead}/api/")
+    assert "public URL" in errors[0].action

@@ -93,15 +93,21 @@ def test_check_harvesters_runs_on_the_running_server_and_shows_the_findings(
     assert dialog.status_label.text() == report.summary()
     assert not dialog.progress_bar.isVisible()
 
-    # A finding's detail and what to do are under it.
+    # The worst finding is chosen first; a chosen finding is shown whole below the list.
+    current = dialog.tree.currentItem()
+    assert current is not None and current.text(1) == LEVEL_WORDS[report.level]
     dcat_group = groups(dialog.tree)[list(STEPS).index("DCAT-AP 3.0.1 (SHACL)")]
     temporal = next(
         item
         for item in children(dcat_group)
         if item.text(0) == "dcat:Dataset without dcterms:temporal"
     )
-    lines = [line.text(0) for line in children(temporal)]
-    assert lines[0].startswith("2 nodes: /dataset/")
+    dialog.tree.scrollToItem(temporal)
+    rect = dialog.tree.visualItemRect(temporal)
+    qtbot.mouseClick(dialog.tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    lines = dialog.details.toPlainText().splitlines()
+    assert lines[0] == "Warning: dcat:Dataset without dcterms:temporal"
+    assert lines[1].startswith("2 nodes: /dataset/")
     assert lines[-1].startswith("What to do: Recommended by DCAT-AP")
 
     click(qtbot, dialog.copy_button)
@@ -123,5 +129,6 @@ def test_a_stopped_server_is_reported_by_the_dialog(qtbot: QtBot) -> None:
     dialog.start()
     qtbot.waitUntil(lambda: dialog.report is not None, timeout=CHECK_TIMEOUT_MS)
     assert shown_tree(dialog.tree) == {"Server": [("Server not reachable", "Error")]}
+    assert dialog.details.toPlainText().startswith("Error: Server not reachable\nNothing answers")
     assert dialog.status_label.text() == "1 error and 0 warnings."
     assert dialog.copy_button.isEnabled()

@@ -107,7 +107,7 @@ class Probe:
         try:
             yield
         except httpx.ConnectError as exc:
-            raise Unusable(unreachable(self.base, exc)) from None
+            raise Unusable(unreachable(self.base, url, exc)) from None
         except httpx.TimeoutException:
             raise Unusable(
                 error(
@@ -140,11 +140,21 @@ def _expect(response: httpx.Response, what: str, expect: tuple[int, ...], action
     )
 
 
-def unreachable(base: str, exc: Exception) -> Finding:
+def unreachable(base: str, url: str, exc: Exception) -> Finding:
+    parts = httpx.URL(url)
+    origin = f"{parts.scheme}://{parts.netloc.decode('ascii')}"
+    if url.startswith(base + "/") or url == base:
+        return error(
+            "Server not reachable",
+            f"Nothing answers at {base} ({exc}).",
+            "Start the server (the Server tab), or check the address and port.",
+        )
+    # A link the server wrote (the next page, a dump) leads to its public URL.
     return error(
-        "Server not reachable",
-        f"Nothing answers at {base} ({exc}).",
-        "Start the server (the Server tab), or check the address and port.",
+        f"The server's links lead to {origin}, which does not answer",
+        f"GET {url}: {exc}",
+        "Harvesters follow these links: check the catalogue's public URL (main.py serve "
+        "--public-url) and the proxy in front of the server.",
     )
 
 
