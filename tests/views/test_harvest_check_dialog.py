@@ -132,3 +132,27 @@ def test_a_stopped_server_is_reported_by_the_dialog(qtbot: QtBot) -> None:
     assert dialog.details.toPlainText().startswith("Error: Server not reachable\nNothing answers")
     assert dialog.status_label.text() == "1 error and 0 warnings."
     assert dialog.copy_button.isEnabled()
+
+
+def test_progress_names_the_check_under_way_and_cancel_stops_it(qtbot: QtBot) -> None:
+    from tests.fakes.faults import Fault
+    from tests.fakes.harvest import HarvestSite
+    from tests.fakes.server import FakeServer
+
+    with FakeServer(HarvestSite().app()) as server:
+        held = server.faults.add(Fault("hold", path="/oai"))
+        dialog = HarvestCheckDialog(server.url)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        dialog.start()
+        qtbot.waitUntil(lambda: held.holding > 0, timeout=CHECK_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: "OAI-PMH harvest" in dialog.status_label.text())
+        assert dialog.status_label.text() == f"Checking {server.url}: OAI-PMH harvest…"
+        assert dialog.progress_bar.isVisible() and dialog.cancel_button.isVisible()
+        assert not dialog.copy_button.isEnabled()
+        click(qtbot, dialog.cancel_button)
+        server.faults.release()
+        qtbot.waitUntil(lambda: dialog.status_label.text() == "Check cancelled.")
+    assert dialog.report is None
+    assert dialog.tree.topLevelItemCount() == 0
+    assert dialog.again_button.isEnabled()
