@@ -70,6 +70,11 @@ class Report:
         errors, warnings = self.count(Level.ERROR), self.count(Level.WARNING)
         if not errors and not warnings:
             return "Harvesters can read this server: every check passed."
+        if not errors:
+            return (
+                f"No errors: harvesters can read this server. {_plural(warnings, 'warning')} "
+                "say what they would read better."
+            )
         return f"{_plural(errors, 'error')} and {_plural(warnings, 'warning')}."
 
     def text(self) -> str:
