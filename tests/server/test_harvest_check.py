@@ -117,6 +117,14 @@ def test_nothing_listening_is_one_error_finding_and_the_cli_exits_1(
     assert "[ERROR] Server not reachable" in out
 
 
+@pytest.mark.parametrize("url", ["127.0.0.1:8080", "http://", "http://[::1", "ftp://x.example"])
+def test_what_is_not_a_server_address_is_said_so(url: str) -> None:
+    report = run_checks(url)
+    (finding,) = report.check("server").findings
+    assert (finding.level, finding.title) == (Level.ERROR, f"Not a server address: {url!r}")
+    assert "http://127.0.0.1:8080" in finding.action
+
+
 # -- a: OAI-PMH ------------------------------------------------------------------------------
 
 

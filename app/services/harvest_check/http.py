@@ -116,7 +116,7 @@ class Probe:
                     "The server is overloaded or stuck: look at its log, then check again.",
                 )
             ) from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise Unusable(error(f"{what}: the request failed", f"GET {url}\n{exc}")) from None
 
 

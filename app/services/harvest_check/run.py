@@ -9,6 +9,7 @@ reported as an error finding of that check and the others still run.
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from app.services.harvest_check import dcat, incremental, oai, schema_org
 from app.services.harvest_check.feed import FEED
@@ -30,6 +31,8 @@ STEPS = (SERVER, *(name for _, name, _ in CHECKS))  # what progress step n is ch
 def run_checks(
     url: str, progress: Progress = NO_PROGRESS, limits: Limits = DEFAULT_LIMITS
 ) -> Report:
+    if (refused := _not_an_address(url)) is not None:
+        return Report(url, (CheckResult("server", SERVER, (refused,)),))
     total = len(STEPS)
     step = 0
 
@@ -45,6 +48,23 @@ def run_checks(
                 results.append(CheckResult(key, name, tuple(_run(check, probe))))
     progress.report(total, total)
     return Report(probe.base, tuple(results))
+
+
+def _not_an_address(url: str) -> Finding | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as exc:
+        reason = str(exc)
+    else:
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return None
+        reason = "it needs http:// or https:// and a host"
+    return error(
+        f"Not a server address: {url!r}",
+        reason,
+        "Give the address the server listens on, e.g. http://127.0.0.1:8080.",
+    )
 
 
 def _answers(probe: Probe) -> Finding:
