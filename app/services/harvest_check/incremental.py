@@ -134,7 +134,7 @@ def _manifest(probe: Probe) -> list[Finding]:
     findings = [
         ok(
             f"The manifest lists {len(dumps)} dumps",
-            f"Version {body['version']}, {body.get('datasets')} published datasets.",
+            f"Version {body['version']}, {_count(body.get('datasets'))} published datasets.",
         )
     ]
     smallest = min(dumps, key=lambda d: d["bytes"])
@@ -173,6 +173,10 @@ def _manifest(probe: Probe) -> list[Finding]:
             )
         )
     return findings
+
+
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else "an unknown number of"
 
 
 def _dump_entry(value: Any) -> bool:
