@@ -1,13 +1,13 @@
 """Check harvesters (the server panel): the harvest self-test (services.harvest_check) of
 the running server, off the GUI thread, and its report.
 
-The dialog opens at once with a progress bar naming the check under way (the service reports
-(check number, checks) before each request) and Cancel; the checks run on the dialog's own
-TaskRunner (docs/ARCHITECTURE.md: off the GUI thread). Then it lists the findings grouped by
-check, each with its level as an icon, a word and a colour; the pane below shows the chosen
-finding whole (its detail and what to do, wrapped: a tree's rows would cut them short), the
-worst one first. Copy report puts the plain-text report (the CLI's `check-harvest` prints the
-same) on the clipboard.
+The dialog opens at once with a progress bar, the name of the check under way (the service
+reports its progress before each request, run.STEP units a check) and Cancel; the checks run
+on the dialog's own TaskRunner (docs/ARCHITECTURE.md: off the GUI thread). Then it lists the
+findings grouped by check, each with its level as an icon, a word and a colour; the pane below
+shows the chosen finding whole (its detail and what to do, wrapped: a tree's rows would cut
+them short), the worst one first. Copy report puts the plain-text report (the CLI's
+`check-harvest` prints the same) on the clipboard.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import html
 
 from app.services.harvest_check.findings import Finding, Level, Report
 from app.services.harvest_check.http import DEFAULT_LIMITS, Limits
-from app.services.harvest_check.run import STEPS, run_checks
+from app.services.harvest_check.run import STEP, STEPS, run_checks
 from app.services.progress import Progress
 from app.views.qt import QtCore, QtGui, QtWidgets
 from app.views.task_progress import TaskProgressBar, error_text
@@ -127,8 +127,8 @@ class HarvestCheckDialog(QtWidgets.QDialog):
 
     def _on_progress(self, done: object, total: object) -> None:
         self.progress_bar.report(done, total)
-        if isinstance(done, int) and 0 <= done < len(STEPS):
-            self.status_label.setText(f"Checking {self.url}: {STEPS[done]}…")
+        if isinstance(done, int) and 0 <= done // STEP < len(STEPS):
+            self.status_label.setText(f"Checking {self.url}: {STEPS[done // STEP]}…")
 
     def _on_done(self, report: object) -> None:
         assert isinstance(report, Report)

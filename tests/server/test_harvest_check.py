@@ -11,9 +11,11 @@ import pytest
 from app.cli import main
 from app.models.database import Database
 from app.services import datasets, publication
+from app.services.harvest_check import oai as oai_check
 from app.services.harvest_check.findings import Finding, Level, Report
 from app.services.harvest_check.http import DEFAULT_LIMITS, Limits
-from app.services.harvest_check.run import STEPS, run_checks
+from app.services.harvest_check.run import STEP, STEPS, run_checks
+from app.services.progress import Progress
 from app.services.server import create_app
 from tests.conftest import AUTHOR, make_record
 from tests.fakes.faults import Fault
@@ -123,6 +125,22 @@ def test_what_is_not_a_server_address_is_said_so(url: str) -> None:
     (finding,) = report.check("server").findings
     assert (finding.level, finding.title) == (Level.ERROR, f"Not a server address: {url!r}")
     assert "http://127.0.0.1:8080" in finding.action
+
+
+def test_progress_moves_on_within_a_walk_and_ends_full() -> None:
+    reports: list[tuple[int, int]] = []
+    site = HarvestSite(feed=["a1", "a2", "a3", "a4"], records=["a1", "a2", "a3", "a4"])
+    site.page_size = 1
+    with FakeServer(site.app()) as server:
+        run_checks(server.url, Progress(on_report=lambda d, t: reports.append((d, t))))
+    done = [d for d, _ in reports]
+    total = len(STEPS) * STEP
+    assert {t for _, t in reports} == {total}
+    assert done == sorted(done) and done[-1] == total
+    oai = sorted({d for d in done if d // STEP == STEPS.index(oai_check.NAME)})
+    # Identify, then each ListRecords page an eighth further (half the check is the walk of
+    # four records, completeListSize says); the feed is one page.
+    assert oai == [STEP, STEP + 124, STEP + 249, STEP + 374]
 
 
 # -- a: OAI-PMH ------------------------------------------------------------------------------

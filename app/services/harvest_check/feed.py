@@ -69,14 +69,17 @@ def _datasets(value: Any) -> Iterator[dict[str, Any]]:
                 yield from _datasets(item)
 
 
-def walk_ids(probe: Probe) -> FeedWalk:
-    """Every published dataset id, page by page; Unusable if a page cannot be read."""
+def walk_ids(probe: Probe, expected: int = 0) -> FeedWalk:
+    """Every published dataset id, page by page; Unusable if a page cannot be read.
+    `expected`: about how many, for the progress (the second half of the check)."""
     ids: list[str] = []
     url: str | None = FEED
     deadline = probe.deadline()
     while url is not None:
         response = probe.get(url, "The JSON-LD feed")
         ids += dataset_ids(document(response))
+        if expected:
+            probe.done = 0.5 + 0.5 * len(ids) / expected
         link = response.links.get("next")
         url = link.get("url") if link else None
         if url is not None and (

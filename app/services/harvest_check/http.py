@@ -42,13 +42,15 @@ class Unusable(Exception):
 
 
 class Probe:
-    """A client of one server, for one run of the checks. `tick` is called between requests,
-    for progress and Cancel (it may raise progress.Cancelled)."""
+    """A client of one server, for one run of the checks. `tick` is called before each request,
+    for progress and Cancel (it may raise progress.Cancelled); a check that knows how far it is
+    says so in `done` (0 to 1)."""
 
     def __init__(self, url: str, limits: Limits, tick: Callable[[], None] = lambda: None) -> None:
         self.base = url.rstrip("/")
         self.limits = limits
         self.tick = tick
+        self.done = 0.0
         self.client = httpx.Client(
             timeout=httpx.Timeout(limits.timeout_s, connect=min(limits.timeout_s, 5.0)),
             follow_redirects=True,

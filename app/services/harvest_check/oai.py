@@ -170,6 +170,8 @@ def walk_records(probe: Probe) -> Walk:
             )
             return walk
         seen.add(token)
+        if walk.complete_list_size:  # the walk is the first half of the check
+            probe.done = 0.5 * (len(walk.live) + len(walk.deleted)) / walk.complete_list_size
         if len(walk.live) + len(walk.deleted) >= probe.limits.max_records or (
             time.monotonic() > deadline
         ):
@@ -227,7 +229,7 @@ def walk_findings(walk: Walk, probe: Probe) -> list[Finding]:
 
 def compare_with_feed(walk: Walk, probe: Probe) -> list[Finding]:
     try:
-        published = feed.walk_ids(probe)
+        published = feed.walk_ids(probe, expected=len(walk.live))
     except Unusable as unusable:
         return [unusable.finding]
     if not published.complete:

@@ -1,9 +1,11 @@
 """Run the harvest checks against a server's URL: first whether it answers at all, then each
 check in turn (docs/ARCHITECTURE.md: off the GUI thread; the window runs this on a worker).
 
-Progress is reported as (check number, number of checks) before every request, so Cancel
-stops between requests. A check that raises anything but Cancelled is a bug of ours; it is
-reported as an error finding of that check and the others still run.
+Progress is reported before every request, so Cancel stops between requests. It counts STEP
+units a check: check number * STEP plus how far the check is (a walk knows), so the bar moves
+during a long walk and `done // STEP` names the check under way. A check that raises anything
+but Cancelled is a bug of ours; it is reported as an error finding of that check and the
+others still run.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ CHECKS: tuple[tuple[str, str, Check], ...] = (
     ("incremental", incremental.NAME, incremental.check),
 )
 STEPS = (SERVER, *(name for _, name, _ in CHECKS))  # what progress step n is checking
+STEP = 1000  # progress units a check
 
 
 def run_checks(
@@ -33,11 +36,11 @@ def run_checks(
 ) -> Report:
     if (refused := _not_an_address(url)) is not None:
         return Report(url, (CheckResult("server", SERVER, (refused,)),))
-    total = len(STEPS)
+    total = len(STEPS) * STEP
     step = 0
 
     def tick() -> None:
-        progress.report(step, total)
+        progress.report(step * STEP + int(min(1.0, probe.done) * (STEP - 1)), total)
 
     results: list[CheckResult] = []
     with Probe(url, limits, tick) as probe:
@@ -45,6 +48,7 @@ def run_checks(
         results.append(server)
         if server.level is Level.OK:
             for step, (key, name, check) in enumerate(CHECKS, 1):  # noqa: B007 - tick reads step
+                probe.done = 0.0
                 results.append(CheckResult(key, name, tuple(_run(check, probe))))
     progress.report(total, total)
     return Report(probe.base, tuple(results))
