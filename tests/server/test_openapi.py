@@ -25,6 +25,7 @@ from app.services.record.fields import DATASET
 from app.services.record.openapi import record_schemas
 from app.services.server import create_app
 from app.services.server.api_extras import OPENAPI_PATH, openapi_document
+from app.services.server.pages import PAGES_TAG, openapi_paths
 from app.services.server.params import openapi_body_schemas, openapi_parameters
 from tests.server.conftest import Catalogue
 
@@ -231,8 +232,26 @@ def test_every_endpoint_answers_as_documented(
     c.call("GET", one, f"/api/dataset/{public}", status=401, headers=wrong)
     c.call("GET", one, f"/api/dataset/{catalogue.draft}", status=403)
     c.call("GET", one, "/api/dataset/zzzzz", status=404)
-    c.call("GET", "/dataset/{dataset_id}", f"/dataset/{public}", status=303)
-    c.call("HEAD", "/dataset/{dataset_id}", f"/dataset/{public}", status=303)
+    # The web pages (server.pages): HTML, the sitemap, robots.txt.
+    page = "/dataset/{dataset_id}"
+    c.call("GET", page, f"/dataset/{public}", status=200)
+    c.call("HEAD", page, f"/dataset/{public}", status=200)
+    c.call("GET", page, f"/dataset/{catalogue.draft}", status=404)
+    c.call("GET", page, "/dataset/a%2Fb", status=404)  # no route: the API's JSON 404
+    c.call("GET", "/", "/?q=bins&page=1", status=200)
+    c.call("HEAD", "/", status=200)
+    c.call("GET", "/", "/?page=0", status=400)
+    part = "/sitemap-{part}.xml"
+    for template, url in (("/sitemap.xml", "/sitemap.xml"), (part, "/sitemap-1.xml")):
+        mapped = c.call("GET", template, url, status=200)
+        c.call("HEAD", template, url, status=200)
+        if "etag" in mapped.headers:
+            c.call(
+                "GET", template, url, status=304, headers={"If-None-Match": mapped.headers["etag"]}
+            )
+    c.call("GET", part, "/sitemap-9.xml", status=404)
+    c.call("GET", "/robots.txt", status=200)
+    c.call("HEAD", "/robots.txt", status=200)
     c.call("GET", "/api/openapi.json", status=200)
     c.call("HEAD", "/api/openapi.json", status=200)
 
@@ -303,6 +322,13 @@ def test_the_parameter_schemas_are_the_servers() -> None:
     )
     for name, schema in openapi_body_schemas().items():
         assert shipped["schemas"][name] == schema, f"{name}: run scripts/update_openapi.py"
+
+
+def test_the_pages_paths_are_generated_from_server_pages() -> None:
+    # scripts/update_openapi.py writes them from server/pages.py, which serves them.
+    for path, item in openapi_paths().items():
+        assert DOC["paths"][path] == item, f"{path}: run scripts/update_openapi.py"
+    assert PAGES_TAG in DOC["tags"]
 
 
 def test_the_record_schemas_are_generated_from_the_field_table() -> None:
