@@ -637,13 +637,17 @@ def search(
         .select_from(Dataset)
         .where(visible, search_module.matches(session, query))
     )
-    page = select(*_DATASET_COLUMNS).where(visible)
+    # The page's pks first, then their rows: the rows skipped by `start` are never built (a
+    # deep page of the home page or package_search costs a tenth of selecting whole rows).
+    page = select(Dataset.pk).where(visible)
     statement, score = search_module.ranked(session, page, query)
     statement = statement.order_by(*_order_by(sort, score)).offset(start).limit(rows)
+    pks = list(session.scalars(statement))
+    found = {row.pk: row for row in rows_by_pk(session, principal, pks)}
     return SearchPage(
         count=session.scalar(counting) or 0,
         sort=sort,
-        rows=build_rows(session, session.connection().execute(statement).all()),
+        rows=[found[pk] for pk in pks if pk in found],
     )
 
 
