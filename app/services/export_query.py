@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
@@ -52,6 +52,7 @@ from app.services.records import Record, dataset_to_record
 from app.services.visibility import READ, Principal, permissions_for, visible_clause
 
 BATCH_SIZE = 500
+REFS_BATCH_SIZE = 5000  # PageRef rows are small: fewer sessions
 
 
 class InvalidQuery(CatalogueError):
@@ -361,17 +362,73 @@ def iter_datasets(
     batch_size: int = BATCH_SIZE,
 ) -> Iterator[DatasetRow]:
     """Every dataset visible to `principal`, by pk, one short read session per batch."""
+
+    def fetch(session: Session, after: int, today: str) -> Sequence[DatasetRow]:
+        return fetch_batch(
+            session,
+            principal,
+            after_pk=after,
+            limit=batch_size,
+            published_only=published_only,
+            today=today,
+        )
+
+    return _walk(database, fetch, after_pk, batch_size)
+
+
+class PageRef(NamedTuple):
+    """A dataset as a list of its pages needs it (the sitemap): no children, no titles."""
+
+    pk: int
+    id: str
+    updated_at: str
+
+
+@functools.lru_cache(maxsize=64)
+def _refs_statement(principal: Principal, today: str, published_only: bool) -> Executable:
+    return (
+        select(Dataset.pk, Dataset.id, Dataset.updated_at)
+        .where(visible_clause(principal, today, published_only=published_only))
+        .where(Dataset.pk > bindparam("after_pk", type_=Integer))
+        .order_by(Dataset.pk)
+        .limit(bindparam("limit", type_=Integer))
+    )
+
+
+def iter_page_refs(
+    database: Database,
+    principal: Principal,
+    *,
+    published_only: bool = False,
+    after_pk: int = 0,
+    batch_size: int = REFS_BATCH_SIZE,
+) -> Iterator[PageRef]:
+    """As `iter_datasets`, only each dataset's pk, id and last change: a twentieth of the
+    cost of its whole row (the sitemap of 50,000 datasets)."""
+
+    def fetch(session: Session, after: int, today: str) -> Sequence[PageRef]:
+        statement = _refs_statement(principal, today, published_only)
+        found = _fetch(session.connection(), statement, {"after_pk": after, "limit": batch_size})
+        return [PageRef(*row) for row in found]
+
+    return _walk(database, fetch, after_pk, batch_size)
+
+
+_Keyed = TypeVar("_Keyed", DatasetRow, PageRef)
+
+
+def _walk(
+    database: Database,
+    fetch: Callable[[Session, int, str], Sequence[_Keyed]],
+    after_pk: int,
+    batch_size: int,
+) -> Iterator[_Keyed]:
+    """The keyset walk: `fetch` the batch after `after_pk` in a read session of its own, until
+    one comes short; the day is read once, so a walk across midnight keeps its embargoes."""
     today = today_iso()
     while True:
         with database.read() as session:
-            batch = fetch_batch(
-                session,
-                principal,
-                after_pk=after_pk,
-                limit=batch_size,
-                published_only=published_only,
-                today=today,
-            )
+            batch = fetch(session, after_pk, today)
         yield from batch
         if len(batch) < batch_size:
             return

@@ -4,9 +4,10 @@ The URLs are the home page and then every published dataset's page (services.web
 pk, numbered from 0 in that order; part N (from 1) of the sitemap holds numbers (N-1)*limit
 to N*limit-1. A catalogue whose URLs fit in one part (the protocol allows 50,000 a file) has
 /sitemap.xml hold them all; a larger one has /sitemap.xml a sitemap index naming each part,
-`/sitemap-N.xml`. A part is streamed from the keyset batches of export_query.iter_datasets,
-starting after the pk that ends the part before it (one indexed query), so memory stays flat
-and no part is read from its catalogue's start.
+`/sitemap-N.xml`. A part is streamed from the keyset batches of export_query.iter_page_refs
+(the walk of iter_datasets, reading only each dataset's pk, id and last change), starting after
+the pk that ends the part before it (one indexed query), so memory stays flat and no part is
+read from its catalogue's start.
 
 Every URL starts with the server's configured base URL, never the Host header. Like the
 pages, this is the anonymous visible set (visibility.visible_clause) whoever asks.
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Dataset
 from app.models.database import Database
-from app.services.export_query import BATCH_SIZE, iter_datasets
+from app.services.export_query import REFS_BATCH_SIZE, iter_page_refs
 from app.services.formats import Chunks, concatenated, dataset_webpage
 from app.services.visibility import ANONYMOUS, visible_clause
 
@@ -78,12 +79,12 @@ def urlset(
         wanted -= 1
     rows: Iterator[bytes] = iter(())
     if after_pk >= 0 and wanted > 0:
-        found = iter_datasets(
+        found = iter_page_refs(
             database,
             ANONYMOUS,
             published_only=True,
             after_pk=after_pk,
-            batch_size=min(BATCH_SIZE, wanted),
+            batch_size=min(REFS_BATCH_SIZE, wanted),
         )
         rows = (
             _url(dataset_webpage(base, row.id), row.updated_at) for row in islice(found, wanted)
