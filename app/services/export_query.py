@@ -52,7 +52,6 @@ from app.services.records import Record, dataset_to_record
 from app.services.visibility import READ, Principal, permissions_for, visible_clause
 
 BATCH_SIZE = 500
-REFS_BATCH_SIZE = 5000  # PageRef rows are small: fewer sessions
 
 
 class InvalidQuery(CatalogueError):
@@ -373,58 +372,21 @@ def iter_datasets(
             today=today,
         )
 
-    return _walk(database, fetch, after_pk, batch_size)
+    return walk(database, fetch, after_pk, batch_size)
 
 
-class PageRef(NamedTuple):
-    """A dataset as a list of its pages needs it (the sitemap): no children, no titles."""
-
-    pk: int
-    id: str
-    updated_at: str
+_Row = TypeVar("_Row", bound=tuple[Any, ...])  # a named tuple whose first field is the pk
 
 
-@functools.lru_cache(maxsize=64)
-def _refs_statement(principal: Principal, today: str, published_only: bool) -> Executable:
-    return (
-        select(Dataset.pk, Dataset.id, Dataset.updated_at)
-        .where(visible_clause(principal, today, published_only=published_only))
-        .where(Dataset.pk > bindparam("after_pk", type_=Integer))
-        .order_by(Dataset.pk)
-        .limit(bindparam("limit", type_=Integer))
-    )
-
-
-def iter_page_refs(
+def walk(
     database: Database,
-    principal: Principal,
-    *,
-    published_only: bool = False,
-    after_pk: int = 0,
-    batch_size: int = REFS_BATCH_SIZE,
-) -> Iterator[PageRef]:
-    """As `iter_datasets`, only each dataset's pk, id and last change: a twentieth of the
-    cost of its whole row (the sitemap of 50,000 datasets)."""
-
-    def fetch(session: Session, after: int, today: str) -> Sequence[PageRef]:
-        statement = _refs_statement(principal, today, published_only)
-        found = _fetch(session.connection(), statement, {"after_pk": after, "limit": batch_size})
-        return [PageRef(*row) for row in found]
-
-    return _walk(database, fetch, after_pk, batch_size)
-
-
-_Keyed = TypeVar("_Keyed", DatasetRow, PageRef)
-
-
-def _walk(
-    database: Database,
-    fetch: Callable[[Session, int, str], Sequence[_Keyed]],
+    fetch: Callable[[Session, int, str], Sequence[_Row]],
     after_pk: int,
     batch_size: int,
-) -> Iterator[_Keyed]:
-    """The keyset walk: `fetch` the batch after `after_pk` in a read session of its own, until
-    one comes short; the day is read once, so a walk across midnight keeps its embargoes."""
+) -> Iterator[_Row]:
+    """The keyset walk: `fetch(session, after_pk, today)` the batch of up to `batch_size` rows
+    after `after_pk`, by pk, in a read session of its own, until one comes short; the day is
+    read once, so a walk across midnight keeps its embargoes."""
     today = today_iso()
     while True:
         with database.read() as session:
@@ -432,7 +394,7 @@ def _walk(
         yield from batch
         if len(batch) < batch_size:
             return
-        after_pk = batch[-1].pk
+        after_pk = batch[-1][0]
 
 
 _Child = TypeVar("_Child", ResourceRow, LinkRow)

@@ -4,8 +4,8 @@ The URLs are the home page and then every published dataset's page (services.web
 pk, numbered from 0 in that order; part N (from 1) of the sitemap holds numbers (N-1)*limit
 to N*limit-1. A catalogue whose URLs fit in one part (the protocol allows 50,000 a file) has
 /sitemap.xml hold them all; a larger one has /sitemap.xml a sitemap index naming each part,
-`/sitemap-N.xml`. A part is streamed from the keyset batches of export_query.iter_page_refs
-(the walk of iter_datasets, reading only each dataset's pk, id and last change), starting after
+`/sitemap-N.xml`. A part is streamed from keyset batches (`iter_page_refs`: export_query.walk,
+as iter_datasets, reading only each dataset's pk, id and last change), starting after
 the pk that ends the part before it (one indexed query), so memory stays flat and no part is
 read from its catalogue's start.
 
@@ -15,22 +15,26 @@ pages, this is the anonymous visible set (visibility.visible_clause) whoever ask
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterator
 from itertools import islice
+from typing import NamedTuple
 from xml.sax.saxutils import escape
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Integer, bindparam, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from app.models import Dataset
 from app.models.database import Database
-from app.services.export_query import REFS_BATCH_SIZE, iter_page_refs
+from app.services.export_query import walk
 from app.services.formats import Chunks, concatenated, dataset_webpage
 from app.services.visibility import ANONYMOUS, visible_clause
 
 SITEMAP_URLS = 50_000  # the protocol's limit of URLs in one file
+REFS_BATCH_SIZE = 5000  # PageRef rows are small: few sessions
 CONTENT_TYPE = "application/xml"
 ROBOTS_CONTENT_TYPE = "text/plain; charset=utf-8"
 _NAMESPACE = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -66,6 +70,40 @@ def part_start(session: Session, part: int, limit: int = SITEMAP_URLS) -> int:
     return -1 if pk is None else int(pk)
 
 
+class PageRef(NamedTuple):
+    """A dataset as a list of its pages needs it: no children, no titles."""
+
+    pk: int
+    id: str
+    updated_at: str
+
+
+@functools.lru_cache(maxsize=4)
+def _refs_statement(today: str) -> Executable:
+    # Built once a day: building the visibility clause costs more than a batch.
+    return (
+        select(Dataset.pk, Dataset.id, Dataset.updated_at)
+        .where(visible_clause(ANONYMOUS, today, published_only=True))
+        .where(Dataset.pk > bindparam("after_pk", type_=Integer))
+        .order_by(Dataset.pk)
+        .limit(bindparam("limit", type_=Integer))
+    )
+
+
+def iter_page_refs(
+    database: Database, *, after_pk: int = 0, batch_size: int = REFS_BATCH_SIZE
+) -> Iterator[PageRef]:
+    """The published datasets after `after_pk`, by pk, as export_query.iter_datasets walks
+    them, each only its pk, id and last change: a tenth of the cost of its whole row (a part
+    of 50,000 URLs)."""
+
+    def fetch(session: Session, after: int, today: str) -> list[PageRef]:
+        parameters = {"after_pk": after, "limit": batch_size}
+        return [PageRef(*row) for row in session.execute(_refs_statement(today), parameters)]
+
+    return walk(database, fetch, after_pk, batch_size)
+
+
 def urlset(
     database: Database, base_url: str, part: int, after_pk: int, limit: int = SITEMAP_URLS
 ) -> Chunks:
@@ -79,13 +117,7 @@ def urlset(
         wanted -= 1
     rows: Iterator[bytes] = iter(())
     if after_pk >= 0 and wanted > 0:
-        found = iter_page_refs(
-            database,
-            ANONYMOUS,
-            published_only=True,
-            after_pk=after_pk,
-            batch_size=min(REFS_BATCH_SIZE, wanted),
-        )
+        found = iter_page_refs(database, after_pk=after_pk, batch_size=min(REFS_BATCH_SIZE, wanted))
         rows = (
             _url(dataset_webpage(base, row.id), row.updated_at) for row in islice(found, wanted)
         )

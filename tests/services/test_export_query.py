@@ -11,7 +11,7 @@ from app.models.database import Database
 from app.services import export_query, synthetic
 from app.services.formats import csv_format
 from app.services.records import dataset_to_record
-from app.services.visibility import ANONYMOUS, OWNER
+from app.services.visibility import OWNER
 
 BASE = "http://127.0.0.1:8080"
 
@@ -67,19 +67,6 @@ def test_keyset_batches_read_the_rows_read_by_pk(catalogue: Database) -> None:
     with catalogue.read() as session:
         by_pk = export_query.rows_by_pk(session, OWNER, _pks(catalogue))
     assert list(export_query.iter_datasets(catalogue, OWNER, batch_size=7)) == by_pk
-
-
-def test_page_refs_walk_the_rows_iter_datasets_walks(catalogue: Database) -> None:
-    for principal, published_only in ((OWNER, False), (ANONYMOUS, True)):
-        rows = list(export_query.iter_datasets(catalogue, principal, published_only=published_only))
-        refs = export_query.iter_page_refs(
-            catalogue, principal, published_only=published_only, batch_size=7
-        )
-        assert list(refs) == [(row.pk, row.id, row.updated_at) for row in rows]
-        if rows:  # from a pk on
-            middle = rows[len(rows) // 2].pk
-            after = export_query.iter_page_refs(catalogue, principal, after_pk=middle)
-            assert [r.pk for r in after] == [row.pk for row in rows if row.pk > middle]
 
 
 def test_summaries_count_the_children_the_rows_read(catalogue: Database) -> None:
