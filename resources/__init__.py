@@ -1,5 +1,5 @@
 """The files the application ships: the sample catalogue, the JSON-LD context, the OpenAPI
-document, the icon and the desktop entry.
+document, the web pages' templates (templates/), the icon and the desktop entry.
 
 They live in the checkout's top-level `resources/`, which the `app` package sees as `app.resources`
 through the link `app/resources -> ../resources`; the wheel holds them as real files inside `app`
@@ -18,6 +18,7 @@ JSONLD_CONTEXT = "dcat-context.jsonld"
 OPENAPI_DOCUMENT = "openapi.json"
 ICON = "catalogue-desk.svg"
 DESKTOP_ENTRY = "catalogue-desk.desktop"
+TEMPLATES = "templates"  # the server's HTML pages (Jinja2), services.web_pages
 
 
 def resource(name: str) -> Traversable:

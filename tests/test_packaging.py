@@ -29,6 +29,10 @@ SHIPPED = (
     "app/resources/openapi.json",
     "app/resources/catalogue-desk.svg",
     "app/resources/catalogue-desk.desktop",
+    "app/resources/templates/base.html",
+    "app/resources/templates/home.html",
+    "app/resources/templates/dataset.html",
+    "app/resources/templates/not_found.html",
     "app/models/migrations/env.py",
     "app/models/migrations/versions/0001_initial_schema.py",
 )
@@ -43,6 +47,7 @@ from app.services.formats.jsonld import context
 from app.services.server.api_extras import openapi_document
 from app.services import browse
 from app.views.help_dialogs import manual_text
+from app.services.web_pages import Site, not_found_page
 folder = Path(tempfile.mkdtemp())
 database = open_catalogue(folder / "new.sqlite", with_sample=True)
 with database.read() as session:
@@ -54,6 +59,7 @@ print(json.dumps({
     "context": "@context" in context(),
     "openapi": openapi_document()["openapi"],
     "manual": "## Two commands" in manual_text(),
+    "page": "<h1>Not found</h1>" in not_found_page(Site("http://x.example", "T", "D", "P")),
 }))
 """
 
@@ -121,6 +127,7 @@ def test_the_installed_copy_runs_outside_the_checkout(wheel: Path, tmp_path: Pat
     assert found["datasets"] > 20  # the sample catalogue loaded
     assert found["context"] is True
     assert found["openapi"].startswith("3.1")
+    assert found["page"] is True  # the web pages' templates, from the installed copy
     assert found["manual"] is True  # Help > User manual: the README, from the package metadata
 
     command = venv / "bin" / "catalogue-desk"
