@@ -1,6 +1,6 @@
 """The files the application ships: the sample catalogue, the JSON-LD context, the OpenAPI
-document, the DCAT-AP 3.0.1 SHACL shapes (dcat-ap-3.0.1/, for the harvest check), the icon and
-the desktop entry.
+document, the DCAT-AP 3.0.1 SHACL shapes (dcat-ap-3.0.1/, for the harvest check), the web
+pages' templates (templates/), the icon and the desktop entry.
 
 They live in the checkout's top-level `resources/`, which the `app` package sees as `app.resources`
 through the link `app/resources -> ../resources`; the wheel holds them as real files inside `app`
@@ -19,6 +19,7 @@ JSONLD_CONTEXT = "dcat-context.jsonld"
 OPENAPI_DOCUMENT = "openapi.json"
 ICON = "catalogue-desk.svg"
 DESKTOP_ENTRY = "catalogue-desk.desktop"
+TEMPLATES = "templates"  # the server's HTML pages (Jinja2), services.web_pages
 
 
 def resource(name: str) -> Traversable:

@@ -1,5 +1,6 @@
 """Rewrites the generated parts of resources/openapi.json: the record's schemas from the field
-table, and the parameters' schemas (query and CKAN POST bodies) from server/params.py.
+table, the parameters' schemas (query and CKAN POST bodies) from server/params.py, and the web
+pages' paths from server/pages.py.
 
     python scripts/update_openapi.py
 
@@ -16,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.services.record.openapi import record_schemas  # noqa: E402
+from app.services.server.pages import PAGES_TAG, openapi_paths  # noqa: E402
 from app.services.server.params import openapi_body_schemas, openapi_parameters  # noqa: E402
 
 DOCUMENT = ROOT / "app" / "resources" / "openapi.json"
@@ -27,6 +29,9 @@ def main() -> None:
     components["schemas"].update(record_schemas())
     components["schemas"].update(openapi_body_schemas())
     components["parameters"] = openapi_parameters(components["parameters"])
+    document["paths"].update(openapi_paths())
+    if PAGES_TAG not in document["tags"]:
+        document["tags"].append(PAGES_TAG)
     DOCUMENT.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

@@ -32,6 +32,10 @@ SHIPPED = (
     "app/resources/dcat-ap-3.0.1/dcat-ap-SHACL.ttl",
     "app/resources/dcat-ap-3.0.1/ranges.ttl",
     "app/resources/dcat-ap-3.0.1/shapes_recommended.ttl",
+    "app/resources/templates/base.html",
+    "app/resources/templates/home.html",
+    "app/resources/templates/dataset.html",
+    "app/resources/templates/not_found.html",
     "app/models/migrations/env.py",
     "app/models/migrations/versions/0001_initial_schema.py",
 )
@@ -47,6 +51,7 @@ from app.services.server.api_extras import openapi_document
 from app.services.harvest_check.dcat import dcat_ap_shapes, recommended_shapes
 from app.services import browse
 from app.views.help_dialogs import manual_text
+from app.services.web_pages import Site, not_found_page
 folder = Path(tempfile.mkdtemp())
 database = open_catalogue(folder / "new.sqlite", with_sample=True)
 with database.read() as session:
@@ -59,6 +64,7 @@ print(json.dumps({
     "openapi": openapi_document()["openapi"],
     "manual": "## Two commands" in manual_text(),
     "shapes": len(dcat_ap_shapes()) > 1000 and len(recommended_shapes()) > 100,
+    "page": "<h1>Not found</h1>" in not_found_page(Site("http://x.example", "T", "D", "P")),
 }))
 """
 
@@ -127,6 +133,7 @@ def test_the_installed_copy_runs_outside_the_checkout(wheel: Path, tmp_path: Pat
     assert found["context"] is True
     assert found["openapi"].startswith("3.1")
     assert found["shapes"] is True  # the harvest check's DCAT-AP shapes load from the wheel
+    assert found["page"] is True  # the web pages' templates, from the installed copy
     assert found["manual"] is True  # Help > User manual: the README, from the package metadata
 
     command = venv / "bin" / "catalogue-desk"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
@@ -155,19 +155,20 @@ def since_version(bind: Session | Connection, version: int) -> Since:
     return Since(version, day or "")
 
 
-def since_time(bind: Session | Connection, moment: str, *, inclusive: bool = True) -> Since:
-    """The point of time `moment` (ISO 8601; ValueError if it is not): the changes made at or
-    after it (after it, not inclusive). An embargo that ended on its day or later counts as a
-    change."""
+def since_time(bind: Session | Connection, moment: datetime, *, inclusive: bool = True) -> Since:
+    """The point of time `moment` (naive UTC): the changes made at or after it (after it, not
+    inclusive). An embargo that ended on its day or later counts as a change."""
     connection = bind.connection() if isinstance(bind, Session) else bind
-    parsed = parse_utc(moment)
-    at = iso(parsed)
+    at = iso(moment)
     seen = CatalogueVersion.at < at if inclusive else CatalogueVersion.at <= at
     before = connection.scalar(select(func.max(CatalogueVersion.version)).where(seen))
     # Datasets changed before the first version carry 0: from a time before the log, all.
     version = -1 if before is None else int(before)
-    local_day = parsed.replace(tzinfo=UTC).astimezone().date()
-    return Since(version, (local_day - timedelta(days=1)).isoformat())
+    try:
+        local_day = moment.replace(tzinfo=UTC).astimezone().date() - timedelta(days=1)
+    except OverflowError:  # the calendar's first or last days
+        local_day = moment.date()
+    return Since(version, local_day.isoformat())
 
 
 def changed_clause(since: Since, today: str) -> ColumnElement[bool]:

@@ -21,17 +21,14 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 import orjson
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Integer,
     Text,
-    and_,
     bindparam,
     func,
     select,
@@ -44,8 +41,6 @@ from sqlalchemy.sql.elements import BindParameter
 from app.models import Dataset, Link, Masthead, Resource, Team, Topic
 from app.models.database import Database
 from app.services import datasets
-from app.services import search as search_module
-from app.services.catalogue_version import Since, changed_clause
 from app.services.clock import today_iso
 from app.services.errors import CatalogueError, PermissionDenied
 from app.services.mappings.datapress import for_reader
@@ -366,21 +361,40 @@ def iter_datasets(
     batch_size: int = BATCH_SIZE,
 ) -> Iterator[DatasetRow]:
     """Every dataset visible to `principal`, by pk, one short read session per batch."""
+
+    def fetch(session: Session, after: int, today: str) -> Sequence[DatasetRow]:
+        return fetch_batch(
+            session,
+            principal,
+            after_pk=after,
+            limit=batch_size,
+            published_only=published_only,
+            today=today,
+        )
+
+    return walk(database, fetch, after_pk, batch_size)
+
+
+_Row = TypeVar("_Row", bound=tuple[Any, ...])  # a named tuple whose first field is the pk
+
+
+def walk(
+    database: Database,
+    fetch: Callable[[Session, int, str], Sequence[_Row]],
+    after_pk: int,
+    batch_size: int,
+) -> Iterator[_Row]:
+    """The keyset walk: `fetch(session, after_pk, today)` the batch of up to `batch_size` rows
+    after `after_pk`, by pk, in a read session of its own, until one comes short; the day is
+    read once, so a walk across midnight keeps its embargoes."""
     today = today_iso()
     while True:
         with database.read() as session:
-            batch = fetch_batch(
-                session,
-                principal,
-                after_pk=after_pk,
-                limit=batch_size,
-                published_only=published_only,
-                today=today,
-            )
+            batch = fetch(session, after_pk, today)
         yield from batch
         if len(batch) < batch_size:
             return
-        after_pk = batch[-1].pk
+        after_pk = batch[-1][0]
 
 
 _Child = TypeVar("_Child", ResourceRow, LinkRow)
@@ -598,84 +612,3 @@ def record_as_seen(record: Record, granted: Permission) -> Record:
     if granted & Permission.PUBLISH_DATASET:
         return record
     return for_reader(record)
-
-
-# -- search (CKAN package_search) --------------------------------------------------------------
-
-SORT_FIELDS: dict[str, Any] = {
-    # When this catalogue last changed the dataset, as CKAN's own (formats.ckan).
-    "metadata_modified": Dataset.changed_at,
-    "metadata_created": Dataset.created_at,
-    "title_string": Dataset.title,
-    "title": Dataset.title,
-    "name": Dataset.id,
-    "id": Dataset.id,
-}
-DEFAULT_SORT = "score desc, metadata_modified desc"
-
-
-@dataclass(frozen=True, slots=True)
-class SearchPage:
-    count: int
-    sort: str
-    rows: list[DatasetRow]
-
-
-def search(
-    session: Session,
-    principal: Principal,
-    *,
-    q: str = "",
-    sort: str = DEFAULT_SORT,
-    start: int = 0,
-    rows: int = 10,
-    since: Since | None = None,
-) -> SearchPage:
-    """One page of the datasets visible to `principal` that match `q` (services.search: every
-    word the beginning of a word of the id, title, description or tags; `*:*` and blank match
-    everything; more than search.MAX_TERMS words is refused: QueryTooLong). `sort` is CKAN's
-    "field dir, field dir" over score, metadata_modified, metadata_created, title_string and
-    name.
-    """
-    if start < 0 or rows < 0:
-        raise InvalidQuery("start and rows must not be negative")
-    query = search_module.query_terms(q)
-    visible = visible_clause(principal)
-    if since is not None:  # CKAN's fq=metadata_modified:[T TO *]
-        visible = and_(visible, changed_clause(since, today_iso()))
-    counting = (
-        select(func.count())
-        .select_from(Dataset)
-        .where(visible, search_module.matches(session, query))
-    )
-    page = select(*_DATASET_COLUMNS).where(visible)
-    statement, score = search_module.ranked(session, page, query)
-    statement = statement.order_by(*_order_by(sort, score)).offset(start).limit(rows)
-    return SearchPage(
-        count=session.scalar(counting) or 0,
-        sort=sort,
-        rows=build_rows(session, session.connection().execute(statement).all()),
-    )
-
-
-def _order_by(sort: str, score: ColumnElement[float] | None) -> list[Any]:
-    order: list[Any] = []
-    for part in sort.split(","):
-        words = part.split()
-        if not words:
-            continue
-        field = words[0]
-        direction = words[1].lower() if len(words) > 1 else "asc"
-        if len(words) > 2 or direction not in ("asc", "desc"):
-            raise InvalidQuery(f"Cannot sort by {part.strip()!r}: use 'field asc' or 'field desc'")
-        if field == "score":
-            if score is not None:
-                order.append(score.desc() if direction == "desc" else score.asc())
-            continue
-        if field not in SORT_FIELDS:
-            known = ", ".join(["score", *SORT_FIELDS])
-            raise InvalidQuery(f"Unknown sort field {field!r}: use one of {known}")
-        column_ = SORT_FIELDS[field]
-        order.append(column_.desc() if direction == "desc" else column_.asc())
-    order.append(Dataset.pk.asc())
-    return order

@@ -89,3 +89,15 @@ def slugify(title: str) -> str:
     """'Freedom of Information Requests' -> 'freedom-of-information-requests'."""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:200]
+
+
+def human_size(size: int | None) -> str:
+    """A byte count as people read it ("2.0 KB"); empty for an unknown size."""
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"  # pragma: no cover - the loop always returns

@@ -16,7 +16,8 @@ from app.services.link_check import is_broken
 from app.services.record.canonical import canonical_child
 from app.services.record.fields import CHILDREN, LINK, RESOURCE, Field
 from app.services.records import Record
-from app.views.form_widgets import ERROR_COLOUR, FieldRow, get_path, human_size, labelled, set_path
+from app.services.text import human_size
+from app.views.form_widgets import ERROR_COLOUR, FieldRow, get_path, labelled, set_path
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 
 MONTH_PATTERN = r"^$|^\d{0,4}(-\d{0,2})?$"

@@ -23,8 +23,9 @@ from app.services.exporting import (
     export_catalogue,
 )
 from app.services.progress import Progress
+from app.services.text import human_size
 from app.views.dataset_table_model import RowsResolver
-from app.views.form_widgets import STYLE_SHEET, human_size
+from app.views.form_widgets import STYLE_SHEET
 from app.views.qt import QtCore, QtWidgets, Signal
 from app.views.task_progress import TaskProgressBar, error_text
 from app.views.tasks import Task, TaskRunner, delivering

@@ -50,17 +50,6 @@ QListWidget#chips::item:selected {{
 """
 
 
-def human_size(size: int | None) -> str:
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"  # pragma: no cover - the loop always returns
-
-
 def get_path(record: Record, path: str) -> Any:
     value: Any = record
     for part in path.split("."):

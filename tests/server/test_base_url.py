@@ -26,6 +26,9 @@ WRITERS = (
     "/api/action/current_package_list_with_resources",
     "/api/action/package_search",
     "/api/openapi.json",
+    "/",
+    "/sitemap.xml",
+    "/robots.txt",
 )
 FORGED = {
     "Host": "evil.example",
@@ -41,18 +44,18 @@ def _service(app: Any) -> Any:
     return endpoint.__self__.service
 
 
-def _written(client: httpx.Client, headers: dict[str, str]) -> dict[str, str]:
+def _written(client: httpx.Client, headers: dict[str, str], public: str) -> dict[str, str]:
     texts = {path: client.get(path, headers=headers).text for path in WRITERS}
-    redirect = client.get(f"/dataset/{'x' * 5}", headers=headers)
-    texts["/dataset/{id}"] = redirect.headers["location"]
+    texts["/dataset/{id}"] = client.get(f"/dataset/{public}", headers=headers).text
+    texts["/dataset/unknown"] = client.get(f"/dataset/{'x' * 5}", headers=headers).text
     return texts
 
 
 def test_the_host_header_enters_no_output(serve: ServeFactory, catalogue: Catalogue) -> None:
     server = serve()
     with httpx.Client(base_url=server.url, timeout=20) as client:
-        plain = _written(client, {})
-        forged = _written(client, FORGED)
+        plain = _written(client, {}, catalogue.public[0])
+        forged = _written(client, FORGED, catalogue.public[0])
     for path, text in forged.items():
         assert server.url in text, path
         for name in ("evil.example", "forwarded.example", "fwd.example", "gopher"):
@@ -80,11 +83,14 @@ def test_the_base_url_setting_starts_every_url(serve: ServeFactory, catalogue: C
     base = "https://data.example.org/catalogue"
     server = serve(base_url=base + "/")
     with httpx.Client(base_url=server.url, timeout=20) as client:
-        written = _written(client, FORGED)
+        written = _written(client, FORGED, catalogue.public[0])
     for path, text in written.items():
         assert base in text, path
         assert server.url not in text, path
-    assert written["/dataset/{id}"] == f"{base}/api/dataset/xxxxx"
+    page = written["/dataset/{id}"]
+    assert f'<link rel="canonical" href="{base}/dataset/{catalogue.public[0]}">' in page
+    assert f"Sitemap: {base}/sitemap.xml" in written["/robots.txt"]
+    assert f"<loc>{base}/dataset/{catalogue.public[0]}</loc>" in written["/sitemap.xml"]
     feed = httpx.get(f"{server.url}/api/v1/dataset.jsonld?limit=1")
     assert feed.links["next"]["url"].startswith(f"{base}/api/v1/dataset.jsonld?after=")
 

@@ -80,6 +80,10 @@ def test_modified_since_is_since_by_time(
     everything = harvest(client, "/api/v1/dataset.jsonld?modified_since=2000-01-01T00:00:00Z")
     assert sorted(i for page in everything for i in page) == sorted(catalogue.public)
     assert harvest(client, "/api/v1/dataset.jsonld?modified_since=2999-01-01") == [[]]
+    # Both: what changed after the version and at or after the time.
+    assert harvest(client, "/api/v1/dataset.jsonld?since=0&modified_since=2999-01-01") == [[]]
+    both = harvest(client, "/api/v1/dataset.jsonld?since=0&modified_since=2000-01-01")
+    assert sorted(i for page in both for i in page) == sorted(catalogue.public)
     with database.transaction() as session:
         datasets.update_dataset(session, catalogue.public[1], {"title": "Holes"}, author=AUTHOR)
     package = client.get("/api/action/package_show", params={"id": catalogue.public[1]}).json()[
@@ -96,9 +100,9 @@ def test_modified_since_is_since_by_time(
     [
         "since=-1",
         "since=1.5",
-        "since=99999",  # ahead of the catalogue's version
         "modified_since=yesterday",
-        "since=1&modified_since=2020-01-01",
+        "modified_since=2020-13-01",
+        "since=1&modified_since=2020-1-01",
     ],
 )
 def test_a_bad_since_is_a_400_with_a_json_error(
@@ -110,6 +114,16 @@ def test_a_bad_since_is_a_400_with_a_json_error(
         assert response.json()["error"]["message"]
     if query.startswith("since=") and "&" not in query:
         assert client.get(f"/api/v1/deleted.json?{query}").status_code == 400
+
+
+def test_a_since_ahead_of_the_catalogue_is_a_409(
+    client: httpx.Client, catalogue: Catalogue
+) -> None:
+    ahead = _version(client.get("/api/v1/deleted.json")) + 1
+    for path in ("/api/v1/dataset.jsonld", "/api/v1/dataset.csv", "/api/v1/deleted.json"):
+        response = client.get(f"{path}?since={ahead}")
+        assert response.status_code == 409, path
+        assert "harvest it again from the start" in response.json()["error"]["message"]
 
 
 def test_ckan_fq_on_metadata_modified_as_ckan_clients_send_it(

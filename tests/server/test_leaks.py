@@ -11,7 +11,9 @@ again below, deliberately not by calling visible_clause):
 - a key's user: that, plus (in any state) the datasets whose owner team the user is in, on which
   they collaborate, on whose read list they or one of their teams is, or on which a user ruleset
   of theirs or a group ruleset of one of their groups has any permission;
-- the bulk /api/v1 surface (seed 000): what the anonymous caller sees, whoever asks (issue 16);
+- the bulk /api/v1 surface (seed 000) and the web pages (`/`, `/dataset/{id}`, `/sitemap.xml`):
+  what the anonymous caller sees, whoever asks (issue 16, issue 12); a dataset page the caller
+  may not see is the same 404 as an unknown one, and no hidden title appears on a page;
 - a dataset's own JSON shows who may read or edit it (collaborators, read lists) and its embargo
   only to a caller who may manage it: a member of its owner team, or a ruleset with
   publish_dataset or manage_dataset (issue 16); export.json to nobody;
@@ -41,6 +43,8 @@ from app.services import access, api_keys, datasets
 from app.services.permissions import to_names
 from app.services.server import create_app
 from tests.conftest import AUTHOR, make_record
+from tests.server import html_pages
+from tests.server.html_pages import dataset_links, parse_html, sitemap_locs
 
 PAST, FUTURE = "2000-01-01", "2999-01-01"
 TEAMS = ("tma01", "tmb02")
@@ -186,6 +190,11 @@ class Built:
     keys: tuple[str, ...]  # one key per user
 
 
+def title_of(index: int) -> str:
+    """A title found in a page's text only where that dataset is shown."""
+    return f"Title{index}x"
+
+
 def build(database: Database, spec: Spec) -> Built:
     with database.transaction() as s:
         for index, team in enumerate(TEAMS):
@@ -200,7 +209,7 @@ def build(database: Database, spec: Spec) -> Built:
         ids: list[str] = []
         for d in spec.datasets:
             record = make_record(
-                title="Dataset",
+                title=title_of(len(ids)),
                 state="published" if d.published else "draft",
                 sharing="private" if d.private else "public",
                 embargoUntil=d.embargo,
@@ -267,6 +276,7 @@ class Observed:
     files: dict[str, set[tuple[str, str]]]  # (dataset, resource id) pairs per endpoint
     shown: dict[str, set[str]]  # the keys of each dataset's own JSON, by dataset id
     cursors: list[str]  # the feed's `after` tokens, in walking order
+    page_text: str  # the home page and the sitemap, as served
 
 
 async def observe(
@@ -353,10 +363,38 @@ async def observe(
     got["ckan.show"] = shown_packages
     assert (await get("/api/action/package_show?id=zzzzz")).status_code == 404
     assert (await get("/api/dataset/zzzzz")).status_code == 404
-    return Observed(got, files, shown, cursors)
+
+    home = await get("/")
+    assert home.status_code == 200
+    got["page.home"] = set(dataset_links(parse_html(home.text)))
+    sitemap = await get("/sitemap.xml")
+    assert sitemap.status_code == 200
+    _kind, locs = sitemap_locs(sitemap.text)
+    got["sitemap"] = {html_pages.dataset_id(loc) for loc in locs if "/dataset/" in loc}
+    pages: set[str] = set()
+    not_found = {(await get("/dataset/zzzzz")).content}
+    for one in all_ids:
+        response = await get(f"/dataset/{one}")
+        assert response.status_code in (200, 404), response.text
+        if response.status_code == 200:
+            parse_html(response.text)
+            pages.add(one)
+        else:
+            not_found.add(response.content)
+    assert len(not_found) == 1  # a hidden dataset's page is the unknown one's, byte for byte
+    got["page.dataset"] = pages
+    return Observed(got, files, shown, cursors, home.text + sitemap.text)
 
 
-BULK = {"v1.csv", "v1.jsonld", "v1.jsonld.since", "v1.csv.since"}
+BULK = {
+    "v1.csv",
+    "v1.jsonld",
+    "v1.jsonld.since",
+    "v1.csv.since",
+    "page.home",
+    "page.dataset",
+    "sitemap",
+}
 
 
 async def check(database: Database, spec: Spec, built: Built) -> None:
@@ -389,6 +427,8 @@ async def check(database: Database, spec: Spec, built: Built) -> None:
             for endpoint, ids in seen.got.items():
                 expected = want_bulk if endpoint in BULK else want
                 assert ids == expected, (endpoint, user)
+            for index in set(range(len(built.ids))) - expected_visible(spec, None):
+                assert title_of(index) not in seen.page_text, (index, user)
             for endpoint, pairs in seen.files.items():
                 assert pairs == want_files, (endpoint, user)
             for dataset_id, keys in seen.shown.items():

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from app.models.database import Database
-from app.services import export_query
+from app.services import package_search
 from app.services.server import ServerThread, create_app
 from app.services.server.limits import (
     PER_CALLER,
@@ -102,7 +102,7 @@ def test_a_search_past_the_time_limit_is_a_503_naming_it(
         assert client.get("/api/dataset/h0001").status_code == 200
     # Nor is anything outside a request, on the same connections: the desktop's reads.
     with heavy.read() as session:
-        assert export_query.search(session, ANONYMOUS, q=SLOW_QUERY).count == 0
+        assert package_search.search(session, ANONYMOUS, q=SLOW_QUERY).count == 0
 
 
 def test_a_too_long_search_is_refused_at_once_with_the_limit_named(

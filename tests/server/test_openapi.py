@@ -25,6 +25,7 @@ from app.services.record.fields import DATASET
 from app.services.record.openapi import record_schemas
 from app.services.server import create_app
 from app.services.server.api_extras import OPENAPI_PATH, openapi_document
+from app.services.server.pages import PAGES_TAG, openapi_paths
 from app.services.server.params import openapi_body_schemas, openapi_parameters
 from tests.server.conftest import Catalogue
 
@@ -184,14 +185,16 @@ def test_every_endpoint_answers_as_documented(
     c.call("GET", feed, status=401, headers=wrong)
     c.call("GET", feed, f"{feed}?since=0&limit=1", status=200)
     c.call("GET", feed, f"{feed}?modified_since=2020-01-01T00:00:00Z", status=200)
-    c.call("GET", feed, f"{feed}?since=99999", status=400)
+    c.call("GET", feed, f"{feed}?since=99999", status=409)
     csv_path = "/api/v1/dataset.csv"
     c.call("GET", csv_path, f"{csv_path}?since=0", status=200)
     c.call("GET", csv_path, f"{csv_path}?modified_since=never", status=400)
+    c.call("GET", csv_path, f"{csv_path}?since=99999", status=409)
     deleted = "/api/v1/deleted.json"
     c.call("GET", deleted, f"{deleted}?since=0", status=200)
     c.call("HEAD", deleted, status=200)
     c.call("GET", deleted, f"{deleted}?since=x", status=400)
+    c.call("GET", deleted, f"{deleted}?since=99999", status=409)
     c.call("GET", deleted, status=401, headers=wrong)
     c.call("GET", "/api/v1/manifest.json", status=200)
     c.call("HEAD", "/api/v1/manifest.json", status=200)
@@ -245,8 +248,26 @@ def test_every_endpoint_answers_as_documented(
     c.call("GET", one, f"/api/dataset/{public}", status=401, headers=wrong)
     c.call("GET", one, f"/api/dataset/{catalogue.draft}", status=403)
     c.call("GET", one, "/api/dataset/zzzzz", status=404)
-    c.call("GET", "/dataset/{dataset_id}", f"/dataset/{public}", status=303)
-    c.call("HEAD", "/dataset/{dataset_id}", f"/dataset/{public}", status=303)
+    # The web pages (server.pages): HTML, the sitemap, robots.txt.
+    page = "/dataset/{dataset_id}"
+    c.call("GET", page, f"/dataset/{public}", status=200)
+    c.call("HEAD", page, f"/dataset/{public}", status=200)
+    c.call("GET", page, f"/dataset/{catalogue.draft}", status=404)
+    c.call("GET", page, "/dataset/a%2Fb", status=404)  # no route: the API's JSON 404
+    c.call("GET", "/", "/?q=bins&page=1", status=200)
+    c.call("HEAD", "/", status=200)
+    c.call("GET", "/", "/?page=0", status=400)
+    part = "/sitemap-{part}.xml"
+    for template, url in (("/sitemap.xml", "/sitemap.xml"), (part, "/sitemap-1.xml")):
+        mapped = c.call("GET", template, url, status=200)
+        c.call("HEAD", template, url, status=200)
+        if "etag" in mapped.headers:
+            c.call(
+                "GET", template, url, status=304, headers={"If-None-Match": mapped.headers["etag"]}
+            )
+    c.call("GET", part, "/sitemap-9.xml", status=404)
+    c.call("GET", "/robots.txt", status=200)
+    c.call("HEAD", "/robots.txt", status=200)
     c.call("GET", "/api/openapi.json", status=200)
     c.call("HEAD", "/api/openapi.json", status=200)
 
@@ -320,6 +341,13 @@ def test_the_parameter_schemas_are_the_servers() -> None:
     )
     for name, schema in openapi_body_schemas().items():
         assert shipped["schemas"][name] == schema, f"{name}: run scripts/update_openapi.py"
+
+
+def test_the_pages_paths_are_generated_from_server_pages() -> None:
+    # scripts/update_openapi.py writes them from server/pages.py, which serves them.
+    for path, item in openapi_paths().items():
+        assert DOC["paths"][path] == item, f"{path}: run scripts/update_openapi.py"
+    assert PAGES_TAG in DOC["tags"]
 
 
 def test_the_record_schemas_are_generated_from_the_field_table() -> None:

@@ -9,6 +9,7 @@ from app.models.database import Database
 from app.services import access
 from tests.server.conftest import Catalogue
 from tests.server.harvest import endpoint_ids
+from tests.server.html_pages import links, parse_html
 
 BULK = ("dataset.csv", "dataset.jsonld")  # seed 000: the anonymous set, whoever asks
 ENDPOINTS = (
@@ -149,12 +150,15 @@ def test_access_lists_and_embargo_are_shown_only_to_who_may_manage(
     assert after["title"] == "Potholes"
 
 
-def test_the_dataset_webpage_redirects_to_its_json(
-    client: httpx.Client, catalogue: Catalogue
-) -> None:
-    response = client.get(f"/dataset/{catalogue.public[0]}", follow_redirects=True)
+def test_the_dataset_webpage_links_to_its_json(client: httpx.Client, catalogue: Catalogue) -> None:
+    response = client.get(f"/dataset/{catalogue.public[0]}")
     assert response.status_code == 200
-    assert response.json()["id"] == catalogue.public[0]
+    (json_url,) = (
+        href
+        for href in links(parse_html(response.text))
+        if href.startswith(f"{client.base_url}".rstrip("/") + "/api/dataset/")
+    )
+    assert client.get(json_url).json()["id"] == catalogue.public[0]
 
 
 def test_package_search_pages_sorts_and_searches(

@@ -4,7 +4,7 @@ version, and tombstones of what left the published set (services.catalogue_versi
 from __future__ import annotations
 
 import threading
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import select, text
@@ -165,8 +165,8 @@ def test_a_since_ahead_of_the_catalogue_is_refused(database: Database) -> None:
 def test_a_time_before_every_version_is_everything(database: Database) -> None:
     dataset_id = _published(database)
     with database.read() as session:
-        since = catalogue_version.since_time(session, "2000-01-01T00:00:00Z")
-        later = catalogue_version.since_time(session, "2999-01-01T00:00:00Z")
+        since = catalogue_version.since_time(session, datetime(2000, 1, 1))
+        later = catalogue_version.since_time(session, datetime(2999, 1, 1))
     assert since.version == -1
     today = "2026-01-01"
     assert dataset_id in _changed(database, since, today)

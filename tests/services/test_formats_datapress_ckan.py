@@ -6,13 +6,14 @@ import orjson
 
 from app.models.database import Database
 from app.services import access, datasets, managed_lists, publication
-from app.services.export_query import iter_datasets, search
+from app.services.export_query import iter_datasets
 from app.services.formats.ckan import (
     package_dict,
     package_list_response,
     package_search_response,
 )
 from app.services.formats.datapress_json import export_json
+from app.services.package_search import search
 from app.services.visibility import ANONYMOUS, OWNER
 from tests.conftest import AUTHOR, make_record
 

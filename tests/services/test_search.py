@@ -14,7 +14,7 @@ from sqlalchemy import event, select, text
 from app.models import Dataset
 from app.models.database import Database
 from app.models.search_index import fold, words
-from app.services import browse, datasets, export_query, search
+from app.services import browse, datasets, package_search, search
 from app.services.exporting import ExportFormat, ExportRequest, ExportScope, export_catalogue
 from app.services.visibility import ANONYMOUS, OWNER
 from tests.conftest import AUTHOR, make_record
@@ -97,7 +97,7 @@ def test_every_surface_finds_the_same_datasets(catalogue: Database, typed: str) 
         spec = browse.BrowseSpec(search=typed)
         assert _ids(catalogue, browse.ordered_pks(session, spec).tolist()) == expected
         assert browse.count(session, spec) == len(expected)
-        page = export_query.search(session, OWNER, q=typed, rows=100)
+        page = package_search.search(session, OWNER, q=typed, rows=100)
         assert {row.id for row in page.rows} == expected
         assert page.count == len(expected)
 
@@ -112,8 +112,8 @@ def test_the_export_search_scope_is_the_tables_search(catalogue: Database, tmp_p
 
 def test_a_score_sort_ranks_on_both_engines(catalogue: Database) -> None:
     with catalogue.read() as session:
-        page = export_query.search(session, OWNER, q="air", sort="score desc, name asc")
-        worst_first = export_query.search(session, OWNER, q="air", sort="score asc")
+        page = package_search.search(session, OWNER, q="air", sort="score desc, name asc")
+        worst_first = package_search.search(session, OWNER, q="air", sort="score asc")
     assert {row.id for row in page.rows} == {"air01", "zur01"}
     # "air" twice (title, description) beats "air" once (a tag), on either engine.
     assert [row.id for row in page.rows] == ["air01", "zur01"]
@@ -137,7 +137,7 @@ def test_the_desktop_cuts_a_long_query_and_package_search_refuses_it(catalogue: 
     typed = "air " + " ".join(f"w{n}" for n in range(100))  # 100 words in 390 characters
     assert len(search.terms(typed)) == search.MAX_TERMS
     with catalogue.read() as session, pytest.raises(search.QueryTooLong, match="at most 32"):
-        export_query.search(session, OWNER, q=typed)
+        package_search.search(session, OWNER, q=typed)
     at_the_limit = " ".join(f"w{n}" for n in range(search.MAX_TERMS))
     repeated = " ".join([at_the_limit] * 3)  # the same words again are not more words
     assert search.query_terms(repeated) == search.terms(at_the_limit)
@@ -195,7 +195,7 @@ def test_package_search_runs_the_fts5_match_once(tmp_path: Path) -> None:
     event.listen(database.engine, "before_cursor_execute", remember)
     with database.read() as session:
         for sort in ("score desc, metadata_modified desc", "metadata_modified desc", "name asc"):
-            export_query.search(session, ANONYMOUS, q="air qual", sort=sort)
+            package_search.search(session, ANONYMOUS, q="air qual", sort=sort)
         event.remove(database.engine, "before_cursor_execute", remember)
         searches = [(sql, parameters) for sql, parameters in statements if "MATCH" in sql]
         assert len(searches) == 6  # the count and the page of each

@@ -60,7 +60,7 @@ def json_array(head: bytes, items: Iterable[bytes], tail: bytes) -> Chunks:
 
 
 def dataset_webpage(base_url: str, dataset_id: str) -> str:
-    """The public URL of a dataset (seed 001 `webpage`); the server redirects it to the JSON."""
+    """The public URL of a dataset (seed 001 `webpage`): the server's HTML page of it."""
     # An id of ASCII letters and digits (every generated one) is its own quoting, and cheaper
     # to test than to quote: a cold dump computes one per dataset.
     safe = (

@@ -14,10 +14,11 @@ from typing import Any
 import orjson
 
 from app.services.clock import today_iso
-from app.services.export_query import DatasetRow, SearchPage
+from app.services.export_query import DatasetRow
 from app.services.formats import Chunks, dataset_webpage, json_array
 from app.services.mappings.ckan import Shown, show_package
 from app.services.mappings.rows import row_record, row_titles
+from app.services.package_search import SearchPage
 
 CONTENT_TYPE = "application/json"
 

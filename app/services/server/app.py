@@ -13,8 +13,9 @@ Endpoints (seed documents 000, 001, 002):
   it with an RFC 6902 JSON Patch (server.api_extras, services.json_patch).
 - `POST /api/action/...` — the CKAN actions as CKAN clients (ckanapi) call them, by POST.
 - `GET /api/openapi.json` — the OpenAPI 3.1 document of all of these (resources/openapi.json).
-- `GET /dataset/{id}` redirects there (the `webpage` of the exports); `GET /api/v1/context.jsonld`
-  is the JSON-LD context every page also embeds.
+- `GET /api/v1/context.jsonld` is the JSON-LD context every page also embeds.
+- `GET /`, `GET /dataset/{id}` (the `webpage` of the exports), `/sitemap.xml`, `/robots.txt` —
+  the HTML pages people and search engines read (server.pages).
 
 Every dataset reaches a response through services.export_query, so through
 `visibility.visible_clause` and nothing else. An `Authorization` header carrying an API key
@@ -37,7 +38,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 from starlette.applications import Starlette
@@ -46,13 +46,14 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Scope
 
 from app.models.database import Database
-from app.services import catalogue_version, datasets, dump_cache, export_query
+from app.services import catalogue_version, datasets, dump_cache, export_query, package_search
 from app.services.api_keys import authenticate
+from app.services.catalogue_version import VersionAhead
 from app.services.cursor import CursorCodec, InvalidCursor, UnknownCursor, codec_for
 from app.services.errors import (
     CatalogueError,
@@ -94,6 +95,7 @@ from app.services.server.limits import (
     WorkAbandoned,
 )
 from app.services.server.manifest import MANIFEST_PATH, manifest
+from app.services.server.pages import PageHandlers, PageSettings
 from app.services.server.params import (
     ACTION_PARAMS,
     FQ,
@@ -121,6 +123,7 @@ DEFAULT_PAGE_SIZE = 100
 _STATUS: tuple[tuple[type[CatalogueError], int], ...] = (
     (PatchUnprocessable, 422),  # before ValidationFailed, its base
     (PatchConflict, 409),
+    (VersionAhead, 409),
     (UnknownCursor, 404),  # before InvalidCursor, its base
     (InvalidCursor, 400),
     (ValidationFailed, 400),
@@ -223,12 +226,13 @@ def create_app(
     on_request: RequestLogHook | None = None,
     query_time_limit: float = QUERY_TIME_LIMIT,
     search_time_limit: float = SEARCH_TIME_LIMIT,
+    pages: PageSettings | None = None,
 ) -> Starlette:
     """The ASGI app serving `database`. `base_url` is the public base of every URL in the
     output (runner.base_url_setting checks it; default: the address the server listens on);
     `on_request` is the live-log hook;
     `query_time_limit` bounds each database statement, `search_time_limit` each package_search
-    (server.limits)."""
+    (server.limits); `pages` the web pages' sizes (server.pages)."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     service = _Service(
@@ -244,6 +248,7 @@ def create_app(
     h = _Handlers(service)
     x = ExtraHandlers(service)
     d = DumpHandlers(service)
+    p = PageHandlers(service, service.settings.catalogue, pages or PageSettings())
     routes = [
         _route("/api/v1/dataset.csv", GET=d.dataset_csv),
         _route(FEED_PATH, GET=h.dataset_jsonld),
@@ -273,7 +278,11 @@ def create_app(
             POST=x.ckan_post(h.package_show, ACTION_PARAMS["package_show"]),
         ),
         _route("/api/dataset/{dataset_id}", GET=h.dataset, PATCH=x.patch_dataset),
-        _route("/dataset/{dataset_id}", GET=h.dataset_webpage),
+        _route("/dataset/{dataset_id}", GET=p.dataset),
+        _route("/", GET=p.home),
+        _route("/sitemap.xml", GET=p.sitemap_xml),
+        _route("/sitemap-{part}.xml", GET=p.sitemap_part),
+        _route("/robots.txt", GET=p.robots),
         _route("/api/openapi.json", GET=x.openapi),
     ]
     middleware = [
@@ -417,13 +426,13 @@ class _Handlers:
         start = int_param(request, "start", 0)
         rows = int_param(request, "rows", 10, 0, MAX_SEARCH_ROWS)
 
-        def search() -> export_query.SearchPage:
+        def search() -> package_search.SearchPage:
             with self.service.database.read() as session:
                 since = None
                 if modified is not None:
                     moment, inclusive = modified
                     since = catalogue_version.since_time(session, moment, inclusive=inclusive)
-                return export_query.search(
+                return package_search.search(
                     session, principal, q=q, sort=sort, start=start, rows=rows, since=since
                 )
 
@@ -473,11 +482,6 @@ class _Handlers:
                 return export_query.readable_record(session, principal, dataset_id)
 
         return _json(await run_in_threadpool(read), request)
-
-    async def dataset_webpage(self, request: Request) -> Response:
-        dataset_id = quote(request.path_params["dataset_id"], safe="")
-        base = self.service.base_url(request)
-        return RedirectResponse(f"{base}/api/dataset/{dataset_id}", status_code=303)
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,10 +24,10 @@ from app.models.database import Database
 from app.services import catalogue_version, renders
 from app.services.batches import batched
 from app.services.catalogue_version import Since
-from app.services.clock import parse_utc, today_iso
+from app.services.clock import parse_moment, today_iso
 from app.services.dump_cache import DumpCache
 from app.services.export_query import InvalidQuery
-from app.services.server.params import MODIFIED_SINCE, SINCE, optional_int_param
+from app.services.server.params import FQ_PATTERN, MODIFIED_SINCE, SINCE, optional_int_param
 
 VERSION_HEADER = "Last-Modified-Version"
 _BATCH = 500
@@ -35,51 +36,54 @@ Echo = tuple[tuple[str, str], ...]  # the parameters a page's links carry on
 
 
 async def since_of(request: Request, database: Database) -> tuple[Since | None, Echo]:
-    """The point `since=N` or `modified_since=<ISO 8601>` asks from (None for neither), and
-    the parameter as given. InvalidQuery for both, a malformed one, or a version ahead of the
-    catalogue's."""
+    """The point `since=N` or `modified_since=<ISO 8601>` asks from (None for neither; both:
+    what changed after both), and the parameters as given. InvalidQuery for a malformed one,
+    VersionAhead for a version ahead of the catalogue's."""
     version = optional_int_param(request, SINCE.name)
     moment = MODIFIED_SINCE.text(request)
-    if version is not None and moment is not None:
-        raise InvalidQuery("Give since or modified_since, not both")
     if version is None and moment is None:
         return None, ()
+    at = _moment(moment, "modified_since") if moment is not None else None
 
     def resolve() -> Since:
+        points: list[Since] = []
         with database.read() as session:
             if version is not None:
-                return catalogue_version.since_version(session, version)
-            assert moment is not None
-            return catalogue_version.since_time(session, _moment(moment, "modified_since"))
+                points.append(catalogue_version.since_version(session, version))
+            if at is not None:
+                points.append(catalogue_version.since_time(session, at))
+        return Since(max(p.version for p in points), max(p.passed_after for p in points))
 
-    echo = (("since", str(version)),) if version is not None else (("modified_since", moment),)
-    return await run_in_threadpool(resolve), echo  # type: ignore[return-value]
+    echo: Echo = ()
+    if version is not None:
+        echo += (("since", str(version)),)
+    if moment is not None:
+        echo += (("modified_since", moment),)
+    return await run_in_threadpool(resolve), echo
 
 
-def _moment(text: str, name: str) -> str:
+def _moment(text: str, name: str) -> datetime:
     try:
-        parse_utc(text)
+        return parse_moment(text)
     except ValueError:
-        raise InvalidQuery(f"{name} must be an ISO 8601 time, e.g. 2025-01-31T00:00:00Z") from None
-    return text
+        raise InvalidQuery(
+            f"{name} must be an ISO 8601 day or RFC 3339 time, e.g. 2025-01-31T00:00:00Z"
+        ) from None
 
 
-# CKAN's range on metadata_modified as clients send it: `[T TO *]`, `{T TO *]` (after T), with
-# Solr's escaped colons (`\:`), and `*` or NOW for the open end.
-_FQ_RANGE = re.compile(r"\s*\+?metadata_modified:([\[{])\s*(\S+)\s+TO\s+(\*|NOW)\s*[\]}]\s*")
-
-
-def fq_since(fq: str | None) -> tuple[str, bool] | None:
-    """The (time, inclusive) of a package_search `fq`; None for none. InvalidQuery for any
-    other filter: it would be ignored, and the caller would take the answer for filtered."""
+def fq_since(fq: str | None) -> tuple[datetime, bool] | None:
+    """The (time, inclusive) of a package_search `fq` (params.FQ_PATTERN); None for none.
+    InvalidQuery for any other filter: it would be ignored, and the caller would take the
+    answer for filtered."""
     if fq is None or not fq.strip():
         return None
-    match = _FQ_RANGE.fullmatch(fq)
-    if match is None:
+    match = re.fullmatch(FQ_PATTERN[1:-1], fq)
+    if match is None or match.group(2) is None:
         raise InvalidQuery(
             "fq supports metadata_modified:[T TO *] (or {T TO *]) only, "
             "with T an ISO 8601 time such as 2025-01-01T00:00:00Z"
         )
+    # Groups: the bracket that opens the range, then the time (params.FQ_PATTERN).
     moment = _moment(match.group(2).replace("\\:", ":"), "fq's metadata_modified")
     return moment, match.group(1) == "["
 

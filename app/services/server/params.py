@@ -16,9 +16,11 @@ from typing import Any
 
 from starlette.requests import Request
 
+from app.services.clock import MOMENT_PATTERN, moment_pattern
 from app.services.cursor import TOKEN_PATTERN
-from app.services.export_query import DEFAULT_SORT, InvalidQuery
-from app.services.export_query import SORT_FIELDS as SORT_FIELD_COLUMNS
+from app.services.export_query import InvalidQuery
+from app.services.package_search import DEFAULT_SORT
+from app.services.package_search import SORT_FIELDS as SORT_FIELD_COLUMNS
 
 # The largest offset or count a request may name: beyond any catalogue, and far below 2^63
 # (SQLite's and PostgreSQL's OFFSET, Python's islice), so offset + limit cannot overflow.
@@ -172,8 +174,16 @@ LIST_LIMIT = Param("limit", "integer")
 ID = Param("id", "string", max_length=200)
 # The incremental harvest (server.incremental): a catalogue version, or a time.
 SINCE = Param("since", "integer")
-MODIFIED_SINCE = Param("modified_since", "string", max_length=40)
-FQ = Param("fq", "string", max_length=200)
+MODIFIED_SINCE = Param("modified_since", "string", pattern=f"^{MOMENT_PATTERN}$", max_length=40)
+# CKAN's range on metadata_modified as its clients send it: `[T TO *]`, `{T TO *]` (after T),
+# Solr's escaped colons, `*` or NOW for the open end; blank for no filter.
+_SOLR_COLON = r"\\?:"
+FQ_PATTERN = (
+    r"^(?:\s*|\+?metadata_modified:([\[{])"
+    f"({moment_pattern(_SOLR_COLON)})"
+    r" +TO +(?:\*|NOW)[\]}])$"
+)
+FQ = Param("fq", "string", pattern=FQ_PATTERN, max_length=200)
 NAME_OR_ID = Param("name_or_id", "string", max_length=200)
 # The CKAN actions' parameters, by action (api_extras.ckan_post checks a POST body by them).
 ACTION_PARAMS: dict[str, tuple[Param, ...]] = {

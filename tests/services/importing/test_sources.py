@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from app.models.database import Database
-from app.services import datasets, export_query
+from app.services import datasets, export_query, package_search
 from app.services.exporting import ExportFormat
 from app.services.formats import ckan, write_to
 from app.services.importing import (
@@ -187,7 +187,7 @@ def test_ckan_responses_import(database: Database, tmp_path: Path, action: str) 
         with path.open("wb") as sink:
             write_to(sink, ckan.package_list_response(rows, base_url=base))
     else:
-        page = export_query.SearchPage(count=len(rows), sort="name asc", rows=rows)
+        page = package_search.SearchPage(count=len(rows), sort="name asc", rows=rows)
         path.write_bytes(orjson.dumps(ckan.package_search_response(page, base_url=base)))
     target = empty_catalogue(tmp_path / "target.sqlite")
     try:
