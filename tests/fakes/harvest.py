@@ -63,6 +63,7 @@ class HarvestSite:
     dataset: dict[str, Any] = field(default_factory=schema_org_dataset)  # /dataset/{id}'s
     manifest_sha256: str = hashlib.sha256(DUMP).hexdigest()
     versioned: bool = True  # answers say Last-Modified-Version
+    html_pages: bool = True  # False: /dataset/{id} answers the dataset as JSON
 
     def app(self) -> Starlette:
         return Starlette(
@@ -111,6 +112,8 @@ class HarvestSite:
         return Response(DUMP, media_type="text/csv", headers=self._headers())
 
     async def _page(self, request: Request) -> Response:
+        if not self.html_pages:
+            return JSONResponse({"id": request.path_params["id"]})
         script = orjson.dumps(self.dataset).decode()
         return HTMLResponse(
             f"<!doctype html><html><head><title>x</title>"

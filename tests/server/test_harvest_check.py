@@ -283,13 +283,6 @@ def test_the_real_dataset_page_is_read_as_schema_org(
     catalogue: Catalogue, serve: ServeFactory
 ) -> None:
     report = run_checks(serve().url)
-    first = report.check("schema_org").findings[0]
-    path = f"/dataset/{catalogue.public[0]}"
-    if first.title == f"{path} is not an HTML page":
-        # Before the dataset pages (branch pages) are merged: a redirect to the JSON.
-        assert first.level is Level.ERROR
-        assert f"(from {report.url}/api/dataset/{catalogue.public[0]})" in first.detail
-        return
     # make_record's description is one short sentence: the only thing Google would miss.
     assert [(f.level, f.title) for f in report.check("schema_org").findings] == [
         (Level.WARNING, "The description is 28 characters long")
@@ -306,12 +299,16 @@ def test_a_real_dataset_page_without_a_licence_is_a_warning(
         )
         publication.publish(s, record["id"], author=AUTHOR)
     report = run_checks(serve().url)
-    first = report.check("schema_org").findings[0]
-    if first.title.endswith("is not an HTML page"):
-        return  # before the dataset pages (branch pages) are merged: the test above
     assert [(f.level, f.title) for f in report.check("schema_org").findings] == [
         (Level.WARNING, "Recommended properties missing: license, distribution")
     ]
+
+
+def test_a_dataset_page_that_is_not_html_is_an_error() -> None:
+    (error,) = findings(checked(HarvestSite(html_pages=False)), "schema_org")
+    assert (error.level, error.title) == (Level.ERROR, "/dataset/a1 is not an HTML page")
+    assert error.detail.endswith("/dataset/a1 answers application/json")
+    assert "does not serve one" in error.action
 
 
 # -- d: incremental --------------------------------------------------------------------------
