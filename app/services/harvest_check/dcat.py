@@ -44,6 +44,7 @@ PREFIXES = {
 _FOCUS_IN_MESSAGE = re.compile(r"\s+on\s+(<[^>]*>|\S+)(->\S+)?$")
 # What a person fills in: the datasets and their files. The rest is written by the server.
 _THEIRS = {DCAT.Dataset, DCAT.Distribution}
+_DCAT_CLASSES = {DCAT.Catalog, DCAT.Dataset, DCAT.Distribution, DCAT.DataService}
 OURS_ACTION = "Catalogue Desk writes these nodes itself: nothing in the datasets changes them."
 OURS_FAULT = "Catalogue Desk writes these nodes itself: a fault of it; please report it."
 
@@ -146,7 +147,7 @@ def _remote_context(context: Any) -> bool:
 
 
 def _results(graph: Graph, shapes: Graph, probe: Probe, *, mandatory: bool) -> list[Finding]:
-    """The validation's results as findings, a finding per (severity, path, message)."""
+    """The validation's results as findings, a finding per (level, class, path, message)."""
     _conforms, report, _text = pyshacl.validate(graph, shacl_graph=shapes)
     assert isinstance(report, Graph)
     names = Graph(bind_namespaces="rdflib")
@@ -160,7 +161,7 @@ def _results(graph: Graph, shapes: Graph, probe: Probe, *, mandatory: bool) -> l
         level = Level.ERROR if mandatory and severity == SH.Violation else Level.WARNING
         path = _name(report.value(result, SH.resultPath), names, probe)
         focus_node = report.value(result, SH.focusNode)
-        kind_node = graph.value(focus_node, RDF.type) if focus_node is not None else None
+        kind_node = _kind(graph, focus_node)
         kind = _name(kind_node, names, probe) or "A node"
         if kind_node in _THEIRS:
             theirs.add(kind)
@@ -213,6 +214,15 @@ def _results(graph: Graph, shapes: Graph, probe: Probe, *, mandatory: bool) -> l
             )
         )
     return findings
+
+
+def _kind(graph: Graph, node: Node | None) -> Node | None:
+    """The class a node is named by: a DCAT one first (the catalogue is a hydra:Collection
+    too), then the first by IRI, so that the same node is always grouped the same way."""
+    if node is None:
+        return None
+    kinds = sorted(graph.objects(node, RDF.type), key=lambda t: (t not in _DCAT_CLASSES, str(t)))
+    return kinds[0] if kinds else None
 
 
 def _name(node: Node | None, names: Graph, probe: Probe) -> str:
