@@ -65,6 +65,8 @@ from app.services.errors import (
 )
 from app.services.formats import Chunks, ckan, jsonld
 from app.services.json_patch import PatchConflict, PatchUnprocessable
+from app.services.oai.provider import PAGE_SIZE as OAI_PAGE_SIZE
+from app.services.oai.provider import RepositoryInfo
 from app.services.server.api_extras import ExtraHandlers
 from app.services.server.dumps import (
     DumpHandlers,
@@ -92,6 +94,7 @@ from app.services.server.limits import (
     TooManyRequests,
     WorkAbandoned,
 )
+from app.services.server.oai_route import OAI_PATH, OaiRoute
 from app.services.server.params import (
     ACTION_PARAMS,
     FQ,
@@ -216,12 +219,15 @@ def create_app(
     on_request: RequestLogHook | None = None,
     query_time_limit: float = QUERY_TIME_LIMIT,
     search_time_limit: float = SEARCH_TIME_LIMIT,
+    oai_page_size: int = OAI_PAGE_SIZE,
+    oai_admin_email: str | None = None,
 ) -> Starlette:
     """The ASGI app serving `database`. `base_url` is the public base of every URL in the
     output (runner.base_url_setting checks it; default: the address the server listens on);
     `on_request` is the live-log hook;
     `query_time_limit` bounds each database statement, `search_time_limit` each package_search
-    (server.limits)."""
+    (server.limits); `oai_page_size` is the records of an OAI-PMH page, `oai_admin_email` the
+    adminEmail its Identify gives."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     service = _Service(
@@ -237,6 +243,12 @@ def create_app(
     h = _Handlers(service)
     x = ExtraHandlers(service)
     d = DumpHandlers(service)
+    oai = OaiRoute(
+        database,
+        service.base_url,
+        RepositoryInfo(service.settings.catalogue, oai_admin_email),
+        oai_page_size,
+    )
     routes = [
         _route("/api/v1/dataset.csv", GET=d.dataset_csv),
         _route(FEED_PATH, GET=h.dataset_jsonld),
@@ -267,6 +279,7 @@ def create_app(
         _route("/api/dataset/{dataset_id}", GET=h.dataset, PATCH=x.patch_dataset),
         _route("/dataset/{dataset_id}", GET=h.dataset_webpage),
         _route("/api/openapi.json", GET=x.openapi),
+        _route(OAI_PATH, GET=oai.handle, POST=oai.handle),
     ]
     middleware = [
         Middleware(RequestLogMiddleware, hook=on_request),

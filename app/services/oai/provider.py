@@ -1,0 +1,271 @@
+"""The OAI-PMH 2.0 repository over a catalogue: one request's arguments in, the response's XML
+out (docs/ARCHITECTURE.md: OAI-PMH). Runs on a worker thread, one read session per request, and
+reads at most a page of records (`page_size`) per request.
+
+responseDate, and why an incremental harvest from it misses nothing: a harvester takes the
+responseDate of its last harvest as the next `from` (inclusive, to the second). A change is
+dated by the time its transaction took its catalogue version (catalogue_version.stamp), which
+is before it commits; a change in flight while a response is made would carry a datestamp
+before that response's date, and the next harvest `from` it would not see it. So the
+responseDate is not the clock but the time of the newest version the response's own snapshot
+shows (truncated to the second), read before anything else: every change the response does not
+show commits after it and took a later version, so a later time, and `from` that time
+includes it. A harvester re-reads at most the records of that last second. Embargoes that
+pass are dated by their midnight (selection), after any responseDate that did not show them.
+Before the catalogue's first versioned write there is no such time, and the clock is used.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from app.models.database import Database
+from app.services import export_query
+from app.services.clock import iso, now_iso, today_iso
+from app.services.cursor import load_secret
+from app.services.formats import jsonld
+from app.services.oai import dcat_xml, protocol, selection, writer
+from app.services.oai.protocol import OaiError, OaiRequest
+from app.services.oai.selection import Entry, Selection
+from app.services.oai.tokens import Resumption, TokenCodec, derive_key
+from app.services.visibility import ANONYMOUS
+
+PAGE_SIZE = 500
+DEFAULT_ADMIN_EMAIL = "admin@example.invalid"  # a placeholder the oai_admin_email setting replaces
+DC_FORMAT = ("oai_dc", "http://www.openarchives.org/OAI/2.0/oai_dc.xsd", writer.OAI_DC_NS)
+FORMATS = (DC_FORMAT, (dcat_xml.PREFIX, dcat_xml.SCHEMA, dcat_xml.NAMESPACE))
+_PREFIXES = {prefix for prefix, _, _ in FORMATS}
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryInfo:
+    catalogue: jsonld.CatalogueInfo = field(default_factory=jsonld.CatalogueInfo)
+    admin_email: str | None = None
+    name: str | None = None  # the repository identifier in oai:<name>:<id>; default: the host
+
+
+def repository_name(base_url: str, configured: str | None = None) -> str:
+    """The repository part of every identifier: the configured name, else the host of the
+    server's base URL."""
+    return configured or urlsplit(base_url).hostname or "localhost"
+
+
+class OaiProvider:
+    def __init__(
+        self, database: Database, info: RepositoryInfo | None = None, page_size: int = PAGE_SIZE
+    ) -> None:
+        self.database = database
+        self.info = info or RepositoryInfo()
+        self.page_size = page_size
+        self._codec: TokenCodec | None = None
+
+    def codec(self) -> TokenCodec:
+        if self._codec is None:
+            self._codec = TokenCodec(derive_key(load_secret(self.database)))
+        return self._codec
+
+    def respond(self, pairs: Iterable[tuple[str, str]], base_url: str) -> bytes:
+        """The XML answer to one request's (name, value) arguments (worker thread)."""
+        oai_base = base_url.rstrip("/") + "/oai"
+        with self.database.read() as session:
+            response_date = _response_date(selection.catalogue_time(session))
+            try:
+                request = protocol.parse(pairs)
+            except OaiError as failure:  # badVerb, badArgument: no attributes echoed
+                return writer.envelope(
+                    response_date, oai_base, {}, writer.error(failure.code, failure.message)
+                )
+            answer = _Answer(self, session, base_url, request)
+            try:
+                body = answer.body()
+            except OaiError as failure:
+                body = writer.error(failure.code, failure.message)
+            return writer.envelope(response_date, oai_base, request.echo, body)
+
+
+def _response_date(catalogue_time: str) -> str:
+    now = now_iso()
+    moment = min(catalogue_time, now) if catalogue_time else now
+    return protocol.datestamp(moment)
+
+
+class _Answer:
+    """One request's answer, inside its read session."""
+
+    def __init__(
+        self, provider: OaiProvider, session: Session, base_url: str, req: OaiRequest
+    ) -> None:
+        self.provider = provider
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self.request = req
+        self.today = today_iso()
+        self.repository = repository_name(base_url, provider.info.name)
+
+    def body(self) -> str:
+        verb = self.request.verb
+        if verb == protocol.IDENTIFY:
+            return self.identify()
+        if verb == protocol.LIST_METADATA_FORMATS:
+            return self.list_metadata_formats()
+        if verb == protocol.LIST_SETS:
+            return self.list_sets()
+        if verb == protocol.GET_RECORD:
+            return self.get_record()
+        return self.listing(verb)
+
+    def identify(self) -> str:
+        info = self.provider.info
+        earliest = selection.earliest(self.session, self.today) or now_iso()
+        return (
+            "<Identify>"
+            + writer.element("repositoryName", info.catalogue.title)
+            + writer.element("baseURL", self.base_url + "/oai")
+            + "<protocolVersion>2.0</protocolVersion>"
+            + writer.element("adminEmail", info.admin_email or DEFAULT_ADMIN_EMAIL)
+            + f"<earliestDatestamp>{protocol.datestamp(earliest)}</earliestDatestamp>"
+            + "<deletedRecord>persistent</deletedRecord>"
+            + f"<granularity>{protocol.GRANULARITY}</granularity>"
+            + "</Identify>"
+        )
+
+    def list_metadata_formats(self) -> str:
+        identifier = self.request.get("identifier")
+        if identifier is not None:
+            self._entry(identifier)  # idDoesNotExist for one this repository does not hold
+        formats = "".join(
+            "<metadataFormat>"
+            + writer.element("metadataPrefix", prefix)
+            + writer.element("schema", schema)
+            + writer.element("metadataNamespace", namespace)
+            + "</metadataFormat>"
+            for prefix, schema, namespace in FORMATS
+        )
+        return f"<ListMetadataFormats>{formats}</ListMetadataFormats>"
+
+    def list_sets(self) -> str:
+        if "resumptionToken" in self.request.arguments:
+            raise OaiError("badResumptionToken", "ListSets is answered whole: it has no tokens")
+        found = selection.sets(self.session, self.today)
+        if not found:
+            raise OaiError("noSetHierarchy", "This repository has no sets")
+        items = "".join(
+            "<set>" + writer.element("setSpec", spec) + writer.element("setName", name) + "</set>"
+            for spec, name in found
+        )
+        return f"<ListSets>{items}</ListSets>"
+
+    def get_record(self) -> str:
+        prefix = self._prefix(self.request.arguments["metadataPrefix"])
+        entry = self._entry(self.request.arguments["identifier"])
+        return f"<GetRecord>{self._records([entry], prefix)}</GetRecord>"
+
+    def listing(self, verb: str) -> str:
+        codec = self.provider.codec()
+        token_text = self.request.get("resumptionToken")
+        if token_text is not None:
+            token = codec.decode(token_text)
+            if token.verb != verb:
+                raise OaiError("badResumptionToken", f"That resumptionToken is not {verb}'s")
+            wanted = Selection(protocol.DateRange(token.since, token.until), token.set_spec)
+            prefix, after, cursor, size = token.prefix, token.position, token.cursor, token.size
+        else:
+            arguments = self.request.arguments
+            prefix = self._prefix(arguments["metadataPrefix"])
+            dates = protocol.date_range(arguments.get("from"), arguments.get("until"))
+            set_spec = arguments.get("set")
+            if set_spec is not None and not selection.has_set(self.session, set_spec, self.today):
+                if not selection.sets(self.session, self.today):
+                    raise OaiError("noSetHierarchy", "This repository has no sets")
+                raise OaiError("noRecordsMatch", "No such set holds a published dataset")
+            wanted = Selection(dates, set_spec)
+            after, cursor, size = None, 0, -1
+        entries = selection.page(
+            self.session, wanted, after, self.provider.page_size + 1, self.today
+        )
+        more = len(entries) > self.provider.page_size
+        entries = entries[: self.provider.page_size]
+        if not entries:
+            if after is None:
+                raise OaiError("noRecordsMatch", "No record matches these arguments")
+            # Everything after the position left the list since: close it with an empty page
+            # is not schema-valid, so say so as the protocol does for a stale token.
+            raise OaiError("badResumptionToken", "The rest of this list is gone: start again")
+        if size < 0:
+            size = selection.count(self.session, wanted, self.today)
+        sent = cursor + len(entries)
+        if more:
+            size = max(size, sent + 1)
+            resumed = Resumption(
+                verb,
+                prefix,
+                wanted.dates.start,
+                wanted.dates.end,
+                wanted.set_spec,
+                entries[-1].position,
+                sent,
+                size,
+                int(time.time()),
+            )
+            closing = writer.resumption_token(
+                codec.encode(resumed), cursor, size, _expiry(codec.lifetime_s)
+            )
+        elif after is not None:
+            closing = writer.resumption_token("", cursor, max(size, sent), None)
+        else:
+            closing = ""
+        if verb == protocol.LIST_IDENTIFIERS:
+            headers = "".join(writer.header(e, self._identifier(e)) for e in entries)
+            return f"<ListIdentifiers>{headers}{closing}</ListIdentifiers>"
+        return f"<ListRecords>{self._records(entries, prefix)}{closing}</ListRecords>"
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _identifier(self, entry: Entry) -> str:
+        return protocol.oai_identifier(self.repository, entry.dataset_id)
+
+    def _prefix(self, prefix: str) -> str:
+        if prefix not in _PREFIXES:
+            raise OaiError("cannotDisseminateFormat", f"No records in format {prefix}")
+        return prefix
+
+    def _entry(self, identifier: str) -> Entry:
+        dataset_id = protocol.dataset_id_of(self.repository, identifier)
+        entry = None
+        if dataset_id is not None:
+            entry = selection.one(self.session, dataset_id, self.today)
+        if entry is None:
+            raise OaiError("idDoesNotExist", "This repository holds no such record")
+        return entry
+
+    def _records(self, entries: list[Entry], prefix: str) -> str:
+        live = [e.key for e in entries if not e.deleted]
+        rows = {
+            row.pk: row
+            for row in export_query.rows_by_pk(
+                self.session, ANONYMOUS, [int(pk) for pk in live], today=self.today
+            )
+        }
+        render = writer.oai_dc if prefix == "oai_dc" else dcat_xml.rdf_xml
+        out: list[str] = []
+        for entry in entries:
+            header = writer.header(entry, self._identifier(entry))
+            row = None if entry.deleted else rows.get(int(entry.key))
+            if entry.deleted or row is None:
+                # A dataset hidden between the two reads of this session cannot be: the
+                # session is one snapshot. Deleted: the header alone.
+                out.append(writer.record(header, None))
+            else:
+                out.append(writer.record(header, render(row, self.base_url)))
+        return "".join(out)
+
+
+def _expiry(lifetime_s: int) -> str:
+    moment = datetime.fromtimestamp(time.time() + lifetime_s, UTC)
+    return protocol.datestamp(iso(moment))
