@@ -15,7 +15,9 @@ again below, deliberately not by calling visible_clause):
 - a dataset's own JSON shows who may read or edit it (collaborators, read lists) and its embargo
   only to a caller who may manage it: a member of its owner team, or a ruleset with
   publish_dataset or manage_dataset (issue 16); export.json to nobody;
-- a revoked key: 401 everywhere.
+- a revoked key: 401 everywhere;
+- OAI-PMH (/oai) shows no hidden dataset's id (records, identifiers, GetRecord), title or set
+  (a team holding hidden datasets only is no set).
 
 The app is driven through httpx.ASGITransport (no socket), so an example costs its migration
 and a few dozen in-process requests.
@@ -27,9 +29,11 @@ import asyncio
 import csv
 import io
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import openpyxl
@@ -200,7 +204,7 @@ def build(database: Database, spec: Spec) -> Built:
         ids: list[str] = []
         for d in spec.datasets:
             record = make_record(
-                title="Dataset",
+                title=f"Dataset {len(ids)}",
                 state="published" if d.published else "draft",
                 sharing="private" if d.private else "public",
                 embargoUntil=d.embargo,
@@ -267,6 +271,8 @@ class Observed:
     files: dict[str, set[tuple[str, str]]]  # (dataset, resource id) pairs per endpoint
     shown: dict[str, set[str]]  # the keys of each dataset's own JSON, by dataset id
     cursors: list[str]  # the feed's `after` tokens, in walking order
+    titles: dict[str, set[str]]  # dataset titles per endpoint
+    sets: dict[str, set[str]]  # set names (OAI-PMH setSpecs) per endpoint
 
 
 async def observe(
@@ -276,6 +282,8 @@ async def observe(
     files: dict[str, set[tuple[str, str]]] = {}
     shown: dict[str, set[str]] = {}
     cursors: list[str] = []
+    titles: dict[str, set[str]] = {}
+    sets: dict[str, set[str]] = {}
 
     async def get(path: str) -> httpx.Response:
         return await client.get(path, headers=headers)
@@ -349,10 +357,56 @@ async def observe(
     got["ckan.show"] = shown_packages
     assert (await get("/api/action/package_show?id=zzzzz")).status_code == 404
     assert (await get("/api/dataset/zzzzz")).status_code == 404
-    return Observed(got, files, shown, cursors)
+    got["oai"], titles["oai"], sets["oai"] = await _oai(get, all_ids)
+    return Observed(got, files, shown, cursors, titles, sets)
 
 
-BULK = {"v1.csv", "v1.jsonld"}
+OAI = "{http://www.openarchives.org/OAI/2.0/}"
+DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
+
+
+async def _oai(
+    get: Callable[[str], Awaitable[httpx.Response]], all_ids: tuple[str, ...]
+) -> tuple[set[str], set[str], set[str]]:
+    """/oai's dataset ids (records, identifiers and GetRecord alike), titles and setSpecs."""
+
+    async def document(query: str) -> ElementTree.Element:
+        response = await get(f"/oai?{query}")
+        assert response.status_code == 200
+        return ElementTree.fromstring(response.content)
+
+    ids: set[str] = set()
+    titles: set[str] = set()
+    specs: set[str] = set()
+    for verb in ("ListRecords", "ListIdentifiers"):
+        page = await document(f"verb={verb}&metadataPrefix=oai_dc")
+        listed: set[str] = set()
+        for header in page.iter(f"{OAI}header"):
+            assert header.get("status") is None  # nothing here was ever public, then hidden
+            listed.add(header.findtext(f"{OAI}identifier", "").rsplit(":", 1)[1])
+            specs |= {spec.text or "" for spec in header.iter(f"{OAI}setSpec")}
+        titles |= {title.text or "" for title in page.iter(DC_TITLE)}
+        ids |= listed
+    for verb in ("ListRecords", "ListIdentifiers"):
+        page = await document(f"verb={verb}&metadataPrefix=oai_dc&set=team:{TEAMS[0]}")
+        for header in page.iter(f"{OAI}header"):
+            ids.add(header.findtext(f"{OAI}identifier", "").rsplit(":", 1)[1])
+    sets_page = await document("verb=ListSets")
+    specs |= {spec.text or "" for spec in sets_page.iter(f"{OAI}setSpec")}
+    for dataset_id in all_ids:
+        page = await document(
+            f"verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:catalogue.test:{dataset_id}"
+        )
+        error = page.find(f"{OAI}error")
+        if error is None:
+            ids.add(dataset_id)
+            titles |= {title.text or "" for title in page.iter(DC_TITLE)}
+        else:
+            assert error.get("code") == "idDoesNotExist"
+    return ids, titles, specs
+
+
+BULK = {"v1.csv", "v1.jsonld", "oai"}
 
 
 async def check(database: Database, spec: Spec, built: Built) -> None:
@@ -385,6 +439,13 @@ async def check(database: Database, spec: Spec, built: Built) -> None:
             for endpoint, ids in seen.got.items():
                 expected = want_bulk if endpoint in BULK else want
                 assert ids == expected, (endpoint, user)
+            public = expected_visible(spec, None)
+            for endpoint, shown_titles in seen.titles.items():
+                assert shown_titles <= {f"Dataset {i}" for i in public}, (endpoint, user)
+            public_teams = {spec.datasets[i].team for i in public}
+            for endpoint, shown_sets in seen.sets.items():
+                allowed = {f"team:{TEAMS[t]}" for t in public_teams if t is not None}
+                assert shown_sets <= allowed, (endpoint, user)
             for endpoint, pairs in seen.files.items():
                 assert pairs == want_files, (endpoint, user)
             for dataset_id, keys in seen.shown.items():

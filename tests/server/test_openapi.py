@@ -235,6 +235,11 @@ def test_every_endpoint_answers_as_documented(
     c.call("HEAD", "/dataset/{dataset_id}", f"/dataset/{public}", status=303)
     c.call("GET", "/api/openapi.json", status=200)
     c.call("HEAD", "/api/openapi.json", status=200)
+    c.call("GET", "/oai", status=200, params={"verb": "ListRecords", "metadataPrefix": "oai_dc"})
+    c.call("GET", "/oai", status=200, params={"verb": "Nothing"})  # a protocol error: still 200
+    c.call("HEAD", "/oai", status=200, params={"verb": "Identify"})
+    c.call("POST", "/oai", status=200, data={"verb": "ListSets"})
+    c.call("POST", "/oai", status=415, json={"verb": "ListSets"})
 
     def patch(dataset_id: str, ops: Any, status: int, **headers: str) -> None:
         content = ops if isinstance(ops, bytes) else orjson.dumps(ops)

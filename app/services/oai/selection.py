@@ -34,7 +34,7 @@ keeps a withdrawn record, and no hidden dataset's set is shown.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -54,6 +54,7 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.models import CatalogueCounter, CatalogueVersion, Dataset, Team, Tombstone, Topic
@@ -203,6 +204,7 @@ def _passed(session: Session, selection: Selection, after: Position | None, toda
     where: list[ColumnElement[bool]] = [
         public_now(today),
         passed_after_change(),
+        Dataset.embargo_until <= today,  # the index's range: embargoes still running end it
         _in_set(session, selection.set_spec, today),
     ]
     if selection.dates.start is not None:
@@ -267,6 +269,30 @@ def _live_entries(rows: Any, passed: bool) -> Iterator[Entry]:
         yield Entry(at, LIVE, pk, dataset_id, team, _topics(topics))
 
 
+_BY_CHANGE = "ix_datasets_changed_at"
+_BY_EMBARGO = "ix_datasets_embargo_until"
+
+
+def _indexed(connection: Connection, statement: Any, index: str) -> Sequence[Any]:
+    """The rows of `statement` (over `datasets`), read in `index`'s order on SQLite.
+
+    A page is a walk of the index in the list's order that stops after `limit` rows; SQLite,
+    without statistics, would rather take every published dataset by ix_datasets_state and sort
+    them all for each page (a hundred times the work on 100,000 datasets). SQLAlchemy renders no
+    table hint for SQLite, so `INDEXED BY` is written into the compiled statement's outer FROM."""
+    if connection.dialect.name != "sqlite":
+        return connection.execute(statement).all()
+    compiled = statement.compile(dialect=connection.dialect)
+    sql = str(compiled)
+    outer = "FROM datasets \n"
+    if outer not in sql:
+        raise AssertionError(f"no outer FROM datasets in {sql}")
+    sql = sql.replace(outer, f"FROM datasets INDEXED BY {index} \n", 1)
+    values = compiled.construct_params()
+    positions = compiled.positiontup or ()
+    return connection.exec_driver_sql(sql, tuple(values[name] for name in positions)).all()
+
+
 def page(
     session: Session,
     selection: Selection,
@@ -276,8 +302,12 @@ def page(
 ) -> list[Entry]:
     """Up to `limit` records after `after` (None: from the first), in the list's order."""
     connection = session.connection()
-    changed = connection.execute(_changed(session, selection, after, today).limit(limit)).all()
-    passed = connection.execute(_passed(session, selection, after, today).limit(limit)).all()
+    changed = _indexed(
+        connection, _changed(session, selection, after, today).limit(limit), _BY_CHANGE
+    )
+    passed = _indexed(
+        connection, _passed(session, selection, after, today).limit(limit), _BY_EMBARGO
+    )
     deleted = connection.execute(_deleted(selection, after, today).limit(limit)).all()
     streams = (
         _live_entries(changed, False),
