@@ -607,3 +607,23 @@ def test_topics_of_odd_ids_have_no_set(
     specs = [e.text for e in oai(client, verb="ListSets").iter(f"{OAI}setSpec")]
     assert specs == ["topic:council"]
     oai(client, verb="ListRecords", metadataPrefix="oai_dc")  # still valid
+
+
+def test_values_are_escaped(client: httpx.Client, database: Database) -> None:
+    title = 'Rates <b>&amp; "levies"</b> \x0b]]> end'
+    with database.transaction() as s:
+        record = datasets.create_dataset(
+            s, make_record(title=title, tags=["a&b", "<x>"]), author=AUTHOR
+        )
+        publication.publish(s, record["id"], author=AUTHOR)
+    for verb in ("ListRecords", "ListIdentifiers"):
+        oai(client, verb=verb, metadataPrefix="oai_dc")  # valid, whatever the values hold
+    document = oai(client, verb="ListRecords", metadataPrefix="oai_dc")
+    assert [e.text for e in document.iter(f"{DC}title")] == [title.replace("\x0b", "")]
+    assert [e.text for e in document.iter(f"{DC}subject")][:2] == ["a&b", "<x>"]
+    echoed = oai(client, verb="GetRecord", metadataPrefix="oai_dc", identifier="oai:x:a&b'c")
+    assert echoed.find(f"{OAI}request").get("identifier") == "oai:x:a&b'c"
+    assert error_code(echoed) == "idDoesNotExist"
+    # Not a URI: badArgument, nothing echoed.
+    refused = oai(client, verb="GetRecord", metadataPrefix="oai_dc", identifier='oai:x:"<>"')
+    assert error_code(refused) == "badArgument"

@@ -26,21 +26,23 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from app.models.database import Database
-from app.services import export_query
+from app.services import renders
 from app.services.clock import iso, now_iso, today_iso
 from app.services.cursor import load_secret
-from app.services.formats import jsonld
-from app.services.oai import dcat_xml, protocol, selection, writer
+from app.services.formats import jsonld, oai_dc, rdf_xml
+from app.services.oai import protocol, selection, writer
 from app.services.oai.protocol import OaiError, OaiRequest
 from app.services.oai.selection import Entry, Selection
 from app.services.oai.tokens import Resumption, TokenCodec, derive_key
-from app.services.visibility import ANONYMOUS
 
 PAGE_SIZE = 500
 DEFAULT_ADMIN_EMAIL = "admin@example.invalid"  # a placeholder the oai_admin_email setting replaces
-DC_FORMAT = ("oai_dc", "http://www.openarchives.org/OAI/2.0/oai_dc.xsd", writer.OAI_DC_NS)
-FORMATS = (DC_FORMAT, (dcat_xml.PREFIX, dcat_xml.SCHEMA, dcat_xml.NAMESPACE))
-_PREFIXES = {prefix for prefix, _, _ in FORMATS}
+FORMATS = (
+    (oai_dc.PREFIX, oai_dc.SCHEMA, oai_dc.NAMESPACE),
+    (rdf_xml.PREFIX, rdf_xml.SCHEMA, rdf_xml.NAMESPACE),
+)
+# Each format's record, a fragment kept per dataset version (services.renders).
+_FRAGMENTS = {oai_dc.PREFIX: renders.Fragment.OAI_DC, rdf_xml.PREFIX: renders.Fragment.DCAT_RDF_XML}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +81,16 @@ class OaiProvider:
                 request = protocol.parse(pairs)
             except OaiError as failure:  # badVerb, badArgument: no attributes echoed
                 return writer.envelope(
-                    response_date, oai_base, {}, writer.error(failure.code, failure.message)
+                    response_date,
+                    oai_base,
+                    {},
+                    writer.error(failure.code, failure.message).encode(),
                 )
             answer = _Answer(self, session, base_url, request)
             try:
                 body = answer.body()
             except OaiError as failure:
-                body = writer.error(failure.code, failure.message)
+                body = writer.error(failure.code, failure.message).encode()
             return writer.envelope(response_date, oai_base, request.echo, body)
 
 
@@ -108,14 +113,14 @@ class _Answer:
         self.today = today_iso()
         self.repository = repository_name(base_url, provider.info.name)
 
-    def body(self) -> str:
+    def body(self) -> bytes:
         verb = self.request.verb
         if verb == protocol.IDENTIFY:
-            return self.identify()
+            return self.identify().encode()
         if verb == protocol.LIST_METADATA_FORMATS:
-            return self.list_metadata_formats()
+            return self.list_metadata_formats().encode()
         if verb == protocol.LIST_SETS:
-            return self.list_sets()
+            return self.list_sets().encode()
         if verb == protocol.GET_RECORD:
             return self.get_record()
         return self.listing(verb)
@@ -161,12 +166,12 @@ class _Answer:
         )
         return f"<ListSets>{items}</ListSets>"
 
-    def get_record(self) -> str:
+    def get_record(self) -> bytes:
         prefix = self._prefix(self.request.arguments["metadataPrefix"])
         entry = self._entry(self.request.arguments["identifier"])
-        return f"<GetRecord>{self._records([entry], prefix)}</GetRecord>"
+        return b"<GetRecord>" + self._records([entry], prefix) + b"</GetRecord>"
 
-    def listing(self, verb: str) -> str:
+    def listing(self, verb: str) -> bytes:
         codec = self.provider.codec()
         token_text = self.request.get("resumptionToken")
         if token_text is not None:
@@ -222,8 +227,9 @@ class _Answer:
             closing = ""
         if verb == protocol.LIST_IDENTIFIERS:
             headers = "".join(writer.header(e, self._identifier(e)) for e in entries)
-            return f"<ListIdentifiers>{headers}{closing}</ListIdentifiers>"
-        return f"<ListRecords>{self._records(entries, prefix)}{closing}</ListRecords>"
+            return f"<ListIdentifiers>{headers}{closing}</ListIdentifiers>".encode()
+        records = self._records(entries, prefix)
+        return b"".join((b"<ListRecords>", records, closing.encode(), b"</ListRecords>"))
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -231,7 +237,7 @@ class _Answer:
         return protocol.oai_identifier(self.repository, entry.dataset_id)
 
     def _prefix(self, prefix: str) -> str:
-        if prefix not in _PREFIXES:
+        if prefix not in _FRAGMENTS:
             raise OaiError("cannotDisseminateFormat", f"No records in format {prefix}")
         return prefix
 
@@ -244,26 +250,21 @@ class _Answer:
             raise OaiError("idDoesNotExist", "This repository holds no such record")
         return entry
 
-    def _records(self, entries: list[Entry], prefix: str) -> str:
-        live = [e.key for e in entries if not e.deleted]
-        rows = {
-            row.pk: row
-            for row in export_query.rows_by_pk(
-                self.session, ANONYMOUS, [int(pk) for pk in live], today=self.today
+    def _records(self, entries: list[Entry], prefix: str) -> bytes:
+        wanted = [(int(e.key), e.version) for e in entries if not e.deleted]
+        parts: dict[int, bytes] = {}
+        if wanted:
+            store = renders.store_for(self.provider.database)
+            parts = store.fragments(
+                self.session, _FRAGMENTS[prefix], wanted, base_url=self.base_url
             )
-        }
-        render = writer.oai_dc if prefix == "oai_dc" else dcat_xml.rdf_xml
-        out: list[str] = []
+        out: list[bytes] = []
         for entry in entries:
-            header = writer.header(entry, self._identifier(entry))
-            row = None if entry.deleted else rows.get(int(entry.key))
-            if entry.deleted or row is None:
-                # A dataset hidden between the two reads of this session cannot be: the
-                # session is one snapshot. Deleted: the header alone.
-                out.append(writer.record(header, None))
-            else:
-                out.append(writer.record(header, render(row, self.base_url)))
-        return "".join(out)
+            # Deleted: the header alone. A dataset selected in this session's snapshot has
+            # its fragment (rendered from the same snapshot if it was not kept).
+            part = None if entry.deleted else parts.get(int(entry.key))
+            out.append(writer.record(writer.header(entry, self._identifier(entry)), part))
+        return b"".join(out)
 
 
 def _expiry(lifetime_s: int) -> str:

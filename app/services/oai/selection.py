@@ -80,6 +80,7 @@ class Entry:
     dataset_id: str
     team: str | None = None
     topics: tuple[str, ...] = ()
+    version: int = 0  # a dataset's version: what its metadata fragment is kept by
 
     @property
     def position(self) -> Position:
@@ -176,6 +177,7 @@ _DATASET_KEYS = (
     Dataset.embargo_until,
     Dataset.team,
     type_coerce(Dataset.topics, Text).label("topics"),
+    Dataset.version,
 )
 
 
@@ -264,9 +266,9 @@ def _topics(text: Any) -> tuple[str, ...]:
 
 
 def _live_entries(rows: Any, passed: bool) -> Iterator[Entry]:
-    for pk, dataset_id, changed_at, embargo_until, team, topics in rows:
+    for pk, dataset_id, changed_at, embargo_until, team, topics, version in rows:
         at = midnight(date.fromisoformat(embargo_until)) if passed else changed_at
-        yield Entry(at, LIVE, pk, dataset_id, team, _topics(topics))
+        yield Entry(at, LIVE, pk, dataset_id, team, _topics(topics), version)
 
 
 _BY_CHANGE = "ix_datasets_changed_at"
