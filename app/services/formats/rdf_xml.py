@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from rdflib import Graph
+from rdflib.compare import to_canonical_graph
+
 from app.services.export_query import DatasetRow
 from app.services.formats.jsonld import dataset_node
 from app.services.formats.turtle import graph_of
@@ -19,7 +22,15 @@ NAMESPACE = "http://data.europa.eu/r5r/"  # DCAT-AP's own namespace
 
 def rdf_xml(row: DatasetRow, base_url: str) -> str:
     base = base_url.rstrip("/")
-    document: str = graph_of([dataset_node(row, base)], base).serialize(format="xml")
+    graph = graph_of([dataset_node(row, base)], base)
+    # The same dataset gives the same bytes (a kept fragment equals a fresh one): blank nodes
+    # relabelled canonically, and the triples added in order, which rdflib writes them in.
+    ordered = Graph(bind_namespaces="core")
+    for prefix, namespace in graph.namespaces():
+        ordered.bind(prefix, namespace, override=True, replace=True)
+    for triple in sorted(to_canonical_graph(graph)):
+        ordered.add(triple)
+    document: str = ordered.serialize(format="xml")
     start = document.find("<rdf:RDF")  # without the XML declaration: the element only
     return document[start:].strip()
 
