@@ -34,7 +34,7 @@ keeps a withdrawn record, and no hidden dataset's set is shown.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -42,8 +42,11 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    Integer,
+    String,
     Text,
     and_,
+    bindparam,
     exists,
     func,
     literal,
@@ -54,7 +57,6 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.models import CatalogueCounter, CatalogueVersion, Dataset, Team, Tombstone, Topic
@@ -160,7 +162,7 @@ def _in_set(session: Session, set_spec: str | None, today: str) -> ColumnElement
     return literal(False)
 
 
-def _first_version_from(at: str) -> Any:
+def _first_version_from(at: Any) -> Any:
     """The first version made at or after `at` (_NEVER for none)."""
     return func.coalesce(
         select(func.min(CatalogueVersion.version))
@@ -181,47 +183,105 @@ _DATASET_KEYS = (
 )
 
 
-def _changed(session: Session, selection: Selection, after: Position | None, today: str) -> Any:
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a page's statements depend on beyond their values (bound parameters): the set,
+    which bounds there are, the kind of the position and, for the embargo walk, whether the
+    position is the start of a day. A statement is compiled once per shape and day."""
+
+    set_spec: str | None
+    start: bool
+    end: bool
+    after: int | None  # the position's kind; None: from the first
+    after_midnight: bool = False
+
+
+def _shape(selection: Selection, after: Position | None) -> _Shape:
+    at_midnight = False
+    if after is not None and after.kind == LIVE:
+        at_midnight = midnight(_to_local(parse_utc(after.at))) == after.at
+    return _Shape(
+        selection.set_spec,
+        selection.dates.start is not None,
+        selection.dates.end is not None,
+        None if after is None else after.kind,
+        at_midnight,
+    )
+
+
+def _values(selection: Selection, after: Position | None) -> dict[str, Any]:
+    """The bound values of a page's statements (each takes those it names)."""
+    values: dict[str, Any] = {"limit": 0}
+    if selection.dates.start is not None:
+        values["start"] = selection.dates.start
+        values["start_day"] = first_day_from(selection.dates.start)
+    if selection.dates.end is not None:
+        values["end"] = selection.dates.end
+        values["end_day"] = first_day_from(selection.dates.end)
+    if after is not None:
+        values["after_at"] = after.at
+        values["after_key"] = after.key
+        values["after_day"] = _to_local(parse_utc(after.at)).isoformat()
+    return values
+
+
+def _changed(session: Session, shape: _Shape, today: str) -> Any:
     """Datasets dated by their last write, by (changed_at, pk)."""
     where: list[ColumnElement[bool]] = [
         public_now(today),
         not_(passed_after_change()),
-        _in_set(session, selection.set_spec, today),
+        _in_set(session, shape.set_spec, today),
     ]
-    if selection.dates.start is not None:
-        where.append(Dataset.changed_at >= selection.dates.start)
-    if selection.dates.end is not None:
-        where.append(Dataset.changed_at < selection.dates.end)
-    if after is not None:
-        if after.kind == LIVE:
-            where.append(tuple_(Dataset.changed_at, Dataset.pk) > tuple_(after.at, after.key))
-        else:
-            where.append(Dataset.changed_at > after.at)
-    return select(*_DATASET_KEYS).where(*where).order_by(Dataset.changed_at, Dataset.pk)
+    if shape.start:
+        where.append(Dataset.changed_at >= bindparam("start", type_=String))
+    if shape.end:
+        where.append(Dataset.changed_at < bindparam("end", type_=String))
+    if shape.after == LIVE:
+        where.append(
+            tuple_(Dataset.changed_at, Dataset.pk)
+            > tuple_(bindparam("after_at", type_=String), bindparam("after_key", type_=Integer))
+        )
+    elif shape.after == DELETED:
+        where.append(Dataset.changed_at > bindparam("after_at", type_=String))
+    return (
+        select(*_DATASET_KEYS)
+        .where(*where)
+        .order_by(Dataset.changed_at, Dataset.pk)
+        .limit(bindparam("limit", type_=Integer))
+    )
 
 
-def _passed(session: Session, selection: Selection, after: Position | None, today: str) -> Any:
+def _passed(session: Session, shape: _Shape, today: str) -> Any:
     """Datasets dated by their embargo's end, by (embargo_until, pk): their datestamps'
     order (midnight grows with the day)."""
     where: list[ColumnElement[bool]] = [
         public_now(today),
         passed_after_change(),
         Dataset.embargo_until <= today,  # the index's range: embargoes still running end it
-        _in_set(session, selection.set_spec, today),
+        _in_set(session, shape.set_spec, today),
     ]
-    if selection.dates.start is not None:
-        where.append(Dataset.embargo_until >= first_day_from(selection.dates.start))
-    if selection.dates.end is not None:
-        where.append(Dataset.embargo_until < first_day_from(selection.dates.end))
-    if after is not None:
-        day = _to_local(parse_utc(after.at))
-        later = Dataset.embargo_until > day.isoformat()
-        if after.kind == LIVE and midnight(day) == after.at:
+    if shape.start:
+        where.append(Dataset.embargo_until >= bindparam("start_day", type_=String))
+    if shape.end:
+        where.append(Dataset.embargo_until < bindparam("end_day", type_=String))
+    if shape.after is not None:
+        day = bindparam("after_day", type_=String)
+        later = Dataset.embargo_until > day
+        if shape.after_midnight:  # datasets of that very datestamp come after a smaller pk
             later = or_(
-                later, and_(Dataset.embargo_until == day.isoformat(), Dataset.pk > after.key)
+                later,
+                and_(
+                    Dataset.embargo_until == day,
+                    Dataset.pk > bindparam("after_key", type_=Integer),
+                ),
             )
         where.append(later)
-    return select(*_DATASET_KEYS).where(*where).order_by(Dataset.embargo_until, Dataset.pk)
+    return (
+        select(*_DATASET_KEYS)
+        .where(*where)
+        .order_by(Dataset.embargo_until, Dataset.pk)
+        .limit(bindparam("limit", type_=Integer))
+    )
 
 
 def _not_back(today: str) -> ColumnElement[bool]:
@@ -232,29 +292,28 @@ def _not_back(today: str) -> ColumnElement[bool]:
     return not_(back)
 
 
-def _deleted(selection: Selection, after: Position | None, today: str) -> Any:
+def _deleted(session: Session, shape: _Shape, today: str) -> Any:
     """Tombstones of datasets not public now, by (version, id): their times' order."""
     where: list[ColumnElement[bool]] = [_not_back(today)]
-    if selection.dates.start is not None:
-        where.append(Tombstone.version >= _first_version_from(selection.dates.start))
-    if selection.dates.end is not None:
-        where.append(Tombstone.version < _first_version_from(selection.dates.end))
-    if after is not None:
-        if after.kind == LIVE:
-            where.append(Tombstone.version >= _first_version_from(after.at))
-        else:
-            version = (
-                select(CatalogueVersion.version)
-                .where(CatalogueVersion.at == after.at)
-                .scalar_subquery()
-            )
-            where.append(
-                tuple_(Tombstone.version, Tombstone.dataset_id) > tuple_(version, after.key)
-            )
+    if shape.start:
+        where.append(Tombstone.version >= _first_version_from(bindparam("start", type_=String)))
+    if shape.end:
+        where.append(Tombstone.version < _first_version_from(bindparam("end", type_=String)))
+    if shape.after == LIVE:
+        where.append(Tombstone.version >= _first_version_from(bindparam("after_at", type_=String)))
+    elif shape.after == DELETED:
+        version = (
+            select(CatalogueVersion.version)
+            .where(CatalogueVersion.at == bindparam("after_at", type_=String))
+            .scalar_subquery()
+        )
+        key = bindparam("after_key", type_=String)
+        where.append(tuple_(Tombstone.version, Tombstone.dataset_id) > tuple_(version, key))
     return (
         select(Tombstone.dataset_id, Tombstone.at)
         .where(*where)
         .order_by(Tombstone.version, Tombstone.dataset_id)
+        .limit(bindparam("limit", type_=Integer))
     )
 
 
@@ -273,26 +332,55 @@ def _live_entries(rows: Any, passed: bool) -> Iterator[Entry]:
 
 _BY_CHANGE = "ix_datasets_changed_at"
 _BY_EMBARGO = "ix_datasets_embargo_until"
+_Builder = Callable[[Session, _Shape, str], Any]
+_STREAMS: tuple[tuple[_Builder, str | None], ...] = (
+    (_changed, _BY_CHANGE),
+    (_passed, _BY_EMBARGO),
+    (_deleted, None),
+)
+# (builder, shape, day, dialect) -> the statement's SQL and its parameters' names, in order.
+_COMPILED: dict[tuple[Any, ...], tuple[str, tuple[str, ...]]] = {}
+_MAX_COMPILED = 256
 
 
-def _indexed(connection: Connection, statement: Any, index: str) -> Sequence[Any]:
-    """The rows of `statement` (over `datasets`), read in `index`'s order on SQLite.
+def _run(
+    session: Session, stream: int, shape: _Shape, today: str, values: dict[str, Any]
+) -> Sequence[Any]:
+    """The rows of one of the three walks, its statement compiled once per shape and day.
 
-    A page is a walk of the index in the list's order that stops after `limit` rows; SQLite,
+    A page is a walk of an index in the list's order that stops after `limit` rows; SQLite,
     without statistics, would rather take every published dataset by ix_datasets_state and sort
     them all for each page (a hundred times the work on 100,000 datasets). SQLAlchemy renders no
     table hint for SQLite, so `INDEXED BY` is written into the compiled statement's outer FROM."""
-    if connection.dialect.name != "sqlite":
-        return connection.execute(statement).all()
-    compiled = statement.compile(dialect=connection.dialect)
-    sql = str(compiled)
-    outer = "FROM datasets \n"
-    if outer not in sql:
-        raise AssertionError(f"no outer FROM datasets in {sql}")
-    sql = sql.replace(outer, f"FROM datasets INDEXED BY {index} \n", 1)
-    values = compiled.construct_params()
-    positions = compiled.positiontup or ()
-    return connection.exec_driver_sql(sql, tuple(values[name] for name in positions)).all()
+    build, index = _STREAMS[stream]
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "sqlite":
+        statement = build(session, shape, today)
+        names = statement.compile(dialect=dialect).binds
+        return connection.execute(statement, {k: v for k, v in values.items() if k in names}).all()
+    key = (stream, shape, today, dialect.name)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        statement = build(session, shape, today).compile(dialect=dialect)
+        sql = str(statement)
+        if index is not None:
+            outer = "FROM datasets \n"
+            if outer not in sql:
+                raise AssertionError(f"no outer FROM datasets in {sql}")
+            sql = sql.replace(outer, f"FROM datasets INDEXED BY {index} \n", 1)
+        fixed = statement.construct_params(_check=False)  # literals bound: today, a set
+        names = tuple(statement.positiontup or ())
+        if len(_COMPILED) >= _MAX_COMPILED:
+            _COMPILED.clear()
+        compiled = _COMPILED[key] = (sql, names)
+        _FIXED[key] = fixed
+    sql, names = compiled
+    bound = {**_FIXED[key], **values}
+    return connection.exec_driver_sql(sql, tuple(bound[name] for name in names)).all()
+
+
+_FIXED: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
 def page(
@@ -303,14 +391,11 @@ def page(
     today: str,
 ) -> list[Entry]:
     """Up to `limit` records after `after` (None: from the first), in the list's order."""
-    connection = session.connection()
-    changed = _indexed(
-        connection, _changed(session, selection, after, today).limit(limit), _BY_CHANGE
-    )
-    passed = _indexed(
-        connection, _passed(session, selection, after, today).limit(limit), _BY_EMBARGO
-    )
-    deleted = connection.execute(_deleted(selection, after, today).limit(limit)).all()
+    shape = _shape(selection, after)
+    values = {**_values(selection, after), "limit": limit}
+    changed = _run(session, 0, shape, today, values)
+    passed = _run(session, 1, shape, today, values)
+    deleted = _run(session, 2, shape, today, values)
     streams = (
         _live_entries(changed, False),
         _live_entries(passed, True),
@@ -322,14 +407,15 @@ def page(
 
 def count(session: Session, selection: Selection, today: str) -> int:
     """How many records the whole list holds (completeListSize)."""
+    shape = _shape(selection, None)
+    values = {k: v for k, v in _values(selection, None).items() if k != "limit"}
     connection = session.connection()
     total = 0
-    for statement in (
-        _changed(session, selection, None, today),
-        _passed(session, selection, None, today),
-        _deleted(selection, None, today),
-    ):
-        total += connection.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    for build, _ in _STREAMS:
+        whole = build(session, shape, today).limit(None)
+        counted = select(func.count()).select_from(whole.subquery())
+        names = counted.compile(dialect=connection.dialect).binds
+        total += connection.scalar(counted, {k: v for k, v in values.items() if k in names}) or 0
     return total
 
 
