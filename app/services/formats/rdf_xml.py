@@ -8,12 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from rdflib import Graph
-from rdflib.compare import to_canonical_graph
-
 from app.services.export_query import DatasetRow
 from app.services.formats.jsonld import dataset_node
-from app.services.formats.turtle import graph_of
 
 PREFIX = "dcat_ap"
 SCHEMA = "https://semiceu.github.io/DCAT-AP/releases/3.0.1/"
@@ -21,6 +17,12 @@ NAMESPACE = "http://data.europa.eu/r5r/"  # DCAT-AP's own namespace
 
 
 def rdf_xml(row: DatasetRow, base_url: str) -> str:
+    # rdflib on first use: the server starts without it (a DCAT-AP record is asked for rarely).
+    from rdflib import Graph
+    from rdflib.compare import to_canonical_graph
+
+    from app.services.formats.turtle import graph_of
+
     base = base_url.rstrip("/")
     graph = graph_of([dataset_node(row, base)], base)
     # The same dataset gives the same bytes (a kept fragment equals a fresh one): blank nodes
