@@ -23,6 +23,7 @@ from sqlalchemy import select, text, update
 from app.models import Dataset
 from app.models.database import Database
 from app.services import catalogue_version, datasets, managed_lists, publication
+from app.services.clock import now_iso
 from app.services.cursor import load_secret
 from app.services.oai.protocol import datestamp
 from app.services.oai.selection import midnight
@@ -567,8 +568,8 @@ def test_a_change_in_flight_is_not_missed(
     serve: ServeFactory, database: Database, catalogue: Catalogue
 ) -> None:
     """A change stamped before a harvest's responseDate but committed after it is in the next
-    harvest `from` that responseDate: the responseDate is the snapshot's newest version's time,
-    never later than a change it does not show."""
+    harvest `from` that responseDate: while a writer is under way, the responseDate is the
+    snapshot's newest version's time, never later than a change it does not show."""
     server = serve()
     harvester = _sickle(server)
     mirror: dict[str, str] = {}
@@ -583,9 +584,12 @@ def test_a_change_in_flight_is_not_missed(
         since = _harvest(harvester, mirror, None)
         assert since <= datestamp(written.at)
         assert since == "2020-01-01T00:00:00Z"
-    _harvest(harvester, mirror, since)
+    after = _harvest(harvester, mirror, since)
     assert mirror == published(database)
     assert mirror[catalogue.public[2]] == "Committed late"
+    # With no writer under way, the responseDate is the clock's: no later than now, and not
+    # before the last change.
+    assert datestamp(written.at) <= after <= datestamp(now_iso())
 
 
 def test_the_schema_check_can_fail(client: httpx.Client) -> None:

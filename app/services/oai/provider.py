@@ -5,18 +5,25 @@ reads at most a page of records (`page_size`) per request.
 responseDate, and why an incremental harvest from it misses nothing: a harvester takes the
 responseDate of its last harvest as the next `from` (inclusive, to the second). A change is
 dated by the time its transaction took its catalogue version (catalogue_version.stamp), which
-is before it commits; a change in flight while a response is made would carry a datestamp
-before that response's date, and the next harvest `from` it would not see it. So the
-responseDate is not the clock but the time of the newest version the response's own snapshot
-shows (truncated to the second), read before anything else: every change the response does not
-show commits after it and took a later version, so a later time, and `from` that time
-includes it. A harvester re-reads at most the records of that last second. Embargoes that
-pass are dated by their midnight (selection), after any responseDate that did not show them.
-Before the catalogue's first versioned write there is no such time, and the clock is used.
+is before it commits: a change in flight while a response is made carries a datestamp before
+the clock's time of that response, and a harvest `from` the clock's time would never see it.
+So the responseDate is a time before which nothing the response does not show was dated:
+
+- on SQLite, when no writer holds the catalogue's write lock just before the response's
+  snapshot is taken (`_idle_since`: a BEGIN IMMEDIATE that succeeds at once, rolled back), the
+  clock's time read before that check: every writer takes the lock before it stamps (the
+  catalogue's writers begin IMMEDIATE), so any change the snapshot misses was stamped after;
+- otherwise (a writer is under way, or another database), the time of the newest version the
+  snapshot shows: every change it does not show took a later version, so a later time. A
+  harvester then re-reads at most the records of that second.
+
+Embargoes that pass are dated by their midnight (selection), after any responseDate that did
+not show them. A clock set back between two harvests is the one thing this cannot see.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -75,8 +82,9 @@ class OaiProvider:
     def respond(self, pairs: Iterable[tuple[str, str]], base_url: str) -> bytes:
         """The XML answer to one request's (name, value) arguments (worker thread)."""
         oai_base = base_url.rstrip("/") + "/oai"
+        idle = _idle_since(self.database)  # before the snapshot: see the module's docstring
         with self.database.read() as session:
-            response_date = _response_date(selection.catalogue_time(session))
+            response_date = _response_date(selection.catalogue_time(session), idle)
             try:
                 request = protocol.parse(pairs)
             except OaiError as failure:  # badVerb, badArgument: no attributes echoed
@@ -94,10 +102,36 @@ class OaiProvider:
             return writer.envelope(response_date, oai_base, request.echo, body)
 
 
-def _response_date(catalogue_time: str) -> str:
+def _response_date(catalogue_time: str, idle: str | None) -> str:
+    if idle is not None:
+        return protocol.datestamp(idle)
     now = now_iso()
     moment = min(catalogue_time, now) if catalogue_time else now
     return protocol.datestamp(moment)
+
+
+def _idle_since(database: Database) -> str | None:
+    """On SQLite, the clock's time if no writer held the catalogue's write lock at once after
+    it; None if one did, or for another database. A connection of its own, opened for the
+    check, asks for the lock without waiting and gives it back at once (a writer asking then
+    waits the moment it takes, within its busy timeout)."""
+    url = database.engine.url
+    path = url.database
+    if url.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return None
+    moment = now_iso()
+    try:
+        probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+    except sqlite3.Error:  # SQLITE_BUSY: a writer is under way
+        return None
+    finally:
+        probe.close()
+    return moment
 
 
 class _Answer:
