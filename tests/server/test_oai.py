@@ -23,7 +23,7 @@ from sqlalchemy import select, text, update
 from app.models import Dataset
 from app.models.database import Database
 from app.services import catalogue_version, datasets, managed_lists, publication
-from app.services.clock import now_iso
+from app.services.clock import iso, now_iso, parse_utc
 from app.services.cursor import load_secret
 from app.services.oai.protocol import datestamp
 from app.services.oai.selection import midnight
@@ -427,27 +427,27 @@ def test_an_embargo_that_passed_is_dated_by_its_day(
 ) -> None:
     (held,) = add_public(database, 1)
     today = date.today()
-    yesterday_noon = f"{today - timedelta(days=1)}T12:00:00.000Z"
+    start = parse_utc(midnight(today))  # the local day's start, in UTC
     with database.transaction() as s:
         publication.set_embargo(s, held, today.isoformat(), author=AUTHOR)
-        # As if the embargo had been set yesterday, before any version log: it passed at
+        # As if the embargo had been set two days ago, before any version log: it passed at
         # midnight, without a write.
         s.execute(
             update(Dataset)
             .where(Dataset.id == held)
-            .values(changed_at=yesterday_noon, catalogue_version=0)
+            .values(changed_at=iso(start - timedelta(days=2)), catalogue_version=0)
         )
     found = headers(oai(client, verb="ListIdentifiers", metadataPrefix="oai_dc"))
     (header,) = [h for h in found if dataset_id(h.findtext(f"{OAI}identifier")) == held]
     assert header.findtext(f"{OAI}datestamp") == datestamp(midnight(today))
-    # A harvester that last harvested yesterday afternoon, before midnight, gets it.
-    later = oai(
-        client,
-        verb="ListIdentifiers",
-        metadataPrefix="oai_dc",
-        **{"from": f"{today - timedelta(days=1)}T13:00:00Z"},
-    )
+    # A harvester that last harvested an hour before midnight gets it.
+    before = datestamp(iso(start - timedelta(hours=1)))
+    later = oai(client, verb="ListIdentifiers", metadataPrefix="oai_dc", **{"from": before})
     assert held in {dataset_id(h.findtext(f"{OAI}identifier")) for h in headers(later)}
+    # One who harvested after midnight already had it: it is not in a harvest from then on.
+    after = datestamp(iso(start + timedelta(seconds=1)))
+    since = oai(client, verb="ListIdentifiers", metadataPrefix="oai_dc", **{"from": after})
+    assert held not in {dataset_id(h.findtext(f"{OAI}identifier")) for h in headers(since)}
 
 
 # -- harvests while the catalogue changes --------------------------------------------------------
