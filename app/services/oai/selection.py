@@ -338,8 +338,9 @@ _STREAMS: tuple[tuple[_Builder, str | None], ...] = (
     (_passed, _BY_EMBARGO),
     (_deleted, None),
 )
-# (builder, shape, day, dialect) -> the statement's SQL and its parameters' names, in order.
-_COMPILED: dict[tuple[Any, ...], tuple[str, tuple[str, ...]]] = {}
+# (builder, shape, day, dialect) -> the statement's SQL, its parameters' names in order, and
+# the values the builder bound itself (today's date, a set's id).
+_COMPILED: dict[tuple[Any, ...], tuple[str, tuple[str, ...], dict[str, Any]]] = {}
 _MAX_COMPILED = 256
 
 
@@ -373,14 +374,10 @@ def _run(
         names = tuple(statement.positiontup or ())
         if len(_COMPILED) >= _MAX_COMPILED:
             _COMPILED.clear()
-        compiled = _COMPILED[key] = (sql, names)
-        _FIXED[key] = fixed
-    sql, names = compiled
-    bound = {**_FIXED[key], **values}
+        compiled = _COMPILED[key] = (sql, names, fixed)  # one entry: threads read it whole
+    sql, names, fixed = compiled
+    bound = {**fixed, **values}
     return connection.exec_driver_sql(sql, tuple(bound[name] for name in names)).all()
-
-
-_FIXED: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
 def page(
