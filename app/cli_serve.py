@@ -51,6 +51,12 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
         "(their `webpage` links) then use it too",
     )
     serve.add_argument(
+        "--admin-email",
+        metavar="ADDRESS",
+        help="the address OAI-PMH's Identify gives harvesters to write to (default: a "
+        "placeholder, admin@example.invalid)",
+    )
+    serve.add_argument(
         "--forwarded-allow-ips",
         metavar="IPS",
         help="comma-separated addresses of proxies whose X-Forwarded-For and "
@@ -78,7 +84,9 @@ def run_serve(args: argparse.Namespace) -> int:
         sock = bind_socket(args.host, args.port)
         url = url_for(sock)
         hook = None if args.quiet else _print_entry
-        app = create_app(database, base_url=base_url, on_request=hook)
+        app = create_app(
+            database, base_url=base_url, on_request=hook, oai_admin_email=args.admin_email
+        )
         server = make_server(app, lifespan="on", forwarded_allow_ips=args.forwarded_allow_ips)
         if not is_loopback(args.host):
             print(

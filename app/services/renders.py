@@ -51,7 +51,7 @@ from app.models.database import Database
 from app.services import changes, export_query, scratch
 from app.services.clock import today_iso
 from app.services.export_query import DatasetRow, DatasetSummary
-from app.services.formats import csv_format, datapress_json, jsonld
+from app.services.formats import csv_format, datapress_json, jsonld, oai_dc, rdf_xml
 from app.services.visibility import OWNER, Principal, visible_clause
 
 BATCH_SIZE = 2000
@@ -72,6 +72,8 @@ class Fragment(Enum):
     RESOURCES_CSV = "resources_csv"
     JSONLD_NODE = "jsonld_node"
     EXPORT_JSON = "export_json"
+    OAI_DC = "oai_dc"  # OAI-PMH's Simple Dublin Core record
+    DCAT_RDF_XML = "dcat_rdf_xml"  # OAI-PMH's DCAT-AP record
 
     def render(self, rows: Iterable[DatasetRow], base_url: str) -> Iterator[bytes]:
         return _RENDERERS[self](rows, base_url)
@@ -110,6 +112,8 @@ _RENDERERS: dict[Fragment, Renderer] = {
     Fragment.RESOURCES_CSV: lambda rows, base: csv_format.resource_lines(rows, base_url=base),
     Fragment.JSONLD_NODE: lambda rows, base: jsonld.dataset_nodes(rows, base_url=base),
     Fragment.EXPORT_JSON: lambda rows, base: datapress_json.dataset_objects(rows, base_url=base),
+    Fragment.OAI_DC: lambda rows, base: oai_dc.records(rows, base_url=base),
+    Fragment.DCAT_RDF_XML: lambda rows, base: rdf_xml.records(rows, base_url=base),
 }
 
 

@@ -143,6 +143,18 @@ def test_progress_moves_on_within_a_walk_and_ends_full() -> None:
     assert oai == [STEP, STEP + 124, STEP + 249, STEP + 374]
 
 
+def test_the_cli_exits_0_on_a_good_catalogue_with_warnings(
+    catalogue: Catalogue, serve: ServeFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = serve().url
+    assert main(["check-harvest", "--url", url]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Harvest check of {url}\nNo errors: harvesters can read this server.")
+    assert "[ERROR]" not in out and "[WARNING]" in out
+    for name in STEPS:
+        assert f"== {name} ==" in out
+
+
 # -- a: OAI-PMH ------------------------------------------------------------------------------
 
 
@@ -211,12 +223,8 @@ def test_the_real_provider_holds_the_published_datasets_and_the_deleted_ones(
     with database.transaction() as s:
         datasets.delete_dataset(s, catalogue.public[2], author=AUTHOR)
         publication.unpublish(s, catalogue.public[1], author=AUTHOR)
-    report = run_checks(serve().url)
+    report = run_checks(serve(oai_page_size=1).url)  # a page a record: a token each
     oai = report.check("oai")
-    if oai.findings[0].title == "Identify: HTTP 404 Not Found":
-        # Before the OAI-PMH provider (branch oai) is merged: say who cannot harvest.
-        assert "Archival aggregators" in oai.findings[0].action
-        return
     assert oai.level is Level.OK, report.text()
     assert titles(report, "oai") == [
         "Identify answers OAI-PMH 2.0",
@@ -224,7 +232,19 @@ def test_the_real_provider_holds_the_published_datasets_and_the_deleted_ones(
         "The live records are the published datasets",
     ]
     # Deleted, unpublished, and the fixture's dataset embargoed after it was published.
-    assert oai.findings[1].detail == "1 records and 3 deleted headers in 1 page."
+    assert oai.findings[1].detail == "1 records and 3 deleted headers in 4 pages."
+    assert oai.findings[2].detail == "1 datasets in the JSON-LD feed, the same in OAI-PMH."
+
+
+def test_a_proxy_page_instead_of_oai_pmh_is_an_error(
+    database: Database, catalogue: Catalogue
+) -> None:
+    with FakeServer(create_app(database)) as server:
+        server.faults.add(Fault("html", path="/oai", times=None))
+        report = run_checks(server.url)
+    (error,) = report.check("oai").findings
+    assert error.title == "Identify: the answer is not OAI-PMH"
+    assert "the root element is html" in error.detail
 
 
 # -- b: DCAT-AP ------------------------------------------------------------------------------

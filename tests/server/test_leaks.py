@@ -17,7 +17,9 @@ again below, deliberately not by calling visible_clause):
 - a dataset's own JSON shows who may read or edit it (collaborators, read lists) and its embargo
   only to a caller who may manage it: a member of its owner team, or a ruleset with
   publish_dataset or manage_dataset (issue 16); export.json to nobody;
-- a revoked key: 401 everywhere.
+- a revoked key: 401 everywhere;
+- OAI-PMH (/oai) shows no hidden dataset's id (records, identifiers, GetRecord), title or set
+  (a team holding hidden datasets only is no set).
 
 The app is driven through httpx.ASGITransport (no socket), so an example costs its migration
 and a few dozen in-process requests.
@@ -29,9 +31,11 @@ import asyncio
 import csv
 import io
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import openpyxl
@@ -277,6 +281,8 @@ class Observed:
     shown: dict[str, set[str]]  # the keys of each dataset's own JSON, by dataset id
     cursors: list[str]  # the feed's `after` tokens, in walking order
     page_text: str  # the home page and the sitemap, as served
+    titles: dict[str, set[str]]  # dataset titles per endpoint
+    sets: dict[str, set[str]]  # set names (OAI-PMH setSpecs) per endpoint
 
 
 async def observe(
@@ -286,6 +292,8 @@ async def observe(
     files: dict[str, set[tuple[str, str]]] = {}
     shown: dict[str, set[str]] = {}
     cursors: list[str] = []
+    titles: dict[str, set[str]] = {}
+    sets: dict[str, set[str]] = {}
 
     async def get(path: str) -> httpx.Response:
         return await client.get(path, headers=headers)
@@ -383,10 +391,57 @@ async def observe(
             not_found.add(response.content)
     assert len(not_found) == 1  # a hidden dataset's page is the unknown one's, byte for byte
     got["page.dataset"] = pages
-    return Observed(got, files, shown, cursors, home.text + sitemap.text)
+    got["oai"], titles["oai"], sets["oai"] = await _oai(get, all_ids)
+    return Observed(got, files, shown, cursors, home.text + sitemap.text, titles, sets)
+
+
+OAI = "{http://www.openarchives.org/OAI/2.0/}"
+DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
+
+
+async def _oai(
+    get: Callable[[str], Awaitable[httpx.Response]], all_ids: tuple[str, ...]
+) -> tuple[set[str], set[str], set[str]]:
+    """/oai's dataset ids (records, identifiers and GetRecord alike), titles and setSpecs."""
+
+    async def document(query: str) -> ElementTree.Element:
+        response = await get(f"/oai?{query}")
+        assert response.status_code == 200
+        return ElementTree.fromstring(response.content)
+
+    ids: set[str] = set()
+    titles: set[str] = set()
+    specs: set[str] = set()
+    for verb in ("ListRecords", "ListIdentifiers"):
+        page = await document(f"verb={verb}&metadataPrefix=oai_dc")
+        listed: set[str] = set()
+        for header in page.iter(f"{OAI}header"):
+            assert header.get("status") is None  # nothing here was ever public, then hidden
+            listed.add(header.findtext(f"{OAI}identifier", "").rsplit(":", 1)[1])
+            specs |= {spec.text or "" for spec in header.iter(f"{OAI}setSpec")}
+        titles |= {title.text or "" for title in page.iter(DC_TITLE)}
+        ids |= listed
+    for verb in ("ListRecords", "ListIdentifiers"):
+        page = await document(f"verb={verb}&metadataPrefix=oai_dc&set=team:{TEAMS[0]}")
+        for header in page.iter(f"{OAI}header"):
+            ids.add(header.findtext(f"{OAI}identifier", "").rsplit(":", 1)[1])
+    sets_page = await document("verb=ListSets")
+    specs |= {spec.text or "" for spec in sets_page.iter(f"{OAI}setSpec")}
+    for dataset_id in all_ids:
+        page = await document(
+            f"verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:catalogue.test:{dataset_id}"
+        )
+        error = page.find(f"{OAI}error")
+        if error is None:
+            ids.add(dataset_id)
+            titles |= {title.text or "" for title in page.iter(DC_TITLE)}
+        else:
+            assert error.get("code") == "idDoesNotExist"
+    return ids, titles, specs
 
 
 BULK = {
+    "oai",
     "v1.csv",
     "v1.jsonld",
     "v1.jsonld.since",
@@ -429,6 +484,13 @@ async def check(database: Database, spec: Spec, built: Built) -> None:
                 assert ids == expected, (endpoint, user)
             for index in set(range(len(built.ids))) - expected_visible(spec, None):
                 assert title_of(index) not in seen.page_text, (index, user)
+            public = expected_visible(spec, None)
+            for endpoint, shown_titles in seen.titles.items():
+                assert shown_titles <= {title_of(i) for i in public}, (endpoint, user)
+            public_teams = {spec.datasets[i].team for i in public}
+            for endpoint, shown_sets in seen.sets.items():
+                allowed = {f"team:{TEAMS[t]}" for t in public_teams if t is not None}
+                assert shown_sets <= allowed, (endpoint, user)
             for endpoint, pairs in seen.files.items():
                 assert pairs == want_files, (endpoint, user)
             for dataset_id, keys in seen.shown.items():

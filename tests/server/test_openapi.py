@@ -270,6 +270,14 @@ def test_every_endpoint_answers_as_documented(
     c.call("HEAD", "/robots.txt", status=200)
     c.call("GET", "/api/openapi.json", status=200)
     c.call("HEAD", "/api/openapi.json", status=200)
+    c.call("GET", "/oai", status=200, params={"verb": "ListRecords", "metadataPrefix": "oai_dc"})
+    c.call("GET", "/oai", status=200, params={"verb": "Nothing"})  # a protocol error: still 200
+    c.call("HEAD", "/oai", status=200, params={"verb": "Identify"})
+    c.call("POST", "/oai", status=200, data={"verb": "ListSets"})
+    c.call("POST", "/oai", status=415, json={"verb": "ListSets"})
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    c.call("POST", "/oai", status=400, content=b"verb=\xff", headers=form)
+    c.call("POST", "/oai", status=413, content=b"verb=" + b"x" * 70_000, headers=form)
 
     def patch(dataset_id: str, ops: Any, status: int, **headers: str) -> None:
         content = ops if isinstance(ops, bytes) else orjson.dumps(ops)

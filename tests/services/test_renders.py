@@ -13,7 +13,7 @@ from app.models import Dataset, Team
 from app.models.database import Database
 from app.services import changes, datasets, managed_lists, renders
 from app.services.export_query import DatasetRow, iter_datasets
-from app.services.formats import Chunks, csv_format, datapress_json, jsonld
+from app.services.formats import Chunks, csv_format, datapress_json, jsonld, oai_dc, rdf_xml
 from app.services.renders import Fragment, FragmentStore
 from app.services.sample_catalogue import load_sample
 from app.services.visibility import ANONYMOUS, OWNER, Principal
@@ -35,6 +35,15 @@ DOCUMENTS: dict[
     Fragment.EXPORT_JSON: (
         lambda rows, base: datapress_json.export_json(rows, base_url=base),
         datapress_json.export_document,
+    ),
+    # OAI-PMH's records: each dataset's element, the response puts them in place.
+    Fragment.OAI_DC: (
+        lambda rows, base: oai_dc.records(rows, base_url=base),
+        lambda parts: iter(parts),
+    ),
+    Fragment.DCAT_RDF_XML: (
+        lambda rows, base: rdf_xml.records(rows, base_url=base),
+        lambda parts: iter(parts),
     ),
     Fragment.JSONLD_NODE: (
         lambda rows, base: jsonld.page_document(

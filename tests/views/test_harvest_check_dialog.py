@@ -82,6 +82,12 @@ def test_check_harvesters_runs_on_the_running_server_and_shows_the_findings(
     shown = shown_tree(dialog.tree)
     assert list(shown) == list(STEPS)  # grouped by check, in order
     assert shown["Server"] == [(f"The server answers at {panel.url}", "OK")]
+    assert shown["OAI-PMH harvest"] == [
+        ("Identify answers OAI-PMH 2.0", "OK"),
+        ("ListRecords walked to the end", "OK"),
+        ("The live records are the published datasets", "OK"),
+    ]
+    assert dialog.status_label.text().startswith("No errors: harvesters can read this server.")
     incremental = dict(shown["Incremental harvest"])
     assert incremental["A dump matches the manifest"] == "OK"
     dcat = dict(shown["DCAT-AP 3.0.1 (SHACL)"])

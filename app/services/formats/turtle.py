@@ -25,7 +25,7 @@ CONTENT_TYPE = "text/turtle; charset=utf-8"
 BATCH = 200
 
 
-def _graph(nodes: list[dict[str, Any]], base: str) -> Graph:
+def graph_of(nodes: list[dict[str, Any]], base: str) -> Graph:
     graph = Graph(bind_namespaces="core")
     for prefix, iri in prefixes().items():
         graph.bind(prefix, iri, override=True, replace=True)
@@ -60,9 +60,9 @@ def turtle_document(rows: Iterable[DatasetRow], *, base_url: str) -> Chunks:
         if first:
             links["title"] = "Catalogue Desk export"
             first = False
-        yield _body(_graph([links, *nodes], base), declared)
+        yield _body(graph_of([links, *nodes], base), declared)
     if first:  # no dataset at all: still say what the document is
-        yield _body(_graph([{**catalogue, "title": "Catalogue Desk export"}], base), declared)
+        yield _body(graph_of([{**catalogue, "title": "Catalogue Desk export"}], base), declared)
 
 
 def _body(graph: Graph, declared: dict[str, str]) -> bytes:

@@ -66,6 +66,8 @@ from app.services.errors import (
 )
 from app.services.formats import Chunks, ckan, jsonld
 from app.services.json_patch import PatchConflict, PatchUnprocessable
+from app.services.oai.provider import PAGE_SIZE as OAI_PAGE_SIZE
+from app.services.oai.provider import RepositoryInfo
 from app.services.public_url import stored_public_url
 from app.services.server.api_extras import ExtraHandlers
 from app.services.server.dumps import (
@@ -95,6 +97,7 @@ from app.services.server.limits import (
     WorkAbandoned,
 )
 from app.services.server.manifest import MANIFEST_PATH, manifest
+from app.services.server.oai_route import OAI_PATH, OaiRoute
 from app.services.server.pages import PageHandlers, PageSettings
 from app.services.server.params import (
     ACTION_PARAMS,
@@ -227,12 +230,15 @@ def create_app(
     query_time_limit: float = QUERY_TIME_LIMIT,
     search_time_limit: float = SEARCH_TIME_LIMIT,
     pages: PageSettings | None = None,
+    oai_page_size: int = OAI_PAGE_SIZE,
+    oai_admin_email: str | None = None,
 ) -> Starlette:
     """The ASGI app serving `database`. `base_url` is the public base of every URL in the
     output (runner.base_url_setting checks it; default: the address the server listens on);
     `on_request` is the live-log hook;
     `query_time_limit` bounds each database statement, `search_time_limit` each package_search
-    (server.limits); `pages` the web pages' sizes (server.pages)."""
+    (server.limits); `pages` the web pages' sizes (server.pages); `oai_page_size` is the
+    records of an OAI-PMH page, `oai_admin_email` the adminEmail its Identify gives."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     service = _Service(
@@ -249,6 +255,12 @@ def create_app(
     x = ExtraHandlers(service)
     d = DumpHandlers(service)
     p = PageHandlers(service, service.settings.catalogue, pages or PageSettings())
+    oai = OaiRoute(
+        database,
+        service.base_url,
+        RepositoryInfo(service.settings.catalogue, oai_admin_email),
+        oai_page_size,
+    )
     routes = [
         _route("/api/v1/dataset.csv", GET=d.dataset_csv),
         _route(FEED_PATH, GET=h.dataset_jsonld),
@@ -284,6 +296,7 @@ def create_app(
         _route("/sitemap-{part}.xml", GET=p.sitemap_part),
         _route("/robots.txt", GET=p.robots),
         _route("/api/openapi.json", GET=x.openapi),
+        _route(OAI_PATH, GET=oai.handle, POST=oai.handle),
     ]
     middleware = [
         Middleware(RequestLogMiddleware, hook=on_request),
