@@ -193,7 +193,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.side_tabs.addTab(self.form, "Dataset")
         self.side_tabs.addTab(self.history, "History")
         self.side_tabs.addTab(self.permissions, "Permissions")
-        self.server_panel = ServerPanel(self.database, self)
+        self.server_panel = ServerPanel(self.database, self, operations=self.operations)
         self.side_tabs.addTab(self.server_panel, "Server")
         self.form.setEnabled(False)
 

@@ -28,13 +28,18 @@ from typing import TYPE_CHECKING
 
 from app.models.database import Database
 from app.services.catalogue_files import catalogue_name
+from app.services.catalogue_watch import CatalogueChange
 from app.services.errors import CatalogueError
+from app.services.public_url import set_public_url, stored_public_url
 from app.services.server import RequestLogEntry, ServerThread, create_app, is_loopback
 from app.services.server.runner import DEFAULT_HOST
+from app.views.operations import Operations, Outcome
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 from app.views.tasks import TaskRunner
 
 if TYPE_CHECKING:  # the checks (rdflib, pyshacl) load on first use
+    from sqlalchemy.orm import Session
+
     from app.views.harvest_check_dialog import HarvestCheckDialog
 
 LOG_LINES = 1000
@@ -121,9 +126,19 @@ class ServerPanel(QtWidgets.QWidget):
     started = Signal(str)  # the server's URL, once it accepts connections
     stopped = Signal()  # after a server that had started has stopped and freed its port
 
-    def __init__(self, database: Database, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        parent: QtWidgets.QWidget | None = None,
+        *,
+        operations: Operations | None = None,
+    ) -> None:
         super().__init__(parent)
         self.database = database
+        # The window's writes (views.operations): the public URL is kept through them. Without
+        # them (a panel on its own), the URL typed serves this run only.
+        self._operations = operations
+        self._stored_public_url: str | None = None
         self._state = State.STOPPED
         self._holder = _ServerHolder()
         self._announced = False  # `started` was emitted for the current server
@@ -138,6 +153,8 @@ class ServerPanel(QtWidgets.QWidget):
         self.harvest_check: HarvestCheckDialog | None = None  # the last one opened
         self._build()
         self._update()
+        if operations is not None:
+            operations.read("read the public URL", stored_public_url, self._show_public_url)
 
     # -- public API --------------------------------------------------------------------------
 
@@ -164,15 +181,39 @@ class ServerPanel(QtWidgets.QWidget):
         if not host:
             self._show_error("Enter the address to listen on, e.g. 127.0.0.1.")
             return
+        self._set_state(State.STARTING)
+        public_url = self.public_edit.text().strip()
+        if self._operations is None or public_url == (self._stored_public_url or ""):
+            self._launch(host, public_url or None)
+            return
+
+        def keep(session: Session) -> Outcome[str | None]:
+            return Outcome(set_public_url(session, public_url), CatalogueChange())
+
+        def kept(value: str | None) -> None:
+            self._show_public_url(value)
+            self._launch(host, value)
+
+        def refused(error: Exception) -> bool:
+            self._set_state(State.STOPPED)
+            if isinstance(error, CatalogueError):
+                self._show_error(_message(error, "The public URL was not kept"))
+                return True
+            return False
+
+        self._operations.write("keep the public URL", keep, kept, refused)
+
+    def _launch(self, host: str, public_url: str | None) -> None:
+        """Start the server; URLs start with `public_url`, else the address it listens on."""
         try:
-            app = create_app(self.database, on_request=self._log.push)
+            app = create_app(self.database, base_url=public_url, on_request=self._log.push)
             server = ServerThread(app, host, self.port_spin.value())
         except (CatalogueError, ValueError) as error:
+            self._set_state(State.STOPPED)
             self._show_error(_message(error, "The server could not start"))
             return
         self._holder.server = server
         self._announced = False
-        self._set_state(State.STARTING)
         self._tasks.run(
             lambda _progress: server.start(),
             on_done=lambda url: self._on_started(server, str(url)),
@@ -232,6 +273,14 @@ class ServerPanel(QtWidgets.QWidget):
             "catalogue to other machines."
         )
         self.host_edit.textChanged.connect(self._update_warning)
+        self.public_edit = QtWidgets.QLineEdit()
+        self.public_edit.setObjectName("publicUrl")
+        self.public_edit.setPlaceholderText("the address it listens on")
+        self.public_edit.setToolTip(
+            "Where people and harvesters reach this catalogue, e.g. https://data.example.org "
+            "behind a proxy: every URL the server writes, and the webpage of every export, "
+            "starts with it. Kept in the catalogue."
+        )
         self.port_spin = QtWidgets.QSpinBox()
         self.port_spin.setRange(0, 65535)
         self.port_spin.setSpecialValueText("any free port")
@@ -290,6 +339,10 @@ class ServerPanel(QtWidgets.QWidget):
         address.addWidget(self.start_button)
         address.addWidget(self.stop_button)
 
+        public_row = QtWidgets.QHBoxLayout()
+        public_row.addWidget(QtWidgets.QLabel("Public URL"))
+        public_row.addWidget(self.public_edit, 1)
+
         url_row = QtWidgets.QHBoxLayout()
         url_row.addWidget(QtWidgets.QLabel("URL"))
         url_row.addWidget(self.url_edit, 1)
@@ -303,6 +356,7 @@ class ServerPanel(QtWidgets.QWidget):
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(address)
+        layout.addLayout(public_row)
         layout.addWidget(self.warning_label)
         layout.addWidget(self.error_label)
         layout.addWidget(self.status_label)
@@ -312,6 +366,10 @@ class ServerPanel(QtWidgets.QWidget):
 
     # -- state ---------------------------------------------------------------------------------
 
+    def _show_public_url(self, value: str | None) -> None:
+        self._stored_public_url = value
+        self.public_edit.setText(value or "")
+
     def _set_state(self, state: State) -> None:
         self._state = state
         self._update()
@@ -320,6 +378,7 @@ class ServerPanel(QtWidgets.QWidget):
         state = self._state
         editable = state is State.STOPPED
         self.host_edit.setEnabled(editable)
+        self.public_edit.setEnabled(editable)
         self.port_spin.setEnabled(editable)
         self.start_button.setEnabled(editable)
         self.stop_button.setEnabled(state is State.RUNNING)

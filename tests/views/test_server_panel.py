@@ -10,9 +10,14 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.models.database import Database
+from app.services import datasets, publication
+from app.services.public_url import set_public_url, stored_public_url
 from app.services.server import RequestLogEntry
+from app.views.failures import FailureReporter
+from app.views.operations import Operations
 from app.views.qt import QtCore, QtGui, QtWidgets
 from app.views.server_panel import LOG_LINES, ServerPanel, State
+from tests.conftest import AUTHOR, make_record
 
 Qt = QtCore.Qt
 START_TIMEOUT_MS = 15_000
@@ -190,3 +195,31 @@ def test_the_log_keeps_the_last_lines_only(qtbot: QtBot, panel: ServerPanel) -> 
     qtbot.waitUntil(lambda: f"GET /{LOG_LINES + 199} 200" in panel.log_view.toPlainText())
     assert panel.log_view.document().blockCount() <= LOG_LINES
     assert "GET /0 200" not in panel.log_view.toPlainText()
+
+
+def test_the_public_url_is_kept_and_written_by_the_server(qtbot: QtBot, database: Database) -> None:
+    with database.transaction() as session:
+        record = datasets.create_dataset(session, make_record(), author=AUTHOR)
+        publication.publish(session, record["id"], author=AUTHOR)
+        set_public_url(session, "https://old.example.org")
+    parent = QtWidgets.QWidget()
+    operations = Operations(database, FailureReporter(parent), parent)
+    widget = ServerPanel(database, parent, operations=operations)
+    qtbot.addWidget(parent)
+    # What the catalogue keeps is shown once read.
+    qtbot.waitUntil(lambda: widget.public_edit.text() == "https://old.example.org")
+    widget.public_edit.setText("not a url")
+    click(qtbot, widget.start_button)
+    qtbot.waitUntil(lambda: "Not a base URL" in widget.error_label.text())
+    assert widget.state is State.STOPPED and widget.start_button.isEnabled()
+    widget.public_edit.setText("https://data.example.org/catalogue/")
+    try:
+        url = start(qtbot, widget)
+        rows = httpx.get(f"{url}/api/v1/dataset.csv", timeout=10).text.splitlines()
+        assert f"https://data.example.org/catalogue/dataset/{record['id']}" in rows[1]
+        assert not widget.public_edit.isEnabled()  # not while it serves
+    finally:
+        widget.stop()
+    assert widget.public_edit.text() == "https://data.example.org/catalogue"
+    with database.read() as session:
+        assert stored_public_url(session) == "https://data.example.org/catalogue"
