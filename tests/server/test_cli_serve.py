@@ -8,7 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -31,60 +34,45 @@ def test_defaults_are_loopback_port_8080() -> None:
     assert (args.host, args.port, args.db) == ("127.0.0.1", 8080, None)
 
 
-def test_serve_runs_until_interrupted(tmp_path: Path) -> None:
-    db = tmp_path / "c.sqlite"
+@contextmanager
+def _serving(db: Path, *options: str) -> Iterator[tuple[str, IO[str]]]:
+    """`main.py serve` on `db` with `options`: its URL and its stderr; it must end at Ctrl-C
+    with status 0."""
     Database.open(db).dispose()
     process = subprocess.Popen(
-        [sys.executable, MAIN, "serve", "--db", str(db), "--port", "0"],
+        [sys.executable, MAIN, "serve", "--db", str(db), "--port", "0", *options],
         cwd=Path(__file__).resolve().parents[2],
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert process.stderr is not None
     try:
-        assert process.stderr is not None
         banner = process.stderr.readline()
         match = re.search(r"at (http://127\.0\.0\.1:\d+)", banner)
         assert match, banner
-        assert httpx.get(f"{match.group(1)}/api/v1/dataset.csv", timeout=10).status_code == 200
-        assert "GET /api/v1/dataset.csv 200" in process.stderr.readline()
+        yield match.group(1), process.stderr
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-        assert process.stderr is not None
         process.stderr.close()
+
+
+def test_serve_runs_until_interrupted(tmp_path: Path) -> None:
+    with _serving(tmp_path / "c.sqlite") as (url, log):
+        assert httpx.get(f"{url}/api/v1/dataset.csv", timeout=10).status_code == 200
+        assert "GET /api/v1/dataset.csv 200" in log.readline()
 
 
 def test_serve_saves_the_public_url_and_names_the_admin(tmp_path: Path) -> None:
     db = tmp_path / "c.sqlite"
-    Database.open(db).dispose()
-    process = subprocess.Popen(
-        [
-            sys.executable, MAIN, "serve", "--db", str(db), "--port", "0", "--quiet",
-            "--public-url", "https://data.example.org/", "--save-public-url",
-            "--admin-email", "archivist@example.org",
-        ],
-        cwd=Path(__file__).resolve().parents[2],
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert process.stderr is not None
-        match = re.search(r"at (http://127\.0\.0\.1:\d+)", process.stderr.readline())
-        assert match
-        identify = httpx.get(f"{match.group(1)}/oai?verb=Identify", timeout=10).text
+    options = ["--quiet", "--public-url", "https://data.example.org/", "--save-public-url"]
+    with _serving(db, *options, "--admin-email", "archivist@example.org") as (url, _log):
+        identify = httpx.get(f"{url}/oai?verb=Identify", timeout=10).text
         assert "<adminEmail>archivist@example.org</adminEmail>" in identify
         assert "<baseURL>https://data.example.org/oai</baseURL>" in identify
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        assert process.stderr is not None
-        process.stderr.close()
     database = Database.open(db)
     try:
         with database.read() as session:
