@@ -19,12 +19,16 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Integer,
     Select,
+    String,
+    bindparam,
     event,
     exists,
     func,
@@ -98,9 +102,14 @@ def current(bind: Session | Connection) -> int:
     """The catalogue's version: that of its newest committed change (this transaction's own
     if it took one)."""
     connection = bind.connection() if isinstance(bind, Session) else bind
-    return int(
-        connection.scalar(select(CatalogueCounter.version).where(CatalogueCounter.id == 1)) or 0
-    )
+    return int(connection.scalar(_CURRENT) or 0)
+
+
+# Built once: building a statement costs more than running these (harvesters ask each day).
+_CURRENT = select(CatalogueCounter.version).where(CatalogueCounter.id == 1)
+_DAY_OF = select(CatalogueVersion.day).where(
+    CatalogueVersion.version == bindparam("version", type_=Integer)
+)
 
 
 def is_public(dataset: Dataset, today: str | None = None) -> bool:
@@ -151,7 +160,7 @@ def since_version(bind: Session | Connection, version: int) -> Since:
             f"since={version} is ahead of this catalogue's version {newest}: "
             "harvest it again from the start"
         )
-    day = connection.scalar(select(CatalogueVersion.day).where(CatalogueVersion.version == version))
+    day = connection.scalar(_DAY_OF, {"version": version})
     return Since(version, day or "")
 
 
@@ -175,35 +184,53 @@ def changed_clause(since: Since, today: str) -> ColumnElement[bool]:
     """Datasets whose public form may have changed after `since`: stamped after it, or out of
     embargo since (to be combined with the caller's visibility). Written as a pk IN a union
     of two index ranges, so that it costs what changed, not the catalogue's size."""
-    stamped = select(Dataset.pk).where(Dataset.catalogue_version > since.version)
+    return _changed(since.version, since.passed_after, today)
+
+
+def _changed(version: Any, passed_after: Any, today: str) -> ColumnElement[bool]:
+    stamped = select(Dataset.pk).where(Dataset.catalogue_version > version)
     passed = select(Dataset.pk).where(
-        Dataset.embargo_until > since.passed_after, Dataset.embargo_until <= today
+        Dataset.embargo_until > passed_after, Dataset.embargo_until <= today
     )
     return Dataset.pk.in_(union(stamped, passed))
 
 
-@functools.lru_cache(maxsize=64)
-def changed_statement(since: Since, today: str) -> Select[int, int]:
-    """The (pk, version) of the published datasets changed after `since`, by pk."""
+def since_params(since: Since) -> dict[str, object]:
+    """The values of `changed_statement`'s parameters for `since`."""
+    return {"since_version": since.version, "passed_after": since.passed_after}
+
+
+@functools.lru_cache(maxsize=8)
+def changed_statement(today: str) -> Select[int, int]:
+    """The (pk, version) of the published datasets changed after a point, by pk; the point is
+    bound as `since_params` gives it (one statement a day, compiled once)."""
+    changed = _changed(
+        bindparam("since_version", type_=Integer),
+        bindparam("passed_after", type_=String),
+        today,
+    )
     return (
         select(Dataset.pk, Dataset.version)
-        .where(changed_clause(since, today), visible_clause(ANONYMOUS, today, published_only=True))
+        .where(changed, visible_clause(ANONYMOUS, today, published_only=True))
         .order_by(Dataset.pk)
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _deleted_statement(today: str) -> Select[str]:
+    back = exists().where(
+        Dataset.id == Tombstone.dataset_id,
+        policy.public(policy.SQL, Dataset.state, Dataset.sharing, Dataset.embargo_until, today),
+    )
+    return (
+        select(Tombstone.dataset_id)
+        .where(Tombstone.version > bindparam("version", type_=Integer), ~back)
+        .order_by(Tombstone.dataset_id)
     )
 
 
 def deleted_since(bind: Session | Connection, version: int, today: str | None = None) -> list[str]:
     """The ids of the datasets that left the published set after `version` and are not back."""
     connection = bind.connection() if isinstance(bind, Session) else bind
-    back = exists().where(
-        Dataset.id == Tombstone.dataset_id,
-        policy.public(
-            policy.SQL, Dataset.state, Dataset.sharing, Dataset.embargo_until, today or today_iso()
-        ),
-    )
-    statement = (
-        select(Tombstone.dataset_id)
-        .where(Tombstone.version > version, ~back)
-        .order_by(Tombstone.dataset_id)
-    )
-    return list(connection.scalars(statement))
+    statement = _deleted_statement(today or today_iso())
+    return list(connection.scalars(statement, {"version": version}))

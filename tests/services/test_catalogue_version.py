@@ -38,7 +38,8 @@ def _stamped(database: Database, dataset_id: str) -> int:
 
 def _changed(database: Database, since: Since, today: str) -> set[str]:
     with database.read() as session:
-        pks = [pk for pk, _ in session.execute(catalogue_version.changed_statement(since, today))]
+        statement = catalogue_version.changed_statement(today)
+        pks = [pk for pk, _ in session.execute(statement, catalogue_version.since_params(since))]
         return set(session.scalars(select(Dataset.id).where(Dataset.pk.in_(pks))))
 
 

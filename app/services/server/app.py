@@ -317,6 +317,7 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         if service.settings.base_url is None:  # the catalogue's public URL, if it has one
             service.public_url = await run_in_threadpool(service.stored_public_url)
+        await run_in_threadpool(service.feed.warmer.start)
         yield
         service.limits.stop()  # nothing still running may hold the shutdown
         service.close()  # the server stopped: its threads and temporary files go now

@@ -46,6 +46,7 @@ from app.services.cursor import CursorCodec
 from app.services.dump_cache import CatalogueState, gzip_bytes
 from app.services.formats import jsonld
 from app.services.server.dumps import principal_key
+from app.services.server.warmer import FeedWarmer
 from app.services.visibility import Principal, visible_clause
 
 FEED_PATH = "/api/v1/dataset.jsonld"
@@ -153,6 +154,8 @@ class Feed:
         self._page_size = page_size
         self._catalogue = catalogue
         self._fragments = renders.store_for(database)
+        # What changed rendered before a harvester asks (server.warmer); started with the app.
+        self.warmer = FeedWarmer(database, dumps, self._fragments)
         self._lock = threading.Lock()
         self._selecting = threading.Lock()  # one selection query at a time
         self._selections: OrderedDict[_Wanted, _Selection] = OrderedDict()
@@ -166,6 +169,7 @@ class Feed:
     ) -> FeedPage:
         """The page `request` asks for, under catalogue state `state` (None: a catalogue whose
         changes cannot be watched, where nothing is cached)."""
+        self.warmer.base = request.base
         wanted_set = (request.principal, request.since)
         if state is None:
             if request.since is None:
@@ -222,6 +226,7 @@ class Feed:
         return page
 
     def close(self) -> None:
+        self.warmer.stop()
         with self._lock:
             self._selections.clear()
             self._plain.clear()
@@ -248,13 +253,13 @@ class Feed:
                     return kept
             principal, since = wanted
             today = today_iso()
-            statement = (
-                _selection_statement(principal, today)
-                if since is None
-                else catalogue_version.changed_statement(since, today)
-            )
+            if since is None:
+                statement, params = _selection_statement(principal, today), {}
+            else:
+                statement = catalogue_version.changed_statement(today)
+                params = catalogue_version.since_params(since)
             with self._database.read() as session:
-                result = session.connection().execute(statement)
+                result = session.connection().execute(statement, params)
                 # Two integers a row, as the driver gives them: SQLAlchemy's Row objects cost
                 # as much again as the query (100,000 rows).
                 rows = result.cursor.fetchall()

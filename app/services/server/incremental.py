@@ -104,9 +104,11 @@ def changed_fragments(
     """The fragment of each published dataset changed after `since`, by pk: what changed is
     read in one query (the index ranges of services.catalogue_version), then its fragments a
     batch at a time."""
-    statement = catalogue_version.changed_statement(since, today_iso())
+    statement = catalogue_version.changed_statement(today_iso())
+    params = catalogue_version.since_params(since)
     with database.read() as session:
-        wanted = [(pk, version) for pk, version in session.connection().execute(statement)]
+        found = session.connection().execute(statement, params)
+        wanted = [(pk, version) for pk, version in found]
     store = renders.store_for(database)
     for batch in batched(wanted, _BATCH):
         with database.read() as session:
