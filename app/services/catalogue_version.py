@@ -6,8 +6,8 @@ A transaction that writes a dataset takes a version first (`stamp`): the counter
 holds that row until the transaction ends, so versions are handed out in commit order, and a
 reader that sees version N sees every change up to N. The version's time (`at`) never goes
 back, so a time and a version say the same thing. Every dataset written is stamped with the
-version and its time; a dataset that was public (policy.public: published, public, out of
-embargo) before a write and is not after it, or is deleted, leaves a tombstone (`left`).
+version and its time; a dataset that was public (visibility.is_public: published, public, out
+of embargo) before a write and is not after it, or is deleted, leaves a tombstone (`left`).
 
 What changed since version N (`changed_clause`) is then what was stamped after N, and what
 came out of embargo since N's day: an embargo passes with time, not by a write. What left
@@ -40,10 +40,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.models import CatalogueCounter, CatalogueVersion, Dataset, Tombstone
-from app.services import policy
 from app.services.clock import iso, now_iso, parse_utc, today_iso
 from app.services.errors import CatalogueError
-from app.services.visibility import ANONYMOUS, visible_clause
+from app.services.visibility import ANONYMOUS, public_clause, visible_clause
 
 _HELD = "catalogue_version.stamp"  # Connection.info key: the version this transaction holds
 _ONE_MS = timedelta(milliseconds=1)
@@ -54,7 +53,7 @@ class VersionAhead(CatalogueError):
     before it was restored from an older copy. Answering "nothing changed" would hide every
     change from the caller."""
 
-    code = "invalid_query"
+    code = "version_ahead"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +67,7 @@ class Stamp:
 
 def stamp(bind: Session | Connection) -> Stamp:
     """The version this transaction writes under: taken at its first call, the same after."""
-    connection = bind.connection() if isinstance(bind, Session) else bind
+    connection = _connection(bind)
     held: Stamp | None = connection.info.get(_HELD)
     # A savepoint rolled back since may have taken the counter back: then take it again.
     if held is not None and current(connection) == held.version:
@@ -92,6 +91,10 @@ def stamp(bind: Session | Connection) -> Stamp:
     return held
 
 
+def _connection(bind: Session | Connection) -> Connection:
+    return bind.connection() if isinstance(bind, Session) else bind
+
+
 @event.listens_for(Engine, "commit")
 @event.listens_for(Engine, "rollback")
 def _release(connection: Connection) -> None:
@@ -101,7 +104,7 @@ def _release(connection: Connection) -> None:
 def current(bind: Session | Connection) -> int:
     """The catalogue's version: that of its newest committed change (this transaction's own
     if it took one)."""
-    connection = bind.connection() if isinstance(bind, Session) else bind
+    connection = _connection(bind)
     return int(connection.scalar(_CURRENT) or 0)
 
 
@@ -112,13 +115,6 @@ _DAY_OF = select(CatalogueVersion.day).where(
 )
 
 
-def is_public(dataset: Dataset, today: str | None = None) -> bool:
-    """Whether anybody may see `dataset` (policy.public), as the row stands in the session."""
-    return policy.public(
-        policy.PYTHON, dataset.state, dataset.sharing, dataset.embargo_until, today or today_iso()
-    )
-
-
 def mark(dataset: Dataset, written: Stamp) -> None:
     """Stamp `dataset` (an ORM row being written) with the transaction's version."""
     dataset.catalogue_version = written.version
@@ -127,7 +123,7 @@ def mark(dataset: Dataset, written: Stamp) -> None:
 
 def left(bind: Session | Connection, dataset_id: str, written: Stamp) -> None:
     """Dataset `dataset_id` left the published set in this transaction: its tombstone."""
-    connection = bind.connection() if isinstance(bind, Session) else bind
+    connection = _connection(bind)
     moved = connection.execute(
         update(Tombstone)
         .where(Tombstone.dataset_id == dataset_id)
@@ -153,7 +149,7 @@ class Since:
 
 def since_version(bind: Session | Connection, version: int) -> Since:
     """The point of version `version` (VersionAhead past the catalogue's)."""
-    connection = bind.connection() if isinstance(bind, Session) else bind
+    connection = _connection(bind)
     newest = current(connection)
     if version > newest:
         raise VersionAhead(
@@ -167,7 +163,7 @@ def since_version(bind: Session | Connection, version: int) -> Since:
 def since_time(bind: Session | Connection, moment: datetime, *, inclusive: bool = True) -> Since:
     """The point of time `moment` (naive UTC): the changes made at or after it (after it, not
     inclusive). An embargo that ended on its day or later counts as a change."""
-    connection = bind.connection() if isinstance(bind, Session) else bind
+    connection = _connection(bind)
     at = iso(moment)
     seen = CatalogueVersion.at < at if inclusive else CatalogueVersion.at <= at
     before = connection.scalar(select(func.max(CatalogueVersion.version)).where(seen))
@@ -216,21 +212,34 @@ def changed_statement(today: str) -> Select[int, int]:
     )
 
 
+def changed_since(
+    bind: Session | Connection, since: Since, today: str, *, limit: int | None = None
+) -> list[tuple[int, int]]:
+    """The (pk, version) of the published datasets changed after `since`, by pk (at most
+    `limit` of them)."""
+    statement = changed_statement(today)
+    if limit is not None:
+        statement = statement.limit(limit)
+    found = _connection(bind).execute(statement, since_params(since))
+    return [(pk, version) for pk, version in found]
+
+
+def not_back(today: str) -> ColumnElement[bool]:
+    """A tombstone whose dataset is not public now (deleted, or still out of the set)."""
+    return ~exists().where(Dataset.id == Tombstone.dataset_id, public_clause(today))
+
+
 @functools.lru_cache(maxsize=8)
 def _deleted_statement(today: str) -> Select[str]:
-    back = exists().where(
-        Dataset.id == Tombstone.dataset_id,
-        policy.public(policy.SQL, Dataset.state, Dataset.sharing, Dataset.embargo_until, today),
-    )
     return (
         select(Tombstone.dataset_id)
-        .where(Tombstone.version > bindparam("version", type_=Integer), ~back)
+        .where(Tombstone.version > bindparam("version", type_=Integer), not_back(today))
         .order_by(Tombstone.dataset_id)
     )
 
 
 def deleted_since(bind: Session | Connection, version: int, today: str | None = None) -> list[str]:
     """The ids of the datasets that left the published set after `version` and are not back."""
-    connection = bind.connection() if isinstance(bind, Session) else bind
+    connection = _connection(bind)
     statement = _deleted_statement(today or today_iso())
     return list(connection.scalars(statement, {"version": version}))

@@ -34,6 +34,7 @@ from app.services.records import (
     unknown_people,
 )
 from app.services.validation import validate_record
+from app.services.visibility import is_public
 
 ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -196,11 +197,11 @@ def update_dataset(
         raise ValidationFailed(unknown)
     # The version first: on PostgreSQL its lock is taken before any dataset row's.
     written = catalogue_version.stamp(session)
-    was_public = catalogue_version.is_public(dataset)
+    was_public = is_public(dataset)
     apply_record(session, dataset, merged, people)
     dataset.updated_at = now_iso() if touch else (merged.get("updatedAt") or now_iso())
     catalogue_version.mark(dataset, written)
-    if was_public and not catalogue_version.is_public(dataset):
+    if was_public and not is_public(dataset):
         catalogue_version.left(session, dataset.id, written)
     return _record_version(session, dataset, action=action, author=author, changes=changes)
 
@@ -241,7 +242,7 @@ def delete_dataset(
     dataset = get_dataset(session, dataset_id)
     _check_version(dataset, expected_version)
     written = catalogue_version.stamp(session)
-    if catalogue_version.is_public(dataset):
+    if is_public(dataset):
         catalogue_version.left(session, dataset.id, written)
     history.record_version(
         session,

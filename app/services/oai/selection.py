@@ -60,7 +60,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.models import CatalogueCounter, CatalogueVersion, Dataset, Team, Tombstone, Topic
-from app.services import policy
+from app.services.catalogue_version import not_back
 from app.services.clock import parse_utc
 from app.services.facet_filters import list_elements
 from app.services.oai.protocol import SET_SPEC, DateRange, iso_ms
@@ -284,17 +284,9 @@ def _passed(session: Session, shape: _Shape, today: str) -> Any:
     )
 
 
-def _not_back(today: str) -> ColumnElement[bool]:
-    back = exists().where(
-        Dataset.id == Tombstone.dataset_id,
-        policy.public(policy.SQL, Dataset.state, Dataset.sharing, Dataset.embargo_until, today),
-    )
-    return not_(back)
-
-
 def _deleted(session: Session, shape: _Shape, today: str) -> Any:
     """Tombstones of datasets not public now, by (version, id): their times' order."""
-    where: list[ColumnElement[bool]] = [_not_back(today)]
+    where: list[ColumnElement[bool]] = [not_back(today)]
     if shape.start:
         where.append(Tombstone.version >= _first_version_from(bindparam("start", type_=String)))
     if shape.end:
@@ -428,7 +420,7 @@ def one(session: Session, dataset_id: str, today: str) -> Entry | None:
         *keys, passed = row
         return next(_live_entries([keys], bool(passed)))
     at = session.scalar(
-        select(Tombstone.at).where(Tombstone.dataset_id == dataset_id, _not_back(today))
+        select(Tombstone.at).where(Tombstone.dataset_id == dataset_id, not_back(today))
     )
     return None if at is None else Entry(at, DELETED, dataset_id, dataset_id)
 
@@ -445,7 +437,7 @@ def earliest(session: Session, today: str) -> str | None:
     )
     first_deleted = session.scalar(
         select(Tombstone.at)
-        .where(_not_back(today))
+        .where(not_back(today))
         .order_by(Tombstone.version, Tombstone.dataset_id)
         .limit(1)
     )

@@ -104,11 +104,8 @@ def changed_fragments(
     """The fragment of each published dataset changed after `since`, by pk: what changed is
     read in one query (the index ranges of services.catalogue_version), then its fragments a
     batch at a time."""
-    statement = catalogue_version.changed_statement(today_iso())
-    params = catalogue_version.since_params(since)
     with database.read() as session:
-        found = session.connection().execute(statement, params)
-        wanted = [(pk, version) for pk, version in found]
+        wanted = catalogue_version.changed_since(session, since, today_iso())
     store = renders.store_for(database)
     for batch in batched(wanted, _BATCH):
         with database.read() as session:

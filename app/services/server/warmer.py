@@ -81,11 +81,9 @@ class FeedWarmer:
             if seen is None or base is None or version <= seen[1]:
                 return 0
             since = catalogue_version.since_version(session, seen[1])
-            statement = catalogue_version.changed_statement(today_iso())
-            found = session.connection().execute(
-                statement.limit(self._limit + 1), catalogue_version.since_params(since)
+            wanted = catalogue_version.changed_since(
+                session, since, today_iso(), limit=self._limit + 1
             )
-            wanted = [(pk, number) for pk, number in found]
             if not wanted or len(wanted) > self._limit:
                 return 0
             before = self._store.rendered
