@@ -22,7 +22,17 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, column, func, literal_column, select, table, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    true,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnClause
 
@@ -135,3 +145,68 @@ def ranked(
         narrowed = statement.join(found, found.c.rowid == Dataset.pk)
         return narrowed, -found.c.rank  # FTS5's bm25 rank: more negative is better
     return statement.where(matches(session, query)), func.ts_rank(_VECTOR, _ts_query(query))
+
+
+# -- the query language's words (services.query_language) ----------------------------------------
+
+# The index's columns by the query language's field names (query_language.fields.FULL_TEXT).
+INDEX_COLUMNS = {
+    "datasetid": "id",
+    "title": "title",
+    "description": "description_text",
+    "keyword": "tags",
+}
+
+
+def fts5_text(words_: tuple[str, ...], fields: tuple[str, ...], *, exact: bool, last: bool) -> str:
+    """FTS5 expression: every word a prefix (all required), or, `exact`, the phrase (`last`: its
+    last word a prefix); `fields` (query-language names) restrict it to their columns."""
+    phrase = '"' + " ".join(words_) + '"' + ("*" if last else "")
+    body = phrase if exact else fts5_query(words_)
+    if not fields:
+        return body
+    return "{" + " ".join(INDEX_COLUMNS[field] for field in fields) + "} : (" + body + ")"
+
+
+def _ts_text(words_: tuple[str, ...], *, exact: bool, last: bool) -> str:
+    if not exact:
+        return tsquery(words_)
+    return " <-> ".join(words_) + (":*" if last else "")
+
+
+def _field_document(field: str) -> ColumnElement[Any]:
+    """One field's own tsvector, by the function the index is made with."""
+    empty: ColumnClause[Any] = literal_column("''")
+    arguments: list[Any] = [empty, empty, empty, literal_column("NULL::json")]
+    column_ = {
+        "datasetid": Dataset.id,
+        "title": Dataset.title,
+        "description": Dataset.description_text,
+        "keyword": Dataset.tags,
+    }[field]
+    arguments[list(INDEX_COLUMNS).index(field)] = column_
+    return func.catalogue_search_document(*arguments)
+
+
+def text_matches(
+    session: Session,
+    words_: tuple[str, ...],
+    fields: tuple[str, ...] = (),
+    *,
+    exact: bool = False,
+    last: bool = False,
+) -> ColumnElement[bool]:
+    """Condition on `Dataset`: `words_` (folded) found as fts5_text says, in `fields` (or any
+    full-text field). A phrase never runs from one field into the next, on either engine."""
+    if not words_:
+        return true()
+    if _is_sqlite(session):
+        expression = fts5_text(words_, fields, exact=exact, last=last)
+        found = select(_FTS.c.rowid).where(_FTS_TABLE.op("MATCH")(expression))
+        return Dataset.pk.in_(found)
+    query = func.to_tsquery(_SIMPLE, _ts_text(words_, exact=exact, last=last))
+    everywhere = _VECTOR.op("@@")(query)  # the index's answer, then each field's own
+    if not fields and not exact:
+        return everywhere
+    per_field = [_field_document(field).op("@@")(query) for field in fields or INDEX_COLUMNS]
+    return everywhere & or_(*per_field)

@@ -22,7 +22,7 @@ SCHEMA = "http://www.openarchives.org/OAI/2.0/oai_dc.xsd"
 NAMESPACE = "http://www.openarchives.org/OAI/2.0/oai_dc/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ESCAPE_ATTR = str.maketrans(
     {
         "&": "&amp;",
@@ -43,14 +43,14 @@ def text(value: str) -> str:
     """`value` as element content."""
     if not _SPECIAL.search(value):  # the usual value: nothing to replace
         return value
-    return _NOT_XML.sub("", value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return NOT_XML.sub("", value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def attr(value: str) -> str:
     """`value` as an attribute value (between double quotes)."""
     if not _SPECIAL.search(value):
         return value
-    return _NOT_XML.sub("", value).translate(_ESCAPE_ATTR)
+    return NOT_XML.sub("", value).translate(_ESCAPE_ATTR)
 
 
 def _escaped(values: list[str]) -> list[str]:
@@ -58,7 +58,7 @@ def _escaped(values: list[str]) -> list[str]:
     joined = _SEPARATOR.join(values)
     if not _SPECIAL_TEXT.search(joined) and joined.count(_SEPARATOR) == len(values) - 1:
         return values
-    parts = [_NOT_XML.sub("", value) for value in values]
+    parts = [NOT_XML.sub("", value) for value in values]
     # str.replace runs in C; translate with a mapping calls back into Python per character.
     joined = _SEPARATOR.join(parts).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return joined.split(_SEPARATOR)

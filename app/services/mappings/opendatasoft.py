@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 
 from app.services.clock import as_seed_time
-from app.services.mappings import Carriage, Loss, has_value, is_public_now
+from app.services.mappings import Carriage, Loss, Titles, has_value, is_public_now
 from app.services.records import Record
 from app.services.text import slugify
 from app.services.validation import CHILD_ID
@@ -251,6 +251,76 @@ def _strings(value: Any, name: str) -> list[str]:
 
 
 # -- ours -> Opendatasoft ------------------------------------------------------------------------
+
+
+def search_entry(
+    record: Mapping[str, Any],
+    titles: Titles,
+    *,
+    changed_at: str,
+    webpage: str,
+    language: str,
+) -> dict[str, Any]:
+    """`record` as a Search API v1 dataset (seed 003): `datasetid`, the default template's
+    `metas`, and the rest of the v1 shape; what `search_dataset_to_record` reads back.
+
+    `modified` (and metadata_processed) is `changed_at`, when this catalogue last changed the
+    dataset; `references` its web page; `records_count` its resources (there is no records
+    API here, hence `has_records` false); the resources are listed as `attachments`."""
+    licence = record.get("licence") or {}
+    team = record.get("team")
+    resources = sorted(
+        (record.get("resources") or {}).items(), key=lambda item: _order(item[1])
+    )
+    metas: dict[str, Any] = {
+        "title": record.get("title") or "",
+        "description": record.get("description") or "",
+        "theme": [titles.topics.get(topic, topic) for topic in record.get("topics") or ()],
+        "keyword": list(record.get("tags") or ()),
+        "license": licence.get("title") or None,
+        "license_url": licence.get("url") or None,
+        "publisher": titles.teams.get(team, team) if team else None,
+        "language": language,
+        "modified": changed_at,
+        "issued": record.get("createdAt"),
+        "metadata_processed": changed_at,
+        "references": webpage,
+        "records_count": len(resources),
+        "visibility": "restricted" if record.get("sharing") == "private" else "domain",
+    }
+    return {
+        "datasetid": record["id"],
+        "has_records": False,
+        "data_visible": True,
+        "metas": metas,
+        "features": [],
+        "fields": [],
+        "attachments": [
+            {
+                "id": rid,
+                "title": resource.get("title") or rid,
+                "mimetype": _MIMETYPES.get(str(resource.get("format") or "").lower(), ""),
+                "url": resource.get("url") or "",
+            }
+            for rid, resource in resources
+        ],
+        "alternative_exports": [],
+        "interop_metas": {},
+    }
+
+
+_MIMETYPES = {
+    "csv": "text/csv",
+    "json": "application/json",
+    "geojson": "application/geo+json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "xls": "application/vnd.ms-excel",
+    "pdf": "application/pdf",
+    "zip": "application/zip",
+    "kml": "application/vnd.google-earth.kml+xml",
+    "xml": "application/xml",
+    "html": "text/html",
+}
 
 
 def dataset_id_for(record: Mapping[str, Any]) -> str:

@@ -117,7 +117,7 @@ def _require_type(request: Request, allowed: tuple[str, ...]) -> None:
         raise HTTPException(415, f"Send the body as {' or '.join(allowed)}")
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
+async def read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, f"The body may be at most {limit} bytes")
@@ -132,7 +132,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 
 async def _json_body(request: Request, limit: int) -> Any:
-    body = await _read_limited(request, limit)
+    body = await read_limited(request, limit)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
@@ -140,7 +140,7 @@ async def _json_body(request: Request, limit: int) -> Any:
 
 
 async def _action_body(request: Request) -> dict[str, Any]:
-    body = await _read_limited(request, MAX_ACTION_BYTES)
+    body = await read_limited(request, MAX_ACTION_BYTES)
     if not body.strip():
         return {}
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -69,6 +69,7 @@ from app.services.json_patch import PatchConflict, PatchUnprocessable
 from app.services.oai.provider import PAGE_SIZE as OAI_PAGE_SIZE
 from app.services.oai.provider import RepositoryInfo
 from app.services.public_url import stored_public_url
+from app.services.query_language.syntax import QuerySyntaxError
 from app.services.server.api_extras import ExtraHandlers
 from app.services.server.dumps import (
     DumpHandlers,
@@ -89,6 +90,7 @@ from app.services.server.incremental import (
 from app.services.server.limits import (
     QUERY_TIME_LIMIT,
     SEARCH_TIME_LIMIT,
+    Gate,
     LimitsMiddleware,
     QueryLimits,
     QueryTimedOut,
@@ -98,6 +100,12 @@ from app.services.server.limits import (
 )
 from app.services.server.manifest import MANIFEST_PATH, manifest
 from app.services.server.oai_route import OAI_PATH, OaiRoute
+from app.services.server.opendatasoft_api import (
+    LOOKUP_PATHS,
+    OPENDATASOFT_PREFIX,
+    SEARCH_PATHS,
+    OpendatasoftApi,
+)
 from app.services.server.pages import PageHandlers, PageSettings
 from app.services.server.params import (
     ACTION_PARAMS,
@@ -211,6 +219,14 @@ class _Service:
         with self.database.read() as session:
             return stored_public_url(session)
 
+    @property
+    def search_gate(self) -> Gate:
+        return self.limits.search
+
+    @property
+    def catalogue_title(self) -> str:
+        return self.settings.catalogue.title
+
     def close(self) -> None:
         self.feed.close()
         self.dumps.close()
@@ -255,6 +271,7 @@ def create_app(
     x = ExtraHandlers(service)
     d = DumpHandlers(service)
     p = PageHandlers(service, service.settings.catalogue, pages or PageSettings())
+    ods = OpendatasoftApi(service)
     oai = OaiRoute(
         database,
         service.base_url,
@@ -290,6 +307,9 @@ def create_app(
             POST=x.ckan_post(h.package_show, ACTION_PARAMS["package_show"]),
         ),
         _route("/api/dataset/{dataset_id}", GET=h.dataset, PATCH=x.patch_dataset),
+        # Seed 003: the search paths before the lookup's, which would take "search" for an id.
+        *(_route(path, GET=ods.search, POST=ods.search) for path in SEARCH_PATHS),
+        *(_route(path, GET=ods.lookup) for path in LOOKUP_PATHS),
         _route("/dataset/{dataset_id}", GET=p.dataset),
         _route("/", GET=p.home),
         _route("/sitemap.xml", GET=p.sitemap_xml),
@@ -549,7 +569,10 @@ def error_response(
 ) -> Response:
     error: dict[str, Any] = {"code": code, "message": message, **extra}
     body: dict[str, Any] = {"error": error}
-    if request.url.path.startswith("/api/action/"):
+    if request.url.path.startswith(OPENDATASOFT_PREFIX):
+        # Seed 003's clients read `error` as the message.
+        body = {"error": message, "code": code, **extra}
+    elif request.url.path.startswith("/api/action/"):
         error["__type"] = _CKAN_TYPES.get(status, "Internal Error")
         body = {"help": None, "success": False, "error": error}
     headers = {"WWW-Authenticate": 'Apikey realm="catalogue"'} if status == 401 else None
@@ -564,6 +587,8 @@ async def _catalogue_error(request: Request, exc: Exception) -> Response:
     extra: dict[str, Any] = {}
     if isinstance(exc, ValidationFailed):
         extra["fields"] = exc.errors
+    if isinstance(exc, QuerySyntaxError):
+        extra["position"] = {"offset": exc.offset, "column": exc.column}
     response = error_response(request, status, exc.code, exc.message, **extra)
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
