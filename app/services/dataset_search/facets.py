@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.models import Dataset, Team, Topic
@@ -27,7 +27,7 @@ from app.services import facet_filters
 from app.services.dataset_search.request import SearchRequest
 from app.services.query_language import dates
 from app.services.query_language.fields import EMPTY_FACETS
-from app.services.query_language.to_sql import DATE_COLUMNS
+from app.services.query_language.to_sql import DATE_COLUMNS, negation
 
 LIMIT = 100  # values of one level of a facet, the most frequent first
 DATE_LEVELS = (4, 7, 10)  # characters of the stored time: YYYY, YYYY-MM, YYYY-MM-DD
@@ -96,7 +96,7 @@ class Facets:
             if refined and not (facet == leave_out and facet in request.disjunctive):
                 conditions.append(or_(*refined) if facet in request.disjunctive else and_(*refined))
             if facet != leave_out or excluding:
-                conditions.extend(not_(self.clause(facet, v)) for v in request.excluded(facet))
+                conditions.extend(negation(self.clause(facet, v)) for v in request.excluded(facet))
         return conditions
 
     # -- counts --------------------------------------------------------------------------------

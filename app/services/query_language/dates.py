@@ -16,10 +16,13 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta, weekday
 
-from app.services.clock import iso, parse_moment
+from app.services.clock import iso, parse_utc
 from app.services.query_language.nodes import Comparison, NowValue
 
 SIMPLE = re.compile(r"(\d{4})(?:[/-](\d{1,2})(?:[/-](\d{1,2}))?)?")
+# The query language's ISO 8601 time (syntax's DATETIME token): seconds, fraction and offset
+# optional.
+ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?")
 MILLISECOND = timedelta(milliseconds=1)
 
 
@@ -46,7 +49,9 @@ def period(text: str) -> Period:
         else:
             start, step = datetime(year, month, day), relativedelta(days=1)
         return Period(start, _plus(start, step))
-    return instant(parse_moment(text))
+    if ISO_TIME.fullmatch(text) is None:
+        raise ValueError(f"not a date: {text!r}")
+    return instant(parse_utc(text.upper()))  # without an offset: UTC
 
 
 def _plus(start: datetime, step: relativedelta | timedelta) -> datetime:

@@ -80,13 +80,13 @@ _NOT: "NOT"
 _TO: "TO"
 OPERATOR: ">=" | "<=" | ">" | "<"
 FUNCTION: /#[A-Za-z_]+/
-DATETIME.2: /\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?/
+DATETIME.2: /DATETIME_PATTERN/
 PHRASE: /"[^"]*"/ | /\u201c[^\u201d]*\u201d/
 WORD: /[^\s()"\u201c\u201d\[\]{}:<>=#,]+/
 
 %ignore /\s+/
 %ignore ","  // a separator: between words, and between a function's arguments
-"""
+""".replace("DATETIME_PATTERN", dates.ISO_TIME.pattern)
 
 
 class QuerySyntaxError(CatalogueError):

@@ -111,7 +111,7 @@ class _Compiler:
         if isinstance(node, Or):
             return or_(*(self.compile(operand) for operand in node.operands))
         if isinstance(node, Not):
-            return not_(self.compile(node.operand))
+            return negation(self.compile(node.operand))
         if isinstance(node, Text):
             return self._text(node)
         if isinstance(node, Compare | Range):
@@ -264,6 +264,12 @@ class _Compiler:
             "description": Dataset.description_text,
         }[node.field]
         return test(column)
+
+
+def negation(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """NOT `condition`, where an unknown (a NULL team, licence...) counts as false, so that
+    `NOT publisher:x` keeps the datasets without a publisher."""
+    return not_(func.coalesce(condition, false()))
 
 
 def _plain(node: Text) -> bool:
