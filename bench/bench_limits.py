@@ -43,7 +43,9 @@ COMMON = (  # 32 words
 )
 
 
-def _serve(path: Path, tmp: Path) -> tuple[subprocess.Popen[str], str]:
+def serve_catalogue(path: Path, tmp: Path) -> tuple[subprocess.Popen[str], str]:
+    """`main.py serve` of the catalogue at `path` in a subprocess (temporary files in `tmp`),
+    and its URL."""
     process = subprocess.Popen(
         [sys.executable, "main.py", "serve", "--db", str(path), "--port", "0", "--quiet"],
         cwd=ROOT,
@@ -71,7 +73,7 @@ def run(sizes: list[int], repeats: int) -> list[Result]:
     for size in sizes:
         path = catalogue(size)
         tmp = Path(tempfile.mkdtemp(prefix="bench-limits-"))
-        process, url = _serve(path, tmp)
+        process, url = serve_catalogue(path, tmp)
         try:
             results += _measure(size, url, repeats)
             results.append(_shutdown(size, url, process, tmp))

@@ -24,6 +24,18 @@ class Dataset(Base):
         Index("ix_datasets_catalogue_version", "catalogue_version", "pk"),
         Index("ix_datasets_changed_at", "changed_at", "pk"),
         Index("ix_datasets_embargo_until", "embargo_until", "pk"),
+        # What a search checks of each full-text match (services.dataset_search), by pk.
+        Index(
+            "ix_datasets_search_filters",
+            "pk",
+            "state",
+            "sharing",
+            "embargo_until",
+            "team",
+            "licence_title",
+            "changed_at",
+            "created_at",
+        ),
         {"sqlite_autoincrement": True},
     )
 

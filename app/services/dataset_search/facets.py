@@ -101,10 +101,24 @@ class Facets:
 
     # -- counts --------------------------------------------------------------------------------
 
-    def group(self, facet: str, request: SearchRequest, base: Sequence[Any]) -> FacetGroup | None:
+    @staticmethod
+    def same_set(facet: str, request: SearchRequest) -> bool:
+        """Whether `facet` is counted over the search's own hits (it is neither disjunctive
+        nor excluding values)."""
+        return facet not in request.disjunctive and not request.excluded(facet)
+
+    def group(
+        self,
+        facet: str,
+        request: SearchRequest,
+        base: Sequence[Any],
+        *,
+        hits: ColumnElement[bool] | None = None,
+    ) -> FacetGroup | None:
         """`facet`'s values over the datasets `base` (visibility and the query) and the
-        request's choices select; None when no dataset has a value for it."""
-        where = and_(*base, *self.choices(request, leave_out=facet))
+        request's choices select (`hits`, the condition of that set when it is the search's
+        own: same_set); None when no dataset has a value for it."""
+        where = hits if hits is not None else and_(*base, *self.choices(request, leave_out=facet))
         excluded = request.excluded(facet)
         refined = request.refined(facet)
         # What an excluded value would bring back: the same without the facet's exclusions.

@@ -13,7 +13,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+import orjson
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    any_,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from app.models import Dataset
@@ -27,10 +42,13 @@ from app.services.query_language.to_sql import (
     QueryContext,
     condition,
     records_count,
+    split_words,
 )
+from app.services.search import fts5_query
 from app.services.visibility import Principal, visible_clause
 
 DEFAULT_SORT = ("modified",)
+FILTERS_INDEX = "ix_datasets_search_filters"  # models.dataset
 _SORT_COLUMNS: dict[str, Any] = {
     **DATE_COLUMNS,
     "title": Dataset.title,
@@ -55,26 +73,73 @@ def search_datasets(
     context = context or QueryContext()
     query = parse(request.q)  # first: a malformed query costs nothing more
     facets = Facets(session, context.language)
+    words, rest = split_words(query)
     base = [visible_clause(principal), condition(session, query, context)]
-    where = [*base, *facets.choices(request)]
-    nhits = int(session.scalar(select(func.count()).select_from(Dataset).where(*where)) or 0)
+    # The hits once, then the page and the facets from them: each would otherwise run the
+    # whole search again.
+    if words and session.get_bind().dialect.name == "sqlite":
+        choices = [condition(session, rest, context), *facets.choices(request)]
+        hits = _hits_from_words(session, words, [visible_clause(principal), *choices])
+    else:
+        hits = list(session.scalars(select(Dataset.pk).where(*base, *facets.choices(request))))
+    in_hits = pk_in(session, hits)
     pks: list[int] = []
-    if request.rows and request.start < nhits:
+    if request.rows and request.start < len(hits):
         statement = (
             select(Dataset.pk)
-            .where(*where)
+            .where(in_hits)
             .order_by(*_order(request.sort or DEFAULT_SORT))
             .offset(request.start)
             .limit(request.rows)
         )
         pks = list(session.scalars(statement))
     found = {row.pk: row for row in rows_by_pk(session, principal, pks)}
-    groups = [facets.group(facet, request, base) for facet in request.facets]
+    groups = [
+        facets.group(
+            facet, request, base, hits=in_hits if facets.same_set(facet, request) else None
+        )
+        for facet in request.facets
+    ]
     return SearchResult(
-        nhits,
+        len(hits),
         [found[pk] for pk in pks if pk in found],
         [group for group in groups if group is not None],
     )
+
+
+def _hits_from_words(session: Session, words: tuple[str, ...], where: list[Any]) -> list[int]:
+    """On SQLite, the datasets that hold `words` and meet `where`, driven from the full-text
+    index's matches, each checked against the narrow FILTERS_INDEX rather than the dataset's
+    row: a quarter of the time of `pk IN (matches)` on 100,000 datasets, where SQLite's planner,
+    without statistics, reads each match's row. SQLAlchemy writes no INDEXED BY for SQLite, so
+    the condition is compiled (with its own subqueries) and put in."""
+    dialect = sqlite.dialect(paramstyle="named")
+    compiled = (
+        select(Dataset.pk)
+        .where(*where, true())
+        .compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    )
+    head = "SELECT datasets.pk \nFROM datasets \nWHERE "
+    written = str(compiled)
+    assert written.startswith(head), written[:60]
+    condition_ = written.removeprefix(head)
+    statement = text(
+        f"SELECT datasets.pk FROM datasets_fts JOIN datasets INDEXED BY {FILTERS_INDEX} "
+        f"ON datasets.pk = datasets_fts.rowid WHERE datasets_fts MATCH :search_words "
+        f"AND ({condition_})"
+    )
+    params = {**compiled.params, "search_words": fts5_query(words)}
+    return list(session.scalars(statement, params))
+
+
+def pk_in(session: Session, pks: list[int]) -> ColumnElement[bool]:
+    """Condition on `Dataset`: its pk is one of `pks` (any number of them, one parameter)."""
+    if session.get_bind().dialect.name == "sqlite":
+        listed: Select[Any] = select(literal_column("value")).select_from(
+            func.json_each(orjson.dumps(pks).decode())
+        )
+        return Dataset.pk.in_(listed)
+    return Dataset.pk == any_(cast(literal(pks, ARRAY(Integer)), ARRAY(Integer)))
 
 
 def _order(sort: tuple[str, ...]) -> list[Any]:

@@ -283,11 +283,16 @@ def condition(
     return _Compiler(session, context or QueryContext()).compile(node)
 
 
-def plain_words(node: Node) -> tuple[str, ...]:
-    """The words a query searches for everywhere, outside any NOT and OR: what a relevance
-    score can rank by (empty when the query has none)."""
+def split_words(node: Node) -> tuple[tuple[str, ...], Node]:
+    """The plain words `node` requires of every dataset (outside any NOT and OR), and the
+    rest of the query: a search can start from the index's matches for the words."""
     if isinstance(node, Text) and _plain(node):
-        return node.words
+        return node.words, Everything()
     if isinstance(node, And):
-        return tuple(dict.fromkeys(w for o in node.operands for w in plain_words(o)))
-    return ()
+        plain = [o for o in node.operands if isinstance(o, Text) and _plain(o)]
+        rest = tuple(o for o in node.operands if not (isinstance(o, Text) and _plain(o)))
+        found = tuple(dict.fromkeys(w for o in plain for w in o.words))
+        if len(rest) > 1:
+            return found, And(rest)
+        return found, rest[0] if rest else Everything()
+    return (), node
