@@ -26,7 +26,7 @@ WORDS = "air"
 SEARCH = "/api/datasets/1.0/search/"
 
 
-def _median(client: httpx.Client, path: str, params: list[tuple[str, str]], repeats: int) -> float:
+def _median(client: httpx.Client, path: str, params: httpx.QueryParams, repeats: int) -> float:
     client.get(path, params=params).raise_for_status()  # warm
     timings = []
     for _ in range(repeats):
@@ -44,13 +44,15 @@ def run(sizes: list[int], repeats: int) -> list[Result]:
         try:
             with httpx.Client(base_url=url, timeout=120) as client:
                 publisher = _a_publisher(client)
-                ours = [
-                    ("q", WORDS),
-                    ("facet", "theme"),
-                    ("facet", "modified"),
-                    ("refine.publisher", publisher),
-                ]
-                ckan = [("q", WORDS)]
+                ours = httpx.QueryParams(
+                    [
+                        ("q", WORDS),
+                        ("facet", "theme"),
+                        ("facet", "modified"),
+                        ("refine.publisher", publisher),
+                    ]
+                )
+                ckan = httpx.QueryParams([("q", WORDS)])
                 for label, params in (("two facets and a refine", ours), ("words only", ckan)):
                     mine = _median(client, SEARCH, params, repeats)
                     theirs = _median(client, "/api/action/package_search", ckan, repeats)
