@@ -32,6 +32,7 @@ from app.services.catalogue_watch import CatalogueChange
 from app.services.errors import CatalogueError
 from app.services.public_url import set_public_url, stored_public_url
 from app.services.server import RequestLogEntry, ServerThread, create_app, is_loopback
+from app.services.server.quotas import quotas_for
 from app.services.server.runner import DEFAULT_HOST
 from app.views.operations import Operations, Outcome
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
@@ -206,7 +207,12 @@ class ServerPanel(QtWidgets.QWidget):
     def _launch(self, host: str, public_url: str | None) -> None:
         """Start the server; URLs start with `public_url`, else the address it listens on."""
         try:
-            app = create_app(self.database, base_url=public_url, on_request=self._log.push)
+            app = create_app(
+                self.database,
+                base_url=public_url,
+                on_request=self._log.push,
+                quotas=quotas_for(host),  # main.py serve's defaults: on off loopback
+            )
             server = ServerThread(app, host, self.port_spin.value())
         except (CatalogueError, ValueError) as error:
             self._set_state(State.STOPPED)
