@@ -8,6 +8,14 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from app.services.server.quotas import (
+    DEFAULT_ANONYMOUS_LIMIT,
+    DEFAULT_KEY_LIMIT,
+    DEFAULT_PERIOD,
+    PERIODS,
+    QuotaSettings,
+    quotas_for,
+)
 from app.services.server.runner import (
     DEFAULT_HOST,
     ServerStartFailed,
@@ -60,10 +68,60 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--forwarded-allow-ips",
         metavar="IPS",
         help="comma-separated addresses of proxies whose X-Forwarded-For and "
-        "X-Forwarded-Proto headers are believed for the request log (default: none)",
+        "X-Forwarded-Proto headers are believed for the request log and the quotas "
+        "(default: none)",
     )
+    quotas = serve.add_argument_group(
+        "quotas",
+        "calls each caller may make a period (seed 003): on by default unless --host is "
+        "loopback; any --quota-* option turns them on there too. The call past the limit is "
+        "a 429 saying when the period ends",
+    )
+    quotas.add_argument(
+        "--quota-anonymous",
+        type=_count,
+        metavar="N",
+        help=f"calls a period for each client address without an API key "
+        f"(default {DEFAULT_ANONYMOUS_LIMIT}; 0: API keys only)",
+    )
+    quotas.add_argument(
+        "--quota-key",
+        type=_count,
+        metavar="N",
+        help=f"calls a period for each API key (default {DEFAULT_KEY_LIMIT})",
+    )
+    quotas.add_argument(
+        "--quota-period",
+        choices=list(PERIODS),
+        help=f"the period, aligned to UTC (default {DEFAULT_PERIOD})",
+    )
+    quotas.add_argument("--no-quotas", action="store_true", help="count no calls")
     serve.add_argument("--quiet", action="store_true", help="do not log each request")
     return serve
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"not a number of calls: {text!r}")
+    return value
+
+
+def quota_settings(args: argparse.Namespace) -> QuotaSettings | None:
+    """The quotas `serve` was asked for (see its --help)."""
+    given = {
+        "anonymous_limit": args.quota_anonymous,
+        "key_limit": args.quota_key,
+        "period": args.quota_period,
+    }
+    given = {name: value for name, value in given.items() if value is not None}
+    if args.no_quotas and given:
+        raise ServerStartFailed("--no-quotas and --quota-* options contradict each other")
+    enabled = False if args.no_quotas else (True if given else None)
+    return quotas_for(args.host, QuotaSettings(**given), enabled=enabled)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -84,8 +142,13 @@ def run_serve(args: argparse.Namespace) -> int:
         sock = bind_socket(args.host, args.port)
         url = url_for(sock)
         hook = None if args.quiet else _print_entry
+        quotas = quota_settings(args)
         app = create_app(
-            database, base_url=base_url, on_request=hook, oai_admin_email=args.admin_email
+            database,
+            base_url=base_url,
+            on_request=hook,
+            oai_admin_email=args.admin_email,
+            quotas=quotas,
         )
         server = make_server(app, lifespan="on", forwarded_allow_ips=args.forwarded_allow_ips)
         if not is_loopback(args.host):
@@ -97,6 +160,12 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"serving {where} at {url} (Ctrl-C to stop)", file=sys.stderr)
         if base_url is not None:
             print(f"URLs in the output start with {base_url}", file=sys.stderr)
+        if quotas is not None:
+            print(
+                f"quotas: {quotas.anonymous_limit} calls a {quotas.period} per client address, "
+                f"{quotas.key_limit} per API key (--no-quotas to serve without)",
+                file=sys.stderr,
+            )
         # uvicorn shuts down on SIGTERM, then raises it again: end as Ctrl-C does, so that the
         # process exits normally and removes its temporary folders.
         if threading.current_thread() is threading.main_thread():

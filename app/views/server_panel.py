@@ -2,7 +2,9 @@
 
 Host and port, Start and Stop, the public URL with a Copy button, a live log of the requests
 served, and a warning as soon as the host is anything but loopback (docs/ARCHITECTURE.md,
-defaults: a listener is exposed to the network only when the person asks for it).
+defaults: a listener is exposed to the network only when the person asks for it). The quotas
+(services.server.quotas: calls a day per address and per API key) apply to such a host only,
+as `main.py serve`'s do by default.
 
 Threads (docs/ARCHITECTURE.md: off the GUI thread): the server runs in its own thread
 (services.server.ServerThread, its own database sessions). `ServerThread.start()` binds and
@@ -32,6 +34,12 @@ from app.services.catalogue_watch import CatalogueChange
 from app.services.errors import CatalogueError
 from app.services.public_url import set_public_url, stored_public_url
 from app.services.server import RequestLogEntry, ServerThread, create_app, is_loopback
+from app.services.server.quotas import (
+    DEFAULT_ANONYMOUS_LIMIT,
+    DEFAULT_KEY_LIMIT,
+    QuotaSettings,
+    quotas_for,
+)
 from app.services.server.runner import DEFAULT_HOST
 from app.views.operations import Operations, Outcome
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
@@ -206,7 +214,12 @@ class ServerPanel(QtWidgets.QWidget):
     def _launch(self, host: str, public_url: str | None) -> None:
         """Start the server; URLs start with `public_url`, else the address it listens on."""
         try:
-            app = create_app(self.database, base_url=public_url, on_request=self._log.push)
+            app = create_app(
+                self.database,
+                base_url=public_url,
+                on_request=self._log.push,
+                quotas=self.quota_settings(host),
+            )
             server = ServerThread(app, host, self.port_spin.value())
         except (CatalogueError, ValueError) as error:
             self._set_state(State.STOPPED)
@@ -219,6 +232,11 @@ class ServerPanel(QtWidgets.QWidget):
             on_done=lambda url: self._on_started(server, str(url)),
             on_error=lambda error: self._on_start_failed(server, error),
         )
+
+    def quota_settings(self, host: str) -> QuotaSettings | None:
+        """The quotas of a server on `host`: the fields' off loopback, none on it."""
+        limits = QuotaSettings(self.anonymous_quota_spin.value(), self.key_quota_spin.value())
+        return quotas_for(host, limits)
 
     def stop(self) -> None:
         """Stop serving and wait until the port is free (for the window's close). Idempotent."""
@@ -286,6 +304,8 @@ class ServerPanel(QtWidgets.QWidget):
         self.port_spin.setSpecialValueText("any free port")
         self.port_spin.setValue(DEFAULT_PORT)
         self.port_spin.setToolTip("0 picks any free port")
+        self.anonymous_quota_spin = _quota_spin("anonymousQuota", DEFAULT_ANONYMOUS_LIMIT)
+        self.key_quota_spin = _quota_spin("keyQuota", DEFAULT_KEY_LIMIT)
         self.start_button = QtWidgets.QPushButton("Start")
         self.start_button.clicked.connect(self.start)
         self.stop_button = QtWidgets.QPushButton("Stop")
@@ -343,6 +363,13 @@ class ServerPanel(QtWidgets.QWidget):
         public_row.addWidget(QtWidgets.QLabel("Public URL"))
         public_row.addWidget(self.public_edit, 1)
 
+        quota_row = QtWidgets.QHBoxLayout()
+        quota_row.addWidget(QtWidgets.QLabel("Calls a day per address"))
+        quota_row.addWidget(self.anonymous_quota_spin)
+        quota_row.addWidget(QtWidgets.QLabel("per API key"))
+        quota_row.addWidget(self.key_quota_spin)
+        quota_row.addStretch(1)
+
         url_row = QtWidgets.QHBoxLayout()
         url_row.addWidget(QtWidgets.QLabel("URL"))
         url_row.addWidget(self.url_edit, 1)
@@ -357,6 +384,7 @@ class ServerPanel(QtWidgets.QWidget):
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(address)
         layout.addLayout(public_row)
+        layout.addLayout(quota_row)
         layout.addWidget(self.warning_label)
         layout.addWidget(self.error_label)
         layout.addWidget(self.status_label)
@@ -398,6 +426,9 @@ class ServerPanel(QtWidgets.QWidget):
         exposed = bool(host) and not is_loopback(host)
         self.warning_label.setText(non_loopback_warning(host) if exposed else "")
         self.warning_label.setVisible(exposed)
+        # Quotas count only the calls of a server other machines reach (server.quotas).
+        for spin in (self.anonymous_quota_spin, self.key_quota_spin):
+            spin.setEnabled(exposed and self._state is State.STOPPED)
 
     def _show_error(self, message: str) -> None:
         self.error_label.setText(message)
@@ -458,6 +489,19 @@ class ServerPanel(QtWidgets.QWidget):
         entries = self._log.take()
         if entries:
             self.log_view.appendPlainText("\n".join(format_entry(e) for e in entries))
+
+
+def _quota_spin(name: str, value: int) -> QtWidgets.QSpinBox:
+    spin = QtWidgets.QSpinBox()
+    spin.setObjectName(name)
+    spin.setRange(0, 100_000_000)
+    spin.setGroupSeparatorShown(True)
+    spin.setValue(value)
+    spin.setToolTip(
+        "Counted only when other machines can reach the server (the host is not 127.0.0.1). "
+        "The call past the quota is answered 429 until midnight UTC; 0 refuses every call."
+    )
+    return spin
 
 
 def _message(error: BaseException, context: str) -> str:

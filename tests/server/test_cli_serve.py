@@ -81,6 +81,18 @@ def test_serve_saves_the_public_url_and_names_the_admin(tmp_path: Path) -> None:
         database.dispose()
 
 
+def test_serve_counts_calls_when_asked_to(tmp_path: Path) -> None:
+    # On loopback the quotas are off unless an option sets them (tests/server/test_quotas.py).
+    with _serving(tmp_path / "c.sqlite", "--quiet", "--quota-anonymous", "2") as (url, log):
+        assert "quotas: 2 calls a day per client address, 10000 per API key" in log.readline()
+        answers = [httpx.get(f"{url}/robots.txt", timeout=10) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert [a.headers["x-ratelimit-remaining"] for a in answers] == ["1", "0", "0"]
+        assert answers[2].json()["errorcode"] == 10005
+    with _serving(tmp_path / "c.sqlite", "--quiet") as (url, _log):
+        assert "x-ratelimit-limit" not in httpx.get(f"{url}/robots.txt", timeout=10).headers
+
+
 def test_a_port_in_use_is_reported(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

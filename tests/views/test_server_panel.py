@@ -13,6 +13,7 @@ from app.models.database import Database
 from app.services import datasets, publication
 from app.services.public_url import set_public_url, stored_public_url
 from app.services.server import RequestLogEntry
+from app.services.server.quotas import QuotaSettings
 from app.views.failures import FailureReporter
 from app.views.operations import Operations
 from app.views.qt import QtCore, QtGui, QtWidgets
@@ -81,6 +82,7 @@ def test_it_starts_on_a_free_port_serves_and_logs_each_request(
 
     response = httpx.get(f"{panel.url_edit.text()}/api/v1/dataset.csv")
     assert response.status_code == 200
+    assert "x-ratelimit-limit" not in response.headers  # no quotas on loopback
     qtbot.waitUntil(lambda: "GET /api/v1/dataset.csv 200" in panel.log_view.toPlainText())
     httpx.get(f"{url}/api/dataset/zzzzz")
     qtbot.waitUntil(lambda: "GET /api/dataset/zzzzz 404" in panel.log_view.toPlainText())
@@ -101,6 +103,21 @@ def test_a_non_loopback_host_shows_a_warning_before_starting(panel: ServerPanel,
     assert panel.warning_label.isVisible()
     assert host in panel.warning_label.text() and "other machines" in panel.warning_label.text()
     assert not panel.running
+
+
+def test_the_quotas_are_set_for_a_host_other_machines_reach(panel: ServerPanel) -> None:
+    spins = (panel.anonymous_quota_spin, panel.key_quota_spin)
+    assert not any(spin.isEnabled() for spin in spins)
+    assert panel.quota_settings("127.0.0.1") is None
+    panel.host_edit.setText("0.0.0.0")
+    assert all(spin.isEnabled() for spin in spins)
+    assert panel.quota_settings("0.0.0.0") == QuotaSettings(1000, 10_000, "day")
+    panel.anonymous_quota_spin.setValue(5)
+    panel.key_quota_spin.setValue(50)
+    assert panel.quota_settings("0.0.0.0") == QuotaSettings(5, 50, "day")
+    assert panel.quota_settings("localhost") is None
+    panel.host_edit.setText("localhost")
+    assert not any(spin.isEnabled() for spin in spins)
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.4.5.6", "::1", "localhost", " localhost "])

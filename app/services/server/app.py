@@ -119,6 +119,8 @@ from app.services.server.params import (
     optional_int_param,
     sort_param,
 )
+from app.services.server.quotas import HEADERS as QUOTA_HEADERS
+from app.services.server.quotas import QuotaMiddleware, QuotaSettings
 from app.services.server.request_log import (
     RequestLogHook,
     RequestLogMiddleware,
@@ -248,13 +250,15 @@ def create_app(
     pages: PageSettings | None = None,
     oai_page_size: int = OAI_PAGE_SIZE,
     oai_admin_email: str | None = None,
+    quotas: QuotaSettings | None = None,
 ) -> Starlette:
     """The ASGI app serving `database`. `base_url` is the public base of every URL in the
     output (runner.base_url_setting checks it; default: the address the server listens on);
     `on_request` is the live-log hook;
     `query_time_limit` bounds each database statement, `search_time_limit` each package_search
     (server.limits); `pages` the web pages' sizes (server.pages); `oai_page_size` is the
-    records of an OAI-PMH page, `oai_admin_email` the adminEmail its Identify gives."""
+    records of an OAI-PMH page, `oai_admin_email` the adminEmail its Identify gives;
+    `quotas` the calls each caller may make (server.quotas; None: no quotas)."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     service = _Service(
@@ -320,15 +324,18 @@ def create_app(
     ]
     middleware = [
         Middleware(RequestLogMiddleware, hook=on_request),
-        Middleware(LimitsMiddleware, limits=service.limits),
-        Middleware(VersionHeaderMiddleware, versions=service.versions),
+        # CORS before the quotas: a page in a browser can read the 429, and preflights are
+        # not counted; the quotas before the rest: a refused call reads nothing.
         Middleware(
             CORSMiddleware,
             allow_origins=["*"],
             allow_methods=["GET", "HEAD"],
             allow_headers=["Authorization"],
-            expose_headers=["Link", "Content-Disposition", "ETag", VERSION_HEADER],
+            expose_headers=["Link", "Content-Disposition", "ETag", VERSION_HEADER, *QUOTA_HEADERS],
         ),
+        Middleware(QuotaMiddleware, settings=quotas),
+        Middleware(LimitsMiddleware, limits=service.limits),
+        Middleware(VersionHeaderMiddleware, versions=service.versions),
         # Level 6, zlib's own default: level 9 (Starlette's) takes twice the time for 0.4 %.
         Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6),
     ]
