@@ -18,6 +18,8 @@ again below, deliberately not by calling visible_clause):
   only to a caller who may manage it: a member of its owner team, or a ruleset with
   publish_dataset or manage_dataset (issue 16); export.json to nobody;
 - a revoked key: 401 everywhere;
+- seed 003's dataset search and lookup (/api/datasets/1.0/) show what the caller may read, in
+  every format, and their facets count nothing else;
 - OAI-PMH (/oai) shows no hidden dataset's id (records, identifiers, GetRecord), title or set
   (a team holding hidden datasets only is no set).
 
@@ -349,6 +351,34 @@ async def observe(
             for r in p["resources"]
             if r["id"].removeprefix(p["id"] + "-").startswith("r")
         }
+
+    # Seed 003's dataset search (json, csv, rss) and lookup, and what its facets count.
+    ods_path = "/api/datasets/1.0/search/?rows=1000&facet=publisher&facet=modified"
+    ods = (await get(ods_path)).json()
+    assert ods["nhits"] == len(ods["datasets"])
+    got["ods.search"] = {d["datasetid"] for d in ods["datasets"]}
+    files["ods.search"] = {
+        (d["datasetid"], a["id"]) for d in ods["datasets"] for a in d["attachments"]
+    }
+    groups = {group["name"]: group for group in ods["facet_groups"]}
+    with_team = [d for d in ods["datasets"] if d["metas"]["publisher"]]
+    assert groups.get("publisher", {"count": 0})["count"] == len(with_team)
+    assert groups.get("modified", {"count": 0})["count"] == ods["nhits"]
+    ods_csv = await get("/api/datasets/1.0/search/?rows=1000&format=csv")
+    got["ods.csv"] = {
+        row["datasetid"] for row in csv.DictReader(io.StringIO(ods_csv.text), delimiter=";")
+    }
+    rss = ElementTree.fromstring(
+        (await get("/api/datasets/1.0/search?rows=1000&format=rss")).content
+    )
+    got["ods.rss"] = {link.text.rsplit("/", 1)[1] for link in rss.iter("guid") if link.text}
+    found: set[str] = set()
+    for dataset_id in all_ids:
+        response = await get(f"/api/datasets/1.0/{dataset_id}/")
+        assert response.status_code in (200, 404), response.text
+        if response.status_code == 200:
+            found.add(response.json()["datasetid"])
+    got["ods.lookup"] = found
 
     readable: set[str] = set()
     for dataset_id in all_ids:

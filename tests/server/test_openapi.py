@@ -23,7 +23,7 @@ from starlette.routing import Route
 from app.models.database import Database
 from app.services.record.fields import DATASET
 from app.services.record.openapi import record_schemas
-from app.services.server import create_app
+from app.services.server import create_app, opendatasoft_openapi
 from app.services.server.api_extras import OPENAPI_PATH, openapi_document
 from app.services.server.pages import PAGES_TAG, openapi_paths
 from app.services.server.params import openapi_body_schemas, openapi_parameters
@@ -249,6 +249,31 @@ def test_every_endpoint_answers_as_documented(
     c.call("GET", one, f"/api/dataset/{public}", status=401, headers=wrong)
     c.call("GET", one, f"/api/dataset/{catalogue.draft}", status=403)
     c.call("GET", one, "/api/dataset/zzzzz", status=404)
+    # Seed 003's dataset search and lookup (server.opendatasoft_api).
+    urlencoded = {"Content-Type": "application/x-www-form-urlencoded"}
+    for search in ("/api/datasets/1.0/search/", "/api/datasets/1.0/search"):
+        found = {"q": "bins OR title:air", "facet": "theme", "rows": "2"}
+        c.call("GET", search, status=200, params=found)
+        c.call("GET", search, status=200, params={"format": "csv"})
+        c.call("GET", search, status=200, params={"format": "rss", "refine.modified": "2020"})
+        c.call("GET", search, status=200, params={"callback": "show", "pretty_print": "true"})
+        c.call("HEAD", search, status=200)
+        c.call("GET", search, status=400, params={"q": "title:(air"})
+        c.call("GET", search, status=401, headers=wrong)
+        c.call("POST", search, status=200, data=found)
+        c.call("POST", search, status=400, data={"sort": "nope"})
+        c.call("POST", search, status=401, data={}, headers=wrong)
+        c.call("POST", search, status=413, content=b"q=" + b"x" * 70_000, headers=urlencoded)
+    for template, url in (
+        ("/api/datasets/1.0/{dataset_id}/", f"/api/datasets/1.0/{public}/"),
+        ("/api/datasets/1.0/{dataset_id}", f"/api/datasets/1.0/{public}"),
+    ):
+        c.call("GET", template, url, status=200)
+        c.call("GET", template, url + "?format=jsonp&callback=show", status=200)
+        c.call("HEAD", template, url, status=200)
+        c.call("GET", template, url + "?format=csv", status=400)
+        c.call("GET", template, url, status=401, headers=wrong)
+        c.call("GET", template, url.replace(public, catalogue.draft), status=404)
     # The web pages (server.pages): HTML, the sitemap, robots.txt.
     page = "/dataset/{dataset_id}"
     c.call("GET", page, f"/dataset/{public}", status=200)
@@ -361,6 +386,17 @@ def test_the_pages_paths_are_generated_from_server_pages() -> None:
             f"{path}: run scripts/update_openapi.py"
         )
     assert PAGES_TAG in DOC["tags"]
+
+
+def test_the_opendatasoft_paths_are_generated_from_the_server() -> None:
+    # scripts/update_openapi.py writes them from server/opendatasoft_openapi.py.
+    for path, item in opendatasoft_openapi.openapi_paths().items():
+        assert DOC["paths"][path] == with_quota_answer(item), (
+            f"{path}: run scripts/update_openapi.py"
+        )
+    for name, parameter in opendatasoft_openapi.openapi_parameters().items():
+        assert DOC["components"]["parameters"][name] == parameter
+    assert opendatasoft_openapi.TAG in DOC["tags"]
 
 
 def test_the_record_schemas_are_generated_from_the_field_table() -> None:

@@ -74,7 +74,8 @@ class Facets:
             return facet_filters.licence_expr() == value if value else false()
         if facet == "theme":
             ids = [topic for topic, title in self.topic_titles().items() if title == value]
-            return or_(*(facet_filters.facet_clause(self.session, "topic", i, "") for i in ids))
+            topics = (facet_filters.facet_clause(self.session, "topic", i, "") for i in ids)
+            return or_(false(), *topics)
         if facet == "publisher":
             ids = [team for team, title in self.team_titles().items() if title == value]
             return Dataset.team.in_(ids) if ids else false()

@@ -121,9 +121,9 @@ class _Output:
         if pretty not in ("true", "false"):
             raise InvalidQuery("pretty_print is true or false")
         callback = given.get("callback")
-        if format_ == "jsonp" and not callback:
+        if format_ == "jsonp" and callback is None:
             raise InvalidQuery("format=jsonp needs a callback")
-        checked = ods.checked_callback(callback) if callback else None
+        checked = ods.checked_callback(callback) if callback is not None else None
         return cls(format_, pretty == "true", checked)
 
     def json(self, value: Any) -> Response:
