@@ -218,7 +218,10 @@ def _check_empty(connection: Connection, where: str) -> None:
     fresh = _fresh_counts()
     held = {name: n for name, n in _counts(connection).items() if n != fresh.get(name, 0)}
     if held:
-        listed = ", ".join(f"{name} ({n:,} rows)" for name, n in sorted(held.items()))
+        largest = sorted(held.items(), key=lambda item: (-item[1], item[0]))
+        listed = ", ".join(f"{name}: {n:,} rows" for name, n in largest[:3])
+        if len(largest) > 3:
+            listed += f", and {len(largest) - 3} more tables"
         raise DestinationNotEmpty(
             f"{where} holds a catalogue already ({listed}). Copy into a new file or an empty "
             "database; nothing was written."
