@@ -77,6 +77,10 @@ from app.services.new_datasets import indexes_rebuilt_after, search_index_by_bat
 from app.services.progress import NO_PROGRESS, Progress
 
 BATCH = 2000  # rows a statement: memory stays flat whatever the catalogue's size
+# The SQLite destination's page cache, for this connection only: the indexes of the history,
+# resources and links grow by inserts all over them, and SQLite's default 2 MiB cache made
+# them read pages back from the file (100,000 datasets: 112 s with it, 42 s with this).
+SQLITE_CACHE_KIB = 65_536
 
 
 class DestinationNotEmpty(CatalogueError):
@@ -194,12 +198,21 @@ def _destination(url: str) -> Iterator[Connection]:
             made = [path, *(path.with_name(path.name + end) for end in ("-wal", "-shm"))]
     engine = create_catalogue_engine(url)
     try:
-        with translated_errors(where), engine.connect() as connection:
-            connection = connection.execution_options(sqlite_begin="IMMEDIATE")
-            with connection.begin():
-                existing = set(inspect(connection).get_table_names())
-                check_tables(existing, where)
-                migrate_connection(connection)
+        # Only opening is said as "cannot open": a failure of the copy is its own.
+        with translated_errors(where):
+            connection = engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        with connection:
+            if connection.dialect.name == "sqlite":
+                # On the driver's connection: a statement here would begin the transaction.
+                raw: Any = connection.connection.dbapi_connection
+                raw.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+            with translated_errors(where):
+                transaction = connection.begin()
+            with transaction:
+                with translated_errors(where):
+                    existing = set(inspect(connection).get_table_names())
+                    check_tables(existing, where)
+                    migrate_connection(connection)
                 if existing:
                     _check_empty(connection, where)
                 # What a fresh catalogue holds (the catalogue version's first row) goes: the

@@ -26,7 +26,7 @@ from app.services.catalogue_copy import (
     copy_catalogue,
 )
 from app.services.cursor import load_secret
-from app.services.errors import CatalogueError, CatalogueUnreachable
+from app.services.errors import CatalogueError, CatalogueUnreachable, NotACatalogue
 from app.services.progress import Cancelled, Progress
 from app.services.public_url import set_public_url
 from app.services.sample_catalogue import load_sample
@@ -294,3 +294,17 @@ def test_canonical_rows_do_not_depend_on_how_an_engine_stores_them() -> None:
         canonical_row([Decimal("1.5")])
     assert canonical_row(["1"]) != canonical_row([1])
     assert canonical_row([None, "x"]) != canonical_row(["x", None])
+
+
+def test_a_destination_that_is_no_catalogue_or_cannot_be_opened_is_said_so(
+    rich: Rich, pg_server: str, tmp_path: Path
+) -> None:
+    with pytest.raises(CatalogueUnreachable, match=r"Cannot open .*/no_such_database: "):
+        copy_catalogue(rich.path, f"{pg_server}/no_such_database")
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE notes (body TEXT)")
+    before = _file_digest(other)
+    with pytest.raises(NotACatalogue, match="a SQLite database of another program"):
+        copy_catalogue(rich.path, other)
+    assert _file_digest(other) == before
