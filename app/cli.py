@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from app.cli_check import CHECK_COMMAND, add_check_parser, run_check
+from app.cli_copy import COPY_COMMAND, add_copy_parser, run_copy
 from app.cli_dataset import DATASET_COMMAND, add_dataset_parser, run_dataset
 from app.cli_serve import add_serve_parser, run_serve
 from app.cli_sync import SYNC_COMMANDS, add_sync_parsers, run_sync
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     for dataset in add_dataset_parser(commands):
         _add_db(dataset)
     add_check_parser(commands)  # no --db: it checks a server by its URL
+    add_copy_parser(commands)  # no --db: it names both catalogues
     return parser
 
 
@@ -75,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_dataset(args)
         if args.command == CHECK_COMMAND:
             return run_check(args)
+        if args.command == COPY_COMMAND:
+            return run_copy(args)
     except CatalogueError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 2

@@ -24,6 +24,7 @@ COMMANDS = (
     "push",
     "dataset",
     "check-harvest",
+    "copy",
 )
 
 LOADED_AFTER_HELP = """

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,14 +72,20 @@ def migrate(engine: Engine) -> None:
     failing with "database is locked". Alembic is imported here, not at the top: it costs
     ~100 ms and only opening a catalogue needs it.
     """
+    with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as connection:
+        migrate_connection(connection)
+
+
+def migrate_connection(connection: Connection) -> None:
+    """`migrate` inside the caller's transaction on `connection`: a rollback takes the new
+    schema back with whatever else the transaction wrote (services.catalogue_copy)."""
     from alembic import command
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
 
 
 class Database:

@@ -139,6 +139,8 @@ def _sqlite_values(row: str) -> str:
     return f"{row}.pk, {row}.id, {row}.title, {row}.description_text, {tags}"
 
 
+# The whole index made again from the content view.
+SQLITE_REBUILD = "INSERT INTO datasets_fts(datasets_fts) VALUES ('rebuild')"
 SQLITE_CREATE = [
     f"""CREATE VIEW datasets_fts_content AS
         SELECT pk, id, title, description_text, {_SQLITE_TAGS.format(row="datasets")} AS tags
@@ -160,7 +162,7 @@ SQLITE_CREATE = [
         VALUES ('delete', {_sqlite_values("old")});
         INSERT INTO datasets_fts({_SQLITE_COLUMNS}) VALUES ({_sqlite_values("new")});
     END""",
-    "INSERT INTO datasets_fts(datasets_fts) VALUES ('rebuild')",
+    SQLITE_REBUILD,
 ]
 # A bulk write's way round the insert trigger: FTS5 flushes its pending terms at the end of
 # every statement, so one trigger-fed row per statement leaves one tiny index segment per

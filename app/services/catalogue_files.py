@@ -15,6 +15,8 @@ database and host of a URL (never a password).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect
@@ -130,10 +132,7 @@ def _check_server_database(url: str, where: str) -> None:
             tables = set(inspect(connection).get_table_names())
     finally:
         engine.dispose()
-    if tables and not tables >= CATALOGUE_TABLES:
-        raise NotACatalogue(
-            f"{where} holds another program's tables, not a catalogue. It was left untouched."
-        )
+    check_tables(tables, where)
 
 
 def open_database(db: str | Path | None) -> Database:
@@ -142,11 +141,35 @@ def open_database(db: str | Path | None) -> Database:
     path = sqlite_path(url)
     if path is not None:
         check_file(path)
-    where = path.name if path is not None else catalogue_location(url)
-    try:
+    where = place_name(url)
+    with translated_errors(where):
         if path is None:
             _check_server_database(url, where)
         return Database.open(url)
+
+
+def place_name(url: str) -> str:
+    """What a message calls the catalogue at `url`: its file name, or its URL without a
+    password."""
+    path = sqlite_path(url)
+    return path.name if path is not None else catalogue_location(url)
+
+
+def check_tables(tables: set[str], where: str) -> None:
+    """NotACatalogue for a database holding tables but not a catalogue's (another program's):
+    migrating it would add the catalogue's tables to it."""
+    if tables and not tables >= CATALOGUE_TABLES:
+        raise NotACatalogue(
+            f"{where} holds another program's tables, not a catalogue. It was left untouched."
+        )
+
+
+@contextmanager
+def translated_errors(where: str) -> Iterator[None]:
+    """The engine's and Alembic's errors on opening `where` as NotACatalogue or
+    CatalogueUnreachable, with a message a person can act on."""
+    try:
+        yield
     except NoSuchModuleError:
         raise CatalogueUnreachable(f"{where}: not a database URL this program knows.") from None
     except DBAPIError as error:

@@ -4,7 +4,7 @@ A batch of records goes in with one executemany per table (datasets, resources, 
 lists, versions), with no ORM object per row: validation, the access lists' users and teams
 (one query each for the batch), the derived fields, the history version and the search index
 (on SQLite one INSERT ... SELECT for the batch in place of the insert trigger's row by row,
-`_search_index_by_batch`; PostgreSQL's generated column) are all in it. The
+`search_index_by_batch`; PostgreSQL's generated column) are all in it. The
 stored record is computed from the written record as `records.dataset_to_record` would read it
 back (a test compares the two), so no row is read back either.
 
@@ -39,7 +39,7 @@ from app.models import (
     dataset_read_users,
 )
 from app.models.history import pack
-from app.models.search_index import SQLITE_INDEX_ROWS, SQLITE_INSERT_TRIGGER
+from app.models.search_index import SQLITE_INDEX_ROWS, SQLITE_INSERT_TRIGGER, SQLITE_REBUILD
 from app.services import catalogue_version
 from app.services.errors import ValidationFailed
 from app.services.record.canonical import canonical_record
@@ -302,7 +302,7 @@ class _Rows:
                         insert(untyped), [dict(zip(columns, r, strict=True)) for r in rows]
                     )
             return
-        with _search_index_by_batch(connection, [row[0] for row in self.datasets]):
+        with search_index_by_batch(connection, [row[0] for row in self.datasets]):
             for name, columns, rows in tables:
                 if rows:
                     placeholders = ", ".join("?" * len(columns))
@@ -312,18 +312,22 @@ class _Rows:
 
 
 @contextmanager
-def _search_index_by_batch(connection: Connection, pks: list[int]) -> Iterator[None]:
+def search_index_by_batch(connection: Connection, pks: list[int] | None) -> Iterator[None]:
     """The SQLite search index of the datasets `pks`, written in one statement after their rows
-    rather than by the insert trigger row by row (models.search_index says why); the trigger is
+    rather than by the insert trigger row by row (models.search_index says why); `pks` None:
+    the whole index rebuilt after (a copied catalogue, services.catalogue_copy). The trigger is
     back before this returns, whatever happens. A catalogue without the trigger keeps none."""
     trigger = _insert_trigger(connection)
-    if trigger is None or not pks:
+    if trigger is None or pks == []:
         yield
         return
     connection.exec_driver_sql(f"DROP TRIGGER {SQLITE_INSERT_TRIGGER}")
     try:
         yield
-        connection.exec_driver_sql(SQLITE_INDEX_ROWS, (json.dumps(pks),))
+        if pks is None:
+            connection.exec_driver_sql(SQLITE_REBUILD)
+        else:
+            connection.exec_driver_sql(SQLITE_INDEX_ROWS, (json.dumps(pks),))
     except BaseException:
         # The original error is the one to report. SQLite may have rolled the transaction
         # back already (the trigger is then back with it).
