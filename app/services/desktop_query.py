@@ -12,6 +12,7 @@ are searched as plain words, and `error` says what is wrong and where, for the w
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement
@@ -50,9 +51,25 @@ def _only_words(node: Node) -> bool:
     return isinstance(node, And) and all(_only_words(operand) for operand in node.operands)
 
 
+# What only the query language gives meaning to: its characters and its operators. Text with
+# neither is plain words to the parser too (all its tokens are WORDs), so it is read without it.
+_SYNTAX = re.compile(r'[()"\u201c\u201d\[\]{}:<>=#,]|(?:^|\s)(?:AND|OR|NOT|TO)(?=\s|$)')
+
+
 @functools.lru_cache(maxsize=64)
 def read(text: str) -> DesktopQuery:
-    """`text` as the table searches it. Cached: the table and its facets ask for every window."""
+    """`text` as the table searches it. Cached: the table and its facets ask for every window.
+
+    Plain text skips the parser: the empty box at start-up and plain searches never wait for
+    the grammar to be built, and read exactly as `parsed` would (the tests compare them).
+    """
+    if _SYNTAX.search(text) is None:
+        return DesktopQuery(text, search.terms(text), None)
+    return parsed(text)
+
+
+def parsed(text: str) -> DesktopQuery:
+    """`text` read by the parser, whatever it holds."""
     try:
         node = parse(text)
     except QuerySyntaxError as error:  # kept as text: the cache holds no traceback

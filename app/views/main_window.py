@@ -616,6 +616,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_count_changed(self, count: int) -> None:
         self.count_label.setText(f"{count:,} datasets")
+        self.search_bar.show_error(self.model.query_error)
         self.selection.keep()
 
     def select_dataset(self, dataset_id: str) -> None:

@@ -1,9 +1,10 @@
 """The search box above the table: seed 003's query language (services.desktop_query), with a
 short error under the box for a query that cannot be read, and field names completed.
 
-The table searches once the person pauses typing (`searchChanged`); the error is shown at the
-same moment, and cleared once the query reads. A malformed query still searches its words
-(desktop_query), so the table never goes blank while the person fixes it.
+The table searches once the person pauses typing (`searchChanged`); the error comes with the
+table's answer (DatasetTableModel.query_error, read on its worker), and goes once the query
+reads. A malformed query still searches its words (services.desktop_query), so the table never
+goes blank while the person fixes it.
 
 Completion is of the word under the cursor only, from the field names (`keyword:`), once it
 is at least MIN_PREFIX characters and begins a field name; never inside quotes, after a
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from app.services import desktop_query
+from app.services.desktop_query import QueryError
 from app.services.query_language.fields import completions
 from app.views.qt import QtCore, QtWidgets, Signal
 
@@ -143,7 +144,7 @@ class SearchBar(QtWidgets.QWidget):
         self.error.setTextFormat(QtCore.Qt.TextFormat.PlainText)
         self.error.hide()
         self._timer = QtCore.QTimer(self, singleShot=True, interval=PAUSE_MS)
-        self._timer.timeout.connect(self._search)
+        self._timer.timeout.connect(lambda: self.searchChanged.emit(self.box.text()))
         self.box.textChanged.connect(lambda _text: self._timer.start())
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -151,14 +152,8 @@ class SearchBar(QtWidgets.QWidget):
         layout.addWidget(self.box)
         layout.addWidget(self.error)
 
-    def _search(self) -> None:
-        text = self.box.text()
-        self.show_error(text)
-        self.searchChanged.emit(text)
-
-    def show_error(self, text: str) -> None:
-        """Show why `text` is not a query under the box (or hide the line if it is one)."""
-        error = desktop_query.read(text).error  # parsed once: the table's read is cached
+    def show_error(self, error: QueryError | None) -> None:
+        """Say under the box why the table's search is not a query (None: hide the line)."""
         if error is None:
             self.error.clear()
             self.error.hide()

@@ -118,6 +118,21 @@ def test_any_plain_words_are_the_terms_search_always_read(words: list[str]) -> N
     assert desktop_query.read(text).terms == search.terms(text)
 
 
+_TOKEN = st.one_of(
+    _WORD, st.sampled_from(["AND", "OR", "NOT", "TO", "ANDY", "or", "(", ")", ":", '"', "#x"])
+)
+
+
+# At most 8 tokens of at most 4 words: within the parser's 32 words (past them it refuses the
+# query, and the box reads the first 32 words, as it always has).
+@given(st.lists(_TOKEN, max_size=8), st.sampled_from([" ", "  ", "\t", ""]))
+def test_reading_plain_text_without_the_parser_reads_as_the_parser(
+    tokens: list[str], space: str
+) -> None:
+    text = space.join(tokens)
+    assert desktop_query.read(text) == desktop_query.parsed(text)
+
+
 @pytest.mark.parametrize(
     ("text", "column", "terms"),
     [
