@@ -9,11 +9,12 @@ The table never loads the catalogue. It asks for a count, then for windows of ro
   streams that list (8 bytes a row, as Anki's browser keeps its id list); the table loads it
   in the background while the first windows come from keyset queries.
 
-Search is services.search (every word a prefix of a word of the id, title, description text or
-tags; FTS5 on SQLite, a tsvector on PostgreSQL). The state column and filter come from the one
-visibility module, the broken-links count from the one policy. Sortable columns: title, id,
-state, updated_at, created_at and team (by team id); the state sort has no index (it depends
-on today's date), so its windows cost a scan.
+Search is the box's text read by services.desktop_query: seed 003's query language, where plain
+words are services.search as ever (every word a prefix of a word of the id, title, description
+text or tags; FTS5 on SQLite, a tsvector on PostgreSQL) with its fast count and walk plans.
+The state column and filter come from the one visibility module, the broken-links count from
+the one policy. Sortable columns: title, id, state, updated_at, created_at and team (by team
+id); the state sort has no index (it depends on today's date), so its windows cost a scan.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.models import Dataset, Link, Resource, Team
-from app.services import search
+from app.services import desktop_query, search
 from app.services.clock import today_iso
 from app.services.facet_filters import facet_clause
 from app.services.policy import broken_link_clause
@@ -113,7 +114,7 @@ def _filter(
 ) -> ColumnElement[bool]:
     clauses: list[ColumnElement[bool]] = [
         visible_clause(spec.principal, today),
-        search.matches(session, search.terms(spec.search), walk=walk),
+        desktop_query.query_condition(session, spec.search, walk=walk),
     ]
     if spec.state is not None:
         clauses.append(display_state_expr(today) == spec.state)
@@ -188,7 +189,9 @@ def prefer_walk(
     window / density, a few ms while matches are at least 1 in WALK_DENSITY rows, but the whole
     index for a rare word. `matches` is the search's count, if the caller has it.
     """
-    if not search.terms(spec.search) or spec.sort == "state" or not _is_sqlite(session):
+    # Only plain words have the choice (services.desktop_query): a structured query fetches.
+    terms = desktop_query.read(spec.search).terms
+    if not terms or spec.sort == "state" or not _is_sqlite(session):
         return False
     if matches is None:
         matches = count(session, spec, today=today)
@@ -199,7 +202,7 @@ def prefer_walk(
 def count(session: Session, spec: BrowseSpec, *, today: str | None = None) -> int:
     """How many datasets the table shows for `spec`."""
     today = today or today_iso()
-    query = search.terms(spec.search)
+    query = desktop_query.read(spec.search).terms
     if query and spec.state is None and not spec.facets:
         return search.count(session, query)
     stmt = select(func.count()).select_from(Dataset).where(_filter(session, spec, today))

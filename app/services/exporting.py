@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from app.models import Dataset
 from app.models.database import Database
-from app.services import export_query, renders, search
+from app.services import desktop_query, export_query, renders
 from app.services.batches import batched
 from app.services.errors import CatalogueError, ValidationFailed
 from app.services.export_choices import DEFAULT_BASE_URL
@@ -186,8 +186,8 @@ def _scope(database: Database, request: ExportRequest) -> _Scope:
         chosen = (
             Dataset.id.in_(set(request.dataset_ids))
             if scope is ExportScope.SELECTION
-            # The table's search (services.search), by pk.
-            else search.matches(session, search.terms(request.search))
+            # The table's search, read as the table reads it (services.desktop_query), by pk.
+            else desktop_query.query_condition(session, request.search)
         )
         pks = list(
             session.scalars(

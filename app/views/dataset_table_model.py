@@ -30,9 +30,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.models.database import Database
-from app.services import browse
+from app.services import browse, desktop_query
 from app.services.browse import BrowseRow, BrowseSpec, SortColumn
 from app.services.clock import today_iso
+from app.services.desktop_query import QueryError
 from app.services.progress import Progress
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
 from app.views.tasks import Task, TaskRunner
@@ -140,6 +141,8 @@ class DatasetTableModel(QtCore.QAbstractTableModel):
         self._spec = self._requested  # the query whose rows are shown
         self._today = today_iso()
         self._walk = False  # the search plan of the shown query (browse.prefer_walk)
+        # Why the shown query's search is not a query (its words are searched meanwhile).
+        self.query_error: QueryError | None = None
         self._query_generation = 0
         self._generation = 0  # bumps whenever the rows shown change meaning
         self._count = 0
@@ -345,16 +348,17 @@ class DatasetTableModel(QtCore.QAbstractTableModel):
         spec = self._requested
         today = today_iso()
 
-        def run(_progress: Progress) -> tuple[int, bool, list[BrowseRow]]:
+        def run(_progress: Progress) -> tuple[int, bool, list[BrowseRow], QueryError | None]:
             with self._database.read() as session:
                 total = browse.count(session, spec, today=today)
                 walk = browse.prefer_walk(session, spec, total, today=today)
                 first = browse.fetch_after(session, spec, None, WINDOW, today=today, walk=walk)
-                return total, walk, first
+            # Read here, not on the GUI thread: the first query builds the parser.
+            return total, walk, first, desktop_query.read(spec.search).error
 
-        def done(result: tuple[int, bool, list[BrowseRow]]) -> None:
+        def done(result: tuple[int, bool, list[BrowseRow], QueryError | None]) -> None:
             if query_generation == self._query_generation:
-                total, walk, first = result
+                total, walk, first, self.query_error = result
                 self._apply(spec, today, walk, total, first, reset=reset)
 
         self._runner.run(run, on_done=done)

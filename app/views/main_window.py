@@ -26,6 +26,7 @@ from app.views.link_checker import LinkChecker, summary
 from app.views.operations import Operations
 from app.views.permissions_view import PermissionsView
 from app.views.qt import QtCore, QtGui, QtWidgets, Signal
+from app.views.search_box import SearchBar
 from app.views.server_panel import ServerPanel
 from app.views.sync_controller import SyncController
 from app.views.table_notice import EmptyTableNotice
@@ -138,13 +139,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.model = DatasetTableModel(self.database, TaskRunner(self), self)
         self.model.countChanged.connect(self._on_count_changed)
         self.model.windowLoaded.connect(self.selection.on_window_loaded)
-        self.search_box = QtWidgets.QLineEdit()
-        self.search_box.setPlaceholderText("Search ids, titles, descriptions and tags…  (Ctrl+F)")
-        self.search_box.setClearButtonEnabled(True)
-        # Filter as the person types, but query once they pause rather than per keystroke.
-        self._search_timer = QtCore.QTimer(self, singleShot=True, interval=150)
-        self._search_timer.timeout.connect(lambda: self.model.set_search(self.search_box.text()))
-        self.search_box.textChanged.connect(lambda _text: self._search_timer.start())
+        # The query language, its errors and field names (views.search_box); it queries once
+        # the person pauses typing.
+        self.search_bar = SearchBar()
+        self.search_box = self.search_bar.box
+        self.search_bar.searchChanged.connect(self.model.set_search)
         self.state_filter = QtWidgets.QComboBox()
         for label, value in STATE_FILTERS:
             self.state_filter.addItem(label, value)
@@ -173,8 +172,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
         top = QtWidgets.QHBoxLayout()
-        top.addWidget(self.search_box, 1)
-        top.addWidget(self.state_filter)
+        top.addWidget(self.search_bar, 1)
+        top.addWidget(self.state_filter, 0, QtCore.Qt.AlignmentFlag.AlignTop)
         layout = QtWidgets.QVBoxLayout()
         layout.setContentsMargins(6, 6, 0, 6)
         layout.addLayout(top)
@@ -617,6 +616,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_count_changed(self, count: int) -> None:
         self.count_label.setText(f"{count:,} datasets")
+        self.search_bar.show_error(self.model.query_error)
         self.selection.keep()
 
     def select_dataset(self, dataset_id: str) -> None:

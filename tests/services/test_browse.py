@@ -21,10 +21,12 @@ from app.services.visibility import ANONYMOUS, display_state
 from tests.conftest import AUTHOR, make_record
 
 TODAY = "2026-06-01"
+# Not queries (services.desktop_query): the table searches their words, as plain words.
 TRICKY = [
     'NEAR(" OR *',
     '"unbalanced',
-    "title: footfall",
+    "footfall )",
+    "title:",
     "AND",
     "foot-fall ^ (x)",
     "' OR 1=1 --",
@@ -135,6 +137,25 @@ def test_search_finds_exactly_the_rows_with_words_starting_so(
     assert _walk_backward(catalogue, spec, 50, walk=False) == expected
     if search in ("footfall", "zur", "air qual", "FOI", "café"):
         assert expected  # the catalogue has rows for these, so the test can fail
+
+
+def test_a_field_query_searches_that_field_only(catalogue: Database) -> None:
+    # Once plain words, now the query language: the title's words only, not the tags'.
+    spec = BrowseSpec(search="title: footfall")
+    expected = [
+        pk
+        for pk in _expected(catalogue, BrowseSpec())
+        if any(w.startswith("footfall") for w in _words(_titles(catalogue)[pk]))
+    ]
+    assert expected
+    with catalogue.read() as session:
+        assert browse.ordered_pks(session, spec, today=TODAY).tolist() == expected
+        assert browse.count(session, spec, today=TODAY) == len(expected)
+    assert _walk_forward(catalogue, spec, 50) == expected
+
+
+def _titles(db: Database) -> dict[int, str]:
+    return {d.pk: d.title for d in _all(db)}
 
 
 def test_search_combines_with_state_filter_and_sort(catalogue: Database) -> None:

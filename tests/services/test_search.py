@@ -58,11 +58,13 @@ CASES: dict[str, set[str]] = {
     "αθηνα": set(),
     "μοσχας": {"msk01"},  # a final sigma is a sigma
     'air" * ^(-:': {"air01", "zur01"},  # typed FTS5 or tsquery syntax is not syntax
-    "air OR nowhere": set(),  # OR is a word like any other
+    "air OR nowhere": set(),  # OR is a word like any other (but in the desktop's box: DESKTOP)
     "xyz": set(),
     "": set(DATASETS),
     "*:*": set(DATASETS),  # CKAN's "everything": no words
 }
+# Where the desktop's box differs: it reads seed 003's query language (services.desktop_query).
+DESKTOP: dict[str, set[str]] = {"air OR nowhere": {"air01", "zur01"}}
 
 
 def _fill(database: Database) -> None:
@@ -95,8 +97,9 @@ def test_every_surface_finds_the_same_datasets(catalogue: Database, typed: str) 
         assert _ids(catalogue, list(matching)) == expected
         assert search.count(session, query) == len(expected)
         spec = browse.BrowseSpec(search=typed)
-        assert _ids(catalogue, browse.ordered_pks(session, spec).tolist()) == expected
-        assert browse.count(session, spec) == len(expected)
+        shown = DESKTOP.get(typed, expected)
+        assert _ids(catalogue, browse.ordered_pks(session, spec).tolist()) == shown
+        assert browse.count(session, spec) == len(shown)
         page = package_search.search(session, OWNER, q=typed, rows=100)
         assert {row.id for row in page.rows} == expected
         assert page.count == len(expected)
