@@ -269,9 +269,7 @@ def search_entry(
     API here, hence `has_records` false); the resources are listed as `attachments`."""
     licence = record.get("licence") or {}
     team = record.get("team")
-    resources = sorted(
-        (record.get("resources") or {}).items(), key=lambda item: _order(item[1])
-    )
+    resources = sorted((record.get("resources") or {}).items(), key=lambda item: _order(item[1]))
     metas: dict[str, Any] = {
         "title": record.get("title") or "",
         "description": record.get("description") or "",

@@ -111,7 +111,9 @@ class _Compiler:
         if isinstance(node, Or):
             return or_(*(self.compile(operand) for operand in node.operands))
         if isinstance(node, Not):
-            return not_(self.compile(node.operand))
+            # A condition on a column without a value is NULL, and NOT NULL is NULL: count it
+            # as false, so that NOT publisher:x keeps the datasets without a team.
+            return not_(func.coalesce(self.compile(node.operand), false()))
         if isinstance(node, Text):
             return self._text(node)
         if isinstance(node, Compare | Range):
