@@ -5,8 +5,8 @@ match `q` and `fq`, in CKAN's sort. The rows are export_query's.
 and run through its SQL (query_language.to_sql), so CKAN's search and seed 003's are one. Two
 parts keep their own, faster, way:
 
-- the plain words that must all match (`air quality`): the search index, ranked for CKAN's
-  `score` (services.search), exactly as they were before the query language;
+- the plain words of `q` that must all match (`air quality`): the search index, ranked for
+  CKAN's `score` (services.search), exactly as before the query language (`fq` never scores);
 - `metadata_modified:[T TO *]` (or `{T TO *]`) that every result must meet, CKAN harvesters'
   incremental filter: what changed since T by the catalogue version
   (catalogue_version.since_time), which also counts an embargo that ended since as a change.
@@ -73,13 +73,12 @@ def search(
         raise InvalidQuery("start and rows must not be negative")
     typed = search_module.query_terms(q) if plain_words else ()
     query = ([Text(typed)] if typed else []) if plain_words else solr.conjuncts(solr.parse(q))
-    parts = query + solr.conjuncts(solr.parse(fq))
-    plain = tuple(dict.fromkeys(w for part in parts if _plain(part) for w in _words(part)))
+    # q's plain words are the ranked search; fq filters and never scores, as in CKAN.
+    plain = tuple(dict.fromkeys(w for part in query if _plain(part) for w in _words(part)))
+    parts = [part for part in query if not _plain(part)] + solr.conjuncts(solr.parse(fq))
     where = [visible_clause(principal)]
     context = context or QueryContext()
     for part in parts:
-        if _plain(part):
-            continue
         since = _since(part)
         if since is not None:
             moment, inclusive = since

@@ -219,8 +219,12 @@ def test_plain_words_keep_their_relevance_order(catalogue: Database) -> None:
     with catalogue.read() as session:
         best = package_search.search(session, ANONYMOUS, q="road", sort="score desc, name asc")
         worst = package_search.search(session, ANONYMOUS, q="road", sort="score asc, name asc")
+        filtered = package_search.search(
+            session, ANONYMOUS, q="*:*", fq="road", sort="score desc, name asc"
+        )
     assert [row.id for row in best.rows] == ["roads", "minut"]
     assert [row.id for row in worst.rows] == ["minut", "roads"]
+    assert [row.id for row in filtered.rows] == ["minut", "roads"]  # fq filters, never scores
 
 
 def test_the_tree_is_the_query_languages() -> None:

@@ -123,7 +123,7 @@ def parse(text: str) -> Node:
         raise QueryTooLong(
             f"A search may be at most {MAX_QUERY_LENGTH} characters long; this one has {len(text)}"
         )
-    if text.strip() in ('""', "''"):  # CKAN's own "everything"
+    if text.strip() in ("", '""', "''"):  # blank, and CKAN's own "everything"
         return Everything()
     _check_depth(text)
     try:
