@@ -20,7 +20,8 @@ Automation API v1.0 (seed 004); the mapping is mappings.opendatasoft's.
   does not show is read from the Automation API (`.../datasets/<uid>/`). The uid of a dataset
   id comes from the Automation listing, or `?dataset_id=`.
 - another Catalogue Desk: its server answers the Search API v1 (server.opendatasoft_api) and has
-  no Automation API (a 404 there). Such a remote is read only (check_access says so): its
+  no Automation API (a 404 there). Such a remote is read only (check_access says so, and a
+  write is refused, PortalForbidden saying why): its
   published datasets are listed and read as above, and their resources come from the v1
   dataset's `attachments`, which our server writes from our resources
   (mappings.opendatasoft.attachments_to_children). Only then: a real portal's attachments are
@@ -164,6 +165,16 @@ class OpendatasoftAdapter(PortalAdapter):
         attachments."""
         self._automation = False
         self._no_automation_api = True
+
+    def _writable(self, dataset: str) -> None:
+        """PortalForbidden, saying why, for a write to a server without the Automation API."""
+        if self._no_automation_api:
+            raise PortalForbidden(
+                "read only: this server has no Automation API (another Catalogue Desk, or a "
+                "portal that serves only the Search API)",
+                remote=self.name,
+                dataset=dataset,
+            )
 
     # -- listing --------------------------------------------------------------------------------
 
@@ -356,6 +367,8 @@ class OpendatasoftAdapter(PortalAdapter):
     # -- writing --------------------------------------------------------------------------------
 
     async def update(self, remote_id: str, before: Record, after: Record) -> RemoteRecord | None:
+        await self._automation_ok()
+        self._writable(remote_id)
         uid = await self._uid(remote_id)
         self._listed.pop(remote_id, None)
         label = str(after.get("id") or remote_id)
@@ -530,6 +543,8 @@ class OpendatasoftAdapter(PortalAdapter):
             wait = min(self.poll_interval, wait * 2)
 
     async def create(self, record: Record) -> RemoteRecord:
+        await self._automation_ok()
+        self._writable(str(record.get("id") or ""))
         body = mapping.create_body(record, language=self.language)
         dataset_id = body["dataset_id"]
         report = MappingReport()
@@ -617,6 +632,8 @@ class OpendatasoftAdapter(PortalAdapter):
         return None
 
     async def delete(self, remote_id: str) -> None:
+        await self._automation_ok()
+        self._writable(remote_id)
         uid = await self._uid(remote_id)
         await self.http.request("DELETE", f"{DATASETS}{uid}/", dataset=remote_id)
         self._uids.pop(remote_id, None)

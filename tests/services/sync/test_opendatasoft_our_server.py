@@ -134,3 +134,11 @@ def test_our_opendatasoft_remote_pulls_another_catalogue_desk(
         # Settled: the next pull lists nothing.
         plan = run(engine.plan_pull(b, "a", options=FAST))
         assert plan.is_empty and plan.fetched == 0 and plan.listed == 0
+
+        # Read only: an edit here is not pushed, and the push says why; A is untouched.
+        with b.transaction() as s:
+            datasets.update_dataset(s, linked(b)[rolls], {"title": "Rolls"}, author="me")
+        _plan, result = run(engine.push(b, "a", options=FAST))
+        assert result is not None and not result.ok and not result.remote_updated
+        assert "no Automation API" in " ".join(f.message for f in result.failures)
+        assert local_record(a, rolls)["title"] == "Electoral rolls"
