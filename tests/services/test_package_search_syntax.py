@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 
 from app.models import Dataset
 from app.models.database import Database
 from app.services import access, datasets, managed_lists, package_search, publication
-from app.services.query_language import solr
+from app.services.query_language import solr, syntax
 from app.services.query_language.nodes import Compare, Everything, Not, NowValue, Range, Text
 from app.services.search import QueryTooLong
 from app.services.visibility import ANONYMOUS, OWNER
@@ -243,3 +245,24 @@ def test_the_tree_is_the_query_languages() -> None:
     )
     assert solr.parse("*:*") == Everything()
     assert solr.parse("dataset_type:harvest") == Not(Everything())
+
+
+# The syntax both languages share: words, phrases, field:value, AND, OR, NOT, parentheses.
+_ATOMS = st.sampled_from(
+    ["air", "road", "Bus", "café", '"air quality"', "title:air", "tags:road", 'notes:"bus stop"']
+)
+_SHARED = st.recursive(
+    _ATOMS,
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from([" AND ", " OR ", " "]), inner).map("".join),
+        inner.map(lambda q: f"NOT {q}"),
+        inner.map(lambda q: f"({q})"),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SHARED)
+def test_the_shared_syntax_reads_alike_in_both_languages(query: str) -> None:
+    assert solr.parse(query) == syntax.parse(query), query
