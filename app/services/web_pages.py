@@ -75,9 +75,10 @@ class Site:
 def home_listing(session: Session, q: str, page: int, page_size: int) -> SearchPage:
     """Page `page` (from 1) of the published datasets matching `q` (all for a blank `q`), best
     match first, else the most recently modified: package_search.search as package_search calls
-    it. search.QueryTooLong for a query beyond its bounds."""
+    it, `q` read as words (a person's search box, not Solr's syntax). search.QueryTooLong for a
+    query beyond its bounds."""
     return package_search.search(
-        session, ANONYMOUS, q=q, start=(page - 1) * page_size, rows=page_size
+        session, ANONYMOUS, q=q, start=(page - 1) * page_size, rows=page_size, plain_words=True
     )
 
 

@@ -16,6 +16,7 @@ from ckanapi import (  # type: ignore[import-untyped]  # no type information
     NotAuthorized,
     NotFound,
     RemoteCKAN,
+    SearchError,
     ValidationError,
 )
 
@@ -68,6 +69,40 @@ def test_package_search_finds_by_tag_id_and_word_prefix(
     assert ids(ckan.action.package_search(q="ROAD")["results"]) == potholes  # its prefix
     assert ids(ckan.action.package_search(q=catalogue.public[1])["results"]) == potholes  # id
     assert ckan.action.package_search(q="roads library")["count"] == 0  # every word
+
+
+# q and fq in Solr's syntax (query_language.solr) -> the public datasets they find, by index
+# (0: Bins collected, topic council, a csv; 1: =Potholes reported, tag roads; 2: Library loans).
+SOLR_CASES: list[tuple[dict[str, str], list[int]]] = [
+    ({"q": "bins OR library"}, [0, 2]),
+    ({"q": "title:(bins OR potholes) -tags:roads"}, [0]),
+    ({"q": 'title:"library loans"'}, [2]),
+    ({"q": "groups:council"}, [0]),
+    ({"q": "num_resources:[1 TO *]"}, [0]),
+    ({"q": "*:*", "fq": "tags:roads"}, [1]),
+    ({"q": "freedom", "fq": "+num_resources:0 +dataset_type:dataset"}, [2]),  # a tag
+    ({"fq": "metadata_modified:[2000-01-01T00\\:00\\:00Z TO NOW] AND NOT title:bins"}, [1, 2]),
+    ({"fq": "metadata_created:[NOW-1DAY TO *] AND title:library"}, [2]),
+]
+
+
+@pytest.mark.parametrize(("params", "found"), SOLR_CASES)
+def test_package_search_reads_q_and_fq_as_solr_syntax(
+    ckan: RemoteCKAN, catalogue: Catalogue, params: dict[str, str], found: list[int]
+) -> None:
+    result = ckan.action.package_search(rows=10, **params)
+    assert sorted(ids(result["results"])) == sorted(catalogue.public[n] for n in found)
+    assert result["count"] == len(found)
+
+
+def test_a_query_solr_cannot_read_is_ckans_search_error(
+    ckan: RemoteCKAN, catalogue: Catalogue
+) -> None:
+    for params in ({"q": "title:(bins"}, {"fq": "res_format:CSV"}, {"q": "tags:[a TO b]"}):
+        with pytest.raises(SearchError) as raised:
+            ckan.action.package_search(**params)
+        # ckanapi keeps what follows CKAN's "Search error: ": our message, where included.
+        assert "(at column" in str(raised.value), raised.value
 
 
 def test_current_package_list_with_resources(ckan: RemoteCKAN, catalogue: Catalogue) -> None:

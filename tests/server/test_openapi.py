@@ -220,6 +220,11 @@ def test_every_endpoint_answers_as_documented(
         c.call("POST", path, status=400, content=b"[1]", headers={"Content-Type": "text/json"})
         c.call("POST", path, status=401, json=good, headers=wrong)
 
+    # A query Solr's syntax cannot read: CKAN's Search Error.
+    searching = "/api/action/package_search"
+    c.call("GET", searching, status=409, params={"q": "title:(bins"})
+    c.call("POST", searching, status=409, json={"fq": "res_format:CSV"})
+
     show = "/api/action/package_show"
     public, team_draft = catalogue.public[0], catalogue.team_draft
 

@@ -9,6 +9,7 @@ import pytest
 
 from app.models.database import Database
 from app.services import access, datasets
+from app.services.mappings import Titles
 from app.services.mappings import opendatasoft as m
 from app.services.records import Record
 from app.services.sync.opendatasoft_grants import local_grants
@@ -153,6 +154,38 @@ def test_a_resource_made_on_the_portal_gets_a_stable_valid_id() -> None:
     assert m.resources_to_children(made_there) == children
     assert children[child_id]["url"] == "https://x.example/fromages.csv"
     assert children[child_id]["order"] == 0
+
+
+def test_another_catalogue_desks_attachments_are_its_resources() -> None:
+    record: Record = {
+        "id": "bins1",
+        "resources": {
+            "k93": {
+                "title": "Rounds",
+                "url": "https://x.example/r.csv",
+                "format": "csv",
+                "order": 2,
+            },
+            "a01": {"title": "Map", "url": "https://x.example/m.geojson", "format": "GeoJSON"},
+            "z09": {"title": "Notes", "url": "https://x.example/n.txt", "format": "txt"},
+        },
+    }
+    entry = m.search_entry(record, Titles(), changed_at="", webpage="", language="en")
+    children = m.attachments_to_children(entry["attachments"])
+    assert [(k, c["title"], c["url"], c["format"], c["order"]) for k, c in children.items()] == [
+        ("a01", "Map", "https://x.example/m.geojson", "geojson", 0),
+        ("z09", "Notes", "https://x.example/n.txt", None, 1),  # no mimetype: no format
+        ("k93", "Rounds", "https://x.example/r.csv", "csv", 2),  # in our order, as positions
+    ]
+    # A real portal's attachment (a file): a stable id of our own, never an error.
+    portal = m.attachments_to_children([{"id": "notice_pdf", "title": "notice.pdf"}])
+    (child_id,) = portal
+    assert CHILD_ID.match(child_id) and portal == m.attachments_to_children(
+        [{"id": "notice_pdf", "title": "notice.pdf"}]
+    )
+    assert m.attachments_to_children(None) == {}
+    with pytest.raises(m.Malformed):
+        m.attachments_to_children([{"title": "no id"}])
 
 
 def test_what_the_portal_keeps_is_stable_and_what_it_cannot_hold_is_reported() -> None:

@@ -1,7 +1,8 @@
-"""The dataset search and lookup of seed 003 over the catalogue: the datasets a caller may see
-(visibility.visible_clause) that the query (services.query_language) and the refine and
-exclude values (dataset_search.facets) select, one page in the requested order, with the
-requested facets counted over the same set.
+"""The dataset search and lookup of seed 003 over the catalogue: the published datasets a
+caller may see (visibility.visible_clause with published_only: a portal's search shows no
+draft; a key adds the private ones its user may read) that the query
+(services.query_language) and the refine and exclude values (dataset_search.facets) select,
+one page in the requested order, with the requested facets counted over the same set.
 
 The order is total (the dataset's pk breaks ties), so paging by `start` and `rows` returns
 every dataset exactly once while the catalogue holds still. Without `sort`, newest change
@@ -74,12 +75,14 @@ def search_datasets(
     query = parse(request.q)  # first: a malformed query costs nothing more
     facets = Facets(session, context.language)
     words, rest = split_words(query)
-    base = [visible_clause(principal), condition(session, query, context)]
+    # Published only, as seed 003's search shows; a key adds the private ones it may read.
+    shown = visible_clause(principal, published_only=True)
+    base = [shown, condition(session, query, context)]
     # The hits once, then the page and the facets from them: each would otherwise run the
     # whole search again.
     if words and session.get_bind().dialect.name == "sqlite":
         choices = [condition(session, rest, context), *facets.choices(request)]
-        hits = _hits_from_words(session, words, [visible_clause(principal), *choices])
+        hits = _hits_from_words(session, words, [shown, *choices])
     else:
         hits = list(session.scalars(select(Dataset.pk).where(*base, *facets.choices(request))))
     in_hits = pk_in(session, hits)
@@ -154,10 +157,12 @@ def _order(sort: tuple[str, ...]) -> list[Any]:
 
 
 def lookup(session: Session, principal: Principal, dataset_id: str) -> DatasetRow:
-    """The dataset `dataset_id` if `principal` may see it; NotFound otherwise (an unknown id
-    and a hidden one are the same answer)."""
+    """The dataset `dataset_id` if it is published and `principal` may see it; NotFound
+    otherwise (an unknown id and a hidden one are the same answer)."""
     pk = session.scalar(
-        select(Dataset.pk).where(Dataset.id == dataset_id, visible_clause(principal))
+        select(Dataset.pk).where(
+            Dataset.id == dataset_id, visible_clause(principal, published_only=True)
+        )
     )
     rows = rows_by_pk(session, principal, [pk]) if pk is not None else []
     if not rows:

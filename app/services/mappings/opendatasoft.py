@@ -15,7 +15,8 @@ its Automation resources. Writing: the values of the default metadata template, 
 - resources <-> Automation resources over HTTP (`datasource.type` "http", the extractor from
   our format). Our resource id and order ride in the URL fragment, which HTTP never sends, so a
   pull maps each resource back to ours. Title, URL and format are carried; description, file
-  name, time frame, hash, size, timestamp and origin are not;
+  name, time frame, hash, size, timestamp and origin are not. From another Catalogue Desk,
+  which has no Automation API, resources <- the v1 dataset's `attachments` (read only);
 - our user and group rulesets, collaborators, read users -> user and group security rulesets
   (pushed only: DatasetGrants, opendatasoft_grants);
 - a create writes our marker (`urn:catalogue-desk:dataset:<our id>`) in the default template's
@@ -218,6 +219,38 @@ def resources_to_children(resources: Any) -> dict[str, Record]:
     return children
 
 
+def attachments_to_children(attachments: Any) -> dict[str, Record]:
+    """Our resources of a v1 dataset's `attachments` as another Catalogue Desk serves them
+    (`search_entry`: our resource id, title, mimetype and URL, in our order). Only for a server
+    without the Automation API: a real portal's attachments are files attached to the dataset,
+    not its resources, which the Automation API holds. Title, URL and (from the mimetype)
+    format are carried; nothing else of a resource is."""
+    if attachments is None:
+        return {}
+    if not isinstance(attachments, list):
+        raise Malformed("attachments is not a list")
+    children: dict[str, Record] = {}
+    for position, attachment in enumerate(attachments):
+        if not isinstance(attachment, dict) or not isinstance(attachment.get("id"), str):
+            raise Malformed(f"attachment {position} has no id")
+        given = attachment["id"]
+        child_id = given if CHILD_ID.match(given) else resource_child_id(f"attachment:{given}")
+        children[child_id] = {
+            "url": _text(attachment.get("url")),
+            "order": position,
+            "title": _text(attachment.get("title")),
+            "description": "",
+            "filename": None,
+            "timeFrame": {},
+            "format": _FORMATS_OF_MIMETYPES.get(_text(attachment.get("mimetype"))),
+            "hash": None,
+            "size": None,
+            "timestamp": None,
+            "origin": None,
+        }
+    return children
+
+
 def resource_child_id(uid: str) -> str:
     """A child id (a UUID, as seed 002 allows) derived from a portal resource uid."""
     digest = hashlib.sha256(f"opendatasoft-resource:{uid}".encode()).hexdigest()
@@ -319,6 +352,9 @@ _MIMETYPES = {
     "xml": "application/xml",
     "html": "text/html",
 }
+
+
+_FORMATS_OF_MIMETYPES = {mimetype: fmt for fmt, mimetype in _MIMETYPES.items()}
 
 
 def dataset_id_for(record: Mapping[str, Any]) -> str:

@@ -51,7 +51,7 @@ from starlette.routing import Route
 from starlette.types import Scope
 
 from app.models.database import Database
-from app.services import catalogue_version, datasets, dump_cache, export_query, package_search
+from app.services import datasets, dump_cache, export_query, package_search
 from app.services.api_keys import authenticate
 from app.services.catalogue_version import VersionAhead
 from app.services.cursor import CursorCodec, InvalidCursor, UnknownCursor, codec_for
@@ -69,6 +69,7 @@ from app.services.json_patch import PatchConflict, PatchUnprocessable
 from app.services.oai.provider import PAGE_SIZE as OAI_PAGE_SIZE
 from app.services.oai.provider import RepositoryInfo
 from app.services.public_url import stored_public_url
+from app.services.query_language.solr import SolrQueryError
 from app.services.query_language.syntax import QuerySyntaxError
 from app.services.server.api_extras import ExtraHandlers
 from app.services.server.dumps import (
@@ -84,7 +85,6 @@ from app.services.server.incremental import (
     VersionHeaderMiddleware,
     VersionReader,
     deleted_since_answer,
-    fq_since,
     since_of,
 )
 from app.services.server.limits import (
@@ -115,6 +115,7 @@ from app.services.server.params import (
     MAX_SEARCH_ROWS,
     NAME_OR_ID,
     SINCE,
+    Q,
     int_param,
     optional_int_param,
     sort_param,
@@ -137,6 +138,7 @@ _STATUS: tuple[tuple[type[CatalogueError], int], ...] = (
     (PatchUnprocessable, 422),  # before ValidationFailed, its base
     (PatchConflict, 409),
     (VersionAhead, 409),
+    (SolrQueryError, 409),  # CKAN's Search Error: what CKAN answers a query Solr cannot read
     (UnknownCursor, 404),  # before InvalidCursor, its base
     (InvalidCursor, 400),
     (ValidationFailed, 400),
@@ -461,20 +463,16 @@ class _Handlers:
     async def package_search(self, request: Request) -> Response:
         principal = await self.service.principal(request)
         base = self.service.base_url(request)
-        q = request.query_params.get("q", "")
-        modified = fq_since(FQ.text(request))
+        q = Q.text(request) or ""
+        fq = FQ.text(request) or ""
         sort = sort_param(request)
         start = int_param(request, "start", 0)
         rows = int_param(request, "rows", 10, 0, MAX_SEARCH_ROWS)
 
         def search() -> package_search.SearchPage:
             with self.service.database.read() as session:
-                since = None
-                if modified is not None:
-                    moment, inclusive = modified
-                    since = catalogue_version.since_time(session, moment, inclusive=inclusive)
                 return package_search.search(
-                    session, principal, q=q, sort=sort, start=start, rows=rows, since=since
+                    session, principal, q=q, fq=fq, sort=sort, start=start, rows=rows
                 )
 
         # Through the search gate: slow searches cannot take the worker pool (server.limits).
@@ -572,7 +570,13 @@ def _json(value: Any, request: Request, status_code: int = 200) -> Response:
 
 
 def error_response(
-    request: Request, status: int, code: str, message: str, **extra: Any
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    ckan_type: str | None = None,
+    **extra: Any,
 ) -> Response:
     error: dict[str, Any] = {"code": code, "message": message, **extra}
     body: dict[str, Any] = {"error": error}
@@ -580,7 +584,7 @@ def error_response(
         # Seed 003's clients read `error` as the message.
         body = {"error": message, "code": code, **extra}
     elif request.url.path.startswith("/api/action/"):
-        error["__type"] = _CKAN_TYPES.get(status, "Internal Error")
+        error["__type"] = ckan_type or _CKAN_TYPES.get(status, "Internal Error")
         body = {"help": None, "success": False, "error": error}
     headers = {"WWW-Authenticate": 'Apikey realm="catalogue"'} if status == 401 else None
     return Response(
@@ -596,7 +600,11 @@ async def _catalogue_error(request: Request, exc: Exception) -> Response:
         extra["fields"] = exc.errors
     if isinstance(exc, QuerySyntaxError):
         extra["position"] = {"offset": exc.offset, "column": exc.column}
-    response = error_response(request, status, exc.code, exc.message, **extra)
+    message, ckan_type = exc.message, None
+    if isinstance(exc, SolrQueryError):
+        # As CKAN's action API words it; ckanapi raises SearchError with what follows ": ".
+        message, ckan_type = f"Search error: {exc.message}", "Search Error"
+    response = error_response(request, status, exc.code, message, ckan_type=ckan_type, **extra)
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)

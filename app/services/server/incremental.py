@@ -1,6 +1,6 @@
 """The harvest's incremental half (docs/ARCHITECTURE.md: catalogue version): `since` and
-`modified_since` on the feed and the CSV, `deleted.json`, CKAN's `fq=metadata_modified:[T TO *]`,
-and the `Last-Modified-Version` header of every answer.
+`modified_since` on the feed and the CSV, `deleted.json` and the `Last-Modified-Version` header
+of every answer (CKAN's `fq=metadata_modified:[T TO *]` is package_search's).
 
 A harvester that keeps a mirror walks the catalogue once, keeps the `Last-Modified-Version` of
 its first page, and then asks, each time, for what changed since that version and what was
@@ -11,7 +11,6 @@ at worst a change is sent twice, never missed.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -27,7 +26,7 @@ from app.services.catalogue_version import Since
 from app.services.clock import parse_moment, today_iso
 from app.services.dump_cache import DumpCache
 from app.services.export_query import InvalidQuery
-from app.services.server.params import FQ_PATTERN, MODIFIED_SINCE, SINCE, optional_int_param
+from app.services.server.params import MODIFIED_SINCE, SINCE, optional_int_param
 
 VERSION_HEADER = "Last-Modified-Version"
 _BATCH = 500
@@ -69,23 +68,6 @@ def _moment(text: str, name: str) -> datetime:
         raise InvalidQuery(
             f"{name} must be an ISO 8601 day or RFC 3339 time, e.g. 2025-01-31T00:00:00Z"
         ) from None
-
-
-def fq_since(fq: str | None) -> tuple[datetime, bool] | None:
-    """The (time, inclusive) of a package_search `fq` (params.FQ_PATTERN); None for none.
-    InvalidQuery for any other filter: it would be ignored, and the caller would take the
-    answer for filtered."""
-    if fq is None or not fq.strip():
-        return None
-    match = re.fullmatch(FQ_PATTERN[1:-1], fq)
-    if match is None or match.group(2) is None:
-        raise InvalidQuery(
-            "fq supports metadata_modified:[T TO *] (or {T TO *]) only, "
-            "with T an ISO 8601 time such as 2025-01-01T00:00:00Z"
-        )
-    # Groups: the bracket that opens the range, then the time (params.FQ_PATTERN).
-    moment = _moment(match.group(2).replace("\\:", ":"), "fq's metadata_modified")
-    return moment, match.group(1) == "["
 
 
 def deleted_since_answer(database: Database, since: int) -> dict[str, object]:

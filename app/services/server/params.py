@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from app.services.clock import MOMENT_PATTERN, moment_pattern
+from app.services.clock import MOMENT_PATTERN
 from app.services.cursor import TOKEN_PATTERN
 from app.services.export_query import InvalidQuery
 from app.services.package_search import DEFAULT_SORT
@@ -175,15 +175,9 @@ ID = Param("id", "string", max_length=200)
 # The incremental harvest (server.incremental): a catalogue version, or a time.
 SINCE = Param("since", "integer")
 MODIFIED_SINCE = Param("modified_since", "string", pattern=f"^{MOMENT_PATTERN}$", max_length=40)
-# CKAN's range on metadata_modified as its clients send it: `[T TO *]`, `{T TO *]` (after T),
-# Solr's escaped colons, `*` or NOW for the open end; blank for no filter.
-_SOLR_COLON = r"\\?:"
-FQ_PATTERN = (
-    r"^(?:\s*|\+?metadata_modified:([\[{])"
-    f"({moment_pattern(_SOLR_COLON)})"
-    r" +TO +(?:\*|NOW)[\]}])$"
-)
-FQ = Param("fq", "string", pattern=FQ_PATTERN, max_length=200)
+# CKAN's filter query, Solr's syntax as `q` (query_language.solr): harvesters send
+# `metadata_modified:[T TO *]`.
+FQ = Param("fq", "string")
 NAME_OR_ID = Param("name_or_id", "string", max_length=200)
 # The CKAN actions' parameters, by action (api_extras.ckan_post checks a POST body by them).
 ACTION_PARAMS: dict[str, tuple[Param, ...]] = {

@@ -19,6 +19,14 @@ Automation API v1.0 (seed 004); the mapping is mappings.opendatasoft's.
   resources from the Automation API (`.../datasets/<uid>/resources/`); a dataset the Search API
   does not show is read from the Automation API (`.../datasets/<uid>/`). The uid of a dataset
   id comes from the Automation listing, or `?dataset_id=`.
+- another Catalogue Desk: its server answers the Search API v1 (server.opendatasoft_api) and has
+  no Automation API (a 404 there). Such a remote is read only (check_access says so, and a
+  write is refused, PortalForbidden saying why): its
+  published datasets are listed and read as above, and their resources come from the v1
+  dataset's `attachments`, which our server writes from our resources
+  (mappings.opendatasoft.attachments_to_children). Only then: a real portal's attachments are
+  files attached to the dataset, and its resources are the Automation API's. (A portal whose
+  Automation API refuses the key, 401 or 403, stays a portal: no resources are read.)
 - write: each changed default-template field with `PUT .../metadata/default/<field>/`,
   `is_restricted` with `PUT .../datasets/<uid>/`, resources created, updated and deleted one by
   one, then the dataset is published (`publish`, or `publish_metadata` when only metadata
@@ -93,6 +101,7 @@ class OpendatasoftAdapter(PortalAdapter):
         self._listed: dict[str, dict[str, Any]] = {}  # dataset_id -> last listing's entry
         self._drafts: set[str] = set()  # dataset ids only the Automation API shows
         self._automation: bool | None = None  # whether the key may use the Automation API
+        self._no_automation_api = False  # a 404 there: another Catalogue Desk (see above)
 
     @classmethod
     def auth_headers(cls, key: str) -> dict[str, str]:
@@ -116,6 +125,12 @@ class OpendatasoftAdapter(PortalAdapter):
         except (PortalAuthError, PortalForbidden) as error:
             self._automation = False
             notes.append(f"the Automation API refuses the key: {error.reason}")
+        except PortalNotFound:
+            self._absent()
+            notes.append(
+                "no Automation API here (another Catalogue Desk, or a portal that serves only "
+                "the Search API): read only; resources are read from the datasets' attachments"
+            )
         automation = bool(self._automation)
         if automation:
             notes.append(
@@ -141,7 +156,25 @@ class OpendatasoftAdapter(PortalAdapter):
                 self._automation = True
             except (PortalAuthError, PortalForbidden):
                 self._automation = False
-        return self._automation
+            except PortalNotFound:
+                self._absent()
+        return bool(self._automation)
+
+    def _absent(self) -> None:
+        """The server has no Automation API (a 404 there): read only, resources from the
+        attachments."""
+        self._automation = False
+        self._no_automation_api = True
+
+    def _writable(self, dataset: str) -> None:
+        """PortalForbidden, saying why, for a write to a server without the Automation API."""
+        if self._no_automation_api:
+            raise PortalForbidden(
+                "read only: this server has no Automation API (another Catalogue Desk, or a "
+                "portal that serves only the Search API)",
+                remote=self.name,
+                dataset=dataset,
+            )
 
     # -- listing --------------------------------------------------------------------------------
 
@@ -268,6 +301,11 @@ class OpendatasoftAdapter(PortalAdapter):
             version = mapping.draft_version(dataset)
         if uid is not None:
             record["resources"] = await self._resources(uid, remote_id)
+        elif self._no_automation_api and entry is not None:
+            try:
+                record["resources"] = mapping.attachments_to_children(entry.get("attachments"))
+            except mapping.Malformed as error:
+                raise self.http.malformed(str(error), dataset=remote_id) from None
         else:
             report.add(
                 remote_id,
@@ -329,6 +367,8 @@ class OpendatasoftAdapter(PortalAdapter):
     # -- writing --------------------------------------------------------------------------------
 
     async def update(self, remote_id: str, before: Record, after: Record) -> RemoteRecord | None:
+        await self._automation_ok()
+        self._writable(remote_id)
         uid = await self._uid(remote_id)
         self._listed.pop(remote_id, None)
         label = str(after.get("id") or remote_id)
@@ -503,6 +543,8 @@ class OpendatasoftAdapter(PortalAdapter):
             wait = min(self.poll_interval, wait * 2)
 
     async def create(self, record: Record) -> RemoteRecord:
+        await self._automation_ok()
+        self._writable(str(record.get("id") or ""))
         body = mapping.create_body(record, language=self.language)
         dataset_id = body["dataset_id"]
         report = MappingReport()
@@ -590,6 +632,8 @@ class OpendatasoftAdapter(PortalAdapter):
         return None
 
     async def delete(self, remote_id: str) -> None:
+        await self._automation_ok()
+        self._writable(remote_id)
         uid = await self._uid(remote_id)
         await self.http.request("DELETE", f"{DATASETS}{uid}/", dataset=remote_id)
         self._uids.pop(remote_id, None)
