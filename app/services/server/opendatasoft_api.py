@@ -141,6 +141,8 @@ async def _params(request: Request) -> list[tuple[str, str]]:
         if body.strip() and media_type != "application/x-www-form-urlencoded":
             raise InvalidQuery("Send the parameters as application/x-www-form-urlencoded")
         params.extend(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    if any(not name for name, _value in params):
+        raise InvalidQuery("A parameter has no name (a stray = or &?)")
     return params
 
 
