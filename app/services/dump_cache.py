@@ -60,7 +60,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy.engine import make_url
 
@@ -115,25 +115,45 @@ class VersionWatcher:
 
     def __init__(self, database: Database, epoch: str | None = None) -> None:
         self._epoch = epoch if epoch is not None else secrets.token_hex(4)
-        path = _sqlite_path(database)
+        self._path = _sqlite_path(database)
+        self._engine = database.engine
         self._lock = threading.Lock()
-        # SQLite: a connection of its own, as ChangeWatcher's; else the pool's, in autocommit
-        # (one round trip, no transaction held).
-        self._connection = (
-            sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            if path is not None
-            else None
-        )
-        self._engine = database.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._connection: Any = None
+
+    def _connect(self) -> Any:
+        # A connection of its own, in autocommit: one round trip a read, no transaction held,
+        # and none of the engine's events (a request's statement limits) on it.
+        if self._path is not None:
+            return sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        raw = self._engine.raw_connection()
+        driver: Any = raw.driver_connection
+        driver.autocommit = True
+        return raw
 
     def _read(self) -> tuple[int, str]:
-        if self._connection is not None:
-            with self._lock:
-                row = self._connection.execute(_VERSION_SQL).fetchone()
-        else:
-            with self._engine.connect() as connection:
-                row = connection.exec_driver_sql(_VERSION_SQL).fetchone()
+        with self._lock:
+            for attempt in (1, 2):
+                if self._connection is None:
+                    self._connection = self._connect()
+                try:
+                    cursor = self._connection.cursor()
+                    cursor.execute(_VERSION_SQL)
+                    row = cursor.fetchone()
+                    break
+                except Exception:
+                    # A server restarted or a connection dropped: once more on a new one.
+                    self._drop()
+                    if attempt == 2:
+                        raise
         return (int(row[0]), str(row[1] or "")) if row is not None else (0, "")
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                # The pool's connection is closed, never given back in autocommit.
+                closing = getattr(self._connection, "invalidate", self._connection.close)
+                closing()
+            self._connection = None
 
     def state(self) -> CatalogueState:
         today = today_iso()
@@ -143,9 +163,8 @@ class VersionWatcher:
         return CatalogueState(f"{self._epoch}.v{version}.{today}", max(changed_at, midnight))
 
     def close(self) -> None:
-        if self._connection is not None:
-            with self._lock:
-                self._connection.close()
+        with self._lock:
+            self._drop()
 
 
 _VERSION_SQL = "SELECT version, at FROM catalogue_counter WHERE id = 1"

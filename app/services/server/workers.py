@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 SETTINGS_VARIABLE = "CATALOGUE_DESK_WORKER_SETTINGS"
 SETTINGS_NAME = "worker-settings.json"
 APP_FACTORY = "app.services.server.workers:create_worker_app"
+WORKER_HEALTHCHECK_S = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,9 @@ def serve_workers(
             APP_FACTORY,
             factory=True,
             workers=workers,
+            # A new worker may take longer than uvicorn's 5 s to start on a busy machine: a
+            # SIGHUP would then keep the old ones, and a slow ping kill a live one.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
             **server_options(lifespan="on", forwarded_allow_ips=forwarded_allow_ips),
         )
         Multiprocess(config, sockets=[sock]).run()
