@@ -188,6 +188,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         if server is None:
+            database.dispose()  # opened to check and migrate it: each worker opens its own
             _serve_workers(args, sock, database.url, base_url, quotas)
             print("stopped", file=sys.stderr)
             return 0
