@@ -339,7 +339,7 @@ class DumpCache:
                 fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
                 handle = _open_existing(final)  # rendered by the worker that held the lock
                 if handle is None:
-                    handle = self._render_shared(shared, name, final, key, state, render)
+                    handle = self._render_shared(shared, name, final, state, render)
         self._remember(key, _Entry(state.tag, final))
         return handle
 
@@ -348,7 +348,6 @@ class DumpCache:
         shared: SharedDumps,
         name: str,
         final: Path,
-        key: str,
         state: CatalogueState,
         render: Render,
     ) -> BinaryIO:
