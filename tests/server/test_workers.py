@@ -122,6 +122,7 @@ def serving(database: Database, tmp_path: Path, workers: int = 2) -> Iterator[Se
         process.stderr.close()
 
 
+@pytest.mark.slow  # 10-20 s: two worker processes start and stop
 def test_two_workers_answer_and_render_a_dump_once_per_change(
     catalogue: Database, tmp_path: Path
 ) -> None:
@@ -158,6 +159,7 @@ def test_two_workers_answer_and_render_a_dump_once_per_change(
     assert not shared.exists()  # removed by the supervisor at SIGTERM
 
 
+@pytest.mark.slow  # 10-20 s: two worker processes start and stop
 def test_a_killed_worker_is_replaced_and_sighup_replaces_all(
     catalogue: Database, tmp_path: Path
 ) -> None:
