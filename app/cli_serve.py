@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import signal
+import socket
 import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.services.server.quotas import (
     DEFAULT_ANONYMOUS_LIMIT,
@@ -25,9 +26,6 @@ from app.services.server.runner import (
     make_server,
     url_for,
 )
-
-if TYPE_CHECKING:  # uvicorn, Starlette and SQLAlchemy load when the server runs, not for --help
-    from app.services.server.request_log import RequestLogEntry
 
 
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -96,8 +94,27 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
         help=f"the period, aligned to UTC (default {DEFAULT_PERIOD})",
     )
     quotas.add_argument("--no-quotas", action="store_true", help="count no calls")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="serve with N processes on the one port (uvicorn's workers; default 1). Each "
+        "opens its own connections; dumps are rendered once for all; SIGHUP restarts them, "
+        "and one that dies is replaced",
+    )
     serve.add_argument("--quiet", action="store_true", help="do not log each request")
     return serve
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a number of workers: {text!r}")
+    return value
 
 
 def _count(text: str) -> int:
@@ -129,6 +146,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from app.services.catalogue_files import catalogue_location, open_database
     from app.services.public_url import set_public_url
     from app.services.server.app import create_app
+    from app.services.server.request_log import print_entry
 
     base_url = base_url_setting(args.base_url) if args.base_url else None
     if args.save_public_url and base_url is None:
@@ -141,23 +159,26 @@ def run_serve(args: argparse.Namespace) -> int:
                 set_public_url(session, base_url)
         sock = bind_socket(args.host, args.port)
         url = url_for(sock)
-        hook = None if args.quiet else _print_entry
         quotas = quota_settings(args)
-        app = create_app(
-            database,
-            base_url=base_url,
-            on_request=hook,
-            oai_admin_email=args.admin_email,
-            quotas=quotas,
-        )
-        server = make_server(app, lifespan="on", forwarded_allow_ips=args.forwarded_allow_ips)
+        if args.workers > 1:
+            server = None
+        else:
+            app = create_app(
+                database,
+                base_url=base_url,
+                on_request=None if args.quiet else print_entry,
+                oai_admin_email=args.admin_email,
+                quotas=quotas,
+            )
+            server = make_server(app, lifespan="on", forwarded_allow_ips=args.forwarded_allow_ips)
         if not is_loopback(args.host):
             print(
                 f"warning: listening on {args.host}: other machines can reach this catalogue",
                 file=sys.stderr,
             )
         where = catalogue_location(database.url)  # never a password on the terminal
-        print(f"serving {where} at {url} (Ctrl-C to stop)", file=sys.stderr)
+        workers = f" with {args.workers} workers" if server is None else ""
+        print(f"serving {where} at {url}{workers} (Ctrl-C to stop)", file=sys.stderr, flush=True)
         if base_url is not None:
             print(f"URLs in the output start with {base_url}", file=sys.stderr)
         if quotas is not None:
@@ -166,6 +187,11 @@ def run_serve(args: argparse.Namespace) -> int:
                 f"{quotas.key_limit} per API key (--no-quotas to serve without)",
                 file=sys.stderr,
             )
+        if server is None:
+            database.dispose()  # opened to check and migrate it: each worker opens its own
+            _serve_workers(args, sock, database.url, base_url, quotas)
+            print("stopped", file=sys.stderr)
+            return 0
         # uvicorn shuts down on SIGTERM, then raises it again: end as Ctrl-C does, so that the
         # process exits normally and removes its temporary folders.
         if threading.current_thread() is threading.main_thread():
@@ -183,14 +209,36 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_workers(
+    args: argparse.Namespace,
+    sock: socket.socket,
+    database_url: str,
+    base_url: str | None,
+    quotas: QuotaSettings | None,
+) -> None:
+    """`serve --workers N` (server.workers): uvicorn's supervisor until SIGINT or SIGTERM."""
+    from app.services.server.workers import WorkerSettings, serve_workers
+
+    settings = WorkerSettings(
+        database_url,
+        shared_folder="",  # made by serve_workers
+        epoch="",
+        base_url=base_url,
+        admin_email=args.admin_email,
+        quotas=None
+        if quotas is None
+        else {
+            "anonymous_limit": quotas.anonymous_limit,
+            "key_limit": quotas.key_limit,
+            "period": quotas.period,
+        },
+        log_requests=not args.quiet,
+    )
+    try:
+        serve_workers(sock, args.workers, settings, forwarded_allow_ips=args.forwarded_allow_ips)
+    finally:
+        sock.close()
+
+
 def _interrupt(_signal: int, _frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def _print_entry(entry: RequestLogEntry) -> None:
-    print(
-        f"{entry.at} {entry.client} {entry.method} {entry.path} {entry.status} "
-        f"{entry.bytes_sent}B {entry.duration_ms:.1f}ms",
-        file=sys.stderr,
-        flush=True,
-    )

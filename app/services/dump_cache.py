@@ -18,8 +18,14 @@ edited while it was down; a restart therefore revalidates every client once. `la
 is when this process saw the change (whole seconds, strictly increasing, so two changes within
 a second still give two Last-Modified values), and at least today's local midnight.
 
-Other databases (PostgreSQL, an in-memory SQLite) have no such cheap, exact signal here:
-`DumpCache.state()` returns None there, and the server then neither caches nor sends validators.
+On PostgreSQL, and between the worker processes of `serve --workers N` (whose per-process
+generations cannot agree), the state is the catalogue version (`VersionWatcher`: one indexed
+read of `catalogue_counter` per request, services.catalogue_version), which every committed
+write of a dataset moves; its tag is `epoch.version.today` with the epoch shared by the
+workers, and `last_modified` is the version's own time. It misses a commit that writes no
+dataset (a setting, a managed list, a team): dumps and validators follow at the next dataset
+change. An in-memory SQLite has no state: `DumpCache.state()` returns None there, and the
+server then neither caches nor sends validators.
 
 **The cache** keeps, per key (endpoint, base URL, principal's visibility key), the file of the
 last rendering and the state it was rendered under; concurrent first requests for one key
@@ -28,11 +34,18 @@ but not kept. Files live in a private temporary folder removed when the cache is
 collected; at most `max_entries` keys are kept (the base URL comes from the Host header, so the
 number of keys must not grow with what clients send). Only the anonymous dumps are worth
 caching; the server still gives keyed callers validators through `etag()`.
+
+**Shared between workers** (`SharedDumps`, made by the `serve --workers N` supervisor, removed
+when it stops): the renderings live in one folder, named by the key's and the state's digests,
+written under a temporary name and renamed, so a worker finds another's rendering by its name;
+a lock file per key (`fcntl.flock`) makes two workers asking at once render once. Each
+rendering appends a line to `renders.log` there: what was rendered, counted across processes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import secrets
@@ -45,15 +58,15 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy.engine import make_url
 
 from app.models.database import Database
 from app.services import scratch
-from app.services.clock import today_iso
+from app.services.clock import parse_utc, today_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,15 +109,107 @@ class ChangeWatcher:
             self._connection.close()
 
 
-def watcher_for(database: Database) -> ChangeWatcher | None:
-    """A ChangeWatcher for a SQLite file catalogue; None for anything else."""
+class VersionWatcher:
+    """The catalogue state from the catalogue version (module docstring): for PostgreSQL, and
+    for the workers of one server, which share `epoch`."""
+
+    def __init__(self, database: Database, epoch: str | None = None) -> None:
+        self._epoch = epoch if epoch is not None else secrets.token_hex(4)
+        self._path = _sqlite_path(database)
+        self._engine = database.engine
+        self._lock = threading.Lock()
+        self._connection: Any = None
+
+    def _connect(self) -> Any:
+        # A connection of its own, in autocommit: one round trip a read, no transaction held,
+        # and none of the engine's events (a request's statement limits) on it.
+        if self._path is not None:
+            return sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        raw = self._engine.raw_connection()
+        driver: Any = raw.driver_connection
+        driver.autocommit = True
+        return raw
+
+    def _read(self) -> tuple[int, str]:
+        with self._lock:
+            for attempt in (1, 2):
+                if self._connection is None:
+                    self._connection = self._connect()
+                try:
+                    cursor = self._connection.cursor()
+                    cursor.execute(_VERSION_SQL)
+                    row = cursor.fetchone()
+                    break
+                except Exception:
+                    # A server restarted or a connection dropped: once more on a new one.
+                    self._drop()
+                    if attempt == 2:
+                        raise
+        return (int(row[0]), str(row[1] or "")) if row is not None else (0, "")
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                # The pool's connection is closed, never given back in autocommit.
+                closing = getattr(self._connection, "invalidate", self._connection.close)
+                closing()
+            self._connection = None
+
+    def state(self) -> CatalogueState:
+        today = today_iso()
+        version, at = self._read()
+        changed_at = int(parse_utc(at).replace(tzinfo=UTC).timestamp()) if at else 0
+        midnight = int(datetime.combine(date.fromisoformat(today), datetime.min.time()).timestamp())
+        return CatalogueState(f"{self._epoch}.v{version}.{today}", max(changed_at, midnight))
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+
+_VERSION_SQL = "SELECT version, at FROM catalogue_counter WHERE id = 1"
+
+Watcher = ChangeWatcher | VersionWatcher
+
+
+def _sqlite_path(database: Database) -> str | None:
+    """The file of a SQLite file catalogue; None for an in-memory one or another engine."""
     url = make_url(database.url)
     path = url.database
     if url.get_backend_name() != "sqlite" or not path or path == ":memory:":
         return None
     if url.query.get("mode") == "memory":
         return None
-    return ChangeWatcher(path)
+    return path
+
+
+def watcher_for(database: Database) -> Watcher | None:
+    """A ChangeWatcher for a SQLite file catalogue, a VersionWatcher for a database server;
+    None for an in-memory catalogue."""
+    if database.url.startswith("sqlite"):
+        path = _sqlite_path(database)
+        return ChangeWatcher(path) if path is not None else None
+    return VersionWatcher(database)
+
+
+@dataclass(frozen=True, slots=True)
+class SharedDumps:
+    """The folder the workers of one server keep their dumps in, and the epoch of their
+    states (module docstring)."""
+
+    folder: Path
+    epoch: str
+
+    @property
+    def render_log(self) -> Path:
+        return self.folder / "renders.log"
+
+    def renders(self) -> int:
+        """How many renderings every worker made (for tests and the benchmark)."""
+        try:
+            return len(self.render_log.read_bytes().splitlines())
+        except FileNotFoundError:
+            return 0
 
 
 def etag(state: CatalogueState, key: str) -> str:
@@ -143,15 +248,24 @@ class DumpCache:
         *,
         directory: Path | None = None,
         max_entries: int = 32,
-        watcher: ChangeWatcher | None = None,
+        watcher: Watcher | None = None,
+        shared: SharedDumps | None = None,
     ) -> None:
-        self._watcher = watcher if watcher is not None else watcher_for(database)
-        self._directory = scratch.private_folder("catalogue-dumps-", directory)
+        self._shared = shared
+        if watcher is None:
+            watcher = VersionWatcher(database, shared.epoch) if shared else watcher_for(database)
+        self._watcher: Watcher | None = watcher
+        # The supervisor made the shared folder and removes it; a private one is ours.
+        self._directory = (
+            shared.folder if shared else scratch.private_folder("catalogue-dumps-", directory)
+        )
         self._max_entries = max_entries
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._finalizer = weakref.finalize(self, scratch.remove, self._directory)
+        self._finalizer = weakref.finalize(
+            self, scratch.remove if shared is None else _keep, self._directory
+        )
         self.renders = 0  # how many renderings were made (for tests and the benchmark)
         self.pages = PageCache()  # small rendered responses (JSON-LD feed pages), in memory
 
@@ -169,6 +283,9 @@ class DumpCache:
         the file. Call from a worker thread: a render is slow."""
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
+        if self._shared is not None:
+            with key_lock:
+                return self._open_shared(self._shared, key, state, render)
         with key_lock:
             with self._lock:
                 entry = self._entries.get(key)
@@ -208,6 +325,64 @@ class DumpCache:
             for stale in evicted:
                 _unlink(stale.path)  # open readers keep reading (POSIX); else left to close()
             return handle
+
+    def _open_shared(
+        self, shared: SharedDumps, key: str, state: CatalogueState, render: Render
+    ) -> BinaryIO:
+        """`open` from the folder the workers share (module docstring); under the key's
+        thread lock."""
+        name = hashlib.sha256(key.encode()).hexdigest()[:24]
+        final = self._directory / f"{name}-{hashlib.sha256(state.tag.encode()).hexdigest()[:16]}"
+        handle = _open_existing(final)
+        if handle is None:
+            with open(self._directory / f"{name}.lock", "ab") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+                handle = _open_existing(final)  # rendered by the worker that held the lock
+                if handle is None:
+                    handle = self._render_shared(shared, name, final, state, render)
+        self._remember(key, _Entry(state.tag, final))
+        return handle
+
+    def _render_shared(
+        self,
+        shared: SharedDumps,
+        name: str,
+        final: Path,
+        state: CatalogueState,
+        render: Render,
+    ) -> BinaryIO:
+        fd, name_of_part = tempfile.mkstemp(prefix=name, suffix=".part", dir=self._directory)
+        temporary = Path(name_of_part)
+        try:
+            with os.fdopen(fd, "wb") as sink:
+                render(sink)
+        except BaseException:
+            _unlink(temporary)
+            raise
+        self.renders += 1
+        with open(shared.render_log, "a", encoding="utf-8") as log:  # O_APPEND: one write
+            log.write(f"{os.getpid()} {name} {state.tag}\n")
+        handle = temporary.open("rb")
+        current = self.state()
+        if current is None or current.tag != state.tag:
+            # The catalogue moved during the render: serve it to this caller, keep nothing.
+            _unlink(temporary)
+            return handle
+        os.replace(temporary, final)
+        for stale in self._directory.glob(f"{name}-*"):  # this key's older renderings
+            if stale != final:
+                _unlink(stale)  # open readers, in any worker, keep reading (POSIX)
+        return handle
+
+    def _remember(self, key: str, entry: _Entry) -> None:
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None and old.tag == entry.tag:
+                entry.digest = old.digest
+            self._entries[key] = entry
+            while len(self._entries) > self._max_entries:
+                evicted_key, _ = self._entries.popitem(last=False)
+                self._key_locks.pop(evicted_key, None)
 
     def digest(self, key: str, state: CatalogueState, render: Render) -> tuple[int, str]:
         """The size and SHA-256 of the rendering of `key` under `state` (rendered if none is
@@ -347,3 +522,14 @@ class PageCache:
 def _unlink(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
+
+
+def _open_existing(path: Path) -> BinaryIO | None:
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        return None
+
+
+def _keep(_folder: Path) -> None:
+    """A shared folder outlives each worker's cache: its supervisor removes it."""

@@ -93,10 +93,18 @@ def test_serve_counts_calls_when_asked_to(tmp_path: Path) -> None:
         assert "x-ratelimit-limit" not in httpx.get(f"{url}/robots.txt", timeout=10).headers
 
 
-def test_a_port_in_use_is_reported(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_in_use_is_reported(tmp_path: Path, workers: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(ServerStartFailed):
-            run_serve(_parse("--db", str(tmp_path / "c.sqlite"), "--port", str(port)))
+        db = str(tmp_path / "c.sqlite")
+        with pytest.raises(ServerStartFailed):  # before any worker starts
+            run_serve(_parse("--db", db, "--port", str(port), "--workers", workers))
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "two"])
+def test_workers_must_be_a_positive_number(text: str) -> None:
+    with pytest.raises(SystemExit):
+        _parse("--workers", text)

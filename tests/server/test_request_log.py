@@ -15,10 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.cli_serve import _print_entry
 from app.models.database import Database
 from app.services.server import RequestLogEntry, ServerThread, create_app
-from app.services.server.request_log import log_safe
+from app.services.server.request_log import log_safe, print_entry
 from app.views.server_panel import format_entry
 
 MAIN = str(Path(__file__).resolve().parents[2] / "main.py")
@@ -68,7 +67,7 @@ def test_paths_reach_the_log_hook_escaped(database: Database) -> None:
 
 def test_the_cli_log_line_stays_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     entry = RequestLogEntry("2026-01-01T00:00:00Z", "127.0.0.1:9", "GET", TARGETS[0], 404, 1, 2)
-    _print_entry(entry)
+    print_entry(entry)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.endswith("\n")
 

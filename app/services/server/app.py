@@ -184,11 +184,16 @@ class ServerSettings:
 class _Service:
     """The state the handlers share: the catalogue, settings and the cursor codec."""
 
-    def __init__(self, database: Database, settings: ServerSettings) -> None:
+    def __init__(
+        self,
+        database: Database,
+        settings: ServerSettings,
+        shared_dumps: dump_cache.SharedDumps | None = None,
+    ) -> None:
         self.database = database
         self.settings = settings
         self._codec: CursorCodec | None = None
-        self.dumps = dump_cache.DumpCache(database)
+        self.dumps = dump_cache.DumpCache(database, shared=shared_dumps)
         self.feed = Feed(
             database, self.dumps, page_size=settings.page_size, catalogue=settings.catalogue
         )
@@ -253,6 +258,7 @@ def create_app(
     oai_page_size: int = OAI_PAGE_SIZE,
     oai_admin_email: str | None = None,
     quotas: QuotaSettings | None = None,
+    shared_dumps: dump_cache.SharedDumps | None = None,
 ) -> Starlette:
     """The ASGI app serving `database`. `base_url` is the public base of every URL in the
     output (runner.base_url_setting checks it; default: the address the server listens on);
@@ -260,7 +266,8 @@ def create_app(
     `query_time_limit` bounds each database statement, `search_time_limit` each package_search
     (server.limits); `pages` the web pages' sizes (server.pages); `oai_page_size` is the
     records of an OAI-PMH page, `oai_admin_email` the adminEmail its Identify gives;
-    `quotas` the calls each caller may make (server.quotas; None: no quotas)."""
+    `quotas` the calls each caller may make (server.quotas; None: no quotas);
+    `shared_dumps` the folder the workers of `serve --workers` keep their dumps in."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     service = _Service(
@@ -272,6 +279,7 @@ def create_app(
             query_time_limit,
             search_time_limit,
         ),
+        shared_dumps,
     )
     h = _Handlers(service)
     x = ExtraHandlers(service)

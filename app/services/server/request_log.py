@@ -9,6 +9,7 @@ is, a caller could forge lines of the log. Logs show the target as the client se
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,3 +114,13 @@ class RequestLogMiddleware:
                 self.hook(entry)
             except Exception:  # a broken log view must never break serving
                 log.exception("request log hook failed")
+
+
+def print_entry(entry: RequestLogEntry) -> None:
+    """`main.py serve`'s log line for `entry`, on stderr (every worker's, with --workers)."""
+    print(
+        f"{entry.at} {entry.client} {entry.method} {entry.path} {entry.status} "
+        f"{entry.bytes_sent}B {entry.duration_ms:.1f}ms",
+        file=sys.stderr,
+        flush=True,
+    )

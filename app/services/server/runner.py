@@ -19,7 +19,7 @@ import math
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from urllib.parse import urlsplit
 
 from app.services.errors import CatalogueError
@@ -145,16 +145,30 @@ def make_server(
 
     config = uvicorn.Config(
         app,
-        log_level=log_level,
-        log_config=None,  # leave the application's logging configuration alone
-        access_log=False,  # the app's request-log hook reports requests instead
-        lifespan=lifespan,  # our app closes its caches on shutdown
-        ws="none",
-        # Then what still runs is cancelled: its statements were interrupted a second before.
-        timeout_graceful_shutdown=math.ceil(SHUTDOWN_GRACE) + 1,
-        **forwarded_options(forwarded_allow_ips),
+        **server_options(
+            log_level=log_level, lifespan=lifespan, forwarded_allow_ips=forwarded_allow_ips
+        ),
     )
     return BoundedServer(config)
+
+
+def server_options(
+    *,
+    log_level: str = "warning",
+    lifespan: Literal["auto", "on"] = "auto",
+    forwarded_allow_ips: str | None = None,
+) -> dict[str, Any]:
+    """uvicorn's settings for our server, one process or several (server.workers)."""
+    return {
+        "log_level": log_level,
+        "log_config": None,  # leave the application's logging configuration alone
+        "access_log": False,  # the app's request-log hook reports requests instead
+        "lifespan": lifespan,  # our app closes its caches on shutdown
+        "ws": "none",
+        # Then what still runs is cancelled: its statements were interrupted a second before.
+        "timeout_graceful_shutdown": math.ceil(SHUTDOWN_GRACE) + 1,
+        **forwarded_options(forwarded_allow_ips),
+    }
 
 
 class ServerThread:
