@@ -117,6 +117,7 @@ class WindowCommands:
                 return
             dialog = conflict_dialog(conflict, window)
             self.conflict_dialog = dialog
+            window.statusBar().showMessage(f"{who} changed it meanwhile: choose what to save")
             merged = f"Merged with {who}"
             dialog.accepted.connect(
                 lambda: self._save_again(
