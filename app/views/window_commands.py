@@ -107,9 +107,11 @@ class WindowCommands:
 
         def compared(conflict: SaveConflict) -> None:
             current = window._current
-            if current is None or current.get("id") != conflict.dataset_id:
-                return  # the form moved on meanwhile: nothing to save into
             who = who_changed(conflict)
+            if current is None or current.get("id") != conflict.dataset_id:
+                # The form moved on meanwhile (its edit saved or dropped): nothing to save into.
+                window.statusBar().showMessage(f"Not saved: {who} changed it meanwhile.", 15000)
+                return
             if not conflict.conflicts:
                 taken = ", ".join(unit_label(unit) for unit in conflict.taken)
                 note = f": kept {who}'s change to {taken}" if taken else ""
