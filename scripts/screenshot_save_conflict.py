@@ -20,7 +20,7 @@ from sqlalchemy import select
 from app.models.database import Database
 from app.models.dataset import Dataset
 from app.services import access, datasets
-from app.views.qt import QtCore
+from app.views.qt import QtCore, QtWidgets
 
 
 def add_people(database: Database, _folder: Path) -> None:
@@ -82,6 +82,7 @@ def main(out: str) -> int:
             dialog = window.commands.conflict_dialog
             if dialog is not None:
                 dialog.reject()
+            window.ask_unsaved = lambda: QtWidgets.QMessageBox.StandardButton.Discard
             close(app, window)
 
         QtCore.QTimer.singleShot(1200, open_first)

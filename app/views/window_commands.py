@@ -37,7 +37,7 @@ class WindowCommands:
     def __init__(self, window: MainWindow) -> None:
         self._window = window
         self.saving = False
-        # The last save conflict's dialog (tests answer it through this).
+        # The open save conflict's dialog (tests answer it through this).
         self.conflict_dialog: ConflictDialog | None = None
 
     def save(self, record: Record, then: Callable[[], None] | None = None) -> None:
@@ -132,6 +132,7 @@ class WindowCommands:
                     15000,
                 )
             )
+            dialog.finished.connect(lambda _result: self._forget(dialog))
             dialog.open()
 
         window.operations.read(
@@ -139,6 +140,11 @@ class WindowCommands:
             lambda session: save_conflict.read(session, base, record, opened),
             compared,
         )
+
+    def _forget(self, dialog: ConflictDialog) -> None:
+        if self.conflict_dialog is dialog:
+            self.conflict_dialog = None
+        dialog.deleteLater()
 
     def _save_again(
         self,

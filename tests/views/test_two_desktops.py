@@ -164,6 +164,7 @@ def test_a_save_over_anothers_change_keeps_mine_when_chosen(qtbot: QtBot, desk: 
     dialog.mine_radio.click()
     assert dialog.ok_button.isEnabled()
     dialog.ok_button.click()
+    assert window.commands.conflict_dialog is None
     qtbot.waitUntil(lambda: desk.stored()["title"] == "Street Trees (surveyed 2025)")
     assert desk.stored()["description"] == "<p>By ward.</p>"  # Bob's, merged
     qtbot.waitUntil(lambda: not window.form.is_dirty() and not window.commands.saving)
@@ -198,11 +199,12 @@ def test_cancel_saves_nothing_and_keeps_the_edit(qtbot: QtBot, desk: Desk) -> No
     assert "edit is still in the form" in window.statusBar().currentMessage()
     assert desk.authors() == [ALICE, BOB]
     # Saving again asks again: the edit is still over the version Bob replaced.
+    assert window.commands.conflict_dialog is None  # closed, and let go
     window.save_action.trigger()
-    qtbot.waitUntil(lambda: window.commands.conflict_dialog is not dialog)
+    qtbot.waitUntil(lambda: window.commands.conflict_dialog is not None)
     again = window.commands.conflict_dialog
     assert again is not None
-    qtbot.waitUntil(again.isVisible)
+    assert again.isVisible()
     again.choose_all("mine")
     again.ok_button.click()
     qtbot.waitUntil(lambda: desk.stored()["title"] == "Street Trees (surveyed 2025)")
