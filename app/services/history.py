@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, defer
 
-from app.models import DatasetVersion
+from app.models import DatasetVersion, User
 from app.services.batches import IN_CHUNK, batched
 from app.services.clock import now_iso
 from app.services.errors import NotFound
@@ -25,6 +25,12 @@ class VersionInfo:
     author: str
     action: str
     changes: list[str]
+    name: str = ""  # the author's display name, if a catalogue user has the author's username
+
+    @property
+    def who(self) -> str:
+        """The author as a person reads it: "Alice Archer (alice)", or the username alone."""
+        return f"{self.name} ({self.author})" if self.name else self.author
 
 
 def record_version(
@@ -82,10 +88,28 @@ def list_versions(session: Session, dataset_id: str) -> list[VersionInfo]:
         .order_by(DatasetVersion.pk.desc())
         .options(defer(DatasetVersion.snapshot))  # packed: inflated only when restored
     )
-    return [
-        VersionInfo(v.pk, v.dataset_id, v.number, v.at, v.author, v.action, list(v.changes))
-        for v in rows
-    ]
+    versions = list(rows)
+    names = display_names(session, {v.author for v in versions})
+    return [_info(v, names.get(v.author, "")) for v in versions]
+
+
+def _info(v: DatasetVersion, name: str) -> VersionInfo:
+    return VersionInfo(
+        v.pk, v.dataset_id, v.number, v.at, v.author, v.action, list(v.changes), name
+    )
+
+
+def display_names(session: Session, authors: Iterable[str]) -> dict[str, str]:
+    """username -> display name, for the authors that are catalogue users with a name. An
+    author is who wrote (the desktop's login name, a key's user): the name says who that is."""
+    wanted = sorted(set(authors))
+    names: dict[str, str] = {}
+    for chunk in batched(wanted, IN_CHUNK):
+        rows = session.execute(
+            select(User.username, User.display_name).where(User.username.in_(chunk))
+        )
+        names.update((username, name) for username, name in rows if name)
+    return names
 
 
 def version_snapshot(session: Session, version_pk: int) -> tuple[DatasetVersion, dict[str, Any]]:
@@ -107,4 +131,4 @@ def latest_version(session: Session, dataset_id: str) -> VersionInfo | None:
     v = versions.first()
     if v is None:
         return None
-    return VersionInfo(v.pk, v.dataset_id, v.number, v.at, v.author, v.action, list(v.changes))
+    return _info(v, display_names(session, [v.author]).get(v.author, ""))

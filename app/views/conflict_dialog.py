@@ -142,6 +142,31 @@ def _check_in_place(unit: str, value: Any, record: Mapping[str, Any]) -> None:
             raise ValueError("; ".join(mine)) from None
 
 
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """What the dialog says, for a sync or another use of it."""
+
+    title: str
+    intro: str
+    base: str
+    mine: str
+    theirs: str
+    ok: str
+    decide_all: bool = False  # OK only once every conflict is decided
+
+
+def sync_wording(remote: str) -> Wording:
+    return Wording(
+        title=f"Resolve conflicts with {remote}",
+        intro="These fields changed here and on the remote since the last sync. Choose, for "
+        "each, which value both sides should hold. An undecided one is left alone on both sides.",
+        base="Base (last agreed)",
+        mine="Mine (this catalogue)",
+        theirs=f"Theirs ({remote})",
+        ok="Use these resolutions",
+    )
+
+
 @dataclass(slots=True)
 class _Entry:
     """One conflict and what the person chose for it so far."""
@@ -216,10 +241,14 @@ class ConflictDialog(QtWidgets.QDialog):
         resolutions: Mapping[tuple[str, str], Resolution] | None = None,
         *,
         remote: str,
+        wording: Wording | None = None,
         parent: QtWidgets.QWidget | None = None,
     ) -> None:
+        """remote: who "theirs" are; wording: the words of a use other than a sync's (a save
+        over another person's change), where every conflict must be decided."""
         super().__init__(parent)
-        self.setWindowTitle(f"Resolve conflicts with {remote}")
+        self.wording = wording or sync_wording(remote)
+        self.setWindowTitle(self.wording.title)
         self.setStyleSheet(STYLE_SHEET)
         self.resize(1120, 680)
         self.remote = remote
@@ -252,9 +281,10 @@ class ConflictDialog(QtWidgets.QDialog):
         self.note = QtWidgets.QLabel()
         self.note.setProperty("role", "hint")
         self.note.setWordWrap(True)
-        self.base_side = _Side("Base (last agreed)", BASE_COLOUR)
-        self.mine_side = _Side("Mine (this catalogue)", MINE_COLOUR, "#dbe9fb")
-        self.theirs_side = _Side(f"Theirs ({self.remote})", THEIRS_COLOUR, "#fdebd3")
+        words = self.wording
+        self.base_side = _Side(words.base, BASE_COLOUR)
+        self.mine_side = _Side(words.mine, MINE_COLOUR, "#dbe9fb")
+        self.theirs_side = _Side(words.theirs, THEIRS_COLOUR, "#fdebd3")
         sides = QtWidgets.QHBoxLayout()
         for side in (self.base_side, self.mine_side, self.theirs_side):
             sides.addWidget(side, 1)
@@ -312,7 +342,7 @@ class ConflictDialog(QtWidgets.QDialog):
             | QtWidgets.QDialogButtonBox.StandardButton.Cancel
         )
         self.ok_button = self.buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Use these resolutions")
+        self.ok_button.setText(words.ok)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         bottom = QtWidgets.QHBoxLayout()
@@ -322,10 +352,7 @@ class ConflictDialog(QtWidgets.QDialog):
         bottom.addWidget(self.buttons)
 
         layout = QtWidgets.QVBoxLayout(self)
-        intro = QtWidgets.QLabel(
-            "These fields changed here and on the remote since the last sync. Choose, for each, "
-            "which value both sides should hold. An undecided one is left alone on both sides."
-        )
+        intro = QtWidgets.QLabel(words.intro)
         intro.setWordWrap(True)
         layout.addWidget(intro)
         layout.addWidget(splitter, 1)
@@ -475,7 +502,8 @@ class ConflictDialog(QtWidgets.QDialog):
         if invalid:
             text += f"; {invalid} merged value{'s' if invalid != 1 else ''} to fix"
         self.status_label.setText(text)
-        self.ok_button.setEnabled(not invalid)
+        undecided = decided + invalid < len(self.entries)
+        self.ok_button.setEnabled(not invalid and not (self.wording.decide_all and undecided))
 
     # -- the answer ---------------------------------------------------------------------------
 

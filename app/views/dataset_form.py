@@ -409,6 +409,13 @@ class DatasetForm(QtWidgets.QWidget):
         self._show_nothing_selected()
         self._set_dirty(False)
 
+    def load_edit(self, record: Record, base: Record) -> None:
+        """Show `record` as an unsaved edit of `base` (a save conflict resolved over the
+        version stored now: dirty until saved, so news of others does not replace it)."""
+        self.load(record)
+        self._loaded = copy.deepcopy(base)
+        self._set_dirty(self.record() != self._loaded)
+
     def record(self) -> Record:
         """The edited record: the loaded one with every changed field replaced."""
         out = copy.deepcopy(self._loaded)

@@ -231,7 +231,7 @@ class HistoryPanel(QtWidgets.QWidget):
                 cells = (
                     str(version.number),
                     local_time(version.at),
-                    version.author,
+                    version.who,
                     version.action,
                     "all fields (new dataset)" if version.action == "create" else changes,
                 )
@@ -347,7 +347,7 @@ class HistoryPanel(QtWidgets.QWidget):
         if not self.confirm(
             "Restore version",
             f"Restore dataset {dataset_id} to version {version.number} "
-            f"({local_time(version.at)}, {version.author})?\n\n"
+            f"({local_time(version.at)}, {version.who})?\n\n"
             f"This will {action} that content as a new version; the current content stays "
             "in the history.",
         ):

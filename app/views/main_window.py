@@ -606,7 +606,7 @@ class MainWindow(QtWidgets.QMainWindow):
             elif change.outside:
                 self.statusBar().showMessage(
                     f"“{current.get('title') if current else shown}” was changed elsewhere: "
-                    "saving your edit will be refused. Revert to see the new content.", 15000
+                    "saving merges your edit with it, asking about fields you both changed.", 15000
                 )  # fmt: skip
         elif change.touches(self.history.dataset_id):
             self.history.refresh()

@@ -204,6 +204,12 @@ class Operations(QtCore.QObject):
         return self._watch is not None
 
     @property
+    def listening(self) -> bool:
+        """Others' commits wake the watch (PostgreSQL's LISTEN); no timer polls for them."""
+        watch = self._watch
+        return watch is not None and watch.listening and not self._poll_timer.isActive()
+
+    @property
     def polling(self) -> bool:
         """A look for others' commits is under way."""
         return self._polling is not None

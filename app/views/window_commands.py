@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from app.services import datasets, undoable
-from app.services.errors import ValidationFailed
+from app.services import datasets, save_conflict, undoable
+from app.services.errors import StaleEdit, ValidationFailed
 from app.services.progress import Progress
 from app.services.records import Record
+from app.services.save_conflict import SaveConflict
 from app.services.undoable import Step
+from app.views.conflict_dialog import ConflictDialog, unit_label
 from app.views.operations import Outcome, change_of
+from app.views.save_conflict_view import chosen, conflict_dialog, who_changed
 
 if TYPE_CHECKING:
     from app.views.main_window import MainWindow
@@ -34,6 +37,8 @@ class WindowCommands:
     def __init__(self, window: MainWindow) -> None:
         self._window = window
         self.saving = False
+        # The open save conflict's dialog (tests answer it through this).
+        self.conflict_dialog: ConflictDialog | None = None
 
     def save(self, record: Record, then: Callable[[], None] | None = None) -> None:
         """Write the form's record: created, or replaced if unchanged since it was opened."""
@@ -43,6 +48,7 @@ class WindowCommands:
             return
         is_new = window._current_is_new
         expected = window._current_version
+        base = window._current  # the record as opened: a conflict's base
         author = window.author
 
         def run(session: Session) -> Outcome[tuple[Step | None, Record, int]]:
@@ -80,6 +86,9 @@ class WindowCommands:
                 window.form.show_errors(error.errors)
                 window.statusBar().showMessage("Not saved: " + error.message, 8000)
                 return True
+            if isinstance(error, StaleEdit) and base is not None and expected is not None:
+                self._compare(record, base, expected, then)  # never a lost update
+                return True
             return False
 
         self.saving = True
@@ -87,6 +96,74 @@ class WindowCommands:
         window.statusBar().showMessage("Saving…")
         title = record.get("title") or record["id"]
         window.operations.write(f"save “{title}”", run, done, failed)
+
+    def _compare(
+        self, record: Record, base: Record, opened: int, then: Callable[[], None] | None
+    ) -> None:
+        """The save was refused: the dataset changed since it was opened. Merge what only one
+        side changed; ask about what both did (services.save_conflict)."""
+        window = self._window
+        window.statusBar().showMessage("Changed by someone else meanwhile: comparing…")
+
+        def compared(conflict: SaveConflict) -> None:
+            current = window._current
+            who = who_changed(conflict)
+            if current is None or current.get("id") != conflict.dataset_id:
+                # The form moved on meanwhile (its edit saved or dropped): nothing to save into.
+                window.statusBar().showMessage(f"Not saved: {who} changed it meanwhile.", 15000)
+                return
+            if not conflict.conflicts:
+                taken = ", ".join(unit_label(unit) for unit in conflict.taken)
+                note = f": kept {who}'s change to {taken}" if taken else ""
+                self._save_again(conflict, conflict.merged, then, f"Merged with {who}{note}")
+                return
+            dialog = conflict_dialog(conflict, window)
+            self.conflict_dialog = dialog
+            window.statusBar().showMessage(f"{who} changed it meanwhile: choose what to save")
+            merged = f"Merged with {who}"
+            dialog.accepted.connect(
+                lambda: self._save_again(
+                    conflict, conflict.resolved(chosen(conflict, dialog)), then, merged
+                )
+            )
+            dialog.rejected.connect(
+                lambda: window.statusBar().showMessage(
+                    f"Not saved: {who} changed it meanwhile. Your edit is still in the form.",
+                    15000,
+                )
+            )
+            dialog.finished.connect(lambda _result: self._forget(dialog))
+            dialog.open()
+
+        window.operations.read(
+            "compare your edit with the one stored",
+            lambda session: save_conflict.read(session, base, record, opened),
+            compared,
+        )
+
+    def _forget(self, dialog: ConflictDialog) -> None:
+        if self.conflict_dialog is dialog:
+            self.conflict_dialog = None
+        dialog.deleteLater()
+
+    def _save_again(
+        self,
+        conflict: SaveConflict,
+        record: Record,
+        then: Callable[[], None] | None,
+        message: str,
+    ) -> None:
+        """Save the merged record over the version stored now (a newer one conflicts again)."""
+        window = self._window
+        window._current, window._current_version = conflict.theirs, conflict.version
+        window.form.load_edit(record, conflict.theirs)
+
+        def saved() -> None:
+            window.statusBar().showMessage(message, 8000)
+            if then is not None:
+                then()
+
+        self.save(record, then=saved)
 
     def delete_selected(self) -> None:
         """Delete the highlighted datasets, after asking; Undo or the trash brings them back."""
