@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Dataset, DatasetVersion
+from app.models import Base, Dataset, DatasetVersion
 from app.models.database import Database
 from app.services.exporting import ExportFormat
 from app.services.importing import OnExisting, describe
@@ -97,7 +97,7 @@ def test_an_error_in_a_late_chunk_writes_nothing(tmp_path: Path) -> None:
             "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'datasets'"
         )
         # The unique id's and every index the model declares: none left dropped.
-        assert indexes.scalar() == 1 + len(Dataset.__table__.indexes)
+        assert indexes.scalar() == 1 + len(Base.metadata.tables["datasets"].indexes)
     target.dispose()
 
 
