@@ -88,14 +88,19 @@ def search_datasets(
     in_hits = pk_in(session, hits)
     pks: list[int] = []
     if request.rows and request.start < len(hits):
+        sort = request.sort or DEFAULT_SORT
         statement = (
             select(Dataset.pk)
             .where(in_hits)
-            .order_by(*_order(request.sort or DEFAULT_SORT))
+            .order_by(*_order(sort))
             .offset(request.start)
             .limit(request.rows)
         )
-        pks = list(session.scalars(statement))
+        by_dates = all(item.removeprefix("-") in DATE_COLUMNS for item in sort)
+        if by_dates and session.get_bind().dialect.name == "sqlite":
+            pks = _through_filters_index(session, statement)  # the dates are in it
+        else:
+            pks = list(session.scalars(statement))
     found = {row.pk: row for row in rows_by_pk(session, principal, pks)}
     groups = [
         facets.group(
@@ -114,16 +119,9 @@ def _hits_from_words(session: Session, words: tuple[str, ...], where: list[Any])
     """On SQLite, the datasets that hold `words` and meet `where`, driven from the full-text
     index's matches, each checked against the narrow FILTERS_INDEX rather than the dataset's
     row: a quarter of the time of `pk IN (matches)` on 100,000 datasets, where SQLite's planner,
-    without statistics, reads each match's row. SQLAlchemy writes no INDEXED BY for SQLite, so
-    the condition is compiled (with its own subqueries) and put in."""
-    dialect = sqlite.dialect(paramstyle="named")
-    compiled = (
-        select(Dataset.pk)
-        .where(*where, true())
-        .compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    )
+    without statistics, reads each match's row."""
+    written, params = _compiled(select(Dataset.pk).where(*where, true()))
     head = "SELECT datasets.pk \nFROM datasets \nWHERE "
-    written = str(compiled)
     assert written.startswith(head), written[:60]
     condition_ = written.removeprefix(head)
     statement = text(
@@ -131,8 +129,25 @@ def _hits_from_words(session: Session, words: tuple[str, ...], where: list[Any])
         f"ON datasets.pk = datasets_fts.rowid WHERE datasets_fts MATCH :search_words "
         f"AND ({condition_})"
     )
-    params = {**compiled.params, "search_words": fts5_query(words)}
-    return list(session.scalars(statement, params))
+    return list(session.scalars(statement, {**params, "search_words": fts5_query(words)}))
+
+
+def _through_filters_index(session: Session, statement: Select[Any]) -> list[int]:
+    """`statement` (of pks, from datasets) read on SQLite from FILTERS_INDEX alone, not the
+    rows: for what the index holds (the dates a page sorts by)."""
+    written, params = _compiled(statement)
+    outer = "\nFROM datasets \n"  # the statement's own FROM comes first, its subqueries' after
+    assert outer in written, written[:80]
+    indexed = written.replace(outer, f"\nFROM datasets INDEXED BY {FILTERS_INDEX} \n", 1)
+    return list(session.scalars(text(indexed), params))
+
+
+def _compiled(statement: Select[Any]) -> tuple[str, dict[str, Any]]:
+    """`statement` as SQLite text and its parameters, to put an INDEXED BY in: SQLAlchemy
+    writes none for SQLite."""
+    dialect = sqlite.dialect(paramstyle="named")
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    return str(compiled), dict(compiled.params)
 
 
 def pk_in(session: Session, pks: list[int]) -> ColumnElement[bool]:
