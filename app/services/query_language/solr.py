@@ -29,7 +29,7 @@ import functools
 import re
 
 from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
+from lark.exceptions import UnexpectedInput
 
 from app.models.search_index import words as folded_words
 from app.services.query_language import dates
@@ -46,7 +46,12 @@ from app.services.query_language.nodes import (
     Range,
     Text,
 )
-from app.services.query_language.syntax import MAX_DEPTH, QuerySyntaxError
+from app.services.query_language.syntax import (
+    QuerySyntaxError,
+    check_depth,
+    syntax_error,
+    texts,
+)
 from app.services.search import MAX_QUERY_LENGTH, MAX_TERMS, QueryTooLong
 
 GRAMMAR = r"""
@@ -111,6 +116,9 @@ class SolrQueryError(QuerySyntaxError):
     """A `q` or `fq` that cannot be read as Solr's syntax (CKAN's Search Error)."""
 
 
+_QUOTES = {'"': '"'}  # Solr's only quote
+
+
 @functools.cache
 def _parser() -> Lark:
     return Lark(GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=True)
@@ -125,66 +133,18 @@ def parse(text: str) -> Node:
         )
     if text.strip() in ("", '""', "''"):  # blank, and CKAN's own "everything"
         return Everything()
-    _check_depth(text)
+    check_depth(text, quotes=_QUOTES, escapes=True, error=SolrQueryError)
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as error:
-        raise _syntax_error(text, error) from None
+        raise syntax_error(text, error, quotes=_QUOTES, kind=SolrQueryError) from None
     node = _Builder().build(tree, None)
-    count = len({word for part in _texts(node) for word in part.words})
+    count = len({word for part in texts(node) for word in part.words})
     if count > MAX_TERMS:
         raise QueryTooLong(
             f"A search may hold at most {MAX_TERMS} different words; this one has {count}"
         )
     return node
-
-
-def _check_depth(text: str) -> None:
-    depth = 0
-    quoted = escaped = False
-    for offset, char in enumerate(text):
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
-        elif quoted:
-            continue
-        elif char == "(":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise SolrQueryError(
-                    f"A query may nest parentheses at most {MAX_DEPTH} deep", offset
-                )
-        elif char == ")":
-            depth -= 1
-
-
-def _syntax_error(text: str, error: UnexpectedInput) -> SolrQueryError:
-    offset = error.pos_in_stream if error.pos_in_stream is not None else len(text)
-    token = getattr(error, "token", None)
-    if isinstance(error, UnexpectedEOF) or (token is not None and token.type == "$END"):
-        return SolrQueryError("The query ends too early", len(text))
-    if offset >= len(text):
-        return SolrQueryError("The query ends too early", len(text))
-    char = text[offset]
-    if char == '"':
-        return SolrQueryError("A quote is not closed", offset)
-    if isinstance(error, UnexpectedCharacters):
-        return SolrQueryError(f"Unexpected {char!r}", offset)
-    shown = str(token) if token is not None else text[offset]
-    return SolrQueryError(f"Unexpected {shown!r}", offset)
-
-
-def _texts(node: Node) -> list[Text]:
-    if isinstance(node, Text):
-        return [node]
-    if isinstance(node, Not):
-        return _texts(node.operand)
-    if isinstance(node, And | Or):
-        return [found for operand in node.operands for found in _texts(operand)]
-    return []
 
 
 def _unescaped(token: Token) -> str:

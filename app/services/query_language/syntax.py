@@ -115,11 +115,11 @@ def parse(text: str) -> Node:
             f"A query may be at most {MAX_LENGTH} characters long; this one has {len(text)}",
             MAX_LENGTH,
         )
-    _check_depth(text)
+    check_depth(text)
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as error:
-        raise _syntax_error(text, error) from None
+        raise syntax_error(text, error) from None
     try:
         node: Node = _Build().transform(tree)
     except VisitError as error:
@@ -130,55 +130,77 @@ def parse(text: str) -> Node:
     return node
 
 
-def _check_depth(text: str) -> None:
+QUOTES = {'"': '"', "\u201c": "\u201d"}  # opening quote -> its closing one
+
+
+def check_depth(
+    text: str,
+    *,
+    quotes: dict[str, str] = QUOTES,
+    escapes: bool = False,
+    error: type[QuerySyntaxError] = QuerySyntaxError,
+) -> None:
+    """`error` if `text` nests parentheses (outside quotes; after a backslash, a character is
+    itself where `escapes`) more than MAX_DEPTH deep: before any parser recurses into it."""
     depth = 0
-    quote: str | None = None
+    closing: str | None = None
+    escaped = False
     for offset, char in enumerate(text):
-        if quote is not None:
-            quote = None if char == quote else quote
-        elif char in '"\u201c':
-            quote = '"' if char == '"' else "\u201d"
+        if escaped:
+            escaped = False
+        elif escapes and char == "\\":
+            escaped = True
+        elif closing is not None:
+            closing = None if char == closing else closing
+        elif char in quotes:
+            closing = quotes[char]
         elif char == "(":
             depth += 1
             if depth > MAX_DEPTH:
-                raise QuerySyntaxError(
-                    f"A query may nest parentheses at most {MAX_DEPTH} deep", offset
-                )
+                raise error(f"A query may nest parentheses at most {MAX_DEPTH} deep", offset)
         elif char == ")":
             depth -= 1
 
 
 def _check_words(node: Node, text: str) -> None:
-    count = sum(len(part.words) for part in _texts(node))
+    count = sum(len(part.words) for part in texts(node))
     if count > MAX_WORDS:
         raise QuerySyntaxError(
             f"A query may hold at most {MAX_WORDS} words; this one has {count}", len(text)
         )
 
 
-def _texts(node: Node) -> list[Text]:
+def texts(node: Node) -> list[Text]:
+    """The word lookups of `node`, wherever they stand in it."""
     if isinstance(node, Text):
         return [node]
     if isinstance(node, Not):
-        return _texts(node.operand)
+        return texts(node.operand)
     if isinstance(node, And | Or):
-        return [found for operand in node.operands for found in _texts(operand)]
+        return [found for operand in node.operands for found in texts(operand)]
     return []
 
 
-def _syntax_error(text: str, error: UnexpectedInput) -> QuerySyntaxError:
+def syntax_error(
+    text: str,
+    error: UnexpectedInput,
+    *,
+    quotes: dict[str, str] = QUOTES,
+    kind: type[QuerySyntaxError] = QuerySyntaxError,
+) -> QuerySyntaxError:
+    """What Lark's `error` means to the person who wrote `text`, and where."""
     offset = error.pos_in_stream if error.pos_in_stream is not None else len(text)
     token = getattr(error, "token", None)
     at_end = token is not None and token.type == "$END"
     if isinstance(error, UnexpectedEOF) or at_end or offset >= len(text):
-        return QuerySyntaxError("The query ends too early", len(text))
+        return kind("The query ends too early", len(text))
+    char = text[offset]
+    if char in quotes:
+        return kind("A quote is not closed", offset)
     if isinstance(error, UnexpectedCharacters):
-        char = text[offset]
-        if char in '"\u201c':
-            return QuerySyntaxError("A quote is not closed", offset)
-        return QuerySyntaxError(f"Unexpected {char!r}", offset)
-    shown = str(token) if token is not None else text[offset]
-    return QuerySyntaxError(f"Unexpected {shown!r}", offset)
+        return kind(f"Unexpected {char!r}", offset)
+    shown = str(token) if token is not None else char
+    return kind(f"Unexpected {shown!r}", offset)
 
 
 def _unquoted(token: Token) -> str:
