@@ -81,7 +81,10 @@ def test_schemathesis_finds_nothing_outside_patch(
         encoding="utf-8",
     )
     key = ["-H", f"Authorization: {catalogue.bob}"] if who == "team member" else []
-    result = _run(server.url, document, tmp_path, "--exclude-method", "PATCH", *key)
+    # The Opendatasoft paths without their final slash are the same handlers as with it
+    # (test_opendatasoft_api compares them): fuzzed once, under their slash.
+    aliases = ["--exclude-path-regex", r"^/api/datasets/1\.0/[^/]+$"]
+    result = _run(server.url, document, tmp_path, "--exclude-method", "PATCH", *aliases, *key)
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
 
 
