@@ -43,11 +43,13 @@ COMMON = (  # 32 words
 )
 
 
-def serve_catalogue(path: Path, tmp: Path) -> tuple[subprocess.Popen[str], str]:
-    """`main.py serve` of the catalogue at `path` in a subprocess (temporary files in `tmp`),
-    and its URL."""
+def serve_catalogue(
+    path: Path | str, tmp: Path, *options: str
+) -> tuple[subprocess.Popen[str], str]:
+    """`main.py serve` of the catalogue at `path` (a file or a URL) in a subprocess, with
+    `options` (e.g. --workers 2), temporary files in `tmp`; and its URL."""
     process = subprocess.Popen(
-        [sys.executable, "main.py", "serve", "--db", str(path), "--port", "0", "--quiet"],
+        [sys.executable, "main.py", "serve", "--db", str(path), "--port", "0", "--quiet", *options],
         cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,

@@ -13,12 +13,9 @@ measured rounds; the median is printed with the ratios 2 workers / 1 and Postgre
 
 from __future__ import annotations
 
-import os
 import random
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +29,7 @@ from pathlib import Path
 import httpx
 
 from bench import Result
+from bench.bench_limits import serve_catalogue
 from bench.bench_table import catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,21 +104,9 @@ def _postgres_copy(path: Path) -> Iterator[str | None]:
 def _rate(db: str, workers: int, repeats: int) -> float:
     """The median requests per second of `repeats` rounds of the load on `main.py serve`."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-workers-"))
-    command = [sys.executable, "main.py", "serve", "--db", db, "--port", "0", "--quiet"]
-    process = subprocess.Popen(
-        [*command, "--workers", str(workers)],
-        cwd=ROOT,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "TMPDIR": str(tmp)},
-    )
+    process, url = serve_catalogue(db, tmp, "--workers", str(workers))
     assert process.stderr is not None
     try:
-        banner = process.stderr.readline()
-        match = re.search(r"at (http://\S+)", banner)
-        if not match:
-            raise RuntimeError(f"the server did not start: {banner}")
-        url = match.group(1)
         paths = _mix(url)
         _round(url, paths)  # unmeasured: each worker renders what it serves once
         rates = [_round(url, paths) for _ in range(repeats)]
