@@ -22,12 +22,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from app.models import Dataset, Team, Topic
+from app.models import Dataset
 from app.services import facet_filters
 from app.services.dataset_search.request import SearchRequest
 from app.services.query_language import dates
 from app.services.query_language.fields import EMPTY_FACETS
-from app.services.query_language.to_sql import DATE_COLUMNS, negation
+from app.services.query_language.to_sql import DATE_COLUMNS, Labels, negation
 
 LIMIT = 100  # values of one level of a facet, the most frequent first
 DATE_LEVELS = (4, 7, 10)  # characters of the stored time: YYYY, YYYY-MM, YYYY-MM-DD
@@ -55,8 +55,7 @@ class Facets:
     def __init__(self, session: Session, language: str) -> None:
         self.session = session
         self.language = language
-        self._topics: dict[str, str] | None = None
-        self._teams: dict[str, str] | None = None
+        self.labels = Labels(session)
 
     # -- what a value means --------------------------------------------------------------------
 
@@ -73,11 +72,11 @@ class Facets:
         if facet == "license":
             return facet_filters.licence_expr() == value if value else false()
         if facet == "theme":
-            ids = [topic for topic, title in self.topic_titles().items() if title == value]
+            ids = [topic for topic, title in self.labels.topics().items() if title == value]
             topics = (facet_filters.facet_clause(self.session, "topic", i, "") for i in ids)
             return or_(false(), *topics)
         if facet == "publisher":
-            ids = [team for team, title in self.team_titles().items() if title == value]
+            ids = [team for team, title in self.labels.teams().items() if title == value]
             return Dataset.team.in_(ids) if ids else false()
         if facet == "language":
             return true() if value == self.language else false()
@@ -172,9 +171,9 @@ class Facets:
             statement = select(key, total).where(where, key.is_not(None), key != "").group_by(key)
         counted: dict[str, int] = {}
         names = (
-            self.topic_titles()
+            self.labels.topics()
             if facet == "theme"
-            else self.team_titles()
+            else self.labels.teams()
             if facet == "publisher"
             else {}
         )
@@ -227,20 +226,6 @@ class Facets:
             str(value).replace("-", "/"): int(count)
             for value, count in self.session.execute(statement)
         }
-
-    # -- titles --------------------------------------------------------------------------------
-
-    def topic_titles(self) -> dict[str, str]:
-        if self._topics is None:
-            rows = self.session.execute(select(Topic.id, Topic.title))
-            self._topics = {topic: title or topic for topic, title in rows}
-        return self._topics
-
-    def team_titles(self) -> dict[str, str]:
-        if self._teams is None:
-            rows = self.session.execute(select(Team.id, Team.title))
-            self._teams = {team: title or team for team, title in rows}
-        return self._teams
 
 
 def _top(counted: dict[str, int]) -> list[tuple[str, int]]:

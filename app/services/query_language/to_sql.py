@@ -96,12 +96,33 @@ def matches_words(
     return False
 
 
+class Labels:
+    """The titles of the topics and teams, by id (a label field shows them), read at most once
+    by whoever holds this: one search."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._topics: dict[str, str] | None = None
+        self._teams: dict[str, str] | None = None
+
+    def topics(self) -> dict[str, str]:
+        if self._topics is None:
+            rows = self.session.execute(select(Topic.id, Topic.title))
+            self._topics = {topic: title or topic for topic, title in rows}
+        return self._topics
+
+    def teams(self) -> dict[str, str]:
+        if self._teams is None:
+            rows = self.session.execute(select(Team.id, Team.title))
+            self._teams = {team: title or team for team, title in rows}
+        return self._teams
+
+
 class _Compiler:
     def __init__(self, session: Session, context: QueryContext) -> None:
         self.session = session
         self.context = context
-        self._topics: list[tuple[str, str]] | None = None
-        self._teams: list[tuple[str, str]] | None = None
+        self.labels = Labels(session)
 
     def compile(self, node: Node) -> ColumnElement[bool]:
         if isinstance(node, Everything):
@@ -161,10 +182,10 @@ class _Compiler:
     def _values(self, name: str, keep: Callable[[str], bool]) -> ColumnElement[bool]:
         """Condition: the dataset's value of a VALUE field is one `keep` accepts."""
         if name == "theme":
-            ids = [topic for topic, title in self._topic_titles() if keep(title)]
+            ids = [topic for topic, title in self.labels.topics().items() if keep(title)]
             return self._listed(Dataset.topics, lambda value: value.in_(ids)) if ids else false()
         if name == "publisher":
-            ids = [team for team, title in self._team_titles() if keep(title)]
+            ids = [team for team, title in self.labels.teams().items() if keep(title)]
             return Dataset.team.in_(ids) if ids else false()
         if name == "license":
             titles = self.session.scalars(
@@ -174,18 +195,6 @@ class _Compiler:
             return Dataset.licence_title.in_(kept) if kept else false()
         assert name == "language"
         return true() if keep(self.context.language) else false()
-
-    def _topic_titles(self) -> list[tuple[str, str]]:
-        if self._topics is None:
-            rows = self.session.execute(select(Topic.id, Topic.title))
-            self._topics = [(topic, title or topic) for topic, title in rows]
-        return self._topics
-
-    def _team_titles(self) -> list[tuple[str, str]]:
-        if self._teams is None:
-            rows = self.session.execute(select(Team.id, Team.title))
-            self._teams = [(team, title or team) for team, title in rows]
-        return self._teams
 
     def _listed(
         self, column: Any, test: Callable[[Any], ColumnElement[bool]]
