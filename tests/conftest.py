@@ -1,4 +1,4 @@
-"""Shared fixtures: a real SQLite catalogue file per test, migrated by Alembic."""
+"""Shared fixtures: a real catalogue per test (tests/engines.py), and a valid record."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from app.models.database import Database
 from app.services import datasets
 from app.services.records import Record
-from tests.postgres import fresh_database, postgres_server
+from tests.engines import ENGINES, Catalogues
 
 AUTHOR = "tester"
 
@@ -25,27 +25,64 @@ settings.register_profile("catalogue", deadline=None, suppress_health_check=[Hea
 settings.load_profile("catalogue")
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    """An empty, migrated catalogue in a real SQLite file."""
-    db = Database.open(tmp_path / "catalogue.sqlite")
-    yield db
-    db.dispose()
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--engines",
+        default=",".join(ENGINES),
+        help="the catalogue engines to run the two-engine tests on, comma-separated "
+        f"(default: {','.join(ENGINES)})",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drop the two-engine tests' runs on an engine not chosen by --engines, and the PostgreSQL
+    runs of tests marked sqlite_only."""
+    chosen = set(config.getoption("--engines").split(","))
+    if unknown := chosen - set(ENGINES):
+        raise pytest.UsageError(f"--engines: unknown {', '.join(sorted(unknown))}")
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        engine = callspec.params.get("engine") if callspec else None
+        unwanted = engine not in chosen or (
+            engine != "sqlite" and item.get_closest_marker("sqlite_only") is not None
+        )
+        (dropped if engine is not None and unwanted else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
-    """A throwaway PostgreSQL server's URL (no database), one for the whole run."""
-    with postgres_server() as url:
-        if url is None:
-            pytest.skip("no PostgreSQL binaries (scripts/system-deps.sh installs them)")
-        yield url
+def catalogues(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalogues]:
+    maker = Catalogues(tmp_path_factory.mktemp("templates"))
+    yield maker
+    maker.close()
 
 
 @pytest.fixture
-def pg_database(pg_server: str) -> Iterator[Database]:
+def engine() -> str:
+    """The engine of `database`: SQLite here; both where a conftest parametrises it."""
+    return "sqlite"
+
+
+@pytest.fixture
+def database(engine: str, catalogues: Catalogues, tmp_path: Path) -> Iterator[Database]:
+    """An empty, migrated catalogue: a real SQLite file, or a real PostgreSQL database."""
+    with catalogues.fresh(engine, tmp_path) as db:
+        yield db
+
+
+@pytest.fixture(scope="session")
+def pg_server(catalogues: Catalogues) -> str:
+    """The run's throwaway PostgreSQL server's URL (no database)."""
+    return catalogues.pg_server()
+
+
+@pytest.fixture
+def pg_database(catalogues: Catalogues, tmp_path: Path) -> Iterator[Database]:
     """An empty, migrated catalogue in its own PostgreSQL database."""
-    with fresh_database(pg_server) as db:
+    with catalogues.fresh("postgresql", tmp_path) as db:
         yield db
 
 

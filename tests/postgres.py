@@ -17,10 +17,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import psycopg
-import pytest
 from sqlalchemy import create_engine, text
 
 from app.models.database import Database
@@ -103,13 +101,16 @@ def postgres_server() -> Iterator[str | None]:
 
 
 @contextmanager
-def fresh_database(server_url: str, *, migrated: bool = True) -> Iterator[Database]:
-    """A new catalogue database on the server at `server_url` (empty, or migrated to the
-    current schema), dropped afterwards."""
+def fresh_database(
+    server_url: str, *, migrated: bool = True, template: str | None = None
+) -> Iterator[Database]:
+    """A new catalogue database on the server at `server_url`, dropped afterwards: empty, or
+    migrated to the current schema (by copying `template`, a migrated database, if given)."""
     name = "catalogue_" + uuid.uuid4().hex[:12]
     admin = create_engine(f"{server_url}/postgres", isolation_level="AUTOCOMMIT")
+    copied = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{copied}'))
     url = f"{server_url}/{name}"
     database = Database.open(url) if migrated else Database(url)
     try:
@@ -119,21 +120,3 @@ def fresh_database(server_url: str, *, migrated: bool = True) -> Iterator[Databa
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE "{name}"'))
         admin.dispose()
-
-
-ENGINES = ["sqlite", "postgresql"]
-
-
-@contextmanager
-def catalogue_on(engine: str, folder: Path, request: pytest.FixtureRequest) -> Iterator[Database]:
-    """An empty, migrated catalogue on `engine` (one of ENGINES): a SQLite file in `folder`, or a
-    database on the session's PostgreSQL server (skipped where there is none)."""
-    if engine == "sqlite":
-        database = Database.open(folder / "catalogue.sqlite")
-        try:
-            yield database
-        finally:
-            database.dispose()
-        return
-    with fresh_database(request.getfixturevalue("pg_server")) as database:
-        yield database

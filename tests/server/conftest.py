@@ -1,4 +1,5 @@
-"""A real uvicorn server on loopback over a catalogue mixing every kind of visibility."""
+"""A real uvicorn server on loopback over a catalogue mixing every kind of visibility, on both
+engines (tests/engines.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from app.models.database import Database
 from app.services import access, api_keys, datasets, managed_lists, publication
 from app.services.server import ServerThread, create_app
 from tests.conftest import AUTHOR, make_record
+from tests.engines import both_engines
+
+__all__ = ["both_engines"]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from ckanapi import (  # type: ignore[import-untyped]  # no type information
 
 from app.models.database import Database
 from app.services.server import ServerThread
-from tests.postgres import ENGINES, catalogue_on
+from tests.engines import ENGINES, catalogue_on
 from tests.server.conftest import Catalogue
 
 

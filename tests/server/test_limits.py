@@ -187,6 +187,24 @@ def test_a_statement_in_a_request_scope_stops_at_its_deadline(database: Database
     assert limits.timed_out == 1
 
 
+def _wait_until_running(database: Database, started: threading.Event) -> bool:
+    """Whether the worker's statement began: SQLite says so through a function the statement
+    calls; on PostgreSQL another connection sees it active (a hang guard bounds both)."""
+    if database.is_sqlite:
+        return started.wait(HANG_GUARD)
+    deadline = time.monotonic() + HANG_GUARD
+    while time.monotonic() < deadline:
+        with database.read() as session:
+            if session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE state = 'active' AND query LIKE 'SELECT pg_sleep(3600)%'"
+                )
+            ):
+                return True
+    return False
+
+
 def test_stopping_interrupts_a_running_statement(database: Database) -> None:
     limits = QueryLimits(HANG_GUARD)
     QueryLimits.install(database.engine)
@@ -195,17 +213,21 @@ def test_stopping_interrupts_a_running_statement(database: Database) -> None:
 
     def run() -> None:
         with limits.applied(), database.read() as session:
-            raw = session.connection().connection.dbapi_connection
-            assert raw is not None
-            raw.create_function("started", 1, lambda _: started.set())
+            if database.is_sqlite:
+                raw = session.connection().connection.dbapi_connection
+                assert raw is not None
+                raw.create_function("started", 1, lambda _: started.set())
+                statement = "SELECT started(1), (" + str(COUNT_FOREVER) + ")"
+            else:
+                statement = "SELECT pg_sleep(3600)"
             try:
-                session.execute(text("SELECT started(1), (" + str(COUNT_FOREVER) + ")"))
+                session.execute(text(statement))
             except BaseException as error:
                 outcome.append(error)
 
     worker = threading.Thread(target=run)
     worker.start()
-    assert started.wait(HANG_GUARD)
+    assert _wait_until_running(database, started)
     limits.stop()
     worker.join(HANG_GUARD)
     assert not worker.is_alive()

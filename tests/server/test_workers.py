@@ -23,7 +23,7 @@ from app.models.database import Database
 from app.services import datasets, publication
 from app.services.dump_cache import DumpCache, SharedDumps
 from tests.conftest import AUTHOR, make_record
-from tests.postgres import ENGINES, catalogue_on
+from tests.engines import ENGINES, catalogue_on
 from tests.server.test_limits import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,6 +13,8 @@ from app.services import datasets, new_datasets
 from app.services.errors import ValidationFailed
 from tests.conftest import AUTHOR, make_record
 
+pytestmark = pytest.mark.sqlite_only("the indexes are dropped and made again on SQLite only")
+
 
 def _indexes(connection: Connection) -> dict[str, str]:
     rows = connection.exec_driver_sql(

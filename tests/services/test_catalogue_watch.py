@@ -38,7 +38,17 @@ def test_others_commits_are_news_and_our_own_are_not(
             datasets.update_dataset(session, dataset_id, {"title": "Ours"}, author="me")
             watch.own(first, newest_version(session))
         assert watch.poll() is None
+    finally:
+        watch.close()
+        other.dispose()
 
+
+@pytest.mark.sqlite_only("PostgreSQL's writers announce dataset writes only (services.changes)")
+def test_others_directory_writes_are_news(database: Database) -> None:
+    watch = CatalogueWatch(database)
+    other = Database(database.url)
+    try:
+        assert watch.poll() is None
         with other.transaction() as session:  # no version: users, teams, rulesets
             access.create_user(session, "carol")
         assert watch.poll() == CatalogueChange(directory=True, outside=True)

@@ -20,7 +20,7 @@ from app.services.query_language.syntax import QuerySyntaxError, parse
 from app.services.query_language.to_sql import QueryContext
 from app.services.visibility import OWNER
 from tests import query_oracle as oracle
-from tests.postgres import ENGINES, catalogue_on
+from tests.engines import ENGINES, catalogue_on
 from tests.services.search_catalogue import (
     DESCRIPTION_WORDS,
     LICENCES,

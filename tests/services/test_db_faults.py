@@ -14,6 +14,7 @@ from app.services.db_faults import CatalogueBusy, explain
 from app.services.errors import NotACatalogue
 
 
+@pytest.mark.sqlite_only("holds SQLite's file lock")
 def test_a_locked_catalogue_says_what_to_do(database: Database) -> None:
     path = str(database.engine.url.database)
     holder = sqlite3.connect(path, isolation_level=None)

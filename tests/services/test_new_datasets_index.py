@@ -13,6 +13,8 @@ from app.models.search_index import SQLITE_INSERT_TRIGGER
 from app.services import datasets, new_datasets, search
 from tests.conftest import AUTHOR, make_record
 
+pytestmark = pytest.mark.sqlite_only("about SQLite's FTS5 insert trigger")
+
 
 def _trigger(connection: Connection) -> str | None:
     return connection.execute(

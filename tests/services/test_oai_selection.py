@@ -3,6 +3,8 @@ each statement a page runs (docs/ARCHITECTURE.md: OAI-PMH)."""
 
 from __future__ import annotations
 
+import pytest
+
 from app.models.database import Database
 from app.services import datasets, publication
 from app.services.clock import today_iso
@@ -11,6 +13,7 @@ from app.services.oai.protocol import DateRange
 from tests.conftest import AUTHOR, make_record
 
 
+@pytest.mark.sqlite_only("reads SQLite's query plans")
 def test_each_walk_reads_its_index_in_order(database: Database) -> None:
     with database.transaction() as s:
         for n in range(6):

@@ -18,7 +18,7 @@ from app.services.query_language.nodes import Compare, Everything, Not, NowValue
 from app.services.search import QueryTooLong
 from app.services.visibility import ANONYMOUS, OWNER
 from tests.conftest import AUTHOR, make_record
-from tests.postgres import ENGINES, catalogue_on
+from tests.engines import ENGINES, catalogue_on
 
 ALL = {"roads", "river", "bins1", "trees", "minut"}
 # id -> fields of its record; the created dates are set after (CREATED).

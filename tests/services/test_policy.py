@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Integer, String, case, literal, select
 from app.models.database import Database
 from app.services import policy
 from app.services.policy import PYTHON, SQL
-from tests.postgres import ENGINES, catalogue_on
+from tests.engines import ENGINES, catalogue_on
 
 TODAY = "2026-06-01"
 STATES = ("draft", "published")

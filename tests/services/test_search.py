@@ -19,7 +19,7 @@ from app.services.exporting import ExportFormat, ExportRequest, ExportScope, exp
 from app.services.query_language.solr import SolrQueryError
 from app.services.visibility import ANONYMOUS, OWNER
 from tests.conftest import AUTHOR, make_record
-from tests.postgres import ENGINES, catalogue_on
+from tests.engines import ENGINES, catalogue_on
 
 # id -> (title, description, tags)
 DATASETS: dict[str, tuple[str, str, list[str]]] = {

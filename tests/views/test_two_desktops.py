@@ -24,7 +24,7 @@ from app.views.history_panel import HistoryPanel
 from app.views.main_window import MainWindow
 from app.views.qt import QtWidgets
 from tests.conftest import make_record
-from tests.postgres import ENGINES, catalogue_on
+from tests.engines import ENGINES, catalogue_on
 from tests.views.test_main_window import retype, titles_shown
 
 ROOT = Path(__file__).resolve().parents[2]
