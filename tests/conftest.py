@@ -40,7 +40,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     chosen = set(config.getoption("--engines").split(","))
     if unknown := chosen - set(ENGINES):
         raise pytest.UsageError(f"--engines: unknown {', '.join(sorted(unknown))}")
-    kept, dropped = [], []
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
         engine = callspec.params.get("engine") if callspec else None

@@ -5,14 +5,17 @@ first asks `PRAGMA data_version` on a connection of its own, which changes when 
 connection commits and costs no table read; only then does it read which datasets changed, from
 the history (every dataset write appends a version, services.history), after the newest version
 it has seen. A change that wrote no version (users, teams, rulesets, API keys) is reported with
-`directory` set, on SQLite only.
+`directory` set.
 
 On PostgreSQL the watch LISTENs on a connection of its own (psycopg, autocommit) to the channel
 every committed dataset write notifies (services.changes.notify, in the writer's transaction:
 heard on commit, never for a rollback), and a worker blocks in `wait()` until a notification
 wakes it, then reads the history as `poll()` does. The history stays the truth: a notification
-only says when to look. `wait` also looks after its timeout, a slow poll that covers a listening
-connection that dropped (it listens again on the next wait) or a writer that does not notify.
+only says when to look. A commit to the directory arrives as `directory` from the tables'
+triggers; one sent by a connection of this window's own engine (its backend pid) is not news.
+`wait` also looks after its timeout, a slow poll that covers a listening connection that
+dropped (it listens again on the next wait) or a writer that does not notify (a directory
+change it missed meanwhile shows at the next re-read of the directory).
 """
 
 from __future__ import annotations
@@ -22,14 +25,14 @@ import socket
 import sqlite3
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from app.models import DatasetVersion
 from app.models.database import Database
-from app.services.changes import CHANNEL
+from app.services.changes import CHANNEL, DIRECTORY
 
 if TYPE_CHECKING:
     import psycopg
@@ -71,6 +74,12 @@ class CatalogueWatch:
         self._listen_lock = threading.Lock()  # held while the listening connection is used
         self._listener: psycopg.Connection | None = None
         self._closed = threading.Event()
+        # PostgreSQL: the backend pids of this window's own connections (a directory notice
+        # from one is ours), and whether another's directory notice arrived since the last poll.
+        self._own_pids: set[int] = set()
+        self._heard_directory = False
+        if self._can_listen:
+            event.listen(database.engine, "checkout", self._note_own_pid)
         self._wake, self._waker = socket.socketpair()  # close() writes: a wait's select wakes
         try:
             if self._can_listen:
@@ -87,6 +96,9 @@ class CatalogueWatch:
             # Its own connection: data_version only moves for commits of other connections.
             self._connection = sqlite3.connect(path, check_same_thread=False)
             self._data_version = self._read_data_version()
+
+    def _note_own_pid(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        self._own_pids.add(dbapi_connection.info.backend_pid)
 
     def _read_data_version(self) -> int:
         assert self._connection is not None
@@ -172,9 +184,11 @@ class CatalogueWatch:
         if wake in ready:
             return
         try:
-            # Read (and drop) what arrived: the history says what changed.
-            for _notice in listener.notifies(timeout=0):
-                pass
+            # The history says which datasets changed; a notice only says the directory did.
+            for notice in listener.notifies(timeout=0):
+                if notice.payload == DIRECTORY and notice.pid not in self._own_pids:
+                    with self._lock:
+                        self._heard_directory = True
         except psycopg.OperationalError:
             # The connection dropped (the server restarted, an idle timeout): deaf until the
             # next wait connects again; this one's poll reads what may have been missed.
@@ -188,7 +202,9 @@ class CatalogueWatch:
         announces itself; the data_version its commit moved is then no news of others (another
         program's directory change just before is shown by the same re-read)."""
         with self._lock:
-            directory = False
+            # PostgreSQL: another's directory commit, told by its notice.
+            heard, self._heard_directory = self._heard_directory and not ours, False
+            directory = heard
             if self._connection is not None:
                 version = self._read_data_version()
                 if version == self._data_version:
@@ -212,12 +228,16 @@ class CatalogueWatch:
                 dataset_id for pk, dataset_id in rows if not any(a < pk <= b for a, b in own)
             )
             self._own = [(a, b) for a, b in own if b > self._last_pk]
-            return CatalogueChange(changed, outside=True) if changed else None
+            if not (changed or heard):
+                return None
+            return CatalogueChange(changed, directory=heard, outside=True)
 
     def close(self) -> None:
         if self._closed.is_set():
             return
         self._closed.set()
+        if event.contains(self._database.engine, "checkout", self._note_own_pid):
+            event.remove(self._database.engine, "checkout", self._note_own_pid)
         self._waker.send(b"x")  # a wait in select wakes, and lets go of the listener
         with self._listen_lock:
             if self._listener is not None:

@@ -13,7 +13,8 @@ Only this process's writes are announced; a reader that must also see other proc
 
 Other processes are told on PostgreSQL: the same transaction, just before it commits, sends
 `NOTIFY catalogue_desk` (`notify`) with the written datasets' pks, so a listener
-(services.catalogue_watch) hears of it when it commits and never of one that rolled back.
+(services.catalogue_watch) hears of it when it commits and never of one that rolled back. A
+write to the directory sends `directory` on the same channel from the tables' triggers.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from sqlalchemy.orm import Session
 _WRITTEN = "changes.written"  # Session.info key: the dataset pks written in the transaction
 # PostgreSQL's channel for committed dataset writes (LISTEN catalogue_desk).
 CHANNEL = "catalogue_desk"
+# The payload on CHANNEL of a commit that wrote the directory (users, teams, rulesets, keys, the
+# managed lists, settings): sent by the tables' triggers (migration 0013), whoever the writer.
+DIRECTORY = "directory"
 # A NOTIFY payload must be shorter than 8000 bytes; past this the pks give way to "*".
 _PAYLOAD_MAX = 7900
 

@@ -114,6 +114,31 @@ def test_another_desktops_save_shows_here_within_a_second(qtbot: QtBot, desk: De
     assert not window.form.is_dirty()  # shown as stored, nothing to save
 
 
+# The other desktop adds a user: no version is written (the directory).
+OTHER_ADDS_A_USER = """
+import sys
+
+from app.models.database import Database
+from app.services import access
+
+database = Database(sys.argv[1])
+with database.transaction() as session:
+    access.create_user(session, "carol", display_name="Carol Clark")
+database.dispose()
+"""
+
+
+def test_another_desktops_new_user_shows_here_within_a_second(qtbot: QtBot, desk: Desk) -> None:
+    users = desk.window.permissions.users.table
+    before = users.model().rowCount()
+    subprocess.run(
+        [sys.executable, "-c", OTHER_ADDS_A_USER, desk.database.url], cwd=ROOT, check=True
+    )
+    qtbot.waitUntil(lambda: users.model().rowCount() == before + 1, timeout=LIVE_MS)
+    shown = {users.model().index(row, 1).data() for row in range(before + 1)}
+    assert "Carol Clark" in shown
+
+
 @pytest.mark.parametrize("desk", ["postgresql"], indirect=True)  # SQLite polls: no LISTEN
 def test_a_window_whose_listening_connection_dropped_catches_up(qtbot: QtBot, desk: Desk) -> None:
     with desk.database.engine.connect() as connection:  # the server drops the window's LISTEN
