@@ -14,6 +14,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# How long a write waits for a lock another writer holds before it gives up (and is rolled
+# back whole): SQLite's busy_timeout, PostgreSQL's lock_timeout. Every write takes the
+# catalogue version's row first, so on either engine writers queue for at most this long.
+LOCK_WAIT_MS = 10_000
 
 
 def default_database_path() -> Path:
@@ -47,7 +51,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
         # synchronous=FULL: a commit that returned survives a power cut, not only a crash.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
@@ -58,10 +62,23 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _install_postgresql_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Outside a transaction, or the pool's rollback on check-in would undo it.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        dbapi_connection.execute(f"SET lock_timeout = {LOCK_WAIT_MS}")
+        dbapi_connection.autocommit = autocommit
+
+
 def create_catalogue_engine(url: str) -> Engine:
     engine = create_engine(url)
-    if make_url(url).get_backend_name() == "sqlite":
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
         _install_sqlite_hooks(engine)
+    elif backend == "postgresql" and engine.dialect.driver == "psycopg":
+        _install_postgresql_hooks(engine)
     return engine
 
 

@@ -98,7 +98,10 @@ def _connection(bind: Session | Connection) -> Connection:
 @event.listens_for(Engine, "commit")
 @event.listens_for(Engine, "rollback")
 def _release(connection: Connection) -> None:
-    connection.info.pop(_HELD, None)
+    # A connection the server dropped has no info left to clear, and asking for it would
+    # raise over the error that ended the transaction (PostgreSQL restarting, say).
+    if not connection.invalidated:
+        connection.info.pop(_HELD, None)
 
 
 def current(bind: Session | Connection) -> int:

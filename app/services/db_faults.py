@@ -2,7 +2,9 @@
 
 A write can fail for reasons that are nobody's bug: another program holds the catalogue's write
 lock longer than the busy timeout, the disk is full, the file is not a catalogue (or not one
-this version can read), the file cannot be written. `explain` turns those into a
+this version can read), the file cannot be written; on PostgreSQL also a lock not granted
+within `lock_timeout` (models.database), a deadlock, the server out of reach or refusing the
+user. `explain` turns those into a
 CatalogueError whose message says what happened and what to do; anything else is left to the
 caller's bug handler (None).
 """
@@ -31,6 +33,10 @@ class CatalogueReadOnly(CatalogueError):
     code = "catalogue_read_only"
 
 
+class CatalogueUnreachable(CatalogueError):
+    code = "catalogue_unreachable"
+
+
 def explain(error: BaseException) -> CatalogueError | None:
     """The environment fault `error` is, in words a person can act on; None for a bug."""
     if isinstance(error, CatalogueError):
@@ -45,7 +51,7 @@ def explain(error: BaseException) -> CatalogueError | None:
         text = str(error).lower()
     else:
         return None
-    if "database is locked" in text or "database table is locked" in text:
+    if any(sign in text for sign in _BUSY):
         return CatalogueBusy(
             "Another program is writing to the catalogue and did not finish in time. "
             f"{NOTHING_CHANGED} Try again in a moment; if it keeps happening, close the other "
@@ -58,12 +64,47 @@ def explain(error: BaseException) -> CatalogueError | None:
         )
     if "file is not a database" in text or "no such table" in text or "malformed" in text:
         return _not_a_catalogue()
+    if any(sign in text for sign in _UNREACHABLE):
+        return CatalogueUnreachable(
+            "The catalogue's database server cannot be reached, or it closed the connection. "
+            "Check that it is running and that this computer can reach it, then try again. "
+            "A save that was under way may not have been recorded: look at it once the "
+            "server is back."
+        )
+    if "permission denied" in text:
+        return CatalogueReadOnly(
+            "The catalogue's database does not let this user make that change. "
+            f"{NOTHING_CHANGED} Ask its administrator for the rights (README: Sharing a "
+            "catalogue), or open another catalogue."
+        )
     if "readonly database" in text or "unable to open database" in text:
         return CatalogueReadOnly(
             "The catalogue file cannot be written (it is read-only, or its folder is gone). "
             f"{NOTHING_CHANGED} Check the file's permissions, or open another catalogue."
         )
     return None
+
+
+# What the error's text says, lowercased: SQLite's, then PostgreSQL's (lock_timeout, a deadlock,
+# a serialisation failure: the transaction was rolled back whole).
+_BUSY = (
+    "database is locked",
+    "database table is locked",
+    "lock timeout",
+    "deadlock detected",
+    "could not serialize access",
+)
+# psycopg's and PostgreSQL's words for a server that is away or went away.
+_UNREACHABLE = (
+    "connection refused",
+    "connection failed",
+    "could not connect",
+    "server closed the connection",
+    "terminating connection",
+    "connection is closed",
+    "the connection is lost",
+    "connection timeout expired",
+)
 
 
 def _not_a_catalogue() -> NotACatalogue:
