@@ -492,7 +492,11 @@ BULK = {
 async def check(database: Database, spec: Spec, built: Built) -> None:
     app = create_app(database)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://catalogue.test") as client:
+    # The app's lifespan as a server runs it: its shutdown lets go of the catalogue.
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://catalogue.test") as client,
+    ):
         anonymous_cursors: list[str] | None = None
         callers: list[tuple[int | None, dict[str, str]]] = [(None, {})]
         callers += [(u, {"Authorization": key}) for u, key in enumerate(built.keys)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -22,6 +23,7 @@ from app.services.errors import NotACatalogue
 
 
 def test_a_locked_catalogue_says_what_to_do(database: Database) -> None:
+    holder: sqlite3.Connection | psycopg.Connection[Any]
     if database.is_sqlite:
         path = str(database.engine.url.database)
         holder = sqlite3.connect(path, isolation_level=None)
