@@ -8,7 +8,6 @@ over a PostgreSQL catalogue.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,17 +19,8 @@ from ckanapi import (  # type: ignore[import-untyped]  # no type information
     ValidationError,
 )
 
-from app.models.database import Database
 from app.services.server import ServerThread
-from tests.engines import ENGINES, catalogue_on
 from tests.server.conftest import Catalogue
-
-
-@pytest.fixture(params=ENGINES)
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """The catalogue behind the server, on each engine."""
-    with catalogue_on(request.param, tmp_path, request) as db:
-        yield db
 
 
 @pytest.fixture(params=[False, True], ids=["post", "get"])

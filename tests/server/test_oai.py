@@ -26,10 +26,9 @@ from app.services import catalogue_version, datasets, managed_lists, publication
 from app.services.clock import iso, now_iso, parse_utc
 from app.services.cursor import load_secret
 from app.services.oai.protocol import datestamp
-from app.services.oai.selection import catalogue_time as catalogue_version_time
 from app.services.oai.selection import midnight
 from app.services.oai.tokens import Position, Resumption, TokenCodec, derive_key
-from app.services.server import ServerThread, create_app
+from app.services.server import ServerThread
 from app.services.visibility import public_clause
 from tests.conftest import AUTHOR, make_record
 from tests.server.conftest import Catalogue, ServeFactory
@@ -638,33 +637,3 @@ def test_values_are_escaped(client: httpx.Client, database: Database) -> None:
     # Not a URI: badArgument, nothing echoed.
     refused = oai(client, verb="GetRecord", metadataPrefix="oai_dc", identifier='oai:x:"<>"')
     assert error_code(refused) == "badArgument"
-
-
-def test_the_repository_on_postgresql(pg_database: Database) -> None:
-    """The same lists on PostgreSQL: no INDEXED BY and no write-lock check there, topics
-    through json_array_elements_text; the responseDate is the snapshot's newest version's."""
-    with pg_database.transaction() as s:
-        managed_lists.add_topic(s, "roads", "Roads")
-    kept = add_public(pg_database, 4)
-    with pg_database.transaction() as s:
-        datasets.update_dataset(s, kept[0], {"topics": ["roads"]}, author=AUTHOR)
-        datasets.delete_dataset(s, kept[3], author=AUTHOR)
-    server = ServerThread(create_app(pg_database, oai_page_size=2))
-    server.start()
-    try:
-        harvester = _sickle(server)
-        found = list(harvester.ListIdentifiers(metadataPrefix="oai_dc", ignore_deleted=False))
-        assert {dataset_id(h.identifier) for h in found if h.deleted} == {kept[3]}
-        assert sorted(dataset_id(h.identifier) for h in found if not h.deleted) == sorted(kept[:3])
-        in_topic = harvester.ListIdentifiers(
-            metadataPrefix="oai_dc", set="topic:roads", ignore_deleted=False
-        )
-        assert {dataset_id(h.identifier) for h in in_topic} == {kept[0], kept[3]}
-        with httpx.Client(base_url=server.url) as http:
-            page = oai(http, verb="ListRecords", metadataPrefix="oai_dc", **{"from": "2000-01-01"})
-            assert len(page.findall(f".//{OAI}record")) == 2
-            with pg_database.read() as session:
-                newest = catalogue_version_time(session)
-            assert page.findtext(f"{OAI}responseDate") == datestamp(newest)
-    finally:
-        server.stop()

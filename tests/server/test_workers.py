@@ -23,7 +23,6 @@ from app.models.database import Database
 from app.services import datasets, publication
 from app.services.dump_cache import DumpCache, SharedDumps
 from tests.conftest import AUTHOR, make_record
-from tests.engines import ENGINES, catalogue_on
 from tests.server.test_limits import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,12 +30,11 @@ EXPORT_JSON = "/api/datasets/export.json"
 TIMEOUT = 60  # seconds: a worker still starting (imports, its app) on a busy machine
 
 
-@pytest.fixture(params=ENGINES)
-def catalogue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A catalogue of three published datasets, on each engine."""
-    with catalogue_on(request.param, tmp_path, request) as database:
-        add_published(database, "Item", 3)
-        yield database
+@pytest.fixture
+def catalogue(database: Database) -> Database:
+    """A catalogue of three published datasets (on each engine: tests/server/conftest.py)."""
+    add_published(database, "Item", 3)
+    return database
 
 
 def add_published(database: Database, prefix: str, count: int = 1) -> list[str]:

@@ -10,10 +10,8 @@ from app.services.visibility import ANONYMOUS, OWNER
 from tests.conftest import AUTHOR
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalogue(request: pytest.FixtureRequest) -> Database:
-    name = "database" if request.param == "sqlite" else "pg_database"
-    database: Database = request.getfixturevalue(name)
+@pytest.fixture
+def catalogue(database: Database) -> Database:
     synthetic.generate(database, 40, seed=3)
     return database
 
