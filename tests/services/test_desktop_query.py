@@ -47,10 +47,8 @@ CASES = {
 }
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalogue(request: pytest.FixtureRequest) -> Database:
-    name = "database" if request.param == "sqlite" else "pg_database"
-    database: Database = request.getfixturevalue(name)
+@pytest.fixture
+def catalogue(database: Database) -> Database:
     with database.transaction() as session:
         access.create_team(session, "parks", "Parks team")
         access.create_team(session, "roads", "Roads team")

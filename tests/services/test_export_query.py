@@ -16,11 +16,9 @@ from app.services.visibility import OWNER
 BASE = "http://127.0.0.1:8080"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalogue(request: pytest.FixtureRequest) -> Database:
+@pytest.fixture
+def catalogue(database: Database) -> Database:
     """A synthetic catalogue: datasets with resources, links, topics, mastheads and teams."""
-    name = "database" if request.param == "sqlite" else "pg_database"
-    database: Database = request.getfixturevalue(name)
     synthetic.generate(database, 40, seed=3)
     return database
 
