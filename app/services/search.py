@@ -116,6 +116,17 @@ def matches(session: Session, query: tuple[str, ...], *, walk: bool = False) -> 
     return _VECTOR.op("@@")(_ts_query(query))
 
 
+def index_matches(query: tuple[str, ...]) -> Select[int]:
+    """On SQLite: the pks of the datasets that match every term, read from the full-text index
+    and joined to `datasets` (for the caller's conditions on `Dataset`)."""
+    return (
+        select(Dataset.pk)
+        .select_from(_FTS)
+        .join(Dataset, Dataset.pk == _FTS.c.rowid)
+        .where(_fts_match(query))
+    )
+
+
 def count(session: Session, query: tuple[str, ...]) -> int:
     """How many datasets match `query` (whoever may see them); on SQLite the FTS5 index alone
     answers, without a look-up of the datasets' rows."""

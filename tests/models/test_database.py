@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event, inspect, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from app.models import Resource
-from app.models.database import MIGRATIONS_DIR, Database, database_url
+from app.models import Dataset, Resource
+from app.models.database import INDEXED_BY, MIGRATIONS_DIR, Database, database_url
 
 
 def test_open_migrates_to_head_with_wal_and_foreign_keys(tmp_path: Path) -> None:
@@ -79,3 +79,24 @@ def test_models_and_migrations_agree(database: Database) -> None:
     with database.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"include_object": include_object})
         assert compare_metadata(context, Base.metadata) == []
+
+
+def test_a_statement_reads_through_the_index_its_option_names(database: Database) -> None:
+    sent: list[str] = []
+    event.listen(database.engine, "after_cursor_execute", lambda *args: sent.append(args[2]))
+    statement = (
+        select(Dataset.pk)
+        .where(Dataset.pk.in_(select(Dataset.pk).where(Dataset.state == "draft")))
+        .order_by(Dataset.changed_at)
+    )
+    through = {INDEXED_BY: {"datasets": "ix_datasets_search_filters"}}
+    with database.read() as session:
+        assert session.scalars(statement, execution_options=through).all() == []
+        assert session.scalars(statement).all() == []  # and without: as written
+        # SQLite is told: an index that does not exist is its error.
+        with pytest.raises(OperationalError, match="no such index: ix_none"):
+            session.scalars(statement, execution_options={INDEXED_BY: {"datasets": "ix_none"}})
+    first, second = [sql for sql in sent if sql.startswith("SELECT")]
+    assert first.count("INDEXED BY") == 1  # the outer query's FROM only
+    assert "FROM datasets INDEXED BY ix_datasets_search_filters" in first
+    assert "INDEXED BY" not in second
