@@ -76,11 +76,11 @@ def search_datasets(
     words, rest = split_words(query)
     # Published only, as seed 003's search shows; a key adds the private ones it may read.
     shown = visible_clause(principal, published_only=True)
-    base = [shown, condition(session, query, context)]
+    base = [shown, condition(session, query, context, facets.labels)]
     # The hits once, then the page and the facets from them: each would otherwise run the
     # whole search again.
     if words and session.get_bind().dialect.name == "sqlite":
-        choices = [condition(session, rest, context), *facets.choices(request)]
+        choices = [condition(session, rest, context, facets.labels), *facets.choices(request)]
         hits = _hits_from_words(session, words, [shown, *choices])
     else:
         hits = list(session.scalars(select(Dataset.pk).where(*base, *facets.choices(request))))

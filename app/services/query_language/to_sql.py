@@ -119,10 +119,10 @@ class Labels:
 
 
 class _Compiler:
-    def __init__(self, session: Session, context: QueryContext) -> None:
+    def __init__(self, session: Session, context: QueryContext, labels: Labels) -> None:
         self.session = session
         self.context = context
-        self.labels = Labels(session)
+        self.labels = labels
 
     def compile(self, node: Node) -> ColumnElement[bool]:
         if isinstance(node, Everything):
@@ -286,10 +286,15 @@ def _plain(node: Text) -> bool:
 
 
 def condition(
-    session: Session, node: Node, context: QueryContext | None = None
+    session: Session,
+    node: Node,
+    context: QueryContext | None = None,
+    labels: Labels | None = None,
 ) -> ColumnElement[bool]:
-    """The SQL condition on `Dataset` for `node`."""
-    return _Compiler(session, context or QueryContext()).compile(node)
+    """The SQL condition on `Dataset` for `node` (`labels`: the titles the caller has read, if
+    it holds them already: a search's facets)."""
+    compiler = _Compiler(session, context or QueryContext(), labels or Labels(session))
+    return compiler.compile(node)
 
 
 def split_words(node: Node) -> tuple[tuple[str, ...], Node]:
