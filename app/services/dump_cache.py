@@ -101,8 +101,7 @@ class ChangeWatcher:
                 self._changed_at = max(int(time.time()), self._changed_at + 1)
             changed_at = self._changed_at
             generation = self._generation
-        midnight = int(datetime.combine(date.fromisoformat(today), datetime.min.time()).timestamp())
-        return CatalogueState(f"{self._epoch}.{generation}.{today}", max(changed_at, midnight))
+        return _state(f"{self._epoch}.{generation}", today, changed_at)
 
     def close(self) -> None:
         with self._lock:
@@ -159,12 +158,18 @@ class VersionWatcher:
         today = today_iso()
         version, at = self._read()
         changed_at = int(parse_utc(at).replace(tzinfo=UTC).timestamp()) if at else 0
-        midnight = int(datetime.combine(date.fromisoformat(today), datetime.min.time()).timestamp())
-        return CatalogueState(f"{self._epoch}.v{version}.{today}", max(changed_at, midnight))
+        return _state(f"{self._epoch}.v{version}", today, changed_at)
 
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+
+def _state(seen: str, today: str, changed_at: int) -> CatalogueState:
+    """The state `seen` (a watcher's epoch and count) on local day `today`: its tag moves at
+    midnight too, and `last_modified` is at least that midnight."""
+    midnight = int(datetime.combine(date.fromisoformat(today), datetime.min.time()).timestamp())
+    return CatalogueState(f"{seen}.{today}", max(changed_at, midnight))
 
 
 _VERSION_SQL = "SELECT version, at FROM catalogue_counter WHERE id = 1"
@@ -297,32 +302,15 @@ class DumpCache:
                     else:
                         self._entries.move_to_end(key)
                         return handle
-            name = hashlib.sha256(key.encode()).hexdigest()[:24]
-            fd, temporary = tempfile.mkstemp(prefix=name, suffix=".part", dir=self._directory)
-            try:
-                with os.fdopen(fd, "wb") as sink:
-                    render(sink)
-                self.renders += 1
-                final = self._directory / f"{name}-{secrets.token_hex(4)}"
-                os.replace(temporary, final)
-            except BaseException:
-                _unlink(Path(temporary))
-                raise
+            name = _key_name(key)
+            temporary = self._render_part(name, render)
+            final = self._directory / f"{name}-{secrets.token_hex(4)}"
+            os.replace(temporary, final)
             handle = final.open("rb")
-            current = self.state()
-            if current is None or current.tag != state.tag:
-                # The catalogue moved during the render: serve it to this caller, keep nothing.
+            if self._moved_since(state):  # serve it to this caller, keep nothing
                 _unlink(final)
                 return handle
-            with self._lock:
-                old = self._entries.pop(key, None)
-                self._entries[key] = _Entry(state.tag, final)
-                evicted = [old] if old is not None else []
-                while len(self._entries) > self._max_entries:
-                    evicted_key, evicted_entry = self._entries.popitem(last=False)
-                    self._key_locks.pop(evicted_key, None)
-                    evicted.append(evicted_entry)
-            for stale in evicted:
+            for stale in self._remember(key, _Entry(state.tag, final)):
                 _unlink(stale.path)  # open readers keep reading (POSIX); else left to close()
             return handle
 
@@ -331,7 +319,7 @@ class DumpCache:
     ) -> BinaryIO:
         """`open` from the folder the workers share (module docstring); under the key's
         thread lock."""
-        name = hashlib.sha256(key.encode()).hexdigest()[:24]
+        name = _key_name(key)
         final = self._directory / f"{name}-{hashlib.sha256(state.tag.encode()).hexdigest()[:16]}"
         handle = _open_existing(final)
         if handle is None:
@@ -351,21 +339,11 @@ class DumpCache:
         state: CatalogueState,
         render: Render,
     ) -> BinaryIO:
-        fd, name_of_part = tempfile.mkstemp(prefix=name, suffix=".part", dir=self._directory)
-        temporary = Path(name_of_part)
-        try:
-            with os.fdopen(fd, "wb") as sink:
-                render(sink)
-        except BaseException:
-            _unlink(temporary)
-            raise
-        self.renders += 1
+        temporary = self._render_part(name, render)
         with open(shared.render_log, "a", encoding="utf-8") as log:  # O_APPEND: one write
             log.write(f"{os.getpid()} {name} {state.tag}\n")
         handle = temporary.open("rb")
-        current = self.state()
-        if current is None or current.tag != state.tag:
-            # The catalogue moved during the render: serve it to this caller, keep nothing.
+        if self._moved_since(state):  # serve it to this caller, keep nothing
             _unlink(temporary)
             return handle
         os.replace(temporary, final)
@@ -374,15 +352,39 @@ class DumpCache:
                 _unlink(stale)  # open readers, in any worker, keep reading (POSIX)
         return handle
 
-    def _remember(self, key: str, entry: _Entry) -> None:
+    def _render_part(self, name: str, render: Render) -> Path:
+        """A new rendering by `render` in a temporary file of the folder (none if it fails)."""
+        fd, part = tempfile.mkstemp(prefix=name, suffix=".part", dir=self._directory)
+        try:
+            with os.fdopen(fd, "wb") as sink:
+                render(sink)
+        except BaseException:
+            _unlink(Path(part))
+            raise
+        self.renders += 1
+        return Path(part)
+
+    def _moved_since(self, state: CatalogueState) -> bool:
+        """Whether the catalogue moved on from `state` (during a render): not to be kept."""
+        current = self.state()
+        return current is None or current.tag != state.tag
+
+    def _remember(self, key: str, entry: _Entry) -> list[_Entry]:
+        """Keep `entry` as the rendering of `key`; the entries no longer kept (this key's
+        previous one, and the least recently used past `max_entries`)."""
         with self._lock:
             old = self._entries.pop(key, None)
-            if old is not None and old.tag == entry.tag:
+            evicted: list[_Entry] = []
+            if old is not None and old.path == entry.path:  # the same shared file
                 entry.digest = old.digest
+            elif old is not None:
+                evicted.append(old)
             self._entries[key] = entry
             while len(self._entries) > self._max_entries:
-                evicted_key, _ = self._entries.popitem(last=False)
+                evicted_key, evicted_entry = self._entries.popitem(last=False)
                 self._key_locks.pop(evicted_key, None)
+                evicted.append(evicted_entry)
+        return evicted
 
     def digest(self, key: str, state: CatalogueState, render: Render) -> tuple[int, str]:
         """The size and SHA-256 of the rendering of `key` under `state` (rendered if none is
@@ -522,6 +524,11 @@ class PageCache:
 def _unlink(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
+
+
+def _key_name(key: str) -> str:
+    """The start of the names of `key`'s files (a digest: a key holds a URL)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 def _open_existing(path: Path) -> BinaryIO | None:
